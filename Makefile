@@ -1,0 +1,41 @@
+# coverforge: `make demo` and `make test` set up a fresh Debian 12 / Ubuntu machine themselves.
+SHELL := /bin/bash
+# Build and test dependencies from Debian (see ../shared/STACK-NOTES.md for why each is needed).
+APT_PACKAGES := build-essential pkg-config clang libclang-dev libopencv-dev \
+	libavcodec-dev libavformat-dev libavutil-dev libswscale-dev ffmpeg zbar-tools
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+CARGO ?= cargo
+
+.PHONY: deps build demo test bench clean
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust with rustup (https://rustup.rs)"; exit 1; }
+
+build: deps
+	$(CARGO) build --release
+
+# Renders every samples/NAME[.variant].yaml with samples/NAME.mp4 into out/.
+demo: build
+	@mkdir -p out
+	@bin="$$($(CARGO) metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release/coverforge"; \
+	for meta in samples/*.yaml; do \
+	  stem=$$(basename "$$meta" .yaml); video="samples/$${stem%%.*}.mp4"; \
+	  "$$bin" render "$$video" --meta "$$meta" -o "out/$$stem.jpg" || exit 1; \
+	done; \
+	echo "covers written to $$(pwd)/out/"
+
+test: deps
+	$(CARGO) test --all-targets
+
+bench: deps
+	$(CARGO) bench --bench cover_vs_ffmpeg
+
+clean:
+	rm -rf out

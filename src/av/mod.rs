@@ -1,0 +1,301 @@
+//! Everything that touches FFmpeg (through `ffmpeg-next`).
+//!
+//! Raw FFmpeg shapes (contexts, packets, pixel formats) stay in here; the rest of the crate sees
+//! [`crate::probe::MediaInfo`] and [`crate::keyframe::Frame`]. Invariants:
+//! - Only keyframes are ever decoded: packets that are not keyframes are never sent to the
+//!   decoder, and the decoder is told to discard non-key frames as well.
+//! - Decoded frames leave FFmpeg through one conversion (`sws_scale` into an FFmpeg-allocated
+//!   BGR24 frame, never into a packed buffer: see STACK-NOTES on swscale overruns) and one
+//!   stride-aware copy ([`crate::pixels::copy_strided`]).
+
+pub(crate) mod display;
+
+use crate::limits::{self, Limits};
+use crate::pixels::{Image, QuarterTurn};
+use crate::probe::{MediaInfo, ProbeError};
+use ff::codec::discard::Discard;
+use ff::software::scaling;
+use ffmpeg_next as ff;
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+
+/// Initialises FFmpeg once per process and keeps its logging quiet: errors are reported by us,
+/// with the file name, as one line.
+pub(crate) fn init() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        let _ = ff::init();
+        ff::util::log::set_level(ff::util::log::Level::Quiet);
+    });
+}
+
+/// An opened video: demuxer, keyframe decoder and a cached scaler.
+pub(crate) struct Source {
+    path: PathBuf,
+    input: ff::format::context::Input,
+    stream_index: usize,
+    decoder: ff::decoder::Video,
+    /// Scaler and the (format, width, height) it was built for.
+    scaler: Option<(ff::format::Pixel, u32, u32, scaling::Context)>,
+    info: MediaInfo,
+}
+
+/// A decoded keyframe, upright and at display size.
+pub(crate) struct DecodedKeyframe {
+    pub image: Image,
+    /// Presentation time in seconds from the start of the stream.
+    pub time_s: f64,
+}
+
+impl Source {
+    /// Opens `path`, finds its video stream and prepares a keyframe-only decoder.
+    pub(crate) fn open(path: &Path, limits: &Limits) -> Result<Self, ProbeError> {
+        init();
+        let meta = std::fs::metadata(path)
+            .map_err(|e| ProbeError::Io { path: path.to_owned(), message: e.to_string() })?;
+        if meta.is_dir() {
+            return Err(ProbeError::NotMedia { path: path.to_owned(), reason: "is a directory".into() });
+        }
+        if meta.len() == 0 {
+            return Err(ProbeError::Empty { path: path.to_owned() });
+        }
+        let input = ff::format::input(path)
+            .map_err(|e| ProbeError::NotMedia { path: path.to_owned(), reason: describe(&e) })?;
+        let kinds: Vec<String> =
+            input.streams().map(|s| format!("{:?}", s.parameters().medium()).to_lowercase()).collect();
+        let stream = input
+            .streams()
+            .best(ff::media::Type::Video)
+            .filter(|s| {
+                s.disposition() & ff::format::stream::Disposition::ATTACHED_PIC
+                    != ff::format::stream::Disposition::ATTACHED_PIC
+            })
+            .ok_or_else(|| ProbeError::NoVideo {
+                path: path.to_owned(),
+                found: if kinds.is_empty() { "no streams".into() } else { kinds.join(", ") },
+            })?;
+        let stream_index = stream.index();
+        let time_base = stream.time_base();
+        let rotation_degrees = stream
+            .side_data()
+            .find(|sd| sd.kind() == ff::codec::packet::side_data::Type::DisplayMatrix)
+            .and_then(|sd| display::parse_matrix(sd.data()))
+            .map(|m| display::matrix_rotation_degrees(&m))
+            .unwrap_or(0.0);
+        let avg_rate = stream.avg_frame_rate();
+        let stream_duration = stream.duration();
+        let mut ctx = ff::codec::context::Context::from_parameters(stream.parameters())
+            .map_err(|e| ProbeError::NotMedia { path: path.to_owned(), reason: describe(&e) })?;
+        // One keyframe at a time: frame threads would only add latency (see STACK-NOTES).
+        ctx.set_threading(ff::codec::threading::Config {
+            kind: ff::codec::threading::Type::Slice,
+            count: 1,
+            ..Default::default()
+        });
+        let mut decoder = ctx.decoder();
+        decoder.skip_frame(Discard::NonKey);
+        let decoder = decoder.video().map_err(|e| ProbeError::Unsupported {
+            path: path.to_owned(),
+            reason: format!("no decoder for this video codec ({})", describe(&e)),
+        })?;
+        let (width, height) = (decoder.width(), decoder.height());
+        if width == 0 || height == 0 {
+            return Err(ProbeError::NotMedia {
+                path: path.to_owned(),
+                reason: "video stream has no picture size".into(),
+            });
+        }
+        limits::check("input video width", width, limits.max_input_width)
+            .and_then(|_| limits::check("input video height", height, limits.max_input_height))
+            .map_err(|e| ProbeError::Limit { path: path.to_owned(), source: e })?;
+
+        let sar = decoder.aspect_ratio();
+        let (sar_num, sar_den) = if sar.numerator() > 0 && sar.denominator() > 0 {
+            (sar.numerator() as u32, sar.denominator() as u32)
+        } else {
+            (1, 1)
+        };
+        // Non-square pixels: stretch the width (as players do), keep the height.
+        let sar_width = ((width as u64 * sar_num as u64 + sar_den as u64 / 2) / sar_den as u64).max(1) as u32;
+        let turn = display::upright_turn(rotation_degrees);
+        let (display_width, display_height) = match turn {
+            QuarterTurn::Clockwise | QuarterTurn::CounterClockwise => (height, sar_width),
+            _ => (sar_width, height),
+        };
+        let duration_s = if input.duration() > 0 {
+            input.duration() as f64 / ff::ffi::AV_TIME_BASE as f64
+        } else if stream_duration > 0 {
+            stream_duration as f64 * f64::from(time_base)
+        } else {
+            0.0
+        };
+        let codec = decoder
+            .codec()
+            .map(|c| c.name().to_string())
+            .unwrap_or_else(|| format!("{:?}", decoder.id()).to_lowercase());
+        let info = MediaInfo {
+            path: path.to_owned(),
+            container: input.format().name().to_string(),
+            codec,
+            width,
+            height,
+            sample_aspect_ratio: (sar_num, sar_den),
+            rotation_degrees: rotation_degrees.round() as i32,
+            display_width,
+            display_height,
+            duration_s,
+            frame_rate: if avg_rate.denominator() != 0 { f64::from(avg_rate) } else { 0.0 },
+            upright_turn: turn,
+        };
+        Ok(Source { path: path.to_owned(), input, stream_index, decoder, scaler: None, info })
+    }
+
+    pub(crate) fn info(&self) -> &MediaInfo {
+        &self.info
+    }
+
+    /// Lists (time, packet size) of keyframes near the given times without decoding anything:
+    /// one seek per time, reading packets only up to the first keyframe.
+    pub(crate) fn keyframe_packets_at(&mut self, times: &[f64]) -> Vec<(f64, usize)> {
+        let mut out: Vec<(f64, usize)> = Vec::new();
+        for &t in times {
+            if self.seek_before(t).is_err() {
+                continue;
+            }
+            if let Some(packet) = self.next_key_packet() {
+                let time = self.packet_time(&packet);
+                if !out.iter().any(|(t0, _)| (*t0 - time).abs() < 1e-6) {
+                    out.push((time, packet.size()));
+                }
+            }
+        }
+        out
+    }
+
+    /// Decodes the keyframe at or before `time_s` (the last keyframe when `time_s` is past the
+    /// end), upright, with square pixels, as BGR.
+    pub(crate) fn keyframe_at(
+        &mut self,
+        time_s: f64,
+    ) -> Result<DecodedKeyframe, crate::keyframe::DecodeError> {
+        use crate::keyframe::DecodeError;
+        let path = self.path.clone();
+        self.seek_before(time_s).map_err(|e| DecodeError::Seek {
+            path: path.clone(),
+            time_s,
+            reason: describe(&e),
+        })?;
+        self.decoder.flush();
+        let mut frame = ff::frame::Video::empty();
+        let mut last_error = None;
+        // A damaged keyframe is skipped for the next one rather than failing the job.
+        for _ in 0..8 {
+            let Some(packet) = self.next_key_packet() else { break };
+            if let Err(e) = self.decoder.send_packet(&packet) {
+                last_error = Some(describe(&e));
+                continue;
+            }
+            let mut got = self.decoder.receive_frame(&mut frame).is_ok();
+            if !got {
+                // Decoders with reorder delay hold the frame until they are drained.
+                let _ = self.decoder.send_eof();
+                got = self.decoder.receive_frame(&mut frame).is_ok();
+            }
+            if got {
+                let time_s =
+                    frame.timestamp().or(packet.pts()).map(|ts| self.ts_seconds(ts)).unwrap_or(time_s);
+                let image = self.to_image(&frame)?;
+                return Ok(DecodedKeyframe { image, time_s });
+            }
+            self.decoder.flush();
+        }
+        Err(DecodeError::NoKeyframe {
+            path,
+            time_s,
+            reason: last_error.unwrap_or_else(|| "no decodable keyframe found".into()),
+        })
+    }
+
+    /// Seeks the demuxer to the keyframe at or before `time_s`.
+    fn seek_before(&mut self, time_s: f64) -> Result<(), ff::Error> {
+        let stream = self.input.stream(self.stream_index).expect("stream index is valid");
+        let start = match stream.start_time() {
+            ff::ffi::AV_NOPTS_VALUE => 0,
+            s => (s as f64 * f64::from(stream.time_base()) * ff::ffi::AV_TIME_BASE as f64) as i64,
+        };
+        let ts = start + (time_s.max(0.0) * ff::ffi::AV_TIME_BASE as f64) as i64;
+        // `..ts` becomes max_ts = ts (inclusive) in avformat_seek_file: the keyframe at or before.
+        self.input.seek(ts, ..ts).or_else(|_| self.input.seek(start, ..start))
+    }
+
+    /// Reads packets until the next keyframe of our stream; `None` at the end or on a read error.
+    fn next_key_packet(&mut self) -> Option<ff::Packet> {
+        let mut packet = ff::Packet::empty();
+        loop {
+            match packet.read(&mut self.input) {
+                Ok(()) if packet.stream() == self.stream_index && packet.is_key() => return Some(packet),
+                Ok(()) | Err(ff::Error::InvalidData) => continue,
+                Err(_) => return None,
+            }
+        }
+    }
+
+    fn packet_time(&self, packet: &ff::Packet) -> f64 {
+        packet.pts().or(packet.dts()).map(|ts| self.ts_seconds(ts)).unwrap_or(0.0)
+    }
+
+    fn ts_seconds(&self, ts: i64) -> f64 {
+        let stream = self.input.stream(self.stream_index).expect("stream index is valid");
+        let start = stream.start_time();
+        let start = if start == ff::ffi::AV_NOPTS_VALUE { 0 } else { start };
+        (ts - start) as f64 * f64::from(stream.time_base())
+    }
+
+    /// Converts a decoded frame to an upright BGR [`Image`] with square pixels.
+    fn to_image(&mut self, frame: &ff::frame::Video) -> Result<Image, crate::keyframe::DecodeError> {
+        let (fmt, w, h) = (frame.format(), frame.width(), frame.height());
+        let out_w = match self.info.upright_turn {
+            QuarterTurn::Clockwise | QuarterTurn::CounterClockwise => self.info.display_height,
+            _ => self.info.display_width,
+        };
+        let stale = !matches!(&self.scaler, Some((f, sw, sh, _)) if (*f, *sw, *sh) == (fmt, w, h));
+        if stale {
+            let ctx = scaling::Context::get(
+                fmt,
+                w,
+                h,
+                ff::format::Pixel::BGR24,
+                out_w,
+                h,
+                scaling::Flags::BICUBIC | scaling::Flags::ACCURATE_RND | scaling::Flags::FULL_CHR_H_INT,
+            )
+            .map_err(|e| crate::keyframe::DecodeError::Convert {
+                path: self.path.clone(),
+                reason: format!("no {fmt:?} → BGR24 scaler ({})", describe(&e)),
+            })?;
+            self.scaler = Some((fmt, w, h, ctx));
+        }
+        let (_, _, _, scaler) = self.scaler.as_mut().expect("scaler was just set");
+        // FFmpeg allocates `bgr` with padded rows: swscale may write past `width * 3`.
+        let mut bgr = ff::frame::Video::empty();
+        scaler.run(frame, &mut bgr).map_err(|e| crate::keyframe::DecodeError::Convert {
+            path: self.path.clone(),
+            reason: describe(&e),
+        })?;
+        let image = Image::from_bgr_strided(out_w, h, bgr.data(0), bgr.stride(0));
+        image.rotated(self.info.upright_turn).map_err(|e| crate::keyframe::DecodeError::Convert {
+            path: self.path.clone(),
+            reason: e.to_string(),
+        })
+    }
+}
+
+/// FFmpeg's error text, lower-cased first letter to read well after a colon.
+pub(crate) fn describe(e: &ff::Error) -> String {
+    let s = e.to_string();
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().collect::<String>() + c.as_str(),
+        None => s,
+    }
+}

@@ -1,0 +1,89 @@
+//! Stage 3: draw a [`LayoutDoc`] over a frame into a canvas [`Image`].
+//!
+//! The compositor knows nothing of templates or YAML: it reads the resolved layout, fonts and
+//! images from the [`Env`], and draws layers in order. Drawing is deterministic: the same frame
+//! and layout give the same pixels.
+
+mod qr;
+mod text;
+
+use crate::env::Env;
+use crate::layout::doc::{Fit, Layer, LayoutDoc};
+use crate::pixels::{Image, PixelError};
+use std::path::PathBuf;
+
+/// Why compositing failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CompositeError {
+    /// A font or image named by the layout could not be loaded.
+    #[error("{}: {message}", path.display())]
+    Asset {
+        /// The asset.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// An OpenCV operation failed.
+    #[error(transparent)]
+    Pixels(#[from] PixelError),
+    /// The QR data could not be encoded.
+    #[error("cannot encode QR code: {0}")]
+    Qr(String),
+}
+
+/// Draws `doc` over `frame` and returns the canvas.
+///
+/// # Errors
+/// [`CompositeError`] when an asset cannot be loaded or OpenCV fails.
+pub fn composite(frame: &Image, doc: &LayoutDoc, env: &Env) -> Result<Image, CompositeError> {
+    let mut canvas = background(frame, doc)?;
+    for layer in &doc.layers {
+        match layer {
+            Layer::Text(t) => text::draw(&mut canvas, t, env)?,
+            Layer::Image(l) => {
+                let img = env
+                    .image(&l.src)
+                    .map_err(|message| CompositeError::Asset { path: l.src.clone(), message })?;
+                let sized = img.resized(l.bbox.width.max(1), l.bbox.height.max(1))?;
+                canvas.draw_overlay(&sized, l.bbox.x, l.bbox.y, l.opacity);
+            }
+            Layer::Qr(q) => qr::draw(&mut canvas, q)?,
+            Layer::Gradient(g) => {
+                let b = g.bbox;
+                canvas.fill_gradient((b.x, b.y, b.width, b.height), g.vertical, g.from, g.to);
+            }
+            Layer::Rect(r) => {
+                let b = r.bbox;
+                canvas.fill_rect(b.x, b.y, b.width, b.height, r.color);
+            }
+        }
+    }
+    Ok(canvas)
+}
+
+/// The frame fitted to the canvas. `cover` crops the source first and then scales only the
+/// part that shows (about 3x cheaper than scaling the whole frame and cropping after).
+fn background(frame: &Image, doc: &LayoutDoc) -> Result<Image, PixelError> {
+    let (cw, ch) = (doc.canvas.width, doc.canvas.height);
+    let (fw, fh) = (frame.width() as f64, frame.height() as f64);
+    match doc.fit {
+        Fit::Cover => {
+            let scale = (cw as f64 / fw).max(ch as f64 / fh);
+            let crop_w = ((cw as f64 / scale).round() as u32).clamp(1, frame.width());
+            let crop_h = ((ch as f64 / scale).round() as u32).clamp(1, frame.height());
+            let x = (frame.width() - crop_w) / 2;
+            let y = (frame.height() - crop_h) / 2;
+            frame.crop_resized((x, y, crop_w, crop_h), cw, ch)
+        }
+        Fit::Contain => {
+            let scale = (cw as f64 / fw).min(ch as f64 / fh);
+            let w = ((fw * scale).round() as u32).clamp(1, cw);
+            let h = ((fh * scale).round() as u32).clamp(1, ch);
+            let fitted = frame.crop_resized((0, 0, frame.width(), frame.height()), w, h)?;
+            let mut canvas = Image::filled(cw, ch, doc.canvas.background);
+            canvas.paste(&fitted, ((cw - w) / 2) as i32, ((ch - h) / 2) as i32);
+            Ok(canvas)
+        }
+    }
+}

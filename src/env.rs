@@ -1,0 +1,73 @@
+//! The job environment (typst's `World`): where templates, fonts and assets come from, and the
+//! caches shared by every job of a process. Nothing here is per-job state.
+
+use crate::fonts::FontBook;
+use crate::limits::Limits;
+use crate::pixels::Overlay;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// Templates, fonts, decoded images and limits for a process.
+pub struct Env {
+    templates_dir: PathBuf,
+    /// Fonts by name.
+    pub fonts: FontBook,
+    images: Mutex<HashMap<PathBuf, Arc<Overlay>>>,
+    /// Limits every job runs under.
+    pub limits: Limits,
+}
+
+impl Env {
+    /// An environment over a data folder holding `templates/` and `fonts/`.
+    pub fn new(data_dir: &Path, limits: Limits) -> Self {
+        Env {
+            templates_dir: data_dir.join("templates"),
+            fonts: FontBook::new(data_dir.join("fonts")),
+            images: Mutex::new(HashMap::new()),
+            limits,
+        }
+    }
+
+    /// The data folder the CLI uses: `$COVERFORGE_HOME`, else the current folder if it has a
+    /// `templates/` folder, else the source tree this binary was built from.
+    pub fn default_data_dir() -> PathBuf {
+        if let Some(home) = std::env::var_os("COVERFORGE_HOME") {
+            return PathBuf::from(home);
+        }
+        if Path::new("templates").is_dir() && Path::new("fonts").is_dir() {
+            return PathBuf::from(".");
+        }
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    }
+
+    /// The folder holding named templates.
+    pub fn templates_dir(&self) -> &Path {
+        &self.templates_dir
+    }
+
+    /// Loads (once) the image at `path`, keeping its alpha.
+    ///
+    /// # Errors
+    /// A message naming the file when it cannot be read, is not an image or is too large.
+    pub fn image(&self, path: &Path) -> Result<Arc<Overlay>, String> {
+        if let Some(img) = self.images.lock().expect("image cache poisoned").get(path) {
+            return Ok(img.clone());
+        }
+        if !path.is_file() {
+            return Err(format!("image file {} does not exist", path.display()));
+        }
+        let img = Overlay::load(path).map_err(|e| format!("{}: {}", path.display(), e.message))?;
+        let side = img.width().max(img.height());
+        if side > self.limits.max_image_side {
+            return Err(format!(
+                "{}: image side {side} exceeds the limit of {}",
+                path.display(),
+                self.limits.max_image_side
+            ));
+        }
+        let img = Arc::new(img);
+        self.images.lock().expect("image cache poisoned").insert(path.to_owned(), img.clone());
+        Ok(img)
+    }
+}

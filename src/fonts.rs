@@ -1,0 +1,97 @@
+//! Fonts, loaded once per process from the fonts folder and shared across jobs.
+//!
+//! A font is named by its file stem (`fonts/wqy-microhei.ttc` is `wqy-microhei`). Sizes in
+//! templates are em sizes in pixels, as in CSS: [`FontHandle::scale`] converts them to
+//! ab_glyph's scale (which is the ascent-to-descent height).
+
+use ab_glyph::{Font, FontArc, FontVec, PxScale};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// A loaded font and its name.
+#[derive(Clone)]
+pub struct FontHandle {
+    /// The name templates use.
+    pub name: String,
+    /// The parsed font, cheap to clone.
+    pub font: FontArc,
+}
+
+impl std::fmt::Debug for FontHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "FontHandle({})", self.name)
+    }
+}
+
+impl FontHandle {
+    /// The ab_glyph scale for an em size of `size_px` pixels.
+    pub fn scale(&self, size_px: f32) -> PxScale {
+        let upem = self.font.units_per_em().unwrap_or(1000.0);
+        let height = self.font.height_unscaled();
+        PxScale::from(size_px * height / upem)
+    }
+}
+
+/// The fonts of one folder, loaded on first use.
+pub struct FontBook {
+    dir: PathBuf,
+    loaded: Mutex<HashMap<String, Arc<FontHandle>>>,
+}
+
+impl FontBook {
+    /// A book over `dir` (nothing is read yet).
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        FontBook { dir: dir.into(), loaded: Mutex::new(HashMap::new()) }
+    }
+
+    /// The folder fonts come from.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The names of the fonts in the folder, sorted.
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(&self.dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                let p = e.path();
+                let ext = p.extension()?.to_str()?.to_ascii_lowercase();
+                matches!(ext.as_str(), "ttf" | "otf" | "ttc")
+                    .then(|| p.file_stem()?.to_str().map(str::to_owned))?
+            })
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// Loads (once) and returns the font called `name`.
+    ///
+    /// # Errors
+    /// A message naming the font and the folder when it is missing or unreadable.
+    pub fn get(&self, name: &str) -> Result<Arc<FontHandle>, String> {
+        if let Some(f) = self.loaded.lock().expect("font cache poisoned").get(name) {
+            return Ok(f.clone());
+        }
+        let path = ["ttf", "otf", "ttc"]
+            .iter()
+            .map(|ext| self.dir.join(format!("{name}.{ext}")))
+            .find(|p| p.is_file())
+            .ok_or_else(|| {
+                format!(
+                    "font `{name}` not found in {} (available: {})",
+                    self.dir.display(),
+                    self.names().join(", ")
+                )
+            })?;
+        let data = std::fs::read(&path).map_err(|e| format!("{}: cannot read font: {e}", path.display()))?;
+        // Collections (.ttc): the first face; for WenQuanYi that is Micro Hei.
+        let font = FontVec::try_from_vec_and_index(data, 0)
+            .map_err(|e| format!("{}: not a usable font: {e}", path.display()))?;
+        let handle = Arc::new(FontHandle { name: name.to_owned(), font: FontArc::new(font) });
+        self.loaded.lock().expect("font cache poisoned").insert(name.to_owned(), handle.clone());
+        Ok(handle)
+    }
+}

@@ -1,0 +1,299 @@
+//! Stage 1b: pull one good keyframe out of a video.
+//!
+//! Only keyframes are decoded (see [`crate::av`]). A fixed time picks the keyframe at or before
+//! it; `auto` looks at several keyframes spread over the video and keeps the best one.
+//!
+//! # The `auto` score
+//! Candidate times are 10 %, 25 %, 40 %, 55 %, 70 % and 85 % of the duration. Their keyframe
+//! packets are read without decoding; a keyframe whose packet is under a quarter of the largest
+//! one is almost certainly black or flat and is dropped. The (at most four) remaining ones are
+//! decoded and scored on their luma shrunk to 256 px wide:
+//! - exposure `1 - |mean - 118| / 118` (0 for black or white frames),
+//! - contrast `min(stddev / 64, 1)`,
+//! - sharpness `v / (v + 100)` where `v` is the variance of the Laplacian,
+//!
+//! `score = 0.3 exposure + 0.3 contrast + 0.4 sharpness`, and a frame that is black
+//! (mean < 24), blown out (mean > 232) or flat (stddev < 8) has its score divided by ten, so it
+//! wins only when every candidate is bad. Ties go to the earlier frame.
+
+use crate::av::Source;
+use crate::limits::Limits;
+use crate::pixels::{Image, PixelError};
+use crate::probe::{MediaInfo, ProbeError};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Which frame the cover uses.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum FrameSpec {
+    /// Pick the best of several keyframes (see the module docs).
+    Auto,
+    /// The keyframe at or before this many seconds.
+    Seconds(f64),
+    /// The keyframe at or before this fraction of the duration, in percent.
+    Percent(f64),
+}
+
+impl Default for FrameSpec {
+    fn default() -> Self {
+        FrameSpec::Auto
+    }
+}
+
+impl std::str::FromStr for FrameSpec {
+    type Err = String;
+
+    /// Parses `auto`, `5.5`, `5.5s`, `00:00:05.5`, `1:05` or `40%`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let t = s.trim();
+        let bad = || {
+            format!("frame `{s}` is not `auto`, seconds (`5.5` or `5.5s`), a time (`00:00:05.5`) or a percentage (`40%`)")
+        };
+        if t.eq_ignore_ascii_case("auto") {
+            return Ok(FrameSpec::Auto);
+        }
+        if let Some(p) = t.strip_suffix('%') {
+            let p: f64 = p.trim().parse().map_err(|_| bad())?;
+            if !(0.0..=100.0).contains(&p) {
+                return Err(format!("frame `{s}`: percentage must be between 0% and 100%"));
+            }
+            return Ok(FrameSpec::Percent(p));
+        }
+        let secs = if t.contains(':') {
+            let mut total = 0.0;
+            let parts: Vec<&str> = t.split(':').collect();
+            if parts.len() > 3 {
+                return Err(bad());
+            }
+            for part in parts {
+                let v: f64 = part.parse().map_err(|_| bad())?;
+                total = total * 60.0 + v;
+            }
+            total
+        } else {
+            t.strip_suffix('s').unwrap_or(t).trim().parse().map_err(|_| bad())?
+        };
+        if !secs.is_finite() || secs < 0.0 {
+            return Err(format!("frame `{s}`: time must be zero or positive"));
+        }
+        Ok(FrameSpec::Seconds(secs))
+    }
+}
+
+impl fmt::Display for FrameSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FrameSpec::Auto => write!(f, "auto"),
+            FrameSpec::Seconds(s) => write!(f, "{s}s"),
+            FrameSpec::Percent(p) => write!(f, "{p}%"),
+        }
+    }
+}
+
+/// Why a keyframe could not be decoded. Every message names the file.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// The video could not be opened.
+    #[error(transparent)]
+    Probe(#[from] ProbeError),
+    /// Seeking failed.
+    #[error("{}: cannot seek to {time_s:.3} s: {reason}", path.display())]
+    Seek {
+        /// The file.
+        path: PathBuf,
+        /// The time asked for.
+        time_s: f64,
+        /// FFmpeg's reason.
+        reason: String,
+    },
+    /// No keyframe could be decoded at or after the seek point.
+    #[error("{}: no keyframe could be decoded near {time_s:.3} s: {reason}", path.display())]
+    NoKeyframe {
+        /// The file.
+        path: PathBuf,
+        /// The time asked for.
+        time_s: f64,
+        /// Why.
+        reason: String,
+    },
+    /// The decoded frame could not be converted to the canvas format.
+    #[error("{}: cannot convert decoded frame: {reason}", path.display())]
+    Convert {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// How a candidate frame scored (see the module docs).
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub struct FrameScore {
+    /// Mean luma, 0–255.
+    pub mean_luma: f64,
+    /// Luma standard deviation.
+    pub contrast: f64,
+    /// Variance of the Laplacian of the luma.
+    pub sharpness: f64,
+    /// The combined score, higher is better.
+    pub total: f64,
+}
+
+impl FrameScore {
+    /// Scores an image.
+    ///
+    /// # Errors
+    /// Only on an OpenCV failure.
+    pub fn of(image: &Image) -> Result<Self, PixelError> {
+        let luma = image.small_luma(256)?;
+        let n = luma.data.len().max(1) as f64;
+        let mean = luma.data.iter().map(|&v| v as f64).sum::<f64>() / n;
+        let var = luma.data.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n;
+        let std = var.sqrt();
+        let lap = luma.laplacian_variance()?;
+        let exposure = (1.0 - (mean - 118.0).abs() / 118.0).clamp(0.0, 1.0);
+        let contrast = (std / 64.0).min(1.0);
+        let sharp = lap / (lap + 100.0);
+        let mut total = 0.3 * exposure + 0.3 * contrast + 0.4 * sharp;
+        if !(24.0..=232.0).contains(&mean) || std < 8.0 {
+            total /= 10.0;
+        }
+        Ok(FrameScore { mean_luma: mean, contrast: std, sharpness: lap, total })
+    }
+}
+
+/// The chosen frame.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    /// Upright pixels with square pixel aspect, at the video's display size.
+    pub image: Image,
+    /// The frame's presentation time in seconds.
+    pub time_s: f64,
+    /// Its score, when chosen by `auto`.
+    pub score: Option<FrameScore>,
+}
+
+/// A probed video and its chosen keyframe, plus anything worth a warning.
+#[derive(Debug, Clone)]
+pub struct Extracted {
+    /// What the video is.
+    pub info: MediaInfo,
+    /// The frame chosen.
+    pub frame: Frame,
+    /// Warnings (e.g. a time past the end was clamped).
+    pub warnings: Vec<String>,
+}
+
+/// Probes `path` and pulls the keyframe `spec` asks for.
+///
+/// # Errors
+/// [`DecodeError`] naming the file when it cannot be opened or no keyframe decodes.
+pub fn extract(path: &Path, spec: FrameSpec, limits: &Limits) -> Result<Extracted, DecodeError> {
+    let mut source = Source::open(path, limits)?;
+    let info = source.info().clone();
+    let mut warnings = Vec::new();
+    let frame = match spec {
+        FrameSpec::Auto => best_keyframe(&mut source, &info)?,
+        FrameSpec::Seconds(_) | FrameSpec::Percent(_) => {
+            let wanted = match spec {
+                FrameSpec::Percent(p) => info.duration_s * p / 100.0,
+                FrameSpec::Seconds(s) => s,
+                FrameSpec::Auto => unreachable!(),
+            };
+            let t = if info.duration_s > 0.0 && wanted > info.duration_s {
+                warnings.push(format!(
+                    "{}: frame time {wanted:.3} s is past the end ({:.3} s); using the last keyframe",
+                    path.display(),
+                    info.duration_s
+                ));
+                info.duration_s
+            } else {
+                wanted
+            };
+            let k = source.keyframe_at(t)?;
+            Frame { image: k.image, time_s: k.time_s, score: None }
+        }
+    };
+    Ok(Extracted { info, frame, warnings })
+}
+
+fn best_keyframe(source: &mut Source, info: &MediaInfo) -> Result<Frame, DecodeError> {
+    const FRACTIONS: [f64; 6] = [0.10, 0.25, 0.40, 0.55, 0.70, 0.85];
+    const MAX_DECODES: usize = 4;
+    let times: Vec<f64> = FRACTIONS.iter().map(|f| f * info.duration_s).collect();
+    let mut candidates = source.keyframe_packets_at(&times);
+    if candidates.is_empty() {
+        candidates.push((0.0, 0));
+    }
+    let largest = candidates.iter().map(|c| c.1).max().unwrap_or(0);
+    // Big packets first: those carry detail; tiny ones are black or flat.
+    candidates.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.total_cmp(&b.0)));
+    candidates.retain(|c| c.1 * 4 >= largest);
+    candidates.truncate(MAX_DECODES);
+    candidates.sort_by(|a, b| a.0.total_cmp(&b.0));
+
+    let mut best: Option<Frame> = None;
+    let mut last_err = None;
+    for (time, _) in candidates {
+        match source.keyframe_at(time) {
+            Ok(k) => {
+                let score = FrameScore::of(&k.image)
+                    .map_err(|e| DecodeError::Convert { path: info.path.clone(), reason: e.to_string() })?;
+                let better = best.as_ref().and_then(|b| b.score).map_or(true, |b| score.total > b.total);
+                if better {
+                    best = Some(Frame { image: k.image, time_s: k.time_s, score: Some(score) });
+                }
+            }
+            Err(e) => last_err = Some(e),
+        }
+    }
+    match (best, last_err) {
+        (Some(frame), _) => Ok(frame),
+        (None, Some(e)) => Err(e),
+        (None, None) => Err(DecodeError::NoKeyframe {
+            path: info.path.clone(),
+            time_s: 0.0,
+            reason: "no keyframes found".into(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_documented_form() {
+        assert_eq!("auto".parse::<FrameSpec>().unwrap(), FrameSpec::Auto);
+        assert_eq!("5.5s".parse::<FrameSpec>().unwrap(), FrameSpec::Seconds(5.5));
+        assert_eq!("5.5".parse::<FrameSpec>().unwrap(), FrameSpec::Seconds(5.5));
+        assert_eq!("00:00:05.5".parse::<FrameSpec>().unwrap(), FrameSpec::Seconds(5.5));
+        assert_eq!("1:05".parse::<FrameSpec>().unwrap(), FrameSpec::Seconds(65.0));
+        assert_eq!("40%".parse::<FrameSpec>().unwrap(), FrameSpec::Percent(40.0));
+    }
+
+    #[test]
+    fn rejects_nonsense_quoting_it() {
+        for bad in ["soon", "-1s", "140%", "1:2:3:4", ""] {
+            let e = bad.parse::<FrameSpec>().unwrap_err();
+            assert!(e.contains(&format!("`{bad}`")), "{e}");
+        }
+    }
+
+    #[test]
+    fn black_frames_score_below_textured_ones() {
+        let black = Image::filled(64, 64, crate::color::Rgba::BLACK);
+        let rgb: Vec<u8> = (0..64 * 64)
+            .flat_map(|i| {
+                let v = if (i / 64 + i % 64) % 2 == 0 { 40 } else { 200 };
+                [v, v, v]
+            })
+            .collect();
+        let busy = Image::from_rgb(64, 64, &rgb);
+        let sb = FrameScore::of(&black).unwrap();
+        let st = FrameScore::of(&busy).unwrap();
+        assert!(st.total > 5.0 * sb.total, "{sb:?} {st:?}");
+    }
+}

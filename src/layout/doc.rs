@@ -1,0 +1,214 @@
+//! The resolved layout: the intermediate representation between templates and pixels
+//! (like `usvg::Tree`). Absolute pixel boxes, resolved colours, wrapped text lines, resolved
+//! asset paths. The compositor reads only this; it can be dumped, snapshot-tested and queued.
+
+use crate::color::Rgba;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// A fully resolved cover layout.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LayoutDoc {
+    /// The template it came from.
+    pub template: String,
+    /// Output size and background colour.
+    pub canvas: CanvasDef,
+    /// How the video frame fills the canvas.
+    pub fit: Fit,
+    /// Layers, drawn in order over the frame.
+    pub layers: Vec<Layer>,
+}
+
+/// Output size and the colour behind the frame.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CanvasDef {
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// Shown where the frame does not cover (with `fit: contain`).
+    pub background: Rgba,
+}
+
+/// How the frame fills the canvas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Fit {
+    /// Scale to fill the canvas and centre-crop the overflow (no stretching, no bars).
+    #[default]
+    Cover,
+    /// Scale to fit inside the canvas, centred, over the background colour.
+    Contain,
+}
+
+/// An absolute pixel box; `x`, `y` may be negative or exceed the canvas (drawing clips).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BoxPx {
+    /// Left edge.
+    pub x: i32,
+    /// Top edge.
+    pub y: i32,
+    /// Width.
+    pub width: u32,
+    /// Height.
+    pub height: u32,
+}
+
+/// One drawable layer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Layer {
+    /// Wrapped text with an optional shadow.
+    Text(TextLayer),
+    /// A picture with alpha (logo, watermark).
+    Image(ImageLayer),
+    /// A QR code.
+    Qr(QrLayer),
+    /// A linear gradient (scrim).
+    Gradient(GradientLayer),
+    /// A solid rectangle.
+    Rect(RectLayer),
+}
+
+impl Layer {
+    /// The layer's box.
+    pub fn bbox(&self) -> BoxPx {
+        match self {
+            Layer::Text(l) => l.bbox,
+            Layer::Image(l) => l.bbox,
+            Layer::Qr(l) => l.bbox,
+            Layer::Gradient(l) => l.bbox,
+            Layer::Rect(l) => l.bbox,
+        }
+    }
+}
+
+/// Horizontal alignment of text lines in their box.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Align {
+    /// Flush left.
+    #[default]
+    Left,
+    /// Centred.
+    Center,
+    /// Flush right.
+    Right,
+}
+
+/// A drop shadow.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Shadow {
+    /// Horizontal offset in pixels.
+    pub dx: i32,
+    /// Vertical offset in pixels.
+    pub dy: i32,
+    /// Blur radius in pixels (0 = hard shadow).
+    pub blur: f32,
+    /// Colour; its alpha is the shadow's opacity.
+    pub color: Rgba,
+}
+
+/// One laid-out line of text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TextLine {
+    /// The characters on the line (an ellipsis included if cut).
+    pub text: String,
+    /// Offset of the line's left edge from the box's left edge (alignment).
+    pub x: i32,
+    /// Measured advance width in pixels.
+    pub width: u32,
+}
+
+/// A text layer, wrapped and measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TextLayer {
+    /// Layer id, if the template gave one.
+    pub id: Option<String>,
+    /// The box: width as given, height = lines × line height.
+    pub bbox: BoxPx,
+    /// Font name (file stem in `fonts/`).
+    pub font: String,
+    /// Em size in pixels.
+    pub size: f32,
+    /// Distance between baselines in pixels.
+    pub line_height: f32,
+    /// Text colour.
+    pub color: Rgba,
+    /// Alignment.
+    pub align: Align,
+    /// Optional drop shadow.
+    pub shadow: Option<Shadow>,
+    /// Whether the text was cut to fit `max_lines` (an ellipsis ends the last line).
+    pub truncated: bool,
+    /// The lines.
+    pub lines: Vec<TextLine>,
+}
+
+/// An image layer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImageLayer {
+    /// Layer id.
+    pub id: Option<String>,
+    /// Where the image is drawn, at this size.
+    pub bbox: BoxPx,
+    /// The image file.
+    pub src: PathBuf,
+    /// Opacity 0–1, multiplied with the image's own alpha.
+    pub opacity: f32,
+}
+
+/// A QR code layer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QrLayer {
+    /// Layer id.
+    pub id: Option<String>,
+    /// The square box; the symbol is drawn with whole-pixel modules, centred in it.
+    pub bbox: BoxPx,
+    /// The encoded text.
+    pub data: String,
+    /// Modules per side of the symbol (without quiet zone).
+    pub modules: u32,
+    /// Quiet zone in modules on each side.
+    pub quiet_zone: u32,
+    /// Module colour.
+    pub dark: Rgba,
+    /// Background and quiet-zone colour.
+    pub light: Rgba,
+}
+
+/// A gradient layer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GradientLayer {
+    /// Layer id.
+    pub id: Option<String>,
+    /// The area.
+    pub bbox: BoxPx,
+    /// Top-to-bottom when true, left-to-right otherwise.
+    pub vertical: bool,
+    /// Start colour.
+    pub from: Rgba,
+    /// End colour.
+    pub to: Rgba,
+}
+
+/// A rectangle layer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RectLayer {
+    /// Layer id.
+    pub id: Option<String>,
+    /// The area.
+    pub bbox: BoxPx,
+    /// Fill colour (alpha blends).
+    pub color: Rgba,
+}

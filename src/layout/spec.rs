@@ -1,0 +1,182 @@
+//! What a template renders: the layout *specification* (YAML), before measurement and
+//! anchoring. Unknown keys are errors. Numbers may be quoted, because every `{{ }}` value is
+//! written as a quoted scalar (see [`crate::template`]).
+
+use crate::color::Rgba;
+use crate::layout::doc::{Align, Fit};
+use serde::{Deserialize, Deserializer};
+
+/// Keys a layer may have, for typo hints.
+pub(crate) const LAYER_KEYS: &[&str] = &[
+    "kind",
+    "id",
+    "anchor",
+    "relative_to",
+    "at",
+    "dx",
+    "dy",
+    "width",
+    "height",
+    "text",
+    "font",
+    "size",
+    "color",
+    "line_height",
+    "max_lines",
+    "align",
+    "shadow",
+    "src",
+    "opacity",
+    "data",
+    "quiet_zone",
+    "dark",
+    "light",
+    "direction",
+    "from",
+    "to",
+];
+
+/// A number that may also be written as a quoted numeral.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Num(pub f64);
+
+impl<'de> Deserialize<'de> for Num {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            N(f64),
+            S(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::N(n) => Ok(Num(n)),
+            Raw::S(s) => s
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|n| n.is_finite())
+                .map(Num)
+                .ok_or_else(|| serde::de::Error::custom(format!("`{s}` is not a number"))),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Spec {
+    pub canvas: CanvasSpec,
+    #[serde(default)]
+    pub fit: Fit,
+    #[serde(default)]
+    pub layers: Vec<LayerSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CanvasSpec {
+    pub width: Num,
+    pub height: Num,
+    pub background: Option<Rgba>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Kind {
+    Text,
+    Image,
+    Qr,
+    Gradient,
+    Rect,
+}
+
+/// The nine points of a box.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum Anchor {
+    #[default]
+    TopLeft,
+    Top,
+    TopRight,
+    Left,
+    Center,
+    Right,
+    BottomLeft,
+    Bottom,
+    BottomRight,
+}
+
+impl Anchor {
+    /// The point as fractions of width and height.
+    pub fn fractions(self) -> (f64, f64) {
+        match self {
+            Anchor::TopLeft => (0.0, 0.0),
+            Anchor::Top => (0.5, 0.0),
+            Anchor::TopRight => (1.0, 0.0),
+            Anchor::Left => (0.0, 0.5),
+            Anchor::Center => (0.5, 0.5),
+            Anchor::Right => (1.0, 0.5),
+            Anchor::BottomLeft => (0.0, 1.0),
+            Anchor::Bottom => (0.5, 1.0),
+            Anchor::BottomRight => (1.0, 1.0),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Direction {
+    #[default]
+    Vertical,
+    Horizontal,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ShadowSpec {
+    #[serde(default)]
+    pub dx: Option<Num>,
+    #[serde(default)]
+    pub dy: Option<Num>,
+    #[serde(default)]
+    pub blur: Option<Num>,
+    pub color: Option<Rgba>,
+}
+
+/// One layer as written; which keys are required depends on `kind`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LayerSpec {
+    pub kind: Kind,
+    pub id: Option<String>,
+    /// The layer's own point that is placed.
+    pub anchor: Option<Anchor>,
+    /// `canvas` (default) or the id of an earlier layer.
+    pub relative_to: Option<String>,
+    /// The point of the reference box it is placed at (default: same as `anchor`).
+    pub at: Option<Anchor>,
+    pub dx: Option<Num>,
+    pub dy: Option<Num>,
+    pub width: Option<Num>,
+    pub height: Option<Num>,
+    // text
+    pub text: Option<String>,
+    pub font: Option<String>,
+    pub size: Option<Num>,
+    pub color: Option<Rgba>,
+    pub line_height: Option<Num>,
+    pub max_lines: Option<Num>,
+    pub align: Option<Align>,
+    pub shadow: Option<ShadowSpec>,
+    // image
+    pub src: Option<String>,
+    pub opacity: Option<Num>,
+    // qr
+    pub data: Option<String>,
+    pub quiet_zone: Option<Num>,
+    pub dark: Option<Rgba>,
+    pub light: Option<Rgba>,
+    // gradient
+    pub direction: Option<Direction>,
+    pub from: Option<Rgba>,
+    pub to: Option<Rgba>,
+}

@@ -1,0 +1,74 @@
+//! Resource limits, checked before anything large is allocated (like image-rs `Limits`).
+//!
+//! Every stage that could be asked for a huge allocation by its input (a template that makes a
+//! 100000-pixel canvas, an 16K video, a title of a million characters) checks the relevant limit
+//! first and fails with [`LimitError`], which names the value and the limit.
+
+use serde::{Deserialize, Serialize};
+
+/// The limits one job runs under. [`Limits::default`] is what the CLI uses.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Limits {
+    /// Largest canvas side in pixels.
+    pub max_canvas_side: u32,
+    /// Largest input video width (8K UHD is 7680; DCI 8K is 8192).
+    pub max_input_width: u32,
+    /// Largest input video height.
+    pub max_input_height: u32,
+    /// Most characters in the title (and in any one text layer).
+    pub max_text_chars: usize,
+    /// Most layers in one layout.
+    pub max_layers: usize,
+    /// Most bytes a template may render; rendering stops as soon as it is exceeded.
+    pub max_template_output: usize,
+    /// Largest metadata file in bytes.
+    pub max_metadata_bytes: u64,
+    /// Largest image layer source (watermark, logo) side in pixels.
+    pub max_image_side: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_canvas_side: 8192,
+            max_input_width: 8192,
+            max_input_height: 8192,
+            max_text_chars: 500,
+            max_layers: 64,
+            max_template_output: 256 * 1024,
+            max_metadata_bytes: 1024 * 1024,
+            max_image_side: 8192,
+        }
+    }
+}
+
+/// A value exceeded one of the [`Limits`].
+#[derive(Debug, Clone, thiserror::Error, PartialEq)]
+#[error("{what} {value} exceeds the limit of {limit}")]
+pub struct LimitError {
+    /// What was measured, e.g. "canvas width".
+    pub what: String,
+    /// The offending value, formatted.
+    pub value: String,
+    /// The limit, formatted.
+    pub limit: String,
+}
+
+impl LimitError {
+    /// Builds the error from anything displayable.
+    pub fn new(what: impl Into<String>, value: impl ToString, limit: impl ToString) -> Self {
+        LimitError { what: what.into(), value: value.to_string(), limit: limit.to_string() }
+    }
+}
+
+/// Fails with a [`LimitError`] when `value > limit`.
+///
+/// # Errors
+/// [`LimitError`] naming `what`, the value and the limit.
+pub fn check<T: PartialOrd + ToString>(what: &str, value: T, limit: T) -> Result<(), LimitError> {
+    if value > limit {
+        Err(LimitError::new(what, value, limit))
+    } else {
+        Ok(())
+    }
+}

@@ -1,0 +1,146 @@
+//! One cover job, end to end: metadata → template → layout → keyframe → composite → encode.
+//!
+//! Cheap checks run first: metadata, template, layout and the output format are validated
+//! before the video is opened, so a typo costs milliseconds, not a decode.
+
+use crate::encode::{self, Format};
+use crate::env::Env;
+use crate::error::{Diagnostic, Error};
+use crate::keyframe::{self, FrameScore};
+use crate::layout::{self, doc::LayoutDoc};
+use crate::metadata::{self, Metadata};
+use crate::probe::MediaInfo;
+use crate::template;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// What to render.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// The video.
+    pub video: PathBuf,
+    /// Its metadata YAML.
+    pub meta: PathBuf,
+    /// Template name or path; overrides the metadata's `template`.
+    pub template: Option<String>,
+    /// The cover file to write (`.jpg`, `.png`, `.webp`).
+    pub output: PathBuf,
+    /// JPEG/WebP quality 1–100.
+    pub quality: u8,
+}
+
+/// Milliseconds spent in each stage.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StageTimes {
+    /// Metadata + template + layout.
+    pub layout_ms: f64,
+    /// Probe + seek + keyframe decode (+ scoring for `auto`).
+    pub decode_ms: f64,
+    /// Background + layers.
+    pub composite_ms: f64,
+    /// Encode + write.
+    pub encode_ms: f64,
+}
+
+/// What a finished job produced.
+#[derive(Debug, Clone, Serialize)]
+pub struct JobResult {
+    /// The video's facts.
+    pub media: MediaInfo,
+    /// Time of the frame used, seconds.
+    pub frame_time_s: f64,
+    /// Its score when chosen by `auto`.
+    pub frame_score: Option<FrameScore>,
+    /// The file written.
+    pub output: PathBuf,
+    /// Bytes written.
+    pub output_bytes: usize,
+    /// Warnings (e.g. a clamped frame time).
+    pub warnings: Vec<String>,
+    /// Per-stage times.
+    pub times: StageTimes,
+}
+
+/// Loads metadata, finds the template and resolves the layout.
+///
+/// # Errors
+/// Metadata, template and layout diagnostics; limit errors.
+pub fn layout_for(
+    meta_path: &Path,
+    template_override: Option<&str>,
+    env: &Env,
+) -> Result<(Metadata, LayoutDoc), Error> {
+    let meta = metadata::load(meta_path, &env.limits)?;
+    let source = find_template(&meta, template_override, env)?;
+    let doc = layout::resolve(&meta, &source, env)?;
+    Ok((meta, doc))
+}
+
+/// The template a job uses: the override, else the metadata's `template` key.
+///
+/// # Errors
+/// A diagnostic when neither names one, or the named one does not exist.
+pub fn find_template(
+    meta: &Metadata,
+    template_override: Option<&str>,
+    env: &Env,
+) -> Result<template::TemplateSource, Error> {
+    let name = template_override.or(meta.template.as_deref()).ok_or_else(|| {
+        crate::error::Diagnostics::from(
+            Diagnostic::new(&meta.source, "no template: add `template: NAME` or pass --template")
+                .hint(format!("available: {}", template::available(env.templates_dir()).join(", "))),
+        )
+    })?;
+    let at = if template_override.is_some() {
+        Diagnostic::new("--template", "")
+    } else {
+        Diagnostic::new(&meta.source, "").at(
+            metadata::line_of_key(&std::fs::read_to_string(&meta.source).unwrap_or_default(), "template"),
+            None,
+        )
+    };
+    template::find(name, env.templates_dir(), &meta.source).map_err(|mut d| {
+        for diag in &mut d.0 {
+            diag.file = at.file.clone();
+            diag.line = at.line;
+        }
+        Error::from(d)
+    })
+}
+
+/// Renders one cover.
+///
+/// # Errors
+/// Any stage's error; nothing is written unless every stage succeeded.
+pub fn render(job: &Job, env: &Env) -> Result<JobResult, Error> {
+    let t0 = Instant::now();
+    let format = Format::from_path(&job.output)?;
+    if !(1..=100).contains(&job.quality) {
+        return Err(encode::EncodeError::Quality(job.quality).into());
+    }
+    let (meta, doc) = layout_for(&job.meta, job.template.as_deref(), env)?;
+    let t1 = Instant::now();
+    let extracted = keyframe::extract(&job.video, meta.frame, &env.limits)?;
+    let t2 = Instant::now();
+    let canvas = crate::composite::composite(&extracted.frame.image, &doc, env)?;
+    let t3 = Instant::now();
+    let bytes = encode::encode(&canvas, format, job.quality, &job.output)?;
+    encode::write_atomic(&job.output, &bytes)?;
+    let t4 = Instant::now();
+    let ms = |a: Instant, b: Instant| (b - a).as_secs_f64() * 1000.0;
+    Ok(JobResult {
+        media: extracted.info,
+        frame_time_s: extracted.frame.time_s,
+        frame_score: extracted.frame.score,
+        output: job.output.clone(),
+        output_bytes: bytes.len(),
+        warnings: extracted.warnings,
+        times: StageTimes {
+            layout_ms: ms(t0, t1),
+            decode_ms: ms(t1, t2),
+            composite_ms: ms(t2, t3),
+            encode_ms: ms(t3, t4),
+        },
+    })
+}

@@ -1,0 +1,541 @@
+//! The OpenCV seam: 8-bit images and every per-pixel operation the compositor needs.
+//!
+//! Invariants:
+//! - [`Image`] holds opaque 8-bit pixels, tightly packed, in OpenCV's BGR order. The channel order
+//!   never leaves this module: callers read and write [`Rgba`] colours or RGB bytes.
+//! - [`Overlay`] holds straight-alpha BGRA pixels (logos, watermarks).
+//! - [`Mask`] holds 8-bit coverage (0 = none, 255 = full), e.g. rasterised glyphs.
+//! - OpenCV only ever borrows our buffers (`Mat::new_rows_cols_with_bytes*`), so there is exactly
+//!   one owner of pixel memory and no `unsafe` here.
+
+use crate::color::Rgba;
+use opencv::core::{self as cv, Mat, MatTraitConst, MatTraitConstManual, Size, Vec3b, Vec4b, Vector};
+use opencv::{imgcodecs, imgproc};
+use std::path::Path;
+
+/// An OpenCV failure inside the seam; the message is OpenCV's.
+#[derive(Debug, thiserror::Error)]
+#[error("OpenCV {op} failed: {message}")]
+pub struct PixelError {
+    /// Which operation failed.
+    pub op: &'static str,
+    /// OpenCV's message.
+    pub message: String,
+}
+
+fn cv_err(op: &'static str) -> impl FnOnce(opencv::Error) -> PixelError {
+    move |e| PixelError { op, message: e.message }
+}
+
+/// Copies `rows` rows of `row_bytes` bytes out of a strided buffer into a packed `Vec`.
+///
+/// This is the one place frames leave FFmpeg or OpenCV memory: decoded frames are padded
+/// (`stride >= row_bytes`), so a plain `to_vec()` would shear the picture.
+///
+/// # Panics
+/// If `src` is shorter than the rows it claims to hold (a caller bug, not an input problem).
+pub fn copy_strided(src: &[u8], stride: usize, row_bytes: usize, rows: usize) -> Vec<u8> {
+    assert!(stride >= row_bytes, "stride {stride} < row bytes {row_bytes}");
+    let mut out = Vec::with_capacity(row_bytes * rows);
+    for row in src.chunks(stride).take(rows) {
+        out.extend_from_slice(&row[..row_bytes]);
+    }
+    assert_eq!(out.len(), row_bytes * rows, "strided source too short");
+    out
+}
+
+/// An opaque 8-bit colour image (frame or canvas).
+#[derive(Clone, PartialEq)]
+pub struct Image {
+    width: u32,
+    height: u32,
+    /// Packed BGR, `width * 3` bytes a row.
+    bgr: Vec<u8>,
+}
+
+impl std::fmt::Debug for Image {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Image({}x{})", self.width, self.height)
+    }
+}
+
+/// Quarter turns that make a stored video frame upright.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum QuarterTurn {
+    /// Already upright.
+    None,
+    /// Turn 90° clockwise.
+    Clockwise,
+    /// Turn 180°.
+    Half,
+    /// Turn 90° counter-clockwise.
+    CounterClockwise,
+}
+
+impl Image {
+    /// A `width`×`height` image filled with `fill` (alpha ignored).
+    pub fn filled(width: u32, height: u32, fill: Rgba) -> Self {
+        let px = [fill.b, fill.g, fill.r];
+        let bgr = px.iter().copied().cycle().take(width as usize * height as usize * 3).collect();
+        Image { width, height, bgr }
+    }
+
+    /// Builds an image from packed RGB bytes.
+    ///
+    /// # Panics
+    /// If `rgb.len() != width * height * 3`.
+    pub fn from_rgb(width: u32, height: u32, rgb: &[u8]) -> Self {
+        assert_eq!(rgb.len(), width as usize * height as usize * 3);
+        let bgr = rgb.chunks_exact(3).flat_map(|p| [p[2], p[1], p[0]]).collect();
+        Image { width, height, bgr }
+    }
+
+    /// Builds an image from BGR rows with a row stride (FFmpeg's `BGR24` frames).
+    pub(crate) fn from_bgr_strided(width: u32, height: u32, data: &[u8], stride: usize) -> Self {
+        let bgr = copy_strided(data, stride, width as usize * 3, height as usize);
+        Image { width, height, bgr }
+    }
+
+    /// Width in pixels.
+    pub fn width(&self) -> u32 {
+        self.width
+    }
+
+    /// Height in pixels.
+    pub fn height(&self) -> u32 {
+        self.height
+    }
+
+    /// The colour at (x, y).
+    ///
+    /// # Panics
+    /// If (x, y) is outside the image.
+    pub fn pixel(&self, x: u32, y: u32) -> Rgba {
+        assert!(x < self.width && y < self.height);
+        let i = (y as usize * self.width as usize + x as usize) * 3;
+        Rgba::rgb(self.bgr[i + 2], self.bgr[i + 1], self.bgr[i])
+    }
+
+    /// Packed RGB bytes, row by row.
+    pub fn to_rgb(&self) -> Vec<u8> {
+        self.bgr.chunks_exact(3).flat_map(|p| [p[2], p[1], p[0]]).collect()
+    }
+
+    fn mat(&self) -> Result<opencv::boxed_ref::BoxedRef<'_, Mat>, PixelError> {
+        Mat::new_rows_cols_with_bytes::<Vec3b>(self.height as i32, self.width as i32, &self.bgr)
+            .map_err(cv_err("borrow image"))
+    }
+
+    fn mat_mut(&mut self) -> Result<opencv::boxed_ref::BoxedRefMut<'_, Mat>, PixelError> {
+        Mat::new_rows_cols_with_bytes_mut::<Vec3b>(self.height as i32, self.width as i32, &mut self.bgr)
+            .map_err(cv_err("borrow image"))
+    }
+
+    /// Reads a PNG/JPEG/WebP file as an opaque image (alpha is dropped).
+    ///
+    /// # Errors
+    /// When the file cannot be read or decoded.
+    pub fn load(path: &Path) -> Result<Self, PixelError> {
+        let mat = imgcodecs::imread(path, imgcodecs::IMREAD_COLOR).map_err(cv_err("imread"))?;
+        if mat.empty() {
+            return Err(PixelError {
+                op: "imread",
+                message: format!("{} is not a readable image", path.display()),
+            });
+        }
+        Ok(Image { width: mat.cols() as u32, height: mat.rows() as u32, bgr: mat_bytes(&mat)? })
+    }
+
+    /// Encodes the image; `ext` is `.jpg`, `.png` or `.webp`, `params` OpenCV's `IMWRITE_*` pairs.
+    ///
+    /// # Errors
+    /// When OpenCV cannot encode to that format.
+    pub fn encode(&self, ext: &str, params: &[i32]) -> Result<Vec<u8>, PixelError> {
+        let mut buf = Vector::<u8>::new();
+        let ok = imgcodecs::imencode(ext, &self.mat()?, &mut buf, &Vector::from_slice(params))
+            .map_err(cv_err("imencode"))?;
+        if !ok {
+            return Err(PixelError { op: "imencode", message: format!("no {ext} encoder") });
+        }
+        Ok(buf.as_slice().to_vec())
+    }
+
+    /// Turns the image by quarter turns.
+    ///
+    /// # Errors
+    /// Only on an OpenCV failure.
+    pub fn rotated(self, turn: QuarterTurn) -> Result<Self, PixelError> {
+        let (code, w, h) = match turn {
+            QuarterTurn::None => return Ok(self),
+            QuarterTurn::Clockwise => (cv::ROTATE_90_CLOCKWISE, self.height, self.width),
+            QuarterTurn::Half => (cv::ROTATE_180, self.width, self.height),
+            QuarterTurn::CounterClockwise => (cv::ROTATE_90_COUNTERCLOCKWISE, self.height, self.width),
+        };
+        let mut out = Image::filled(w, h, Rgba::BLACK);
+        cv::rotate(&self.mat()?, &mut out.mat_mut()?, code).map_err(cv_err("rotate"))?;
+        Ok(out)
+    }
+
+    /// Copies the `crop` rectangle (x, y, w, h) and resizes it to `width`×`height`, with area
+    /// averaging when shrinking (no aliasing) and bicubic when enlarging.
+    ///
+    /// # Errors
+    /// Only on an OpenCV failure.
+    pub fn crop_resized(
+        &self,
+        crop: (u32, u32, u32, u32),
+        width: u32,
+        height: u32,
+    ) -> Result<Self, PixelError> {
+        let (x, y, w, h) = crop;
+        let src = self.mat()?;
+        let roi =
+            Mat::roi(&src, cv::Rect::new(x as i32, y as i32, w as i32, h as i32)).map_err(cv_err("crop"))?;
+        let shrinking = width < w || height < h;
+        let interpolation = if shrinking { imgproc::INTER_AREA } else { imgproc::INTER_CUBIC };
+        let mut out = Image::filled(width, height, Rgba::BLACK);
+        imgproc::resize(
+            &roi,
+            &mut out.mat_mut()?,
+            Size::new(width as i32, height as i32),
+            0.0,
+            0.0,
+            interpolation,
+        )
+        .map_err(cv_err("resize"))?;
+        Ok(out)
+    }
+
+    /// Luma (BT.601) of the image shrunk to at most `max_width` wide, for frame scoring.
+    ///
+    /// # Errors
+    /// Only on an OpenCV failure.
+    pub fn small_luma(&self, max_width: u32) -> Result<Mask, PixelError> {
+        let scale = (max_width as f64 / self.width as f64).min(1.0);
+        let w = ((self.width as f64 * scale).round() as u32).max(1);
+        let h = ((self.height as f64 * scale).round() as u32).max(1);
+        let small = self.crop_resized((0, 0, self.width, self.height), w, h)?;
+        let mut gray = Mask::new(w, h);
+        imgproc::cvt_color(&small.mat()?, &mut gray.mat_mut()?, imgproc::COLOR_BGR2GRAY, 0)
+            .map_err(cv_err("cvtColor"))?;
+        Ok(gray)
+    }
+
+    /// Blends `color` into the image through `mask` placed with its top-left at (x, y).
+    /// The effective alpha of a pixel is `mask * color.a`. Parts outside the image are clipped.
+    pub fn blend_mask(&mut self, mask: &Mask, x: i32, y: i32, color: Rgba) {
+        let src = [color.b, color.g, color.r];
+        let alpha = color.a as u32;
+        self.for_each_clipped(x, y, mask.width, mask.height, |dst, mx, my| {
+            let a = mask.data[my * mask.width as usize + mx] as u32 * alpha;
+            blend_px(dst, src, a, 255 * 255);
+        });
+    }
+
+    /// Fills a rectangle with `color`, blending by its alpha. Clipped to the image.
+    pub fn fill_rect(&mut self, x: i32, y: i32, w: u32, h: u32, color: Rgba) {
+        let src = [color.b, color.g, color.r];
+        let a = color.a as u32;
+        self.for_each_clipped(x, y, w, h, |dst, _, _| blend_px(dst, src, a, 255));
+    }
+
+    /// Blends a linear gradient from `from` to `to` over a rectangle; `vertical` runs top to
+    /// bottom, otherwise left to right. Colours and alpha are interpolated.
+    pub fn fill_gradient(&mut self, rect: (i32, i32, u32, u32), vertical: bool, from: Rgba, to: Rgba) {
+        let (x, y, w, h) = rect;
+        let steps = if vertical { h } else { w }.max(2) - 1;
+        // One interpolated colour per row (or column): cheap, and exact for a linear ramp.
+        let ramp: Vec<([u8; 3], u32)> = (0..=steps)
+            .map(|i| {
+                let t = i as f32 / steps as f32;
+                let mix = |a: u8, b: u8| (a as f32 + (b as f32 - a as f32) * t).round() as u8;
+                ([mix(from.b, to.b), mix(from.g, to.g), mix(from.r, to.r)], mix(from.a, to.a) as u32)
+            })
+            .collect();
+        self.for_each_clipped(x, y, w, h, |dst, mx, my| {
+            let (src, a) = ramp[if vertical { my } else { mx }.min(steps as usize)];
+            blend_px(dst, src, a, 255);
+        });
+    }
+
+    /// Draws `overlay` with its top-left at (x, y), multiplying its alpha by `opacity` (0–1).
+    pub fn draw_overlay(&mut self, overlay: &Overlay, x: i32, y: i32, opacity: f32) {
+        let k = (opacity.clamp(0.0, 1.0) * 255.0).round() as u32;
+        let ow = overlay.width as usize;
+        self.for_each_clipped(x, y, overlay.width, overlay.height, |dst, mx, my| {
+            let p = &overlay.bgra[(my * ow + mx) * 4..][..4];
+            blend_px(dst, [p[0], p[1], p[2]], p[3] as u32 * k, 255 * 255);
+        });
+    }
+
+    /// Copies `src` onto this image with its top-left at (x, y), clipped.
+    pub fn paste(&mut self, src: &Image, x: i32, y: i32) {
+        let sw = src.width as usize;
+        self.for_each_clipped(x, y, src.width, src.height, |dst, mx, my| {
+            dst.copy_from_slice(&src.bgr[(my * sw + mx) * 3..][..3]);
+        });
+    }
+
+    /// Calls `f(pixel, local_x, local_y)` for each pixel of the rectangle that lies inside.
+    fn for_each_clipped(
+        &mut self,
+        x: i32,
+        y: i32,
+        w: u32,
+        h: u32,
+        mut f: impl FnMut(&mut [u8], usize, usize),
+    ) {
+        let x0 = x.max(0);
+        let y0 = y.max(0);
+        let x1 = (x + w as i32).min(self.width as i32);
+        let y1 = (y + h as i32).min(self.height as i32);
+        if x0 >= x1 || y0 >= y1 {
+            return;
+        }
+        let row_bytes = self.width as usize * 3;
+        for py in y0..y1 {
+            let row = &mut self.bgr[py as usize * row_bytes..][..row_bytes];
+            for px in x0..x1 {
+                let dst = &mut row[px as usize * 3..][..3];
+                f(dst, (px - x) as usize, (py - y) as usize);
+            }
+        }
+    }
+}
+
+/// `dst = dst + (src - dst) * a / scale`, rounded; `a` ranges over `0..=scale`.
+#[inline]
+fn blend_px(dst: &mut [u8], src: [u8; 3], a: u32, scale: u32) {
+    if a == 0 {
+        return;
+    }
+    if a >= scale {
+        dst.copy_from_slice(&src);
+        return;
+    }
+    for c in 0..3 {
+        let d = dst[c] as u32;
+        let s = src[c] as u32;
+        dst[c] = ((d * (scale - a) + s * a + scale / 2) / scale) as u8;
+    }
+}
+
+fn mat_bytes(mat: &Mat) -> Result<Vec<u8>, PixelError> {
+    let row_bytes = mat.cols() as usize * mat.elem_size().map_err(cv_err("elem size"))?;
+    if mat.is_continuous() {
+        return Ok(mat.data_bytes().map_err(cv_err("data"))?.to_vec());
+    }
+    let stride = mat.step1(0).map_err(cv_err("step"))?;
+    let bytes = mat.data_bytes().map_err(cv_err("data"))?;
+    Ok(copy_strided(bytes, stride, row_bytes, mat.rows() as usize))
+}
+
+/// An image with straight alpha: a logo or watermark.
+#[derive(Clone)]
+pub struct Overlay {
+    width: u32,
+    height: u32,
+    /// Packed BGRA.
+    bgra: Vec<u8>,
+}
+
+impl Overlay {
+    /// Reads an image file keeping its alpha channel; grey and opaque images become opaque BGRA.
+    ///
+    /// # Errors
+    /// When the file cannot be read or decoded.
+    pub fn load(path: &Path) -> Result<Self, PixelError> {
+        let mat = imgcodecs::imread(path, imgcodecs::IMREAD_UNCHANGED).map_err(cv_err("imread"))?;
+        if mat.empty() {
+            return Err(PixelError {
+                op: "imread",
+                message: format!("{} is not a readable image", path.display()),
+            });
+        }
+        let mat = if mat.depth() != cv::CV_8U {
+            // 16-bit PNGs: scale down to 8 bits.
+            let mut m8 = Mat::default();
+            mat.convert_to(&mut m8, cv::CV_8U, 1.0 / 257.0, 0.0).map_err(cv_err("convert"))?;
+            m8
+        } else {
+            mat
+        };
+        let code = match mat.channels() {
+            4 => None,
+            3 => Some(imgproc::COLOR_BGR2BGRA),
+            1 => Some(imgproc::COLOR_GRAY2BGRA),
+            n => {
+                return Err(PixelError { op: "imread", message: format!("{n}-channel image") });
+            }
+        };
+        let mat = match code {
+            None => mat,
+            Some(code) => {
+                let mut out = Mat::default();
+                imgproc::cvt_color(&mat, &mut out, code, 0).map_err(cv_err("cvtColor"))?;
+                out
+            }
+        };
+        Ok(Overlay { width: mat.cols() as u32, height: mat.rows() as u32, bgra: mat_bytes(&mat)? })
+    }
+
+    /// Width in pixels.
+    pub fn width(&self) -> u32 {
+        self.width
+    }
+
+    /// Height in pixels.
+    pub fn height(&self) -> u32 {
+        self.height
+    }
+
+    /// A resized copy (area averaging when shrinking). Colours are premultiplied while
+    /// resampling so transparent pixels do not bleed their hidden colour into the edges.
+    ///
+    /// # Errors
+    /// Only on an OpenCV failure.
+    pub fn resized(&self, width: u32, height: u32) -> Result<Self, PixelError> {
+        if (width, height) == (self.width, self.height) {
+            return Ok(self.clone());
+        }
+        let premul: Vec<u8> = self
+            .bgra
+            .chunks_exact(4)
+            .flat_map(|p| {
+                let a = p[3] as u32;
+                let m = |c: u8| ((c as u32 * a + 127) / 255) as u8;
+                [m(p[0]), m(p[1]), m(p[2]), p[3]]
+            })
+            .collect();
+        let src = Mat::new_rows_cols_with_bytes::<Vec4b>(self.height as i32, self.width as i32, &premul)
+            .map_err(cv_err("borrow overlay"))?;
+        let mut out = vec![0u8; width as usize * height as usize * 4];
+        {
+            let mut dst = Mat::new_rows_cols_with_bytes_mut::<Vec4b>(height as i32, width as i32, &mut out)
+                .map_err(cv_err("borrow overlay"))?;
+            let interpolation = if width < self.width { imgproc::INTER_AREA } else { imgproc::INTER_CUBIC };
+            imgproc::resize(&src, &mut dst, Size::new(width as i32, height as i32), 0.0, 0.0, interpolation)
+                .map_err(cv_err("resize"))?;
+        }
+        for p in out.chunks_exact_mut(4) {
+            let a = p[3] as u32;
+            for c in &mut p[..3] {
+                *c = if a == 0 { 0 } else { ((*c as u32 * 255 + a / 2) / a).min(255) as u8 };
+            }
+        }
+        Ok(Overlay { width, height, bgra: out })
+    }
+}
+
+/// 8-bit single-channel coverage or luma.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Mask {
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// Row-major values, `width * height` of them.
+    pub data: Vec<u8>,
+}
+
+impl Mask {
+    /// An all-zero mask.
+    pub fn new(width: u32, height: u32) -> Self {
+        Mask { width, height, data: vec![0; width as usize * height as usize] }
+    }
+
+    fn mat(&self) -> Result<opencv::boxed_ref::BoxedRef<'_, Mat>, PixelError> {
+        Mat::new_rows_cols_with_bytes::<u8>(self.height as i32, self.width as i32, &self.data)
+            .map_err(cv_err("borrow mask"))
+    }
+
+    fn mat_mut(&mut self) -> Result<opencv::boxed_ref::BoxedRefMut<'_, Mat>, PixelError> {
+        Mat::new_rows_cols_with_bytes_mut::<u8>(self.height as i32, self.width as i32, &mut self.data)
+            .map_err(cv_err("borrow mask"))
+    }
+
+    /// A Gaussian-blurred copy (`radius` ≈ 2σ, as CSS `text-shadow` blur), for soft shadows.
+    ///
+    /// # Errors
+    /// Only on an OpenCV failure.
+    pub fn blurred(&self, radius: f32) -> Result<Self, PixelError> {
+        if radius <= 0.0 {
+            return Ok(self.clone());
+        }
+        let mut out = Mask::new(self.width, self.height);
+        let sigma = (radius / 2.0) as f64;
+        imgproc::gaussian_blur(
+            &self.mat()?,
+            &mut out.mat_mut()?,
+            Size::new(0, 0),
+            sigma,
+            sigma,
+            cv::BORDER_CONSTANT,
+        )
+        .map_err(cv_err("GaussianBlur"))?;
+        Ok(out)
+    }
+
+    /// Variance of the Laplacian: a standard focus measure (higher is sharper).
+    ///
+    /// # Errors
+    /// Only on an OpenCV failure.
+    pub fn laplacian_variance(&self) -> Result<f64, PixelError> {
+        let mut lap = Mat::default();
+        imgproc::laplacian(&self.mat()?, &mut lap, cv::CV_32F, 3, 1.0, 0.0, cv::BORDER_REFLECT)
+            .map_err(cv_err("Laplacian"))?;
+        let (mut mean, mut std) = (Mat::default(), Mat::default());
+        cv::mean_std_dev(&lap, &mut mean, &mut std, &cv::no_array()).map_err(cv_err("meanStdDev"))?;
+        let s = *std.at::<f64>(0).map_err(cv_err("meanStdDev"))?;
+        Ok(s * s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_strided_drops_row_padding() {
+        // 2 rows of 3 bytes, stride 5: the padding bytes (9) must not appear.
+        let src = [1, 2, 3, 9, 9, 4, 5, 6, 9, 9];
+        assert_eq!(copy_strided(&src, 5, 3, 2), vec![1, 2, 3, 4, 5, 6]);
+        // The last row may be short of a full stride, as in FFmpeg buffers.
+        assert_eq!(copy_strided(&src[..8], 5, 3, 2), vec![1, 2, 3, 4, 5, 6]);
+    }
+
+    #[test]
+    fn rgb_round_trip_and_pixel_order() {
+        let img = Image::from_rgb(2, 1, &[255, 0, 0, 0, 0, 255]);
+        assert_eq!(img.pixel(0, 0), Rgba::rgb(255, 0, 0));
+        assert_eq!(img.to_rgb(), vec![255, 0, 0, 0, 0, 255]);
+    }
+
+    #[test]
+    fn rotation_moves_the_right_edge_to_the_top_counter_clockwise() {
+        // 2x1: red on the left, blue on the right.
+        let img = Image::from_rgb(2, 1, &[255, 0, 0, 0, 0, 255]);
+        let r = img.rotated(QuarterTurn::CounterClockwise).unwrap();
+        assert_eq!((r.width(), r.height()), (1, 2));
+        assert_eq!(r.pixel(0, 0), Rgba::rgb(0, 0, 255));
+    }
+
+    #[test]
+    fn blending_is_exact_at_the_ends_and_halfway() {
+        let mut img = Image::filled(3, 1, Rgba::BLACK);
+        img.fill_rect(0, 0, 1, 1, Rgba::WHITE);
+        img.fill_rect(1, 0, 1, 1, Rgba { a: 128, ..Rgba::WHITE });
+        img.fill_rect(-10, -10, 5, 5, Rgba::WHITE); // fully outside: no effect, no panic
+        assert_eq!(img.pixel(0, 0), Rgba::WHITE);
+        assert_eq!(img.pixel(1, 0), Rgba::rgb(128, 128, 128));
+        assert_eq!(img.pixel(2, 0), Rgba::BLACK);
+    }
+
+    #[test]
+    fn area_downscale_averages() {
+        let img = Image::from_rgb(2, 1, &[0, 0, 0, 255, 255, 255]);
+        let small = img.crop_resized((0, 0, 2, 1), 1, 1).unwrap();
+        let p = small.pixel(0, 0);
+        assert!((127..=128).contains(&p.r), "{p:?}");
+    }
+}

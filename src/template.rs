@@ -1,0 +1,189 @@
+//! Stage 2b: render a Tera template into layout text (YAML).
+//!
+//! Safety invariant: every `{{ expression }}` is written as a quoted YAML scalar (our escape
+//! function quotes and escapes it), so a title containing quotes, colons, newlines, `{{ }}` or
+//! YAML syntax stays one literal string and can never add or change layers. Layout numbers accept
+//! quoted numerals for the same reason. Rendering stops as soon as the output exceeds the
+//! template-output limit, before it can grow without bound.
+
+use crate::error::{Diagnostic, Diagnostics};
+use crate::metadata::{closest, Metadata};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// A template's text and where it came from.
+#[derive(Debug, Clone)]
+pub struct TemplateSource {
+    /// Short name (file stem without `.yaml.tera`).
+    pub name: String,
+    /// The file.
+    pub path: PathBuf,
+    /// Its text.
+    pub text: String,
+}
+
+/// Finds a template by name (`douyin-9x16` → `templates/douyin-9x16.yaml.tera`) or by path
+/// (anything with a `/` or ending in `.tera`).
+///
+/// # Errors
+/// A diagnostic naming the template, the folder searched and the closest known name.
+pub fn find(
+    name_or_path: &str,
+    templates_dir: &Path,
+    referrer: &Path,
+) -> Result<TemplateSource, Diagnostics> {
+    let as_path = name_or_path.contains('/') || name_or_path.ends_with(".tera");
+    let path = if as_path {
+        PathBuf::from(name_or_path)
+    } else {
+        templates_dir.join(format!("{name_or_path}.yaml.tera"))
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) => {
+            let known = available(templates_dir);
+            let mut d = if as_path {
+                Diagnostic::new(referrer, format!("cannot read template {}: {e}", path.display()))
+            } else {
+                Diagnostic::new(
+                    referrer,
+                    format!(
+                        "unknown template `{name_or_path}` (looked for {}; available: {})",
+                        path.display(),
+                        known.join(", ")
+                    ),
+                )
+            };
+            let refs: Vec<&str> = known.iter().map(String::as_str).collect();
+            if let Some(best) = closest(name_or_path, &refs) {
+                d = d.hint(format!("did you mean `{best}`?"));
+            }
+            return Err(d.into());
+        }
+    };
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .map(|n| n.trim_end_matches(".tera").trim_end_matches(".yaml").to_string())
+        .unwrap_or_else(|| name_or_path.to_string());
+    Ok(TemplateSource { name, path, text })
+}
+
+/// The template names in a folder, sorted.
+pub fn available(templates_dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(templates_dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.strip_suffix(".yaml.tera").map(str::to_owned))
+        .collect();
+    names.sort();
+    names
+}
+
+/// Quotes any rendered value as a YAML double-quoted scalar (JSON strings are valid YAML).
+fn yaml_scalar(s: &str) -> String {
+    serde_json::to_string(s).expect("a string always serialises")
+}
+
+/// The values a template sees.
+fn context(meta: &Metadata) -> tera::Context {
+    let mut ctx = tera::Context::new();
+    ctx.insert("title", &meta.title);
+    ctx.insert("subtitle", &meta.subtitle);
+    ctx.insert("author", &meta.author);
+    ctx.insert("watermark", &meta.watermark.as_ref().map(|p| p.to_string_lossy().into_owned()));
+    ctx.insert("link", &meta.link.as_ref().map(|l| l.tracked.clone()));
+    ctx.insert("link_url", &meta.link.as_ref().map(|l| l.url.clone()));
+    ctx.insert("vars", &meta.vars);
+    ctx
+}
+
+/// A writer that fails once more than `limit` bytes have been written.
+struct Capped {
+    buf: Vec<u8>,
+    limit: usize,
+}
+
+impl Write for Capped {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        if self.buf.len() + data.len() > self.limit {
+            return Err(std::io::Error::other("template output limit"));
+        }
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Renders `template` with the metadata's values.
+///
+/// # Errors
+/// Diagnostics with the template's file, line and column for syntax errors, the variable's line
+/// for unknown variables, and a limit message when the output would exceed `max_output` bytes.
+pub fn render(template: &TemplateSource, meta: &Metadata, max_output: usize) -> Result<String, Diagnostics> {
+    let mut tera = tera::Tera::default();
+    tera.autoescape_on(vec![""]);
+    tera.set_escape_fn(yaml_scalar);
+    tera.add_raw_template(&template.name, &template.text).map_err(|e| tera_diagnostic(template, &e))?;
+    let mut out = Capped { buf: Vec::new(), limit: max_output };
+    if let Err(e) = tera.render_to(&template.name, &context(meta), &mut out) {
+        if chain(&e).contains("template output limit") {
+            return Err(Diagnostic::new(
+                &template.path,
+                format!("template output exceeds the limit of {max_output} bytes"),
+            )
+            .hint("a loop in the template may be running away")
+            .into());
+        }
+        return Err(tera_diagnostic(template, &e).into());
+    }
+    String::from_utf8(out.buf)
+        .map_err(|_| Diagnostic::new(&template.path, "template output is not UTF-8").into())
+}
+
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        parts.push(s.to_string());
+        cur = s.source();
+    }
+    parts.join(": ")
+}
+
+/// Locates a Tera error: pest syntax errors carry ` --> line:col`; for unknown variables we
+/// point at the first line that mentions the variable.
+fn tera_diagnostic(template: &TemplateSource, e: &tera::Error) -> Diagnostic {
+    let full = chain(e);
+    let mut line = None;
+    let mut column = None;
+    if let Some(i) = full.find("--> ") {
+        let loc: String = full[i + 4..].chars().take_while(|c| c.is_ascii_digit() || *c == ':').collect();
+        let mut it = loc.split(':').map(|n| n.parse::<usize>().ok());
+        line = it.next().flatten();
+        column = it.next().flatten();
+    }
+    // The pest message is multi-line; keep its last line ("expected ...") for one-line output.
+    let message = if line.is_some() {
+        let expected = full
+            .lines()
+            .rev()
+            .find(|l| l.trim_start().starts_with('='))
+            .map(|l| l.trim_start_matches([' ', '=']).trim().to_string());
+        format!("template syntax error: {}", expected.unwrap_or_else(|| "invalid syntax".into()))
+    } else {
+        let msg = full
+            .split(": ")
+            .filter(|p| !p.starts_with("Failed to render") && !p.starts_with("Failed to parse"))
+            .collect::<Vec<_>>()
+            .join(": ");
+        if let Some(var) = msg.split('`').nth(1).filter(|_| msg.starts_with("Variable")) {
+            line = template.text.lines().position(|l| l.contains(var)).map(|i| i + 1);
+        }
+        format!("template error: {}", msg.replace('\n', " "))
+    };
+    Diagnostic::new(&template.path, message).at(line, column)
+}
