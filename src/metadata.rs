@@ -248,9 +248,15 @@ pub fn tracked_url(url: &str, utm: &Utm) -> Result<String, String> {
 /// unknown keys.
 pub(crate) fn yaml_diagnostic(path: &Path, e: &serde_yaml_ng::Error, keys: &[&str]) -> Diagnostic {
     let full = e.to_string();
-    // The location is reported separately; drop serde_yaml's " at line N column M" suffix.
+    // The location is reported separately: drop the first " at line N column M". Scanner
+    // errors go on with a context ("while scanning a quoted scalar at line 2 column 8"), which
+    // tells where the unclosed construct began: keep it.
     let message = match full.find(" at line ") {
-        Some(i) => full[..i].to_string(),
+        Some(i) => {
+            let rest = &full[i + 9..];
+            let after = rest.find(|c: char| c == ',').map_or("", |j| &rest[j..]);
+            format!("{}{}", &full[..i], after.replace(" at line ", " that starts at line "))
+        }
         None => full.clone(),
     };
     let loc = e.location();

@@ -99,6 +99,33 @@ fn context(meta: &Metadata) -> tera::Context {
     ctx
 }
 
+/// Most items Tera's `range` may produce in a template.
+pub const MAX_RANGE_ITEMS: i64 = 10_000;
+
+/// Tera's `range(end, start=0, step_by=1)`, refusing to build huge arrays: the stock one
+/// allocates the whole array before the output limit can stop a runaway loop.
+fn capped_range(args: &std::collections::HashMap<String, tera::Value>) -> tera::Result<tera::Value> {
+    let int = |key: &str, default: Option<i64>| -> tera::Result<i64> {
+        match args.get(key) {
+            Some(v) => v
+                .as_i64()
+                .ok_or_else(|| tera::Error::msg(format!("range: `{key}` must be an integer, got {v}"))),
+            None => default.ok_or_else(|| tera::Error::msg(format!("range: `{key}` is required"))),
+        }
+    };
+    let (start, end, step) = (int("start", Some(0))?, int("end", None)?, int("step_by", Some(1))?);
+    if step <= 0 {
+        return Err(tera::Error::msg(format!("range: step_by {step} must be positive")));
+    }
+    let count = if end > start { (end - start + step - 1) / step } else { 0 };
+    if count > MAX_RANGE_ITEMS {
+        return Err(tera::Error::msg(format!(
+            "range of {count} items exceeds the limit of {MAX_RANGE_ITEMS}"
+        )));
+    }
+    Ok(tera::Value::Array((start..end).step_by(step as usize).map(tera::Value::from).collect()))
+}
+
 /// A writer that fails once more than `limit` bytes have been written.
 struct Capped {
     buf: Vec<u8>,
@@ -127,6 +154,7 @@ pub fn render(template: &TemplateSource, meta: &Metadata, max_output: usize) -> 
     let mut tera = tera::Tera::default();
     tera.autoescape_on(vec![""]);
     tera.set_escape_fn(yaml_scalar);
+    tera.register_function("range", capped_range);
     tera.add_raw_template(&template.name, &template.text).map_err(|e| tera_diagnostic(template, &e))?;
     let mut out = Capped { buf: Vec::new(), limit: max_output };
     if let Err(e) = tera.render_to(&template.name, &context(meta), &mut out) {
@@ -180,8 +208,16 @@ fn tera_diagnostic(template: &TemplateSource, e: &tera::Error) -> Diagnostic {
             .filter(|p| !p.starts_with("Failed to render") && !p.starts_with("Failed to parse"))
             .collect::<Vec<_>>()
             .join(": ");
-        if let Some(var) = msg.split('`').nth(1).filter(|_| msg.starts_with("Variable")) {
-            line = template.text.lines().position(|l| l.contains(var)).map(|i| i + 1);
+        // Tera's render errors carry no position: point at the first line using the culprit.
+        let culprit = if msg.starts_with("Variable") {
+            msg.split('`').nth(1).map(str::to_owned)
+        } else if msg.starts_with("Function call '") || msg.starts_with("Filter call '") {
+            msg.split('\'').nth(1).map(|f| format!("{f}("))
+        } else {
+            None
+        };
+        if let Some(needle) = culprit {
+            line = template.text.lines().position(|l| l.contains(&needle)).map(|i| i + 1);
         }
         format!("template error: {}", msg.replace('\n', " "))
     };
