@@ -100,7 +100,13 @@ pub fn find_template(
             None,
         )
     };
-    template::find(name, env.templates_dir(), &meta.source).map_err(|mut d| {
+    // A template path written in the metadata is relative to the metadata's folder, like the
+    // watermark; one given on the command line is relative to the current folder.
+    let name = match (template_override, meta.source.parent()) {
+        (None, Some(dir)) if template::is_path(name) => dir.join(name).to_string_lossy().into_owned(),
+        _ => name.to_string(),
+    };
+    template::find(&name, env.templates_dir(), &meta.source).map_err(|mut d| {
         for diag in &mut d.0 {
             diag.file = at.file.clone();
             diag.line = at.line;

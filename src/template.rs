@@ -32,7 +32,7 @@ pub fn find(
     templates_dir: &Path,
     referrer: &Path,
 ) -> Result<TemplateSource, Diagnostics> {
-    let as_path = name_or_path.contains('/') || name_or_path.ends_with(".tera");
+    let as_path = is_path(name_or_path);
     let path = if as_path {
         PathBuf::from(name_or_path)
     } else {
@@ -67,6 +67,11 @@ pub fn find(
         .map(|n| n.trim_end_matches(".tera").trim_end_matches(".yaml").to_string())
         .unwrap_or_else(|| name_or_path.to_string());
     Ok(TemplateSource { name, path, text })
+}
+
+/// Whether a template reference is a path rather than a name under `templates/`.
+pub fn is_path(name_or_path: &str) -> bool {
+    name_or_path.contains('/') || name_or_path.ends_with(".tera")
 }
 
 /// The template names in a folder, sorted.

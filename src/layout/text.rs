@@ -85,6 +85,7 @@ fn units(paragraph: &str) -> Vec<String> {
     for c in paragraph.chars() {
         if c == ' ' || c == '\t' {
             flush(&mut word, &mut out, &mut glue_next);
+            glue_next = false; // a space after opening punctuation is a break opportunity
             out.push(" ".into());
         } else if is_closing(c) {
             // Stick to what came before (the current word, or the previous unit).
@@ -199,5 +200,6 @@ mod tests {
         assert_eq!(units("Hello world"), vec!["Hello", " ", "world"]);
         assert_eq!(units("学会iPhone 15拍照"), vec!["学", "会", "iPhone", " ", "15", "拍", "照"]);
         assert_eq!(units("「爆款」来了"), vec!["「爆", "款」", "来", "了"]);
+        assert_eq!(units("{% if"), vec!["{%", " ", "if"]);
     }
 }
