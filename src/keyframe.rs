@@ -191,7 +191,7 @@ pub struct Extracted {
 /// # Errors
 /// [`DecodeError`] naming the file when it cannot be opened or no keyframe decodes.
 pub fn extract(path: &Path, spec: FrameSpec, limits: &Limits) -> Result<Extracted, DecodeError> {
-    let mut source = Source::open(path, limits)?;
+    let mut source = Source::open(path, limits, false)?;
     let info = source.info().clone();
     let mut warnings = Vec::new();
     let frame = match spec {
@@ -216,7 +216,8 @@ pub fn extract(path: &Path, spec: FrameSpec, limits: &Limits) -> Result<Extracte
             Frame { image: k.image, time_s: k.time_s, score: None }
         }
     };
-    Ok(Extracted { info, frame, warnings })
+    // Decoding may have refined the pixel aspect ratio (and so the display size).
+    Ok(Extracted { info: source.info().clone(), frame, warnings })
 }
 
 fn best_keyframe(source: &mut Source, info: &MediaInfo) -> Result<Frame, DecodeError> {

@@ -35,6 +35,19 @@ pub struct MediaInfo {
     pub upright_turn: QuarterTurn,
 }
 
+impl MediaInfo {
+    /// Sets the pixel aspect ratio and recomputes the display size: non-square pixels stretch
+    /// the width, as players do; quarter turns swap the sides.
+    pub(crate) fn set_sample_aspect_ratio(&mut self, num: u32, den: u32) {
+        self.sample_aspect_ratio = (num, den);
+        let sar_width = ((self.width as u64 * num as u64 + den as u64 / 2) / den as u64).max(1) as u32;
+        (self.display_width, self.display_height) = match self.upright_turn {
+            QuarterTurn::Clockwise | QuarterTurn::CounterClockwise => (self.height, sar_width),
+            _ => (sar_width, self.height),
+        };
+    }
+}
+
 /// Why a video could not be probed or opened. Every message names the file.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -93,5 +106,5 @@ pub enum ProbeError {
 /// [`ProbeError`] naming the file when it is missing, empty, not media, has no video stream,
 /// uses an unsupported codec or exceeds the input limits.
 pub fn probe(path: &Path, limits: &Limits) -> Result<MediaInfo, ProbeError> {
-    Ok(Source::open(path, limits)?.info().clone())
+    Ok(Source::open(path, limits, true)?.info().clone())
 }

@@ -49,7 +49,12 @@ pub(crate) struct DecodedKeyframe {
 
 impl Source {
     /// Opens `path`, finds its video stream and prepares a keyframe-only decoder.
-    pub(crate) fn open(path: &Path, limits: &Limits) -> Result<Self, ProbeError> {
+    ///
+    /// `full_probe` runs FFmpeg's stream analysis, which decodes the first frames (~30 ms for a
+    /// grainy 1080p keyframe) to learn what the container does not say. Cover jobs skip it for
+    /// containers whose headers give the video size (MP4, MOV, MKV, WebM): the pixel aspect ratio
+    /// is then taken from the decoded frame.
+    pub(crate) fn open(path: &Path, limits: &Limits, full_probe: bool) -> Result<Self, ProbeError> {
         init();
         let meta = std::fs::metadata(path)
             .map_err(|e| ProbeError::Io { path: path.to_owned(), message: e.to_string() })?;
@@ -59,7 +64,7 @@ impl Source {
         if meta.len() == 0 {
             return Err(ProbeError::Empty { path: path.to_owned() });
         }
-        let input = ff::format::input(path)
+        let input = open_input(path, full_probe)
             .map_err(|e| ProbeError::NotMedia { path: path.to_owned(), reason: describe(&e) })?;
         let kinds: Vec<String> =
             input.streams().map(|s| format!("{:?}", s.parameters().medium()).to_lowercase()).collect();
@@ -115,13 +120,7 @@ impl Source {
         } else {
             (1, 1)
         };
-        // Non-square pixels: stretch the width (as players do), keep the height.
-        let sar_width = ((width as u64 * sar_num as u64 + sar_den as u64 / 2) / sar_den as u64).max(1) as u32;
         let turn = display::upright_turn(rotation_degrees);
-        let (display_width, display_height) = match turn {
-            QuarterTurn::Clockwise | QuarterTurn::CounterClockwise => (height, sar_width),
-            _ => (sar_width, height),
-        };
         let duration_s = if input.duration() > 0 {
             input.duration() as f64 / ff::ffi::AV_TIME_BASE as f64
         } else if stream_duration > 0 {
@@ -133,20 +132,21 @@ impl Source {
             .codec()
             .map(|c| c.name().to_string())
             .unwrap_or_else(|| format!("{:?}", decoder.id()).to_lowercase());
-        let info = MediaInfo {
+        let mut info = MediaInfo {
             path: path.to_owned(),
             container: input.format().name().to_string(),
             codec,
             width,
             height,
-            sample_aspect_ratio: (sar_num, sar_den),
+            sample_aspect_ratio: (1, 1),
             rotation_degrees: rotation_degrees.round() as i32,
-            display_width,
-            display_height,
+            display_width: width,
+            display_height: height,
             duration_s,
             frame_rate: if avg_rate.denominator() != 0 { f64::from(avg_rate) } else { 0.0 },
             upright_turn: turn,
         };
+        info.set_sample_aspect_ratio(sar_num, sar_den);
         Ok(Source { path: path.to_owned(), input, stream_index, decoder, scaler: None, info })
     }
 
@@ -254,6 +254,11 @@ impl Source {
     /// Converts a decoded frame to an upright BGR [`Image`] with square pixels.
     fn to_image(&mut self, frame: &ff::frame::Video) -> Result<Image, crate::keyframe::DecodeError> {
         let (fmt, w, h) = (frame.format(), frame.width(), frame.height());
+        // The bitstream's pixel aspect ratio is the authority (containers may not repeat it).
+        let sar = frame.aspect_ratio();
+        if sar.numerator() > 0 && sar.denominator() > 0 {
+            self.info.set_sample_aspect_ratio(sar.numerator() as u32, sar.denominator() as u32);
+        }
         let out_w = match self.info.upright_turn {
             QuarterTurn::Clockwise | QuarterTurn::CounterClockwise => self.info.display_height,
             _ => self.info.display_width,
@@ -267,12 +272,16 @@ impl Source {
                 ff::format::Pixel::BGR24,
                 out_w,
                 h,
-                scaling::Flags::BICUBIC | scaling::Flags::ACCURATE_RND | scaling::Flags::FULL_CHR_H_INT,
+                // Same size (square pixels): swscale's fast unscaled YUV→RGB path. Anamorphic
+                // frames are stretched horizontally with bicubic filtering.
+                scaling::Flags::BICUBIC,
             )
             .map_err(|e| crate::keyframe::DecodeError::Convert {
                 path: self.path.clone(),
                 reason: format!("no {fmt:?} → BGR24 scaler ({})", describe(&e)),
             })?;
+            let mut ctx = ctx;
+            set_yuv_matrix(&mut ctx, frame.color_space(), frame.color_range(), h);
             self.scaler = Some((fmt, w, h, ctx));
         }
         let (_, _, _, scaler) = self.scaler.as_mut().expect("scaler was just set");
@@ -287,6 +296,73 @@ impl Source {
             path: self.path.clone(),
             reason: e.to_string(),
         })
+    }
+}
+
+/// Opens a file for demuxing; runs FFmpeg's stream analysis only when asked to or when the
+/// headers do not give a video stream's codec and size (raw streams, MPEG-TS).
+#[allow(unsafe_code)]
+fn open_input(path: &Path, full_probe: bool) -> Result<ff::format::context::Input, ff::Error> {
+    use ff::ffi;
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(|_| ff::Error::InvalidData)?;
+    // SAFETY: `ps` starts null, as avformat_open_input requires; on success it points to an
+    // opened context that we either close on error or hand to `Input::wrap`, which owns and
+    // closes it. Stream and codecpar pointers are valid for the context's lifetime, and
+    // `nb_streams` bounds the `streams` array.
+    unsafe {
+        let mut ps = std::ptr::null_mut();
+        let r =
+            ffi::avformat_open_input(&mut ps, c_path.as_ptr(), std::ptr::null_mut(), std::ptr::null_mut());
+        if r < 0 {
+            return Err(ff::Error::from(r));
+        }
+        let streams: &[*mut ffi::AVStream] = if (*ps).nb_streams == 0 {
+            &[]
+        } else {
+            std::slice::from_raw_parts((*ps).streams, (*ps).nb_streams as usize)
+        };
+        let headers_suffice = streams.iter().any(|&st| {
+            let par = (*st).codecpar;
+            (*par).codec_type == ffi::AVMediaType::AVMEDIA_TYPE_VIDEO
+                && (*par).codec_id != ffi::AVCodecID::AV_CODEC_ID_NONE
+                && (*par).width > 0
+                && (*par).height > 0
+        });
+        if full_probe || !headers_suffice {
+            let r = ffi::avformat_find_stream_info(ps, std::ptr::null_mut());
+            if r < 0 {
+                ffi::avformat_close_input(&mut ps);
+                return Err(ff::Error::from(r));
+            }
+        }
+        Ok(ff::format::context::Input::wrap(ps))
+    }
+}
+
+/// Tells swscale which YUV→RGB matrix and range the source uses. Without this it assumes
+/// BT.601 limited range, which shifts the colours of HD video (BT.709). Untagged video is
+/// treated as players treat it: BT.709 from 720 lines up, BT.601 below.
+#[allow(unsafe_code)]
+fn set_yuv_matrix(ctx: &mut scaling::Context, space: ff::color::Space, range: ff::color::Range, height: u32) {
+    use ff::color::Space;
+    use ff::ffi;
+    let matrix = match space {
+        Space::BT709 => ffi::SWS_CS_ITU709,
+        Space::BT470BG | Space::SMPTE170M => ffi::SWS_CS_ITU601,
+        Space::SMPTE240M => ffi::SWS_CS_SMPTE240M,
+        Space::FCC => ffi::SWS_CS_FCC,
+        Space::BT2020NCL | Space::BT2020CL => ffi::SWS_CS_BT2020,
+        _ if height >= 720 => ffi::SWS_CS_ITU709,
+        _ => ffi::SWS_CS_ITU601,
+    };
+    let full_range = i32::from(range == ff::color::Range::JPEG);
+    // SAFETY: `ctx` owns a valid SwsContext for its whole lifetime; sws_getCoefficients returns
+    // a pointer into a static table for any colorspace id; the call copies the tables. Brightness
+    // 0, contrast and saturation 1.0 (16.16 fixed point) leave the picture as is.
+    unsafe {
+        let table = ffi::sws_getCoefficients(matrix);
+        ffi::sws_setColorspaceDetails(ctx.as_mut_ptr(), table, full_range, table, 1, 0, 1 << 16, 1 << 16);
     }
 }
 
