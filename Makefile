@@ -1,10 +1,11 @@
 # coverforge: `make demo` and `make test` set up a fresh Debian 12 / Ubuntu machine themselves.
 SHELL := /bin/bash
-# Build and test dependencies from Debian (see ../shared/STACK-NOTES.md for why each is needed).
+# Debian packages for the build (clang: opencv bindings; lib*-dev: FFmpeg, OpenCV) and tests
+# (ffmpeg: sample and benchmark clips; zbar-tools: QR checks).
 APT_PACKAGES := build-essential pkg-config clang libclang-dev libopencv-dev \
 	libavcodec-dev libavformat-dev libavutil-dev libswscale-dev ffmpeg zbar-tools
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-CARGO ?= cargo
+CARGO ?= $(shell command -v cargo || echo $$HOME/.cargo/bin/cargo)
 
 .PHONY: deps build demo test bench clean
 deps:
@@ -16,7 +17,11 @@ deps:
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
-	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust with rustup (https://rustup.rs)"; exit 1; }
+	@command -v $(CARGO) >/dev/null || [ -x "$$HOME/.cargo/bin/cargo" ] || { \
+	  echo "installing Rust with rustup"; \
+	  command -v curl >/dev/null || { $(SUDO) apt-get install -y -qq curl ca-certificates; }; \
+	  curl -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal || \
+	  { echo "cargo not found and rustup failed: install Rust from https://rustup.rs"; exit 1; }; }
 
 build: deps
 	$(CARGO) build --release
@@ -24,7 +29,7 @@ build: deps
 # Renders every samples/NAME[.variant].yaml with samples/NAME.mp4 into out/.
 demo: build
 	@mkdir -p out
-	@bin="$$($(CARGO) metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release/coverforge"; \
+	@bin="$${CARGO_TARGET_DIR:-target}/release/coverforge"; \
 	for meta in samples/*.yaml; do \
 	  stem=$$(basename "$$meta" .yaml); video="samples/$${stem%%.*}.mp4"; \
 	  "$$bin" render "$$video" --meta "$$meta" -o "out/$$stem.jpg" || exit 1; \

@@ -95,8 +95,13 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), EncodeError> {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let mut tmp =
-        tempfile::Builder::new().prefix(".coverforge-").suffix(".tmp").tempfile_in(dir).map_err(io)?;
+    // Temporary files are private (0600) by default; a cover is an ordinary file (0644).
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".coverforge-")
+        .suffix(".tmp")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
+        .tempfile_in(dir)
+        .map_err(io)?;
     tmp.write_all(bytes).map_err(io)?;
     tmp.as_file().sync_data().map_err(io)?;
     tmp.persist(path).map_err(|e| io(e.error))?;

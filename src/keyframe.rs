@@ -25,20 +25,15 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 /// Which frame the cover uses.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
 pub enum FrameSpec {
     /// Pick the best of several keyframes (see the module docs).
+    #[default]
     Auto,
     /// The keyframe at or before this many seconds.
     Seconds(f64),
     /// The keyframe at or before this fraction of the duration, in percent.
     Percent(f64),
-}
-
-impl Default for FrameSpec {
-    fn default() -> Self {
-        FrameSpec::Auto
-    }
 }
 
 impl std::str::FromStr for FrameSpec {

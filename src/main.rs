@@ -99,11 +99,13 @@ fn run(cli: Cli) -> Result<(), Error> {
                 println!("{}", serde_json::to_string_pretty(&result).expect("report serialises"));
             } else {
                 println!(
-                    "{} ({}x{}, frame at {:.2} s, {} bytes)",
+                    "{}: {}x{} {} cover, frame at {:.2} s of {}, {} bytes",
                     result.output.display(),
-                    result.media.display_width,
-                    result.media.display_height,
+                    result.width,
+                    result.height,
+                    result.template,
                     result.frame_time_s,
+                    result.media.path.display(),
                     result.output_bytes
                 );
             }

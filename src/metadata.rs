@@ -254,7 +254,7 @@ pub(crate) fn yaml_diagnostic(path: &Path, e: &serde_yaml_ng::Error, keys: &[&st
     let message = match full.find(" at line ") {
         Some(i) => {
             let rest = &full[i + 9..];
-            let after = rest.find(|c: char| c == ',').map_or("", |j| &rest[j..]);
+            let after = rest.find(',').map_or("", |j| &rest[j..]);
             format!("{}{}", &full[..i], after.replace(" at line ", " that starts at line "))
         }
         None => full.clone(),

@@ -54,6 +54,12 @@ pub struct JobResult {
     pub frame_score: Option<FrameScore>,
     /// The file written.
     pub output: PathBuf,
+    /// Cover width in pixels.
+    pub width: u32,
+    /// Cover height in pixels.
+    pub height: u32,
+    /// The template used.
+    pub template: String,
     /// Bytes written.
     pub output_bytes: usize,
     /// Warnings (e.g. a clamped frame time).
@@ -140,6 +146,9 @@ pub fn render(job: &Job, env: &Env) -> Result<JobResult, Error> {
         frame_time_s: extracted.frame.time_s,
         frame_score: extracted.frame.score,
         output: job.output.clone(),
+        width: canvas.width(),
+        height: canvas.height(),
+        template: doc.template.clone(),
         output_bytes: bytes.len(),
         warnings: extracted.warnings,
         times: StageTimes {

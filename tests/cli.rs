@@ -166,6 +166,9 @@ fn a_failed_render_keeps_the_previous_cover_and_leaves_no_temporary_files() {
     let ok = render(dir.path(), "travel", "travel.thumb", "cover.jpg", &[]);
     assert_eq!(ok.code, 0, "{}", ok.stderr);
     let before = std::fs::read(dir.path().join("cover.jpg")).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(dir.path().join("cover.jpg")).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o644, "covers are ordinary files, not private temp files");
     let bad = run_in(
         dir.path(),
         &[

@@ -204,7 +204,7 @@ impl Source {
             if got {
                 let time_s =
                     frame.timestamp().or(packet.pts()).map(|ts| self.ts_seconds(ts)).unwrap_or(time_s);
-                let image = self.to_image(&frame)?;
+                let image = self.convert_frame(&frame)?;
                 return Ok(DecodedKeyframe { image, time_s });
             }
             self.decoder.flush();
@@ -252,7 +252,7 @@ impl Source {
     }
 
     /// Converts a decoded frame to an upright BGR [`Image`] with square pixels.
-    fn to_image(&mut self, frame: &ff::frame::Video) -> Result<Image, crate::keyframe::DecodeError> {
+    fn convert_frame(&mut self, frame: &ff::frame::Video) -> Result<Image, crate::keyframe::DecodeError> {
         let (fmt, w, h) = (frame.format(), frame.width(), frame.height());
         // The bitstream's pixel aspect ratio is the authority (containers may not repeat it).
         let sar = frame.aspect_ratio();

@@ -61,7 +61,7 @@ pub fn from_rendered(text: &str, template: &TemplateSource, env: &Env) -> Result
     let width = spec.canvas.width.0;
     let height = spec.canvas.height.0;
     for (what, v) in [("canvas width", width), ("canvas height", height)] {
-        if !(v >= 1.0) {
+        if v.is_nan() || v < 1.0 {
             return Err(Diagnostics::from(Diagnostic::new(
                 file,
                 format!("{what} {v} must be at least 1 px"),
