@@ -1,9 +1,11 @@
 //! The job environment (typst's `World`): where templates, fonts and assets come from, and the
 //! caches shared by every job of a process. Nothing here is per-job state.
 
+use crate::error::Diagnostics;
 use crate::fonts::FontBook;
 use crate::limits::Limits;
 use crate::pixels::Overlay;
+use crate::template::{Compiled, TemplateSource};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -14,6 +16,9 @@ pub struct Env {
     /// Fonts by name.
     pub fonts: FontBook,
     images: Mutex<HashMap<PathBuf, Arc<Overlay>>>,
+    templates: Mutex<HashMap<PathBuf, Arc<Compiled>>>,
+    /// Content hashes of files, keyed by path, size and modification time.
+    file_hashes: Mutex<HashMap<(PathBuf, u64, std::time::SystemTime), [u8; 32]>>,
     /// Limits every job runs under.
     pub limits: Limits,
 }
@@ -25,6 +30,8 @@ impl Env {
             templates_dir: data_dir.join("templates"),
             fonts: FontBook::new(data_dir.join("fonts")),
             images: Mutex::new(HashMap::new()),
+            templates: Mutex::new(HashMap::new()),
+            file_hashes: Mutex::new(HashMap::new()),
             limits,
         }
     }
@@ -44,6 +51,37 @@ impl Env {
     /// The folder holding named templates.
     pub fn templates_dir(&self) -> &Path {
         &self.templates_dir
+    }
+
+    /// The parsed template for `source`, parsed once per process (again if its text changed).
+    ///
+    /// # Errors
+    /// Template syntax diagnostics.
+    pub fn compiled_template(&self, source: &TemplateSource) -> Result<Arc<Compiled>, Diagnostics> {
+        if let Some(c) = self.templates.lock().expect("template cache poisoned").get(&source.path) {
+            if c.source.text == source.text {
+                return Ok(c.clone());
+            }
+        }
+        let compiled = Arc::new(Compiled::new(source.clone())?);
+        self.templates.lock().expect("template cache poisoned").insert(source.path.clone(), compiled.clone());
+        Ok(compiled)
+    }
+
+    /// BLAKE3 hash of a file's content, computed once per (path, size, modification time).
+    ///
+    /// # Errors
+    /// The I/O error, as text naming the file.
+    pub fn file_hash(&self, path: &Path) -> Result<[u8; 32], String> {
+        let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let key = (path.to_owned(), meta.len(), meta.modified().unwrap_or(std::time::UNIX_EPOCH));
+        if let Some(h) = self.file_hashes.lock().expect("hash cache poisoned").get(&key) {
+            return Ok(*h);
+        }
+        let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let hash = *blake3::hash(&bytes).as_bytes();
+        self.file_hashes.lock().expect("hash cache poisoned").insert(key, hash);
+        Ok(hash)
     }
 
     /// Loads (once) the image at `path`, keeping its alpha.

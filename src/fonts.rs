@@ -67,15 +67,12 @@ impl FontBook {
         names
     }
 
-    /// Loads (once) and returns the font called `name`.
+    /// The file of the font called `name`.
     ///
     /// # Errors
-    /// A message naming the font and the folder when it is missing or unreadable.
-    pub fn get(&self, name: &str) -> Result<Arc<FontHandle>, String> {
-        if let Some(f) = self.loaded.lock().expect("font cache poisoned").get(name) {
-            return Ok(f.clone());
-        }
-        let path = ["ttf", "otf", "ttc"]
+    /// A message naming the font and the folder when there is none.
+    pub fn path(&self, name: &str) -> Result<PathBuf, String> {
+        ["ttf", "otf", "ttc"]
             .iter()
             .map(|ext| self.dir.join(format!("{name}.{ext}")))
             .find(|p| p.is_file())
@@ -85,7 +82,18 @@ impl FontBook {
                     self.dir.display(),
                     self.names().join(", ")
                 )
-            })?;
+            })
+    }
+
+    /// Loads (once) and returns the font called `name`.
+    ///
+    /// # Errors
+    /// A message naming the font and the folder when it is missing or unreadable.
+    pub fn get(&self, name: &str) -> Result<Arc<FontHandle>, String> {
+        if let Some(f) = self.loaded.lock().expect("font cache poisoned").get(name) {
+            return Ok(f.clone());
+        }
+        let path = self.path(name)?;
         let data = std::fs::read(&path).map_err(|e| format!("{}: cannot read font: {e}", path.display()))?;
         // Collections (.ttc): the first face; for WenQuanYi that is Micro Hei.
         let font = FontVec::try_from_vec_and_index(data, 0)

@@ -124,7 +124,7 @@ pub enum DecodeError {
 }
 
 /// How a candidate frame scored (see the module docs).
-#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
 pub struct FrameScore {
     /// Mean luma, 0–255.
     pub mean_luma: f64,

@@ -14,13 +14,14 @@
 //! | composite | [`composite`] | frame + layout | canvas [`pixels::Image`] |
 //! | encode | [`encode`] | canvas | JPEG / PNG / WebP bytes, written atomically |
 //!
-//! [`pipeline`] composes one job. FFmpeg lives in `av` (private), OpenCV in [`pixels`].
+//! [`pipeline`] composes one job; [`batch`] runs many, in parallel and incrementally. FFmpeg lives in `av` (private), OpenCV in [`pixels`].
 //! Fonts, templates, images and limits come through [`env::Env`], shared across jobs.
 
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 mod av;
+pub mod batch;
 pub mod color;
 pub mod composite;
 pub mod encode;

@@ -48,6 +48,57 @@ enum Command {
         #[arg(long, default_value_t = false)]
         json: bool,
     },
+    /// Render many covers: a folder of videos with NAME.yaml sidecars (and an optional
+    /// defaults.yaml), or a YAML/CSV manifest. Unchanged covers are skipped.
+    ///
+    /// Exit codes: 0 all covers ok or unchanged, 1 some failed, 2 usage error.
+    Batch {
+        /// A folder (videos + sidecars) or a manifest (.yaml/.csv).
+        input: PathBuf,
+        /// Folder for the covers (created if missing).
+        #[arg(short, long, value_name = "OUTDIR")]
+        output: PathBuf,
+        /// Worker threads. [default: the number of CPUs]
+        #[arg(short = 'j', long, value_name = "N")]
+        jobs: Option<usize>,
+        /// Render every cover, even unchanged ones.
+        #[arg(long, default_value_t = false)]
+        force: bool,
+        /// Report what would be rendered or skipped; write no covers.
+        #[arg(long, default_value_t = false)]
+        dry_run: bool,
+        /// Write one JSON line per job, then a summary line.
+        #[arg(long, value_name = "FILE.jsonl")]
+        report: Option<PathBuf>,
+        /// Write an HTML page with a thumbnail, status and error for every cover.
+        #[arg(long, value_name = "FILE.html")]
+        proof: Option<PathBuf>,
+        /// Cover format when the manifest names no output file.
+        #[arg(long, default_value = "jpg", value_parser = ["jpg", "png", "webp"])]
+        format: String,
+        /// JPEG and WebP quality, 1–100.
+        #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u8).range(1..=100))]
+        quality: u8,
+        /// Template name or path for every job. [default: each metadata's `template`]
+        #[arg(long, value_name = "NAME|PATH")]
+        template: Option<String>,
+        /// Keyframe cache folder. [default: $XDG_CACHE_HOME/coverforge/keyframes or
+        /// ~/.cache/coverforge/keyframes]
+        #[arg(long, value_name = "DIR", env = "COVERFORGE_CACHE_DIR")]
+        cache_dir: Option<PathBuf>,
+        /// Keyframe cache size bound in MiB (least recently used frames are evicted).
+        #[arg(long, value_name = "MIB", default_value_t = 2048)]
+        cache_size: u64,
+        /// Do not read or write the keyframe cache.
+        #[arg(long, default_value_t = false)]
+        no_cache: bool,
+        /// Print nothing but errors that stop the batch.
+        #[arg(short, long, default_value_t = false, conflicts_with = "verbose")]
+        quiet: bool,
+        /// Also print one line per job.
+        #[arg(short, long, default_value_t = false)]
+        verbose: bool,
+    },
     /// Print what a video is: container, codec, size, rotation, pixel aspect, duration.
     Probe {
         /// The video.
@@ -75,6 +126,9 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Batch { .. } = cli.command {
+        return batch(cli);
+    }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -82,6 +136,94 @@ fn main() -> ExitCode {
             eprintln!("error: {line}");
             ExitCode::from(e.kind().exit_code() as u8)
         }
+    }
+}
+
+/// `coverforge batch`: 0 when every cover is ok or unchanged, 1 when some failed, 2 when the
+/// batch could not start.
+fn batch(cli: Cli) -> ExitCode {
+    let Command::Batch {
+        input,
+        output,
+        jobs,
+        force,
+        dry_run,
+        report,
+        proof,
+        format,
+        quality,
+        template,
+        cache_dir,
+        cache_size,
+        no_cache,
+        quiet,
+        verbose,
+    } = cli.command
+    else {
+        unreachable!("called for batch only")
+    };
+    let home = cli.home.unwrap_or_else(Env::default_data_dir);
+    let env = Env::new(&home, Default::default());
+    let usage = |msg: String| {
+        eprintln!("error: {msg}");
+        ExitCode::from(2)
+    };
+    let cache = if no_cache {
+        None
+    } else {
+        let dir = cache_dir.unwrap_or_else(coverforge::batch::frame_cache::FrameCache::default_dir);
+        match coverforge::batch::frame_cache::FrameCache::new(&dir, cache_size.saturating_mul(1 << 20)) {
+            Ok(c) => Some(c),
+            Err(e) => return usage(format!("{}: cannot use keyframe cache: {e}", dir.display())),
+        }
+    };
+    let format = match format.as_str() {
+        "png" => coverforge::encode::Format::Png,
+        "webp" => coverforge::encode::Format::Webp,
+        _ => coverforge::encode::Format::Jpeg,
+    };
+    let threads = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    if threads == 0 {
+        return usage("-j must be at least 1".into());
+    }
+    let opts = coverforge::batch::Options {
+        outdir: output,
+        threads,
+        force,
+        dry_run,
+        report,
+        proof,
+        format,
+        quality,
+        template,
+        cache,
+        verbosity: if quiet {
+            coverforge::batch::Verbosity::Quiet
+        } else if verbose {
+            coverforge::batch::Verbosity::Verbose
+        } else {
+            coverforge::batch::Verbosity::Normal
+        },
+    };
+    match coverforge::batch::run(&input, &opts, &env) {
+        Ok(s) => {
+            if !quiet {
+                eprintln!(
+                    "batch: {} covers: {} rendered, {} unchanged, {} failed{} in {:.2} s ({:.1} covers/s, {} decoded, {} from cache)",
+                    s.total,
+                    s.ok,
+                    s.skipped,
+                    s.failed,
+                    if s.planned > 0 { format!(", {} planned", s.planned) } else { String::new() },
+                    s.wall_s,
+                    s.covers_per_s,
+                    s.decodes,
+                    s.cache_hits
+                );
+            }
+            ExitCode::from(u8::from(s.failed > 0))
+        }
+        Err(e) => usage(e.to_string()),
     }
 }
 
@@ -110,6 +252,7 @@ fn run(cli: Cli) -> Result<(), Error> {
                 );
             }
         }
+        Command::Batch { .. } => unreachable!("handled by batch()"),
         Command::Probe { video, json } => {
             let info = coverforge::probe::probe(&video, &env.limits)?;
             if json {

@@ -132,7 +132,39 @@ pub fn load(path: &Path, limits: &Limits) -> Result<Metadata, Diagnostics> {
 /// # Errors
 /// As [`load`].
 pub fn parse(text: &str, path: &Path, limits: &Limits) -> Result<Metadata, Diagnostics> {
-    let raw: RawMetadata = serde_yaml_ng::from_str(text).map_err(|e| yaml_diagnostic(path, &e, KEYS))?;
+    parse_with_defaults(text, path, None, limits)
+}
+
+/// Parses metadata text over `defaults` (a `defaults.yaml` mapping): keys missing from the text
+/// come from the defaults; nested mappings (`link`, `utm`, `vars`) merge key by key.
+///
+/// # Errors
+/// As [`load`]; type and unknown-key errors found after merging are located by key name.
+pub fn parse_with_defaults(
+    text: &str,
+    path: &Path,
+    defaults: Option<&serde_yaml_ng::Mapping>,
+    limits: &Limits,
+) -> Result<Metadata, Diagnostics> {
+    let raw: RawMetadata = match defaults {
+        None => serde_yaml_ng::from_str(text).map_err(|e| yaml_diagnostic(path, &e, KEYS))?,
+        Some(defaults) => {
+            let mut value: serde_yaml_ng::Value =
+                serde_yaml_ng::from_str(text).map_err(|e| yaml_diagnostic(path, &e, KEYS))?;
+            if value.is_null() {
+                value = serde_yaml_ng::Value::Mapping(Default::default());
+            }
+            merge_defaults(&mut value, defaults);
+            serde_yaml_ng::from_value(value).map_err(|e| {
+                let mut d = yaml_diagnostic(path, &e, KEYS);
+                // No position after merging: point at the key the message names, if any.
+                if let Some(key) = d.message.split('`').nth(1) {
+                    d.line = line_of_key(text, key);
+                }
+                d
+            })?
+        }
+    };
     let mut problems = Vec::new();
     let at_key = |key: &str| line_of_key(text, key);
     let base = path.parent().unwrap_or(Path::new("."));
@@ -213,6 +245,22 @@ pub fn parse(text: &str, path: &Path, limits: &Limits) -> Result<Metadata, Diagn
         frame,
         vars: raw.vars,
     })
+}
+
+/// Fills keys missing from `value` with those of `defaults`, recursing into nested mappings.
+fn merge_defaults(value: &mut serde_yaml_ng::Value, defaults: &serde_yaml_ng::Mapping) {
+    let serde_yaml_ng::Value::Mapping(map) = value else { return };
+    for (k, dv) in defaults {
+        match (map.get_mut(k), dv) {
+            (None, _) => {
+                map.insert(k.clone(), dv.clone());
+            }
+            (Some(v @ serde_yaml_ng::Value::Mapping(_)), serde_yaml_ng::Value::Mapping(dm)) => {
+                merge_defaults(v, dm)
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Adds UTM parameters to `url`, keeping its existing query (byte for byte, minus any `utm_*`

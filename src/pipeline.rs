@@ -78,9 +78,21 @@ pub fn layout_for(
     env: &Env,
 ) -> Result<(Metadata, LayoutDoc), Error> {
     let meta = metadata::load(meta_path, &env.limits)?;
-    let source = find_template(&meta, template_override, env)?;
-    let doc = layout::resolve(&meta, &source, env)?;
+    let doc = layout_for_metadata(&meta, template_override, env)?;
     Ok((meta, doc))
+}
+
+/// Finds the template for already-loaded metadata and resolves the layout.
+///
+/// # Errors
+/// Template and layout diagnostics; limit errors.
+pub fn layout_for_metadata(
+    meta: &Metadata,
+    template_override: Option<&str>,
+    env: &Env,
+) -> Result<LayoutDoc, Error> {
+    let source = find_template(meta, template_override, env)?;
+    layout::resolve(meta, &source, env)
 }
 
 /// The template a job uses: the override, else the metadata's `template` key.

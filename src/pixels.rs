@@ -27,6 +27,12 @@ fn cv_err(op: &'static str) -> impl FnOnce(opencv::Error) -> PixelError {
     move |e| PixelError { op, message: e.message }
 }
 
+/// Makes OpenCV run each call on the calling thread. Batch workers are already one per core;
+/// OpenCV's own pool on top would only oversubscribe the CPU.
+pub fn opencv_single_threaded() {
+    let _ = cv::set_num_threads(1);
+}
+
 /// Copies `rows` rows of `row_bytes` bytes out of a strided buffer into a packed `Vec`.
 ///
 /// This is the one place frames leave FFmpeg or OpenCV memory: decoded frames are padded
@@ -108,6 +114,16 @@ impl Image {
     /// Height in pixels.
     pub fn height(&self) -> u32 {
         self.height
+    }
+
+    /// The packed BGR bytes (for caches that store frames losslessly).
+    pub(crate) fn bgr_bytes(&self) -> &[u8] {
+        &self.bgr
+    }
+
+    /// Rebuilds an image from [`Image::bgr_bytes`]; `None` when the length does not match.
+    pub(crate) fn from_bgr_bytes(width: u32, height: u32, bgr: Vec<u8>) -> Option<Self> {
+        (bgr.len() == width as usize * height as usize * 3).then_some(Image { width, height, bgr })
     }
 
     /// The colour at (x, y).

@@ -3,11 +3,11 @@
 use crate::av::Source;
 use crate::limits::{LimitError, Limits};
 use crate::pixels::QuarterTurn;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// What the rest of the pipeline needs to know about a video.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct MediaInfo {
     /// The file probed.
     pub path: PathBuf,

@@ -156,11 +156,45 @@ impl Write for Capped {
 /// Diagnostics with the template's file, line and column for syntax errors, the variable's line
 /// for unknown variables, and a limit message when the output would exceed `max_output` bytes.
 pub fn render(template: &TemplateSource, meta: &Metadata, max_output: usize) -> Result<String, Diagnostics> {
-    let mut tera = tera::Tera::default();
-    tera.autoescape_on(vec![""]);
-    tera.set_escape_fn(yaml_scalar);
-    tera.register_function("range", capped_range);
-    tera.add_raw_template(&template.name, &template.text).map_err(|e| tera_diagnostic(template, &e))?;
+    Compiled::new(template.clone())?.render(meta, max_output)
+}
+
+/// A parsed template, reusable across jobs (parsing is most of a small render's cost).
+pub struct Compiled {
+    /// Where it came from.
+    pub source: TemplateSource,
+    tera: tera::Tera,
+}
+
+impl Compiled {
+    /// Parses a template.
+    ///
+    /// # Errors
+    /// A diagnostic with file, line and column for syntax errors.
+    pub fn new(source: TemplateSource) -> Result<Self, Diagnostics> {
+        let mut tera = tera::Tera::default();
+        tera.autoescape_on(vec![""]);
+        tera.set_escape_fn(yaml_scalar);
+        tera.register_function("range", capped_range);
+        tera.add_raw_template(&source.name, &source.text).map_err(|e| tera_diagnostic(&source, &e))?;
+        Ok(Compiled { source, tera })
+    }
+
+    /// Renders with the metadata's values; see [`render`].
+    ///
+    /// # Errors
+    /// As [`render`].
+    pub fn render(&self, meta: &Metadata, max_output: usize) -> Result<String, Diagnostics> {
+        render_compiled(&self.tera, &self.source, meta, max_output)
+    }
+}
+
+fn render_compiled(
+    tera: &tera::Tera,
+    template: &TemplateSource,
+    meta: &Metadata,
+    max_output: usize,
+) -> Result<String, Diagnostics> {
     let mut out = Capped { buf: Vec::new(), limit: max_output };
     if let Err(e) = tera.render_to(&template.name, &context(meta), &mut out) {
         if chain(&e).contains("template output limit") {

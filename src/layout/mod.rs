@@ -12,7 +12,7 @@ use crate::env::Env;
 use crate::error::{Diagnostic, Diagnostics, Error};
 use crate::limits;
 use crate::metadata::{closest, yaml_diagnostic, Metadata};
-use crate::template::{self, TemplateSource};
+use crate::template::TemplateSource;
 use doc::*;
 use spec::{Anchor, Direction, Kind, LayerSpec, Spec};
 use std::path::{Path, PathBuf};
@@ -25,7 +25,7 @@ pub const DEFAULT_FONT: &str = "wqy-microhei";
 /// # Errors
 /// Template, metadata or layout diagnostics; limit errors.
 pub fn resolve(meta: &Metadata, template: &TemplateSource, env: &Env) -> Result<LayoutDoc, Error> {
-    let text = template::render(template, meta, env.limits.max_template_output)?;
+    let text = env.compiled_template(template)?.render(meta, env.limits.max_template_output)?;
     from_rendered(&text, template, env)
 }
 

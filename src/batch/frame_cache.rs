@@ -1,0 +1,163 @@
+//! On-disk keyframe cache: when only a template or metadata changed, covers are re-rendered
+//! without decoding the video again.
+//!
+//! Invariants: entries are keyed by the video's identity (canonical path, size, modification
+//! time) and the frame spec; they store the frame losslessly (LZ4-compressed BGR), so a cover
+//! rendered from the cache is byte-identical to one rendered from a fresh decode. Entries are
+//! written to a temporary name and renamed. The total size is bounded: least-recently-used
+//! entries (by modification time, refreshed on every hit) are evicted.
+
+use crate::keyframe::{Extracted, Frame, FrameScore, FrameSpec};
+use crate::pixels::Image;
+use crate::probe::MediaInfo;
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Bumped whenever the entry format or what a frame means changes.
+const FORMAT: u32 = 1;
+const SUFFIX: &str = ".cfk";
+
+/// A bounded keyframe cache in one folder.
+#[derive(Debug, Clone)]
+pub struct FrameCache {
+    dir: PathBuf,
+    max_bytes: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Header {
+    format: u32,
+    width: u32,
+    height: u32,
+    time_s: f64,
+    score: Option<FrameScore>,
+    info: MediaInfo,
+    warnings: Vec<String>,
+}
+
+/// Identifies a video file without reading it: canonical path, size, modification time.
+pub fn video_identity(video: &Path) -> std::io::Result<String> {
+    let canonical = std::fs::canonicalize(video)?;
+    let meta = std::fs::metadata(&canonical)?;
+    let mtime = meta.modified()?.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    Ok(format!("{}\u{0}{}\u{0}{mtime}", canonical.display(), meta.len()))
+}
+
+impl FrameCache {
+    /// The default location: `$XDG_CACHE_HOME/coverforge/keyframes`, else
+    /// `~/.cache/coverforge/keyframes`.
+    pub fn default_dir() -> PathBuf {
+        std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+            .unwrap_or_else(std::env::temp_dir)
+            .join("coverforge/keyframes")
+    }
+
+    /// A cache in `dir` holding at most `max_bytes`.
+    ///
+    /// # Errors
+    /// When the folder cannot be created.
+    pub fn new(dir: impl Into<PathBuf>, max_bytes: u64) -> std::io::Result<Self> {
+        let dir = dir.into();
+        std::fs::create_dir_all(&dir)?;
+        Ok(FrameCache { dir, max_bytes })
+    }
+
+    /// The folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The cache key for a video identity and frame spec.
+    pub fn key(identity: &str, spec: FrameSpec) -> String {
+        let mut h = blake3::Hasher::new();
+        h.update(format!("coverforge-keyframe/{FORMAT}\u{0}{identity}\u{0}{spec}").as_bytes());
+        h.finalize().to_hex().to_string()
+    }
+
+    fn path(&self, key: &str) -> PathBuf {
+        self.dir.join(format!("{key}{SUFFIX}"))
+    }
+
+    /// The cached frame for `key`, refreshing its last-use time; `None` on a miss or a damaged
+    /// entry (which is removed).
+    pub fn get(&self, key: &str) -> Option<Extracted> {
+        let path = self.path(key);
+        let bytes = std::fs::read(&path).ok()?;
+        let parsed = (|| {
+            let nl = bytes.iter().position(|&b| b == b'\n')?;
+            let header: Header = serde_json::from_slice(&bytes[..nl]).ok()?;
+            if header.format != FORMAT {
+                return None;
+            }
+            let bgr = lz4_flex::decompress_size_prepended(&bytes[nl + 1..]).ok()?;
+            let image = Image::from_bgr_bytes(header.width, header.height, bgr)?;
+            Some(Extracted {
+                info: header.info,
+                frame: Frame { image, time_s: header.time_s, score: header.score },
+                warnings: header.warnings,
+            })
+        })();
+        match parsed {
+            Some(e) => {
+                if let Ok(f) = std::fs::File::options().append(true).open(&path) {
+                    let _ = f.set_modified(std::time::SystemTime::now());
+                }
+                Some(e)
+            }
+            None => {
+                let _ = std::fs::remove_file(&path);
+                None
+            }
+        }
+    }
+
+    /// Stores a frame (atomically). Failures are ignored: the cache is an optimisation.
+    pub fn put(&self, key: &str, e: &Extracted) {
+        let header = Header {
+            format: FORMAT,
+            width: e.frame.image.width(),
+            height: e.frame.image.height(),
+            time_s: e.frame.time_s,
+            score: e.frame.score,
+            info: e.info.clone(),
+            warnings: e.warnings.clone(),
+        };
+        let Ok(mut bytes) = serde_json::to_vec(&header) else { return };
+        bytes.push(b'\n');
+        bytes.extend_from_slice(&lz4_flex::compress_prepend_size(e.frame.image.bgr_bytes()));
+        let Ok(mut tmp) = tempfile::Builder::new().prefix(".tmp-").tempfile_in(&self.dir) else { return };
+        if tmp.write_all(&bytes).is_ok() {
+            let _ = tmp.persist(self.path(key));
+        }
+    }
+
+    /// Removes least-recently-used entries until the cache fits its bound. Returns how many
+    /// entries were removed.
+    pub fn evict(&self) -> usize {
+        let Ok(dir) = std::fs::read_dir(&self.dir) else { return 0 };
+        let mut entries: Vec<(std::time::SystemTime, u64, PathBuf)> = dir
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().ends_with(SUFFIX))
+            .filter_map(|e| {
+                let m = e.metadata().ok()?;
+                Some((m.modified().ok()?, m.len(), e.path()))
+            })
+            .collect();
+        let mut total: u64 = entries.iter().map(|e| e.1).sum();
+        entries.sort();
+        let mut removed = 0;
+        for (_, len, path) in entries {
+            if total <= self.max_bytes {
+                break;
+            }
+            if std::fs::remove_file(&path).is_ok() {
+                total -= len;
+                removed += 1;
+            }
+        }
+        removed
+    }
+}

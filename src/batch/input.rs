@@ -1,0 +1,317 @@
+//! Turns a batch INPUT (a folder of videos with sidecars, or a YAML/CSV manifest) into a list of
+//! jobs. Only paths and small metadata texts are held; nothing is decoded here.
+//!
+//! Folder: every `NAME.yaml` (except `defaults.yaml`) pairs with the video `NAME.<ext>` beside
+//! it; a video without a sidecar, or a sidecar without a video, becomes a failed job with a clear
+//! error instead of being silently skipped. `defaults.yaml` supplies values every sidecar may
+//! override. Manifest (YAML): `{defaults: {...}, jobs: [{video, meta | inline keys, output}]}`.
+//! Manifest (CSV): columns `video`, `output`, `meta` (a path) and/or metadata columns (`title`,
+//! `subtitle`, `author`, `template`, `watermark`, `frame`, `link`, `utm_source`, `utm_medium`,
+//! `utm_campaign`, `utm_term`, `utm_content`, `vars.NAME`). Paths are relative to the manifest.
+
+use crate::encode::Format;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+/// File extensions taken as videos in folder mode.
+pub const VIDEO_EXTENSIONS: &[&str] = &["mp4", "mov", "m4v", "mkv", "webm", "avi", "ts", "mts", "flv", "3gp"];
+
+/// Where a job's metadata comes from.
+#[derive(Debug, Clone)]
+pub enum MetaSource {
+    /// A sidecar or `meta:` file.
+    File(PathBuf),
+    /// Values written in a manifest, as YAML text; `origin` names the manifest and row.
+    Inline {
+        /// The manifest (for messages and relative paths).
+        origin: PathBuf,
+        /// Which job in it, 1-based.
+        row: usize,
+        /// The values as a YAML document.
+        yaml: String,
+    },
+    /// The job cannot run; the text says why.
+    Invalid(String),
+}
+
+/// One cover to make.
+#[derive(Debug, Clone)]
+pub struct BatchJob {
+    /// The video.
+    pub video: PathBuf,
+    /// Its metadata.
+    pub meta: MetaSource,
+    /// The cover file to write.
+    pub output: PathBuf,
+}
+
+/// The jobs and the defaults they share.
+#[derive(Debug, Default)]
+pub struct BatchInput {
+    /// Jobs in a stable order (sorted by name in folder mode, manifest order otherwise).
+    pub jobs: Vec<BatchJob>,
+    /// `defaults.yaml` (or the manifest's `defaults:`), with the file it came from.
+    pub defaults: Option<(PathBuf, serde_yaml_ng::Mapping)>,
+}
+
+/// Reads INPUT.
+///
+/// # Errors
+/// A message naming INPUT when it is missing or unreadable, or a manifest is malformed: these
+/// are usage errors (exit code 2). Problems with single jobs become failed jobs instead.
+pub fn discover(input: &Path, outdir: &Path, format: Format) -> Result<BatchInput, String> {
+    let meta = std::fs::metadata(input).map_err(|e| format!("{}: {e}", input.display()))?;
+    let ext = match format {
+        Format::Jpeg => "jpg",
+        Format::Png => "png",
+        Format::Webp => "webp",
+    };
+    let mut batch = if meta.is_dir() {
+        folder(input, outdir, ext)?
+    } else {
+        match input.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+            Some("csv") => csv_manifest(input, outdir, ext)?,
+            Some("yaml" | "yml") => yaml_manifest(input, outdir, ext)?,
+            _ => return Err(format!("{}: INPUT must be a folder or a .yaml/.csv manifest", input.display())),
+        }
+    };
+    // Two jobs writing one file would race; the later ones fail.
+    let mut seen: HashMap<PathBuf, usize> = HashMap::new();
+    for (i, job) in batch.jobs.iter_mut().enumerate() {
+        if let Some(first) = seen.get(&job.output) {
+            job.meta = MetaSource::Invalid(format!(
+                "output {} is also written by job {} ({})",
+                job.output.display(),
+                first + 1,
+                job.video.display()
+            ));
+        } else {
+            seen.insert(job.output.clone(), i);
+        }
+    }
+    Ok(batch)
+}
+
+fn read_defaults(path: &Path) -> Result<Option<(PathBuf, serde_yaml_ng::Mapping)>, String> {
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let map: serde_yaml_ng::Mapping = serde_yaml_ng::from_str(&text)
+        .map_err(|e| crate::metadata::yaml_diagnostic(path, &e, &[]).to_string())?;
+    Ok(Some((path.to_owned(), map)))
+}
+
+fn folder(dir: &Path, outdir: &Path, ext: &str) -> Result<BatchInput, String> {
+    let mut videos: BTreeMap<String, PathBuf> = BTreeMap::new();
+    let mut sidecars: BTreeMap<String, PathBuf> = BTreeMap::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))? {
+        let path = entry.map_err(|e| format!("{}: {e}", dir.display()))?.path();
+        let (Some(stem), Some(e)) =
+            (path.file_stem().and_then(|s| s.to_str()), path.extension().and_then(|e| e.to_str()))
+        else {
+            continue;
+        };
+        let e = e.to_ascii_lowercase();
+        if !path.is_file() {
+            continue;
+        }
+        if e == "yaml" || e == "yml" {
+            if stem != "defaults" {
+                sidecars.insert(stem.to_string(), path);
+            }
+        } else if VIDEO_EXTENSIONS.contains(&e.as_str()) {
+            videos.insert(stem.to_string(), path);
+        }
+    }
+    let mut names: Vec<&String> = videos.keys().chain(sidecars.keys()).collect();
+    names.sort();
+    names.dedup();
+    let jobs = names
+        .into_iter()
+        .map(|name| {
+            let output = outdir.join(format!("{name}.{ext}"));
+            match (videos.get(name), sidecars.get(name)) {
+                (Some(v), Some(m)) => {
+                    BatchJob { video: v.clone(), meta: MetaSource::File(m.clone()), output }
+                }
+                (Some(v), None) => BatchJob {
+                    video: v.clone(),
+                    meta: MetaSource::Invalid(format!(
+                        "no sidecar {}",
+                        dir.join(format!("{name}.yaml")).display()
+                    )),
+                    output,
+                },
+                (None, Some(m)) => BatchJob {
+                    video: dir.join(format!("{name}.mp4")),
+                    meta: MetaSource::Invalid(format!(
+                        "{}: no video {name}.* beside it (looked for {})",
+                        m.display(),
+                        VIDEO_EXTENSIONS.join(", ")
+                    )),
+                    output,
+                },
+                (None, None) => unreachable!("name came from one of the maps"),
+            }
+        })
+        .collect();
+    Ok(BatchInput { jobs, defaults: read_defaults(&dir.join("defaults.yaml"))? })
+}
+
+fn output_for(outdir: &Path, video: &Path, given: Option<&str>, ext: &str) -> PathBuf {
+    match given {
+        Some(name) => outdir.join(name),
+        None => {
+            outdir.join(format!("{}.{ext}", video.file_stem().and_then(|s| s.to_str()).unwrap_or("cover")))
+        }
+    }
+}
+
+fn yaml_manifest(path: &Path, outdir: &Path, ext: &str) -> Result<BatchInput, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Manifest {
+        defaults: Option<serde_yaml_ng::Mapping>,
+        jobs: Vec<serde_yaml_ng::Mapping>,
+    }
+    let m: Manifest = serde_yaml_ng::from_str(&text)
+        .map_err(|e| crate::metadata::yaml_diagnostic(path, &e, &["defaults", "jobs"]).to_string())?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    let defaults = match m.defaults {
+        Some(d) => Some((path.to_owned(), d)),
+        None => read_defaults(&base.join("defaults.yaml"))?,
+    };
+    let jobs = m
+        .jobs
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut row)| {
+            let take = |row: &mut serde_yaml_ng::Mapping, key: &str| {
+                row.remove(key).and_then(|v| v.as_str().map(str::to_owned))
+            };
+            let video = take(&mut row, "video");
+            let meta = take(&mut row, "meta");
+            let output = take(&mut row, "output");
+            let Some(video) = video else {
+                return BatchJob {
+                    video: PathBuf::from(format!("(job {})", i + 1)),
+                    meta: MetaSource::Invalid(format!("{}: job {} has no `video`", path.display(), i + 1)),
+                    output: outdir.join(format!("job-{}.{ext}", i + 1)),
+                };
+            };
+            let video = base.join(video);
+            let output = output_for(outdir, &video, output.as_deref(), ext);
+            let meta = match meta {
+                Some(file) if row.is_empty() => MetaSource::File(base.join(file)),
+                Some(_) => MetaSource::Invalid(format!(
+                    "{}: job {} has both `meta:` and inline metadata keys",
+                    path.display(),
+                    i + 1
+                )),
+                None => MetaSource::Inline {
+                    origin: path.to_owned(),
+                    row: i + 1,
+                    yaml: serde_yaml_ng::to_string(&row).unwrap_or_default(),
+                },
+            };
+            BatchJob { video, meta, output }
+        })
+        .collect();
+    Ok(BatchInput { jobs, defaults })
+}
+
+fn csv_manifest(path: &Path, outdir: &Path, ext: &str) -> Result<BatchInput, String> {
+    let mut reader = csv::Reader::from_path(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let headers: Vec<String> = reader
+        .headers()
+        .map_err(|e| format!("{}: {e}", path.display()))?
+        .iter()
+        .map(|h| h.trim().to_string())
+        .collect();
+    const COLUMNS: &[&str] = &[
+        "video",
+        "output",
+        "meta",
+        "template",
+        "title",
+        "subtitle",
+        "author",
+        "watermark",
+        "frame",
+        "link",
+        "utm_source",
+        "utm_medium",
+        "utm_campaign",
+        "utm_term",
+        "utm_content",
+    ];
+    for h in &headers {
+        if !COLUMNS.contains(&h.as_str()) && !h.starts_with("vars.") {
+            let hint = crate::metadata::closest(h, COLUMNS)
+                .map(|c| format!(" (did you mean `{c}`?)"))
+                .unwrap_or_default();
+            return Err(format!("{}:1: unknown column `{h}`{hint}", path.display()));
+        }
+    }
+    if !headers.iter().any(|h| h == "video") {
+        return Err(format!("{}:1: no `video` column", path.display()));
+    }
+    let base = path.parent().unwrap_or(Path::new("."));
+    let mut jobs = Vec::new();
+    for (i, record) in reader.records().enumerate() {
+        let line = i + 2;
+        let record = record.map_err(|e| format!("{}:{line}: {e}", path.display()))?;
+        let get = |name: &str| {
+            headers
+                .iter()
+                .position(|h| h == name)
+                .and_then(|i| record.get(i))
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+        };
+        let video = base.join(get("video").unwrap_or(""));
+        let output = output_for(outdir, &video, get("output"), ext);
+        let meta = if let Some(file) = get("meta") {
+            MetaSource::File(base.join(file))
+        } else {
+            let mut map = serde_yaml_ng::Mapping::new();
+            let mut link = serde_yaml_ng::Mapping::new();
+            let mut utm = serde_yaml_ng::Mapping::new();
+            let mut vars = serde_yaml_ng::Mapping::new();
+            for (h, v) in headers.iter().zip(record.iter()) {
+                let v = v.trim();
+                if v.is_empty() || ["video", "output", "meta"].contains(&h.as_str()) {
+                    continue;
+                }
+                let s = serde_yaml_ng::Value::String(v.to_string());
+                if h == "link" {
+                    link.insert("url".into(), s);
+                } else if let Some(k) = h.strip_prefix("utm_") {
+                    utm.insert(k.into(), s);
+                } else if let Some(k) = h.strip_prefix("vars.") {
+                    vars.insert(k.into(), s);
+                } else {
+                    map.insert(h.as_str().into(), s);
+                }
+            }
+            if !utm.is_empty() {
+                link.insert("utm".into(), utm.into());
+            }
+            if !link.is_empty() {
+                map.insert("link".into(), link.into());
+            }
+            if !vars.is_empty() {
+                map.insert("vars".into(), vars.into());
+            }
+            MetaSource::Inline {
+                origin: path.to_owned(),
+                row: line,
+                yaml: serde_yaml_ng::to_string(&map).unwrap_or_default(),
+            }
+        };
+        jobs.push(BatchJob { video, meta, output });
+    }
+    Ok(BatchInput { jobs, defaults: read_defaults(&base.join("defaults.yaml"))? })
+}

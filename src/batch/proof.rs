@@ -1,0 +1,116 @@
+//! The proof sheet: one self-contained HTML page with a thumbnail of every cover, its status
+//! and its error, so a designer can review a whole batch at a glance.
+//!
+//! Thumbnails are written to files as jobs finish (memory stays flat) and embedded as data URIs
+//! when the page is assembled, so the page can be mailed or moved without its folder.
+
+use super::{JobReport, Status, Summary};
+use crate::pixels::Image;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Thumbnail height in pixels.
+const THUMB_HEIGHT: u32 = 240;
+
+/// What the sheet shows for one job.
+pub(super) struct Row {
+    output: PathBuf,
+    thumb: PathBuf,
+    status: Status,
+    title: String,
+    error: Option<String>,
+}
+
+impl Row {
+    pub(super) fn from_report(r: &JobReport, thumbs_dir: &Path) -> Self {
+        Row {
+            output: r.output.clone(),
+            thumb: thumb_path(&r.output, thumbs_dir),
+            status: r.status,
+            title: r.title.clone().unwrap_or_default(),
+            error: r.error.clone(),
+        }
+    }
+}
+
+fn thumb_path(output: &Path, thumbs_dir: &Path) -> PathBuf {
+    thumbs_dir.join(format!("{}.jpg", output.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()))
+}
+
+/// Writes the thumbnail of a freshly rendered cover. Failures only cost the thumbnail.
+pub(super) fn write_thumbnail(canvas: &Image, output: &Path, thumbs_dir: &Path) {
+    let h = THUMB_HEIGHT.min(canvas.height());
+    let w = ((canvas.width() as u64 * h as u64) / canvas.height().max(1) as u64).max(1) as u32;
+    if let Ok(small) = canvas.crop_resized((0, 0, canvas.width(), canvas.height()), w, h) {
+        if let Ok(bytes) = small.encode(".jpg", &[opencv::imgcodecs::IMWRITE_JPEG_QUALITY, 80]) {
+            let _ = crate::encode::write_atomic(&thumb_path(output, thumbs_dir), &bytes);
+        }
+    }
+}
+
+/// Makes sure a skipped cover has a thumbnail (e.g. the previous run had no proof sheet).
+pub(super) fn ensure_thumbnail(output: &Path, thumbs_dir: &Path) {
+    if !thumb_path(output, thumbs_dir).is_file() {
+        if let Ok(img) = Image::load(output) {
+            write_thumbnail(&img, output, thumbs_dir);
+        }
+    }
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+/// Writes the page atomically.
+pub(super) fn write(path: &Path, rows: &[Row], summary: &Summary) -> std::io::Result<()> {
+    use base64::Engine;
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::Builder::new().prefix(".coverforge-").suffix(".tmp").tempfile_in(dir)?;
+    {
+        let mut w = std::io::BufWriter::new(tmp.as_file_mut());
+        write!(
+            w,
+            "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>coverforge proof sheet</title>\n<style>\
+             body{{font:14px system-ui,sans-serif;margin:16px;background:#f4f4f4}}\
+             .grid{{display:flex;flex-wrap:wrap;gap:12px}}\
+             figure{{margin:0;background:#fff;padding:8px;border-radius:6px;width:min-content;border:3px solid #ccc}}\
+             figure.ok,figure.skipped{{border-color:#4caf50}} figure.failed{{border-color:#e53935}}\
+             figure img{{height:{THUMB_HEIGHT}px;display:block}} .missing{{width:135px;height:{THUMB_HEIGHT}px;background:#ddd}}\
+             figcaption{{width:220px;overflow-wrap:anywhere}} .status{{font-weight:bold}} .error{{color:#b71c1c}}\
+             </style></head><body>\n<h1>coverforge proof sheet</h1>\n<p>{} covers: {} rendered, {} unchanged, {} failed, {} planned.</p>\n<div class=\"grid\">\n",
+            summary.total, summary.ok, summary.skipped, summary.failed, summary.planned
+        )?;
+        for row in rows {
+            let status = format!("{:?}", row.status).to_lowercase();
+            write!(w, "<figure class=\"{status}\">")?;
+            match std::fs::read(&row.thumb) {
+                Ok(bytes) if row.status != Status::Failed => write!(
+                    w,
+                    "<img alt=\"{}\" src=\"data:image/jpeg;base64,{}\">",
+                    escape(&row.title),
+                    base64::engine::general_purpose::STANDARD.encode(bytes)
+                )?,
+                _ => write!(w, "<div class=\"missing\"></div>")?,
+            }
+            write!(
+                w,
+                "<figcaption><span class=\"status\">{status}</span> {}<br>{}",
+                escape(&row.output.display().to_string()),
+                escape(&row.title)
+            )?;
+            if let Some(e) = &row.error {
+                write!(w, "<br><span class=\"error\">{}</span>", escape(e))?;
+            }
+            writeln!(w, "</figcaption></figure>")?;
+        }
+        writeln!(w, "</div></body></html>")?;
+        w.flush()?;
+    }
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
