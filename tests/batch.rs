@@ -1,0 +1,274 @@
+//! `coverforge batch` end to end: the real binary over folders and manifests in a fresh
+//! temporary folder per test.
+
+mod common;
+use common::*;
+use coverforge::pixels::Image;
+use std::path::{Path, PathBuf};
+
+fn copy(from: &str, to: &Path) {
+    std::fs::copy(repo(from), to).unwrap_or_else(|e| panic!("copy {from}: {e}"));
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap();
+}
+
+/// Report lines (jobs only) keyed by output file name.
+fn report(path: &Path) -> (Vec<serde_json::Value>, serde_json::Value) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut jobs: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let summary = jobs.pop().unwrap();
+    assert!(summary.get("summary").is_some(), "last line is the summary: {summary}");
+    jobs.sort_by_key(|j| j["output"].as_str().unwrap().to_string());
+    (jobs, summary["summary"].clone())
+}
+
+fn status_of(jobs: &[serde_json::Value], name: &str) -> String {
+    jobs.iter()
+        .find(|j| j["output"].as_str().unwrap().ends_with(name))
+        .unwrap_or_else(|| panic!("no job for {name}"))["status"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// A folder with two good jobs (a shared template copy), one with another template, and bad ones.
+fn fixture(dir: &Path) -> PathBuf {
+    let input = dir.join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    for name in ["a", "b", "c"] {
+        copy("samples/travel.mp4", &input.join(format!("{name}.mp4")));
+    }
+    copy("templates/thumb-320x180.yaml.tera", &input.join("t1.yaml.tera"));
+    copy("templates/thumb-320x180.yaml.tera", &input.join("t2.yaml.tera"));
+    write(&input.join("a.yaml"), "template: ./t1.yaml.tera\ntitle: 第一个 A\nframe: 1s\n");
+    write(&input.join("b.yaml"), "template: ./t1.yaml.tera\ntitle: Second B\nframe: 2s\n");
+    write(&input.join("c.yaml"), "template: ./t2.yaml.tera\ntitle: Third C\n");
+    write(&input.join("defaults.yaml"), "link:\n  url: https://example.com/x\n  utm: {source: batch}\n");
+    input
+}
+
+#[test]
+fn good_jobs_render_and_bad_ones_are_reported_with_exit_code_1() {
+    let dir = tempdir();
+    let input = fixture(dir.path());
+    copy("tests/bad/text.mp4", &input.join("broken.mp4"));
+    write(&input.join("broken.yaml"), "template: thumb-320x180\ntitle: broken\n");
+    write(&input.join("typo.yaml"), "template: thumb-320x180\ntitel: typo\n");
+    copy("samples/travel.mp4", &input.join("typo.mp4"));
+    copy("samples/travel.mp4", &input.join("lonely.mp4"));
+    let r = run_in(
+        dir.path(),
+        &["batch", "in", "-o", "out", "--report", "r.jsonl", "--proof", "proof.html", "--no-cache"],
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let (jobs, summary) = report(&dir.path().join("r.jsonl"));
+    assert_eq!((summary["ok"].as_u64(), summary["failed"].as_u64()), (Some(3), Some(3)), "{summary}");
+    for name in ["a.jpg", "b.jpg", "c.jpg"] {
+        assert_eq!(status_of(&jobs, name), "ok");
+        let img = Image::load(&dir.path().join("out").join(name)).unwrap();
+        assert_eq!((img.width(), img.height()), (320, 180));
+    }
+    // Defaults reached the covers: every good one carries the QR code from defaults.yaml.
+    assert_eq!(
+        zbar(&dir.path().join("out/a.jpg")),
+        vec!["https://example.com/x?utm_source=batch".to_string()]
+    );
+    let error = |name: &str| {
+        jobs.iter().find(|j| j["output"].as_str().unwrap().ends_with(name)).unwrap()["error"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert!(
+        error("broken.jpg").contains("broken.mp4") && error("broken.jpg").contains("not a readable video"),
+        "{}",
+        error("broken.jpg")
+    );
+    assert!(
+        error("typo.jpg").contains("typo.yaml:2") && error("typo.jpg").contains("did you mean `title`?"),
+        "{}",
+        error("typo.jpg")
+    );
+    assert!(
+        error("lonely.jpg").contains("no sidecar") && error("lonely.jpg").contains("lonely.yaml"),
+        "{}",
+        error("lonely.jpg")
+    );
+    for j in &jobs {
+        assert!(j["input_hash"].is_string() || j["status"] == "failed");
+        assert!(j["ms"]["decode_ms"].is_number() && j["total_ms"].is_number());
+    }
+    let html = std::fs::read_to_string(dir.path().join("proof.html")).unwrap();
+    assert_eq!(html.matches("<figure").count(), 6);
+    assert_eq!(html.matches("data:image/jpeg;base64,").count(), 3, "a thumbnail for each good cover");
+    assert!(html.contains("did you mean `title`?"));
+}
+
+#[test]
+fn reruns_skip_unchanged_covers_and_redo_exactly_what_changed() {
+    let dir = tempdir();
+    let input = fixture(dir.path());
+    let batch = |report: &str| {
+        let r = run_in(dir.path(), &["batch", "in", "-o", "out", "--report", report, "--cache-dir", "cache"]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        report_in(dir.path(), report)
+    };
+    fn report_in(dir: &Path, name: &str) -> (Vec<serde_json::Value>, serde_json::Value) {
+        report(&dir.join(name))
+    }
+    let (jobs, s) = batch("r1.jsonl");
+    assert_eq!(s["ok"], 3);
+    assert!(jobs.iter().all(|j| j["frame_source"] == "decode"));
+    let before = std::fs::read(dir.path().join("out/c.jpg")).unwrap();
+
+    // Nothing changed: everything is skipped.
+    let (_, s) = batch("r2.jsonl");
+    assert_eq!((s["ok"].as_u64(), s["skipped"].as_u64()), (Some(0), Some(3)), "{s}");
+
+    // The template used by a and b changes: exactly those two re-render, from the frame cache.
+    let t1 = input.join("t1.yaml.tera");
+    let text = std::fs::read_to_string(&t1).unwrap().replace("size: 20", "size: 22");
+    write(&t1, &text);
+    let (jobs, s) = batch("r3.jsonl");
+    assert_eq!(
+        (s["ok"].as_u64(), s["skipped"].as_u64(), s["decodes"].as_u64()),
+        (Some(2), Some(1), Some(0)),
+        "{s}"
+    );
+    assert_eq!(status_of(&jobs, "a.jpg"), "ok");
+    assert_eq!(status_of(&jobs, "b.jpg"), "ok");
+    assert_eq!(status_of(&jobs, "c.jpg"), "skipped");
+    assert!(jobs.iter().filter(|j| j["status"] == "ok").all(|j| j["frame_source"] == "cache"));
+    assert_eq!(std::fs::read(dir.path().join("out/c.jpg")).unwrap(), before);
+
+    // One sidecar changes: one cover re-renders.
+    write(&input.join("c.yaml"), "template: ./t2.yaml.tera\ntitle: Third C, retitled\n");
+    let (jobs, s) = batch("r4.jsonl");
+    assert_eq!((s["ok"].as_u64(), s["skipped"].as_u64()), (Some(1), Some(2)), "{s}");
+    assert_eq!(status_of(&jobs, "c.jpg"), "ok");
+
+    // The logo used by a template changes: covers that use it re-render.
+    copy("assets/logo.png", &input.join("logo.png"));
+    write(
+        &input.join("a.yaml"),
+        "template: ./t1.yaml.tera\ntitle: 第一个 A\nframe: 1s\nwatermark: logo.png\n",
+    );
+    let (_, s) = batch("r5.jsonl");
+    assert_eq!(s["ok"], 1);
+    let (_, s) = batch("r6.jsonl");
+    assert_eq!(s["skipped"], 3);
+    let mut logo = std::fs::read(input.join("logo.png")).unwrap();
+    let n = logo.len();
+    logo[n - 20] ^= 0; // same bytes: no change
+    std::fs::write(input.join("logo.png"), &logo).unwrap();
+    let (_, s) = batch("r7.jsonl");
+    assert_eq!(s["skipped"], 3, "rewriting identical bytes changes nothing");
+    copy("tests/golden/frame.png", &input.join("logo.png"));
+    let (jobs, s) = batch("r8.jsonl");
+    assert_eq!(s["ok"], 1, "{s}");
+    assert_eq!(status_of(&jobs, "a.jpg"), "ok");
+
+    // --force renders everything; --dry-run writes nothing.
+    let r = run_in(dir.path(), &["batch", "in", "-o", "out", "--force", "--dry-run", "--report", "r9.jsonl"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let (_, s) = report(&dir.path().join("r9.jsonl"));
+    assert_eq!(s["planned"], 3);
+}
+
+#[test]
+fn sigkill_loses_no_finished_cover_and_the_rerun_completes_the_set() {
+    let dir = tempdir();
+    let input = dir.path().join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    let n = 24;
+    for i in 0..n {
+        copy("samples/cooking.mp4", &input.join(format!("v{i:02}.mp4")));
+        write(
+            &input.join(format!("v{i:02}.yaml")),
+            &format!("template: douyin-9x16\ntitle: 第 {i} 个封面\nframe: 2s\n"),
+        );
+    }
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_coverforge"))
+        .args(["batch", "in", "-o", "out", "-j", "2", "--no-cache", "-q"])
+        .current_dir(dir.path())
+        .env("COVERFORGE_HOME", root())
+        .spawn()
+        .unwrap();
+    let out = dir.path().join("out");
+    let covers = |out: &Path| -> Vec<PathBuf> {
+        std::fs::read_dir(out)
+            .map(|d| {
+                d.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "jpg")).collect()
+            })
+            .unwrap_or_default()
+    };
+    let t = std::time::Instant::now();
+    while covers(&out).len() < 3 && t.elapsed().as_secs() < 60 {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let done = covers(&out);
+    assert!(done.len() >= 3 && done.len() < n, "killed after {} covers", done.len());
+    for p in &done {
+        let bytes = std::fs::read(p).unwrap();
+        assert!(bytes.ends_with(&[0xFF, 0xD9]), "{} is a complete JPEG", p.display());
+        let img = Image::load(p).unwrap();
+        assert_eq!((img.width(), img.height()), (1080, 1920));
+    }
+    let r = run_in(dir.path(), &["batch", "in", "-o", "out", "--no-cache", "--report", "r.jsonl"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let (_, s) = report(&dir.path().join("r.jsonl"));
+    assert_eq!(s["ok"].as_u64().unwrap() + s["skipped"].as_u64().unwrap(), n as u64, "{s}");
+    assert!(s["skipped"].as_u64().unwrap() >= done.len() as u64 - 2, "finished covers are kept: {s}");
+    assert_eq!(covers(&out).len(), n);
+    let stray: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(stray.is_empty(), "no temporaries left: {stray:?}");
+}
+
+#[test]
+fn manifests_in_yaml_and_csv_with_inline_values() {
+    let dir = tempdir();
+    copy("samples/travel.mp4", &dir.path().join("clip.mp4"));
+    write(
+        &dir.path().join("jobs.yaml"),
+        "defaults:\n  template: thumb-320x180\njobs:\n  - video: clip.mp4\n    title: 内联标题\n    output: one.png\n  - video: clip.mp4\n    title: With a link\n    link: {url: https://example.com/m}\n    output: two.jpg\n  - video: missing.mp4\n    title: no video\n",
+    );
+    let r = run_in(dir.path(), &["batch", "jobs.yaml", "-o", "out", "--report", "y.jsonl", "--no-cache"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let (jobs, s) = report(&dir.path().join("y.jsonl"));
+    assert_eq!((s["ok"].as_u64(), s["failed"].as_u64()), (Some(2), Some(1)));
+    assert!(dir.path().join("out/one.png").is_file());
+    assert_eq!(zbar(&dir.path().join("out/two.jpg")), vec!["https://example.com/m".to_string()]);
+    assert!(status_of(&jobs, "missing.jpg") == "failed");
+
+    write(
+        &dir.path().join("jobs.csv"),
+        "video,output,template,title,link,utm_source,vars.title_color\nclip.mp4,c1.jpg,thumb-320x180,\"Comma, quoted\",https://example.com/c,csv,#FF0000\n",
+    );
+    let r = run_in(dir.path(), &["batch", "jobs.csv", "-o", "out", "--report", "c.jsonl", "--no-cache"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        zbar(&dir.path().join("out/c1.jpg")),
+        vec!["https://example.com/c?utm_source=csv".to_string()]
+    );
+
+    write(&dir.path().join("bad.csv"), "video,titel\nclip.mp4,x\n");
+    let r = run_in(dir.path(), &["batch", "bad.csv", "-o", "out"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("bad.csv:1: unknown column `titel` (did you mean `title`?)"), "{}", r.stderr);
+}
+
+#[test]
+fn usage_errors_exit_with_2() {
+    let dir = tempdir();
+    let r = run_in(dir.path(), &["batch", "no-such-folder", "-o", "out"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("no-such-folder"), "{}", r.stderr);
+}
