@@ -52,53 +52,7 @@ enum Command {
     /// defaults.yaml), or a YAML/CSV manifest. Unchanged covers are skipped.
     ///
     /// Exit codes: 0 all covers ok or unchanged, 1 some failed, 2 usage error.
-    Batch {
-        /// A folder (videos + sidecars) or a manifest (.yaml/.csv).
-        input: PathBuf,
-        /// Folder for the covers (created if missing).
-        #[arg(short, long, value_name = "OUTDIR")]
-        output: PathBuf,
-        /// Worker threads. [default: the number of CPUs]
-        #[arg(short = 'j', long, value_name = "N")]
-        jobs: Option<usize>,
-        /// Render every cover, even unchanged ones.
-        #[arg(long, default_value_t = false)]
-        force: bool,
-        /// Report what would be rendered or skipped; write no covers.
-        #[arg(long, default_value_t = false)]
-        dry_run: bool,
-        /// Write one JSON line per job, then a summary line.
-        #[arg(long, value_name = "FILE.jsonl")]
-        report: Option<PathBuf>,
-        /// Write an HTML page with a thumbnail, status and error for every cover.
-        #[arg(long, value_name = "FILE.html")]
-        proof: Option<PathBuf>,
-        /// Cover format when the manifest names no output file.
-        #[arg(long, default_value = "jpg", value_parser = ["jpg", "png", "webp"])]
-        format: String,
-        /// JPEG and WebP quality, 1–100.
-        #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u8).range(1..=100))]
-        quality: u8,
-        /// Template name or path for every job. [default: each metadata's `template`]
-        #[arg(long, value_name = "NAME|PATH")]
-        template: Option<String>,
-        /// Keyframe cache folder. [default: $XDG_CACHE_HOME/coverforge/keyframes or
-        /// ~/.cache/coverforge/keyframes]
-        #[arg(long, value_name = "DIR", env = "COVERFORGE_CACHE_DIR")]
-        cache_dir: Option<PathBuf>,
-        /// Keyframe cache size bound in MiB (least recently used frames are evicted).
-        #[arg(long, value_name = "MIB", default_value_t = 2048)]
-        cache_size: u64,
-        /// Do not read or write the keyframe cache.
-        #[arg(long, default_value_t = false)]
-        no_cache: bool,
-        /// Print nothing but errors that stop the batch.
-        #[arg(short, long, default_value_t = false, conflicts_with = "verbose")]
-        quiet: bool,
-        /// Also print one line per job.
-        #[arg(short, long, default_value_t = false)]
-        verbose: bool,
-    },
+    Batch(BatchArgs),
     /// Print what a video is: container, codec, size, rotation, pixel aspect, duration.
     Probe {
         /// The video.
@@ -124,12 +78,65 @@ enum Command {
     },
 }
 
+/// `coverforge batch` options (see `coverforge batch --help`).
+#[derive(clap::Args, Debug)]
+struct BatchArgs {
+    /// A folder (videos + sidecars) or a manifest (.yaml/.csv).
+    input: PathBuf,
+    /// Folder for the covers (created if missing).
+    #[arg(short, long, value_name = "OUTDIR")]
+    output: PathBuf,
+    /// Worker threads. [default: the number of CPUs]
+    #[arg(short = 'j', long, value_name = "N")]
+    jobs: Option<usize>,
+    /// Render every cover, even unchanged ones.
+    #[arg(long, default_value_t = false)]
+    force: bool,
+    /// Report what would be rendered or skipped; write no covers.
+    #[arg(long, default_value_t = false)]
+    dry_run: bool,
+    /// Write one JSON line per job, then a summary line.
+    #[arg(long, value_name = "FILE.jsonl")]
+    report: Option<PathBuf>,
+    /// Write an HTML page with a thumbnail, status and error for every cover.
+    #[arg(long, value_name = "FILE.html")]
+    proof: Option<PathBuf>,
+    /// Cover format when the manifest names no output file.
+    #[arg(long, default_value = "jpg", value_parser = ["jpg", "png", "webp"])]
+    format: String,
+    /// JPEG and WebP quality, 1–100.
+    #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u8).range(1..=100))]
+    quality: u8,
+    /// Template name or path for every job. [default: each metadata's `template`]
+    #[arg(long, value_name = "NAME|PATH")]
+    template: Option<String>,
+    /// Keyframe cache folder. [default: $XDG_CACHE_HOME/coverforge/keyframes or
+    /// ~/.cache/coverforge/keyframes]
+    #[arg(long, value_name = "DIR", env = "COVERFORGE_CACHE_DIR")]
+    cache_dir: Option<PathBuf>,
+    /// Keyframe cache size bound in MiB (least recently used frames are evicted).
+    #[arg(long, value_name = "MIB", default_value_t = 2048)]
+    cache_size: u64,
+    /// Do not read or write the keyframe cache.
+    #[arg(long, default_value_t = false)]
+    no_cache: bool,
+    /// Print nothing but errors that stop the batch.
+    #[arg(short, long, default_value_t = false, conflicts_with = "verbose")]
+    quiet: bool,
+    /// Also print one line per job.
+    #[arg(short, long, default_value_t = false)]
+    verbose: bool,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Command::Batch { .. } = cli.command {
-        return batch(cli);
-    }
-    match run(cli) {
+    let home = cli.home.unwrap_or_else(Env::default_data_dir);
+    let env = Env::new(&home, Default::default());
+    let command = match cli.command {
+        Command::Batch(args) => return batch(args, &env),
+        other => other,
+    };
+    match run(command, &env) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             let line = e.to_string().replace('\n', " ");
@@ -141,8 +148,8 @@ fn main() -> ExitCode {
 
 /// `coverforge batch`: 0 when every cover is ok or unchanged, 1 when some failed, 2 when the
 /// batch could not start.
-fn batch(cli: Cli) -> ExitCode {
-    let Command::Batch {
+fn batch(args: BatchArgs, env: &Env) -> ExitCode {
+    let BatchArgs {
         input,
         output,
         jobs,
@@ -158,12 +165,7 @@ fn batch(cli: Cli) -> ExitCode {
         no_cache,
         quiet,
         verbose,
-    } = cli.command
-    else {
-        unreachable!("called for batch only")
-    };
-    let home = cli.home.unwrap_or_else(Env::default_data_dir);
-    let env = Env::new(&home, Default::default());
+    } = args;
     let usage = |msg: String| {
         eprintln!("error: {msg}");
         ExitCode::from(2)
@@ -205,7 +207,7 @@ fn batch(cli: Cli) -> ExitCode {
             coverforge::batch::Verbosity::Normal
         },
     };
-    match coverforge::batch::run(&input, &opts, &env) {
+    match coverforge::batch::run(&input, &opts, env) {
         Ok(s) => {
             if !quiet {
                 eprintln!(
@@ -227,13 +229,11 @@ fn batch(cli: Cli) -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> Result<(), Error> {
-    let home = cli.home.unwrap_or_else(Env::default_data_dir);
-    let env = Env::new(&home, Default::default());
-    match cli.command {
+fn run(command: Command, env: &Env) -> Result<(), Error> {
+    match command {
         Command::Render { video, meta, template, output, quality, json } => {
             let job = pipeline::Job { video, meta, template, output, quality };
-            let result = pipeline::render(&job, &env)?;
+            let result = pipeline::render(&job, env)?;
             for w in &result.warnings {
                 eprintln!("warning: {w}");
             }
@@ -272,11 +272,11 @@ fn run(cli: Cli) -> Result<(), Error> {
         Command::Layout { meta, template, dump, raw } => {
             if raw {
                 let m = coverforge::metadata::load(&meta, &env.limits)?;
-                let source = pipeline::find_template(&m, template.as_deref(), &env)?;
+                let source = pipeline::find_template(&m, template.as_deref(), env)?;
                 print!("{}", coverforge::template::render(&source, &m, env.limits.max_template_output)?);
                 return Ok(());
             }
-            let (_, doc) = pipeline::layout_for(&meta, template.as_deref(), &env)?;
+            let (_, doc) = pipeline::layout_for(&meta, template.as_deref(), env)?;
             if dump {
                 print!("{}", serde_yaml_ng::to_string(&doc).expect("layout serialises"));
             } else {
