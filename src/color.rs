@@ -68,6 +68,27 @@ impl<'de> Deserialize<'de> for Rgba {
     }
 }
 
+/// sRGB channel (0–255) to linear light (0–1), as WCAG defines it.
+pub fn linear(c: u8) -> f64 {
+    let c = c as f64 / 255.0;
+    if c <= 0.04045 {
+        c / 12.92
+    } else {
+        ((c + 0.055) / 1.055).powf(2.4)
+    }
+}
+
+/// WCAG relative luminance of an opaque colour (0 black – 1 white).
+pub fn luminance(c: Rgba) -> f64 {
+    0.2126 * linear(c.r) + 0.7152 * linear(c.g) + 0.0722 * linear(c.b)
+}
+
+/// WCAG contrast ratio of two relative luminances (1–21).
+pub fn contrast(a: f64, b: f64) -> f64 {
+    let (hi, lo) = if a > b { (a, b) } else { (b, a) };
+    (hi + 0.05) / (lo + 0.05)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,6 +100,15 @@ mod tests {
         assert_eq!(c.a, 0x80);
         assert_eq!(c.to_string(), "#00000080");
         assert_eq!(Rgba::WHITE.to_string(), "#FFFFFF");
+    }
+
+    #[test]
+    fn wcag_contrast_matches_the_reference_values() {
+        let ratio = contrast(luminance(Rgba::WHITE), luminance(Rgba::BLACK));
+        assert!((ratio - 21.0).abs() < 1e-9);
+        // #767676 on white is the classic 4.54:1.
+        let grey = contrast(luminance(Rgba::rgb(0x76, 0x76, 0x76)), luminance(Rgba::WHITE));
+        assert!((grey - 4.54).abs() < 0.01, "{grey}");
     }
 
     #[test]

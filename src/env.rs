@@ -19,6 +19,8 @@ pub struct Env {
     templates: Mutex<HashMap<PathBuf, Arc<Compiled>>>,
     /// Content hashes of files, keyed by path, size and modification time.
     file_hashes: Mutex<HashMap<(PathBuf, u64, std::time::SystemTime), [u8; 32]>>,
+    /// Rasterised glyphs shared by every job.
+    pub glyphs: crate::composite::glyphs::GlyphCache,
     /// Limits every job runs under.
     pub limits: Limits,
 }
@@ -32,6 +34,7 @@ impl Env {
             images: Mutex::new(HashMap::new()),
             templates: Mutex::new(HashMap::new()),
             file_hashes: Mutex::new(HashMap::new()),
+            glyphs: Default::default(),
             limits,
         }
     }

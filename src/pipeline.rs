@@ -64,6 +64,9 @@ pub struct JobResult {
     pub output_bytes: usize,
     /// Warnings (e.g. a clamped frame time).
     pub warnings: Vec<String>,
+    /// Colours chosen for `color: auto` text, and the contrast reached.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub contrast: Vec<crate::composite::TextContrast>,
     /// Per-stage times.
     pub times: StageTimes,
 }
@@ -147,7 +150,7 @@ pub fn render(job: &Job, env: &Env) -> Result<JobResult, Error> {
     let t1 = Instant::now();
     let extracted = keyframe::extract(&job.video, meta.frame, &env.limits)?;
     let t2 = Instant::now();
-    let canvas = crate::composite::composite(&extracted.frame.image, &doc, env)?;
+    let (canvas, contrast) = crate::composite::composite_with_report(&extracted.frame.image, &doc, env)?;
     let t3 = Instant::now();
     let bytes = encode::encode(&canvas, format, job.quality, &job.output)?;
     encode::write_atomic(&job.output, &bytes)?;
@@ -163,6 +166,7 @@ pub fn render(job: &Job, env: &Env) -> Result<JobResult, Error> {
         template: doc.template.clone(),
         output_bytes: bytes.len(),
         warnings: extracted.warnings,
+        contrast,
         times: StageTimes {
             layout_ms: ms(t0, t1),
             decode_ms: ms(t1, t2),

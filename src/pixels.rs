@@ -300,6 +300,51 @@ impl Image {
         });
     }
 
+    /// The part of the image inside `rect` (clipped), as a new image.
+    pub fn clone_region(&self, rect: (i32, i32, u32, u32)) -> Image {
+        let (x0, y0) = (rect.0.max(0) as u32, rect.1.max(0) as u32);
+        let x1 = ((rect.0 as i64 + rect.2 as i64).clamp(0, self.width as i64)) as u32;
+        let y1 = ((rect.1 as i64 + rect.3 as i64).clamp(0, self.height as i64)) as u32;
+        let (w, h) = (x1.saturating_sub(x0), y1.saturating_sub(y0));
+        let mut bgr = Vec::with_capacity(w as usize * h as usize * 3);
+        for y in y0..y0 + h {
+            let row = (y as usize * self.width as usize + x0 as usize) * 3;
+            bgr.extend_from_slice(&self.bgr[row..row + w as usize * 3]);
+        }
+        Image { width: w, height: h, bgr }
+    }
+
+    /// The `lo` and `hi` quantiles (0–1) of WCAG relative luminance over `rect` (clipped):
+    /// e.g. (0.1, 0.9) gives the darkest and brightest tenth, robust to a few stray pixels.
+    /// An empty area reads as mid-grey.
+    pub fn luminance_percentiles(&self, rect: (i32, i32, u32, u32), lo: f64, hi: f64) -> (f64, f64) {
+        let lut: Vec<f64> = (0..=255u8).map(crate::color::linear).collect();
+        // 1024 luminance bins are finer than any contrast decision needs.
+        let mut hist = [0u32; 1024];
+        let mut n = 0u64;
+        let region = self.clone_region(rect);
+        for p in region.bgr.chunks_exact(3) {
+            let l = 0.0722 * lut[p[0] as usize] + 0.7152 * lut[p[1] as usize] + 0.2126 * lut[p[2] as usize];
+            hist[((l * 1023.0).round() as usize).min(1023)] += 1;
+            n += 1;
+        }
+        if n == 0 {
+            return (0.18, 0.18);
+        }
+        let quantile = |q: f64| {
+            let target = (q * n as f64).ceil().max(1.0) as u64;
+            let mut seen = 0u64;
+            for (i, &c) in hist.iter().enumerate() {
+                seen += c as u64;
+                if seen >= target {
+                    return i as f64 / 1023.0;
+                }
+            }
+            1.0
+        };
+        (quantile(lo), quantile(hi))
+    }
+
     /// Copies `src` onto this image with its top-left at (x, y), clipped.
     pub fn paste(&mut self, src: &Image, x: i32, y: i32) {
         let sw = src.width as usize;
@@ -511,6 +556,60 @@ impl Mask {
     fn mat_mut(&mut self) -> Result<opencv::boxed_ref::BoxedRefMut<'_, Mat>, PixelError> {
         Mat::new_rows_cols_with_bytes_mut::<u8>(self.height as i32, self.width as i32, &mut self.data)
             .map_err(cv_err("borrow mask"))
+    }
+
+    /// Writes `coverage` (a `w`×`h` glyph) at (x, y) keeping the larger value per pixel, so
+    /// overlapping glyphs never darken each other's edges. Clipped to the mask.
+    pub fn max_blit(&mut self, coverage: &[u8], w: u32, h: u32, x: i32, y: i32) {
+        for gy in 0..h as i32 {
+            let my = y + gy;
+            if my < 0 || my >= self.height as i32 {
+                continue;
+            }
+            let x0 = x.max(0);
+            let x1 = (x + w as i32).min(self.width as i32);
+            if x0 >= x1 {
+                continue;
+            }
+            let src = &coverage[(gy as usize * w as usize) + (x0 - x) as usize..][..(x1 - x0) as usize];
+            let dst = &mut self.data[my as usize * self.width as usize + x0 as usize..][..(x1 - x0) as usize];
+            for (d, s) in dst.iter_mut().zip(src) {
+                *d = (*d).max(*s);
+            }
+        }
+    }
+
+    /// Keeps the larger value per pixel of this mask and `other` (same size).
+    pub fn max_with(&mut self, other: &Mask) {
+        for (d, s) in self.data.iter_mut().zip(&other.data) {
+            *d = (*d).max(*s);
+        }
+    }
+
+    /// The mask grown by `radius` pixels in every direction (a round max filter): text outlines.
+    ///
+    /// # Errors
+    /// Only on an OpenCV failure.
+    pub fn dilated(&self, radius: f32) -> Result<Self, PixelError> {
+        let r = radius.round().max(1.0) as i32;
+        let kernel = imgproc::get_structuring_element(
+            imgproc::MORPH_ELLIPSE,
+            Size::new(2 * r + 1, 2 * r + 1),
+            cv::Point::new(-1, -1),
+        )
+        .map_err(cv_err("getStructuringElement"))?;
+        let mut out = Mask::new(self.width, self.height);
+        imgproc::dilate(
+            &self.mat()?,
+            &mut out.mat_mut()?,
+            &kernel,
+            cv::Point::new(-1, -1),
+            1,
+            cv::BORDER_CONSTANT,
+            cv::Scalar::all(0.0),
+        )
+        .map_err(cv_err("dilate"))?;
+        Ok(out)
     }
 
     /// A Gaussian-blurred copy (`radius` ≈ 2σ, as CSS `text-shadow` blur), for soft shadows.

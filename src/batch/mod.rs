@@ -121,6 +121,9 @@ pub struct JobReport {
     pub input_hash: Option<String>,
     /// Warnings.
     pub warnings: Vec<String>,
+    /// Colours chosen for `color: auto` text, and the contrast reached.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub contrast: Vec<crate::composite::TextContrast>,
     /// The title, for the proof sheet.
     #[serde(skip)]
     pub title: Option<String>,
@@ -322,6 +325,7 @@ fn run_job(job: &BatchJob, ctx: &JobContext<'_>) -> JobReport {
         output_bytes: None,
         input_hash: None,
         warnings: Vec::new(),
+        contrast: Vec::new(),
         title: None,
     };
     if let Err(e) = render_job(job, ctx, &mut report) {
@@ -372,7 +376,9 @@ fn render_job(job: &BatchJob, ctx: &JobContext<'_>, report: &mut JobReport) -> R
     report.warnings = extracted.warnings.clone();
 
     let t2 = Instant::now();
-    let canvas = crate::composite::composite(&extracted.frame.image, &doc, env).map_err(|e| e.to_string())?;
+    let (canvas, contrast) = crate::composite::composite_with_report(&extracted.frame.image, &doc, env)
+        .map_err(|e| e.to_string())?;
+    report.contrast = contrast;
     report.ms.composite_ms = ms_since(t2);
     let t3 = Instant::now();
     let bytes = encode::encode(&canvas, format, opts.quality, &job.output).map_err(|e| e.to_string())?;

@@ -4,8 +4,11 @@
 //! images from the [`Env`], and draws layers in order. Drawing is deterministic: the same frame
 //! and layout give the same pixels.
 
+pub mod glyphs;
 mod qr;
 mod text;
+
+pub use text::TARGET_CONTRAST;
 
 use crate::env::Env;
 use crate::layout::doc::{Fit, Layer, LayoutDoc};
@@ -32,15 +35,41 @@ pub enum CompositeError {
     Qr(String),
 }
 
+/// What `auto` text colour chose, and the contrast it reached (measured on the pixels).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct TextContrast {
+    /// The text layer's id.
+    pub id: Option<String>,
+    /// The colour chosen.
+    pub color: crate::color::Rgba,
+    /// WCAG contrast against the worst tenth of the pixels under the text.
+    pub contrast: f64,
+    /// Opacity of the scrim added behind the text (0 when none was needed).
+    pub scrim_alpha: f32,
+}
+
 /// Draws `doc` over `frame` and returns the canvas.
 ///
 /// # Errors
 /// [`CompositeError`] when an asset cannot be loaded or OpenCV fails.
 pub fn composite(frame: &Image, doc: &LayoutDoc, env: &Env) -> Result<Image, CompositeError> {
+    composite_with_report(frame, doc, env).map(|(canvas, _)| canvas)
+}
+
+/// As [`composite`], also returning the decisions of `auto` text colours.
+///
+/// # Errors
+/// As [`composite`].
+pub fn composite_with_report(
+    frame: &Image,
+    doc: &LayoutDoc,
+    env: &Env,
+) -> Result<(Image, Vec<TextContrast>), CompositeError> {
     let mut canvas = background(frame, doc)?;
+    let mut contrasts = Vec::new();
     for layer in &doc.layers {
         match layer {
-            Layer::Text(t) => text::draw(&mut canvas, t, env)?,
+            Layer::Text(t) => contrasts.extend(text::draw(&mut canvas, t, env)?),
             Layer::Image(l) => {
                 let img = env
                     .image(&l.src)
@@ -59,7 +88,7 @@ pub fn composite(frame: &Image, doc: &LayoutDoc, env: &Env) -> Result<Image, Com
             }
         }
     }
-    Ok(canvas)
+    Ok((canvas, contrasts))
 }
 
 /// The frame fitted to the canvas. `cover` crops the source first and then scales only the

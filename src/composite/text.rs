@@ -1,59 +1,126 @@
-//! Text: glyph outlines rasterised by ab_glyph into an anti-aliased coverage mask, a blurred copy
-//! of the mask for the drop shadow, both blended onto the canvas.
+//! Text: cached glyph coverage composed into masks (one for the fill, one for highlighted
+//! spans), an outline made by dilating the mask, a blurred copy for the drop shadow, all blended
+//! onto the canvas. With `auto_color`, light or dark text is chosen from the pixels under the box
+//! and a scrim is added when needed for a WCAG contrast of 4.5:1; the achieved ratio is reported.
 
-use super::CompositeError;
+use super::{CompositeError, TextContrast};
+use crate::color::{self, Rgba};
 use crate::env::Env;
 use crate::layout::doc::TextLayer;
 use crate::pixels::{Image, Mask};
-use ab_glyph::{point, Font, ScaleFont};
+use ab_glyph::{Font, ScaleFont};
 
-pub(super) fn draw(canvas: &mut Image, t: &TextLayer, env: &Env) -> Result<(), CompositeError> {
+/// Dark text for `auto` (pure black looks harsh over photos).
+const DARK: Rgba = Rgba::rgb(0x11, 0x11, 0x11);
+/// The contrast `auto` aims for (WCAG AA for body text).
+pub const TARGET_CONTRAST: f64 = 4.5;
+
+pub(super) fn draw(
+    canvas: &mut Image,
+    t: &TextLayer,
+    env: &Env,
+) -> Result<Option<TextContrast>, CompositeError> {
     if t.lines.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
     let font = env
         .fonts
         .get(&t.font)
         .map_err(|message| CompositeError::Asset { path: env.fonts.dir().join(&t.font), message })?;
-    let scale = font.scale(t.size);
-    let scaled = font.font.as_scaled(scale);
-    // Room around the box for overhanging glyphs and the blurred shadow.
+    let scaled = font.font.as_scaled(font.scale(t.size));
+    // Room around the box for overhanging glyphs, the outline and the blurred shadow.
     let blur = t.shadow.map_or(0.0, |s| s.blur);
-    let pad = (t.size * 0.5 + blur * 2.0).ceil() as i32;
-    let mut mask = Mask::new(t.bbox.width + 2 * pad as u32, t.bbox.height + 2 * pad as u32);
+    let stroke = t.stroke.map_or(0.0, |s| s.width);
+    let pad = (t.size * 0.5 + blur * 2.0 + stroke).ceil() as i32;
+    let (mw, mh) = (t.bbox.width + 2 * pad as u32, t.bbox.height + 2 * pad as u32);
+    let mut fill = Mask::new(mw, mh);
+    let mut accent = t.highlight.map(|_| Mask::new(mw, mh));
     let glyph_height = scaled.ascent() - scaled.descent();
     for (i, line) in t.lines.iter().enumerate() {
         // Centre the glyphs' ascent-descent band in the line box.
         let top = pad as f32 + i as f32 * t.line_height;
-        let baseline = top + (t.line_height - glyph_height) / 2.0 + scaled.ascent();
+        let baseline = (top + (t.line_height - glyph_height) / 2.0 + scaled.ascent()).round() as i32;
         let mut x = pad as f32 + line.x as f32;
         let mut prev = None;
-        for c in line.text.chars() {
+        for (n, c) in line.text.chars().enumerate() {
             let id = scaled.glyph_id(c);
             if let Some(p) = prev {
-                x += scaled.kern(p, id);
+                x += scaled.kern(p, id) + t.letter_spacing;
             }
-            let glyph = id.with_scale_and_position(scale, point(x, baseline));
-            x += scaled.h_advance(id);
             prev = Some(id);
-            let Some(outline) = font.font.outline_glyph(glyph) else { continue };
-            let bounds = outline.px_bounds();
-            let (w, h) = (mask.width as i32, mask.height as i32);
-            outline.draw(|gx, gy, coverage| {
-                let px = bounds.min.x as i32 + gx as i32;
-                let py = bounds.min.y as i32 + gy as i32;
-                if px >= 0 && py >= 0 && px < w && py < h {
-                    let v = &mut mask.data[(py * w + px) as usize];
-                    *v = (*v).max((coverage.clamp(0.0, 1.0) * 255.0).round() as u8);
-                }
-            });
+            let pen = x.floor();
+            if let Some(g) = env.glyphs.get(&font, t.size, id, x - pen) {
+                let highlighted = line.highlights.iter().any(|r| (r[0]..r[1]).contains(&n));
+                let target = match (&mut accent, highlighted) {
+                    (Some(a), true) => a,
+                    _ => &mut fill,
+                };
+                target.max_blit(&g.coverage, g.width, g.height, pen as i32 + g.left, baseline + g.top);
+            }
+            x += scaled.h_advance(id);
         }
     }
     let (x, y) = (t.bbox.x - pad, t.bbox.y - pad);
-    if let Some(s) = t.shadow {
-        let soft = mask.blurred(s.blur)?;
-        canvas.blend_mask(&soft, x + s.dx, y + s.dy, s.color);
+    let mut whole = fill.clone();
+    if let Some(a) = &accent {
+        whole.max_with(a);
     }
-    canvas.blend_mask(&mask, x, y, t.color);
-    Ok(())
+    let (color, report) = if t.auto_color { auto_color(canvas, t)? } else { (t.color, None) };
+    let outline = match t.stroke {
+        Some(s) if s.width > 0.0 => Some((whole.dilated(s.width)?, s.color)),
+        _ => None,
+    };
+    if let Some(s) = t.shadow {
+        let base = outline.as_ref().map_or(&whole, |o| &o.0);
+        canvas.blend_mask(&base.blurred(s.blur)?, x + s.dx, y + s.dy, s.color);
+    }
+    if let Some((mask, c)) = &outline {
+        canvas.blend_mask(mask, x, y, *c);
+    }
+    canvas.blend_mask(&fill, x, y, color);
+    if let (Some(a), Some(c)) = (&accent, t.highlight) {
+        canvas.blend_mask(a, x, y, c);
+    }
+    Ok(report)
+}
+
+/// Picks light or dark text for the pixels under the box, adds a scrim when even the better one
+/// falls short of [`TARGET_CONTRAST`], and measures the contrast actually achieved.
+///
+/// The contrast is taken against the worst pixels, not the average: the brightest 10 % under
+/// light text, the darkest 10 % under dark text.
+fn auto_color(canvas: &mut Image, t: &TextLayer) -> Result<(Rgba, Option<TextContrast>), CompositeError> {
+    let b = t.bbox;
+    let margin = (t.size * 0.3).round() as i32;
+    let area = (b.x - margin, b.y - margin, b.width + 2 * margin as u32, b.height + 2 * margin as u32);
+    let (dark_bg, light_bg) = canvas.luminance_percentiles(area, 0.10, 0.90);
+    let light_ratio = color::contrast(color::luminance(Rgba::WHITE), light_bg);
+    let dark_ratio = color::contrast(color::luminance(DARK), dark_bg);
+    let light = light_ratio >= dark_ratio;
+    let (text, scrim) = if light { (Rgba::WHITE, Rgba::BLACK) } else { (DARK, Rgba::WHITE) };
+    let text_lum = color::luminance(text);
+    let measure = |img: &Image| {
+        let (lo, hi) = img.luminance_percentiles((0, 0, img.width(), img.height()), 0.10, 0.90);
+        color::contrast(text_lum, if light { hi } else { lo })
+    };
+    // Raise the scrim in steps, measuring a copy of the area, until the contrast is reached.
+    let region = canvas.clone_region(area);
+    let mut alpha = 0u8;
+    let mut ratio = measure(&region);
+    while ratio < TARGET_CONTRAST && alpha < 240 {
+        alpha += 24;
+        let mut trial = region.clone();
+        trial.fill_rect(0, 0, trial.width(), trial.height(), Rgba { a: alpha, ..scrim });
+        ratio = measure(&trial);
+    }
+    if alpha > 0 {
+        canvas.fill_rect(area.0, area.1, area.2, area.3, Rgba { a: alpha, ..scrim });
+    }
+    let report = TextContrast {
+        id: t.id.clone(),
+        color: text,
+        contrast: (ratio * 100.0).round() / 100.0,
+        scrim_alpha: alpha as f32 / 255.0,
+    };
+    Ok((text, Some(report)))
 }

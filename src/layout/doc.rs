@@ -113,6 +113,20 @@ pub struct Shadow {
     pub color: Rgba,
 }
 
+fn is_zero(v: &f32) -> bool {
+    *v == 0.0
+}
+
+/// An outline drawn under the glyph fill.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stroke {
+    /// Outline width in pixels.
+    pub width: f32,
+    /// Outline colour.
+    pub color: Rgba,
+}
+
 /// One laid-out line of text.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -123,6 +137,9 @@ pub struct TextLine {
     pub x: i32,
     /// Measured advance width in pixels.
     pub width: u32,
+    /// Highlighted character ranges `[start, end)` drawn in the layer's highlight colour.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub highlights: Vec<[usize; 2]>,
 }
 
 /// A text layer, wrapped and measured.
@@ -139,8 +156,21 @@ pub struct TextLayer {
     pub size: f32,
     /// Distance between baselines in pixels.
     pub line_height: f32,
-    /// Text colour.
+    /// Text colour (the fallback when `auto_color` is set).
     pub color: Rgba,
+    /// Choose light or dark text (and a scrim if needed) from the pixels under the box, for a
+    /// WCAG contrast of at least 4.5:1.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub auto_color: bool,
+    /// Extra pixels between characters.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub letter_spacing: f32,
+    /// Outline around the glyphs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stroke: Option<Stroke>,
+    /// Colour of highlighted spans.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub highlight: Option<Rgba>,
     /// Alignment.
     pub align: Align,
     /// Optional drop shadow.

@@ -14,7 +14,7 @@ use crate::limits;
 use crate::metadata::{closest, yaml_diagnostic, Metadata};
 use crate::template::TemplateSource;
 use doc::*;
-use spec::{Anchor, Direction, Kind, LayerSpec, Spec};
+use spec::{Anchor, Direction, Kind, LayerSpec, Paint, Spec};
 use std::path::{Path, PathBuf};
 
 /// The font used when a text layer names none.
@@ -182,27 +182,78 @@ impl Resolver<'_> {
                 let font_name = l.font.clone().unwrap_or_else(|| DEFAULT_FONT.to_string());
                 let font =
                     self.env.fonts.get(&font_name).map_err(|m| self.problem(format!("{name}: {m}")))?;
-                let size = num(l.size, 48.0);
-                if !(4.0..=1000.0).contains(&size) {
-                    return Err(self.problem(format!("{name}: size {size} is outside 4–1000 px")));
+                let max_size = num(l.size, 48.0);
+                let min_size = num(l.min_size, max_size);
+                for (key, v) in [("size", max_size), ("min_size", min_size)] {
+                    if !(4.0..=1000.0).contains(&v) {
+                        return Err(self.problem(format!("{name}: {key} {v} is outside 4–1000 px")));
+                    }
                 }
-                let line_height = (num(l.line_height, 1.25) * size) as f32;
+                if min_size > max_size {
+                    return Err(
+                        self.problem(format!("{name}: min_size {min_size} is larger than size {max_size}"))
+                    );
+                }
+                let line_factor = num(l.line_height, 1.25);
+                let spacing = num(l.letter_spacing, 0.0) as f32;
                 let max_lines = num(l.max_lines, 2.0).max(1.0) as usize;
                 let box_w = num(l.width, (cw - 2.0 * dx.abs()).max(1.0)).max(1.0);
-                let measurer = text::Measurer::new(&font, size as f32);
-                let missing = measurer.missing(text);
+                let box_h = l.height.map(|n| n.0);
+                let marked = text::parse_markup(text);
+                let missing = text::Measurer::new(&font, max_size as f32, spacing).missing(&marked);
                 if !missing.is_empty() {
                     let list: String = missing.iter().collect();
                     return Err(
                         self.problem(format!("{name}: font `{font_name}` has no glyphs for `{list}`"))
                     );
                 }
-                let wrapped = if text.trim().is_empty() {
-                    text::Wrapped { lines: vec![], truncated: false }
-                } else {
-                    text::wrap(text, &measurer, box_w as f32, max_lines)
+                let balance = l.balance.unwrap_or(false);
+                // Wraps at one size; "fits" means no ellipsis and, with a box height, no overflow.
+                let attempt = |size: f64| {
+                    let m = text::Measurer::new(&font, size as f32, spacing);
+                    let w = if marked.trim().is_empty() {
+                        text::Wrapped { lines: vec![], truncated: false }
+                    } else if balance {
+                        text::wrap_balanced(&marked, &m, box_w as f32, max_lines)
+                    } else {
+                        text::wrap(&marked, &m, box_w as f32, max_lines)
+                    };
+                    let fits =
+                        !w.truncated && box_h.is_none_or(|h| w.lines.len() as f64 * line_factor * size <= h);
+                    (w, fits)
                 };
+                // Fit-to-box: the largest whole-pixel size in [min_size, size] that fits; only
+                // when even min_size does not fit does the ellipsis cut the text.
+                let (size, wrapped) = match attempt(max_size) {
+                    (w, true) => (max_size, w),
+                    (w, false) if min_size >= max_size => (max_size, w),
+                    _ => match attempt(min_size) {
+                        (w, false) => (min_size, w),
+                        (w, true) => {
+                            let (mut lo, mut hi, mut best) =
+                                (min_size.ceil(), max_size.floor(), (min_size, w));
+                            while hi - lo > 0.5 {
+                                let mid = ((lo + hi) / 2.0).ceil();
+                                match attempt(mid) {
+                                    (w, true) => {
+                                        best = (mid, w);
+                                        lo = mid;
+                                    }
+                                    _ => hi = mid - 1.0,
+                                }
+                            }
+                            if lo > best.0 {
+                                if let (w, true) = attempt(lo) {
+                                    best = (lo, w);
+                                }
+                            }
+                            best
+                        }
+                    },
+                };
+                let line_height = (line_factor * size) as f32;
                 let align = l.align.unwrap_or_default();
+                let mut open = false;
                 let lines: Vec<TextLine> = wrapped
                     .lines
                     .into_iter()
@@ -213,7 +264,8 @@ impl Resolver<'_> {
                             Align::Center => slack / 2.0,
                             Align::Right => slack,
                         };
-                        TextLine { text: t, x: x.round() as i32, width: w.ceil() as u32 }
+                        let (text, highlights) = text::split_highlights(&t, &mut open);
+                        TextLine { text, x: x.round() as i32, width: w.ceil() as u32, highlights }
                     })
                     .collect();
                 let h = (lines.len() as f32 * line_height).ceil() as f64;
@@ -224,13 +276,26 @@ impl Resolver<'_> {
                     blur: num(s.blur, 8.0).max(0.0) as f32,
                     color: s.color.unwrap_or(crate::color::Rgba { a: 160, ..crate::color::Rgba::BLACK }),
                 });
+                let stroke = l.stroke.as_ref().map(|s| Stroke {
+                    width: num(s.width, 3.0).clamp(0.0, 64.0) as f32,
+                    color: s.color.unwrap_or(crate::color::Rgba::BLACK),
+                });
+                let (color, auto_color) = match l.color {
+                    None => (crate::color::Rgba::WHITE, false),
+                    Some(Paint::Color(c)) => (c, false),
+                    Some(Paint::Auto) => (crate::color::Rgba::WHITE, true),
+                };
                 Ok(Some(Layer::Text(TextLayer {
                     id,
                     bbox,
                     font: font_name,
                     size: size as f32,
                     line_height,
-                    color: l.color.unwrap_or(crate::color::Rgba::WHITE),
+                    color,
+                    auto_color,
+                    letter_spacing: spacing,
+                    stroke,
+                    highlight: l.highlight,
                     align,
                     shadow,
                     truncated: wrapped.truncated,
@@ -306,8 +371,12 @@ impl Resolver<'_> {
                 Ok(Some(Layer::Gradient(GradientLayer { id, bbox, vertical, from, to })))
             }
             Kind::Rect => {
-                let Some(color) = l.color else {
-                    return Err(self.problem(format!("{name}: a rect needs `color`")));
+                let color = match l.color {
+                    Some(Paint::Color(c)) => c,
+                    Some(Paint::Auto) => {
+                        return Err(self.problem(format!("{name}: a rect colour cannot be `auto`")))
+                    }
+                    None => return Err(self.problem(format!("{name}: a rect needs `color`"))),
                 };
                 let (w, h) = (num(l.width, cw), num(l.height, ch));
                 self.check_size(&name, w, h)?;

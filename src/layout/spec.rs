@@ -34,7 +34,39 @@ pub(crate) const LAYER_KEYS: &[&str] = &[
     "direction",
     "from",
     "to",
+    "min_size",
+    "letter_spacing",
+    "stroke",
+    "balance",
+    "highlight",
 ];
+
+/// A colour, or `auto` (text only: light or dark, whichever reads better on the frame).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Paint {
+    Auto,
+    Color(Rgba),
+}
+
+impl<'de> Deserialize<'de> for Paint {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        if s.eq_ignore_ascii_case("auto") {
+            Ok(Paint::Auto)
+        } else {
+            s.parse()
+                .map(Paint::Color)
+                .map_err(|e: String| serde::de::Error::custom(format!("{e}, or `auto`")))
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct StrokeSpec {
+    pub width: Option<Num>,
+    pub color: Option<Rgba>,
+}
 
 /// A number that may also be written as a quoted numeral.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -162,7 +194,15 @@ pub(crate) struct LayerSpec {
     pub text: Option<String>,
     pub font: Option<String>,
     pub size: Option<Num>,
-    pub color: Option<Rgba>,
+    /// Fit-to-box: the smallest size the text may shrink to (`size` is the largest).
+    pub min_size: Option<Num>,
+    pub letter_spacing: Option<Num>,
+    pub stroke: Option<StrokeSpec>,
+    /// Balanced lines (similar widths) instead of greedy filling.
+    pub balance: Option<bool>,
+    /// Accent colour for `**marked**` and `【bracketed】` spans.
+    pub highlight: Option<Rgba>,
+    pub color: Option<Paint>,
     pub line_height: Option<Num>,
     pub max_lines: Option<Num>,
     pub align: Option<Align>,

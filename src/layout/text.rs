@@ -12,14 +12,84 @@ use ab_glyph::{Font, ScaleFont};
 
 const ELLIPSIS: &str = "…";
 
+/// Zero-width markers around highlighted text while it is wrapped (private-use code points
+/// that never occur in titles: [`parse_markup`] removes any that do).
+pub const HIGHLIGHT_START: char = '\u{E000}';
+/// End of a highlighted run.
+pub const HIGHLIGHT_END: char = '\u{E001}';
+
+/// Turns title markup into marked text: `**word**` highlights `word` (the asterisks go);
+/// `【word】` highlights the brackets and the word, as short-video covers do.
+pub fn parse_markup(text: &str) -> String {
+    let clean: String = text.chars().filter(|&c| c != HIGHLIGHT_START && c != HIGHLIGHT_END).collect();
+    let mut out = String::with_capacity(clean.len() + 8);
+    let mut rest = clean.as_str();
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix("**") {
+            if let Some(end) = after.find("**") {
+                out.push(HIGHLIGHT_START);
+                out.push_str(&after[..end]);
+                out.push(HIGHLIGHT_END);
+                rest = &after[end + 2..];
+                continue;
+            }
+        }
+        if rest.starts_with('【') {
+            if let Some(end) = rest.find('】') {
+                out.push(HIGHLIGHT_START);
+                out.push_str(&rest[..end + '】'.len_utf8()]);
+                out.push(HIGHLIGHT_END);
+                rest = &rest[end + '】'.len_utf8()..];
+                continue;
+            }
+        }
+        let c = rest.chars().next().expect("rest is not empty");
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    out
+}
+
+/// Removes the markers from a wrapped line and returns it with its highlighted character
+/// ranges (`[start, end)` in chars). `open` carries a run that continues from the line before.
+pub fn split_highlights(line: &str, open: &mut bool) -> (String, Vec<[usize; 2]>) {
+    let mut text = String::with_capacity(line.len());
+    let mut ranges = Vec::new();
+    let mut start = if *open { Some(0) } else { None };
+    let mut n = 0;
+    for c in line.chars() {
+        match c {
+            HIGHLIGHT_START => start = start.or(Some(n)),
+            HIGHLIGHT_END => {
+                if let Some(s) = start.take() {
+                    if n > s {
+                        ranges.push([s, n]);
+                    }
+                }
+            }
+            _ => {
+                text.push(c);
+                n += 1;
+            }
+        }
+    }
+    *open = start.is_some();
+    if let Some(s) = start {
+        if n > s {
+            ranges.push([s, n]);
+        }
+    }
+    (text, ranges)
+}
+
 /// Characters that must not start a line.
 fn is_closing(c: char) -> bool {
-    "，。、；：！？）」』】》〉〕｝”’…·,.;:!?)]}%".contains(c)
+    "，。、；：！？）」』】》〉〕｝”’…·,.;:!?)]}%\u{E001}".contains(c)
 }
 
 /// Characters that must not end a line.
 fn is_opening(c: char) -> bool {
-    "（「『【《〈〔｛“‘([{".contains(c)
+    "（「『【《〈〔｛“‘([{\u{E000}".contains(c)
 }
 
 /// Ideographs, kana, hangul and full-width forms: each is its own breakable unit.
@@ -29,25 +99,26 @@ fn is_cjk(c: char) -> bool {
         | 0x20000..=0x2FA1F)
 }
 
-/// Measures advance widths with kerning at one size.
+/// Measures advance widths with kerning and letter spacing at one size.
 pub struct Measurer<'a> {
     font: ab_glyph::PxScaleFont<&'a ab_glyph::FontArc>,
+    spacing: f32,
 }
 
 impl<'a> Measurer<'a> {
-    /// A measurer for `font` at em size `size` px.
-    pub fn new(font: &'a FontHandle, size: f32) -> Self {
-        Measurer { font: font.font.as_scaled(font.scale(size)) }
+    /// A measurer for `font` at em size `size` px, adding `spacing` px between characters.
+    pub fn new(font: &'a FontHandle, size: f32, spacing: f32) -> Self {
+        Measurer { font: font.font.as_scaled(font.scale(size)), spacing }
     }
 
-    /// Advance width of `s` in pixels.
+    /// Advance width of `s` in pixels (highlight markers have no width).
     pub fn width(&self, s: &str) -> f32 {
         let mut w = 0.0;
         let mut prev = None;
-        for c in s.chars() {
+        for c in s.chars().filter(|&c| c != HIGHLIGHT_START && c != HIGHLIGHT_END) {
             let id = self.font.glyph_id(c);
             if let Some(p) = prev {
-                w += self.font.kern(p, id);
+                w += self.font.kern(p, id) + self.spacing;
             }
             w += self.font.h_advance(id);
             prev = Some(id);
@@ -59,6 +130,7 @@ impl<'a> Measurer<'a> {
     pub fn missing(&self, s: &str) -> Vec<char> {
         let mut v: Vec<char> = s
             .chars()
+            .filter(|&c| c != HIGHLIGHT_START && c != HIGHLIGHT_END)
             .filter(|c| !c.is_whitespace() && !c.is_control() && self.font.glyph_id(*c).0 == 0)
             .collect();
         v.dedup();
@@ -190,6 +262,29 @@ pub fn wrap(text: &str, m: &Measurer<'_>, max_width: f32, max_lines: usize) -> W
     }
 }
 
+/// Wraps like [`wrap`], then narrows the width as far as the line count allows, so the lines
+/// come out of similar width (two balanced lines instead of a long one and a short one).
+pub fn wrap_balanced(text: &str, m: &Measurer<'_>, max_width: f32, max_lines: usize) -> Wrapped {
+    let full = wrap(text, m, max_width, max_lines);
+    let n = full.lines.len();
+    if n < 2 || full.truncated {
+        return full;
+    }
+    let (mut lo, mut hi) = (max_width / n as f32, max_width);
+    let mut best = full;
+    for _ in 0..12 {
+        let mid = (lo + hi) / 2.0;
+        let w = wrap(text, m, mid, max_lines);
+        if w.lines.len() == n && !w.truncated {
+            hi = mid;
+            best = w;
+        } else {
+            lo = mid;
+        }
+    }
+    best
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,5 +296,23 @@ mod tests {
         assert_eq!(units("学会iPhone 15拍照"), vec!["学", "会", "iPhone", " ", "15", "拍", "照"]);
         assert_eq!(units("「爆款」来了"), vec!["「爆", "款」", "来", "了"]);
         assert_eq!(units("{% if"), vec!["{%", " ", "if"]);
+        // Highlight markers never become break opportunities on their own.
+        assert_eq!(units("学\u{E000}会\u{E001}了"), vec!["学", "\u{E000}会\u{E001}", "了"]);
+    }
+
+    #[test]
+    fn markup_marks_and_splits_highlights() {
+        let marked = parse_markup("【爆款】三分钟 **红烧肉**");
+        assert_eq!(marked, "\u{E000}【爆款】\u{E001}三分钟 \u{E000}红烧肉\u{E001}");
+        let mut open = false;
+        let (text, ranges) = split_highlights(&marked, &mut open);
+        assert_eq!(text, "【爆款】三分钟 红烧肉");
+        assert_eq!(ranges, vec![[0, 4], [8, 11]]);
+        // A run broken across lines continues on the next one.
+        let (a, ra) = split_highlights("前\u{E000}红烧", &mut open);
+        let (b, rb) = split_highlights("肉\u{E001}后", &mut open);
+        assert_eq!((a.as_str(), ra, b.as_str(), rb), ("前红烧", vec![[1, 3]], "肉后", vec![[0, 1]]));
+        // Unclosed markup stays literal.
+        assert_eq!(parse_markup("**not closed"), "**not closed");
     }
 }
