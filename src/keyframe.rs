@@ -237,7 +237,7 @@ fn best_keyframe(source: &mut Source, info: &MediaInfo) -> Result<Frame, DecodeE
             Ok(k) => {
                 let score = FrameScore::of(&k.image)
                     .map_err(|e| DecodeError::Convert { path: info.path.clone(), reason: e.to_string() })?;
-                let better = best.as_ref().and_then(|b| b.score).map_or(true, |b| score.total > b.total);
+                let better = best.as_ref().and_then(|b| b.score).is_none_or(|b| score.total > b.total);
                 if better {
                     best = Some(Frame { image: k.image, time_s: k.time_s, score: Some(score) });
                 }

@@ -271,7 +271,7 @@ fn merge_defaults(value: &mut serde_yaml_ng::Value, defaults: &serde_yaml_ng::Ma
 pub fn tracked_url(url: &str, utm: &Utm) -> Result<String, String> {
     let mut parsed = url::Url::parse(url.trim())
         .map_err(|e| format!("link url `{url}` is not an absolute http(s) URL ({e})"))?;
-    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().map_or(true, str::is_empty) {
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none_or(str::is_empty) {
         return Err(format!("link url `{url}` must be an absolute http or https URL"));
     }
     let ours: Vec<&str> = utm.pairs().map(|(k, _)| k).collect();
