@@ -54,9 +54,9 @@ fn fit_to_box_keeps_short_titles_large_and_shrinks_long_ones_before_any_ellipsis
 
 #[test]
 fn balanced_lines_have_similar_widths() {
-    let doc = layout(&format!(
-        "title: t\nsubtitle: s\nauthor: a\nvars: {{balanced: Balanced lines keep two rows of similar width instead of one long and one short}}\n"
-    ));
+    let doc = layout(
+        "title: t\nsubtitle: s\nauthor: a\nvars: {balanced: Balanced lines keep two rows of similar width instead of one long and one short}\n",
+    );
     let t = text(&doc, "balanced");
     let widths: Vec<u32> = t.lines.iter().map(|l| l.width).collect();
     let (min, max) = (*widths.iter().min().unwrap(), *widths.iter().max().unwrap());
@@ -66,9 +66,8 @@ fn balanced_lines_have_similar_widths() {
 
 #[test]
 fn highlight_spans_are_located_per_line_without_their_markers() {
-    let doc = layout(&format!(
-        "title: t\nsubtitle: \"【爆款】三分钟学会 **红烧肉**\"\nauthor: a\nvars: {{balanced: b}}\n"
-    ));
+    let doc =
+        layout("title: t\nsubtitle: \"【爆款】三分钟学会 **红烧肉**\"\nauthor: a\nvars: {balanced: b}\n");
     let t = text(&doc, "highlight");
     let all: String = t.lines.iter().map(|l| l.text.as_str()).collect();
     assert_eq!(all.replace(' ', ""), "【爆款】三分钟学会红烧肉");
