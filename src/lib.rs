@@ -22,6 +22,7 @@
 
 mod av;
 pub mod batch;
+pub mod check;
 pub mod color;
 pub mod composite;
 pub mod encode;

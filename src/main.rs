@@ -53,6 +53,23 @@ enum Command {
     ///
     /// Exit codes: 0 all covers ok or unchanged, 1 some failed, 2 usage error.
     Batch(BatchArgs),
+    /// Pre-flight check: layout and measurement without encoding. Reports text cut by an
+    /// ellipsis or shrunk below its minimum, missing glyphs, contrast under 4.5:1 (when the video
+    /// NAME.mp4 sits beside NAME[.variant].yaml), layers in platform safe zones, and QR codes with
+    /// modules under 4 px or a short quiet zone.
+    ///
+    /// Exit codes: 0 nothing found, 1 findings, 4 errors.
+    Check {
+        /// Metadata files to check.
+        #[arg(required = true, value_name = "META.yaml")]
+        metas: Vec<PathBuf>,
+        /// Template name or path for every file. [default: each metadata's `template`]
+        #[arg(long, value_name = "NAME|PATH")]
+        template: Option<String>,
+        /// Print JSON instead of text.
+        #[arg(long, default_value_t = false)]
+        json: bool,
+    },
     /// Print what a video is: container, codec, size, rotation, pixel aspect, duration.
     Probe {
         /// The video.
@@ -134,6 +151,7 @@ fn main() -> ExitCode {
     let env = Env::new(&home, Default::default());
     let command = match cli.command {
         Command::Batch(args) => return batch(args, &env),
+        Command::Check { metas, template, json } => return check(&metas, template.as_deref(), json, &env),
         other => other,
     };
     match run(command, &env) {
@@ -229,6 +247,45 @@ fn batch(args: BatchArgs, env: &Env) -> ExitCode {
     }
 }
 
+/// `coverforge check`: 0 when nothing was found, 1 for findings, 4 for errors.
+fn check(metas: &[PathBuf], template: Option<&str>, json: bool, env: &Env) -> ExitCode {
+    let reports: Vec<_> = metas.iter().map(|m| coverforge::check::check(m, template, env)).collect();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&reports).expect("reports serialise"));
+    } else {
+        for r in &reports {
+            for e in &r.errors {
+                println!("error: {}", e.replace('\n', " "));
+            }
+            for f in &r.findings {
+                let at = f.line.map(|l| format!(":{l}")).unwrap_or_default();
+                println!(
+                    "{}: {}{at}: warning[{}]: {}: {}",
+                    r.meta.display(),
+                    f.file.display(),
+                    serde_json::to_value(f.kind)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default(),
+                    f.layer,
+                    f.message
+                );
+            }
+            if r.errors.is_empty() && r.findings.is_empty() {
+                let measured = r.video.as_ref().map(|v| format!(" (contrast measured on {})", v.display()));
+                println!("{}: ok{}", r.meta.display(), measured.unwrap_or_default());
+            }
+        }
+    }
+    if reports.iter().any(|r| !r.errors.is_empty()) {
+        ExitCode::from(4)
+    } else if reports.iter().any(|r| !r.findings.is_empty()) {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
 fn run(command: Command, env: &Env) -> Result<(), Error> {
     match command {
         Command::Render { video, meta, template, output, quality, json } => {
@@ -252,7 +309,7 @@ fn run(command: Command, env: &Env) -> Result<(), Error> {
                 );
             }
         }
-        Command::Batch { .. } => unreachable!("handled by batch()"),
+        Command::Batch(_) | Command::Check { .. } => unreachable!("handled in main()"),
         Command::Probe { video, json } => {
             let info = coverforge::probe::probe(&video, &env.limits)?;
             if json {

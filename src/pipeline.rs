@@ -150,7 +150,8 @@ pub fn render(job: &Job, env: &Env) -> Result<JobResult, Error> {
     let t1 = Instant::now();
     let extracted = keyframe::extract(&job.video, meta.frame, &env.limits)?;
     let t2 = Instant::now();
-    let (canvas, contrast) = crate::composite::composite_with_report(&extracted.frame.image, &doc, env)?;
+    let (canvas, contrast) =
+        crate::composite::composite_with_report(&extracted.frame.image, &doc, env, false)?;
     let t3 = Instant::now();
     let bytes = encode::encode(&canvas, format, job.quality, &job.output)?;
     encode::write_atomic(&job.output, &bytes)?;

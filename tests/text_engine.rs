@@ -93,7 +93,7 @@ fn letter_spacing_widens_the_line() {
 
 fn auto_contrast_on(frame: &Image) -> composite::TextContrast {
     let doc = layout(&format!("title: t\n{BASE}"));
-    let (_, report) = composite::composite_with_report(frame, &doc, &env()).unwrap();
+    let (_, report) = composite::composite_with_report(frame, &doc, &env(), false).unwrap();
     assert_eq!(report.len(), 1, "one auto layer");
     report[0].clone()
 }

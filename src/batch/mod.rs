@@ -376,8 +376,9 @@ fn render_job(job: &BatchJob, ctx: &JobContext<'_>, report: &mut JobReport) -> R
     report.warnings = extracted.warnings.clone();
 
     let t2 = Instant::now();
-    let (canvas, contrast) = crate::composite::composite_with_report(&extracted.frame.image, &doc, env)
-        .map_err(|e| e.to_string())?;
+    let (canvas, contrast) =
+        crate::composite::composite_with_report(&extracted.frame.image, &doc, env, false)
+            .map_err(|e| e.to_string())?;
     report.contrast = contrast;
     report.ms.composite_ms = ms_since(t2);
     let t3 = Instant::now();

@@ -53,10 +53,11 @@ pub struct TextContrast {
 /// # Errors
 /// [`CompositeError`] when an asset cannot be loaded or OpenCV fails.
 pub fn composite(frame: &Image, doc: &LayoutDoc, env: &Env) -> Result<Image, CompositeError> {
-    composite_with_report(frame, doc, env).map(|(canvas, _)| canvas)
+    composite_with_report(frame, doc, env, false).map(|(canvas, _)| canvas)
 }
 
-/// As [`composite`], also returning the decisions of `auto` text colours.
+/// As [`composite`], also returning the decisions of `auto` text colours, and with
+/// `measure_all`, the contrast of every other text layer too (for `coverforge check`).
 ///
 /// # Errors
 /// As [`composite`].
@@ -64,12 +65,13 @@ pub fn composite_with_report(
     frame: &Image,
     doc: &LayoutDoc,
     env: &Env,
+    measure_all: bool,
 ) -> Result<(Image, Vec<TextContrast>), CompositeError> {
     let mut canvas = background(frame, doc)?;
     let mut contrasts = Vec::new();
     for layer in &doc.layers {
         match layer {
-            Layer::Text(t) => contrasts.extend(text::draw(&mut canvas, t, env)?),
+            Layer::Text(t) => contrasts.extend(text::draw(&mut canvas, t, env, measure_all)?),
             Layer::Image(l) => {
                 let img = env
                     .image(&l.src)

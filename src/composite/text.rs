@@ -19,6 +19,7 @@ pub(super) fn draw(
     canvas: &mut Image,
     t: &TextLayer,
     env: &Env,
+    measure: bool,
 ) -> Result<Option<TextContrast>, CompositeError> {
     if t.lines.is_empty() {
         return Ok(None);
@@ -65,7 +66,13 @@ pub(super) fn draw(
     if let Some(a) = &accent {
         whole.max_with(a);
     }
-    let (color, report) = if t.auto_color { auto_color(canvas, t)? } else { (t.color, None) };
+    let (color, report) = if t.auto_color {
+        auto_color(canvas, t)?
+    } else if measure {
+        (t.color, Some(measure_fixed(canvas, t)))
+    } else {
+        (t.color, None)
+    };
     let outline = match t.stroke {
         Some(s) if s.width > 0.0 => Some((whole.dilated(s.width)?, s.color)),
         _ => None,
@@ -84,15 +91,42 @@ pub(super) fn draw(
     Ok(report)
 }
 
+/// The contrast of a fixed text colour against the worst tenth of the pixels under it (the
+/// darkest or the brightest tenth, whichever is closer to the text).
+fn measure_fixed(canvas: &Image, t: &TextLayer) -> TextContrast {
+    let (lo, hi) = canvas.luminance_percentiles(text_area(t), 0.10, 0.90);
+    let l = color::luminance(t.color);
+    let ratio = color::contrast(l, lo).min(color::contrast(l, hi));
+    TextContrast {
+        id: t.id.clone(),
+        color: t.color,
+        contrast: (ratio * 100.0).round() / 100.0,
+        scrim_alpha: 0.0,
+    }
+}
+
+/// The area a text layer's legibility depends on: its lines' extent plus a margin (a scrim
+/// drawn there hugs the text rather than the whole box).
+fn text_area(t: &TextLayer) -> (i32, i32, u32, u32) {
+    let b = t.bbox;
+    let margin = (t.size * 0.3).round() as i32;
+    let left = t.lines.iter().map(|l| l.x).min().unwrap_or(0);
+    let right = t.lines.iter().map(|l| l.x + l.width as i32).max().unwrap_or(b.width as i32);
+    (
+        b.x + left - margin,
+        b.y - margin,
+        (right - left + 2 * margin).max(0) as u32,
+        b.height + 2 * margin as u32,
+    )
+}
+
 /// Picks light or dark text for the pixels under the box, adds a scrim when even the better one
 /// falls short of [`TARGET_CONTRAST`], and measures the contrast actually achieved.
 ///
 /// The contrast is taken against the worst pixels, not the average: the brightest 10 % under
 /// light text, the darkest 10 % under dark text.
 fn auto_color(canvas: &mut Image, t: &TextLayer) -> Result<(Rgba, Option<TextContrast>), CompositeError> {
-    let b = t.bbox;
-    let margin = (t.size * 0.3).round() as i32;
-    let area = (b.x - margin, b.y - margin, b.width + 2 * margin as u32, b.height + 2 * margin as u32);
+    let area = text_area(t);
     let (dark_bg, light_bg) = canvas.luminance_percentiles(area, 0.10, 0.90);
     let light_ratio = color::contrast(color::luminance(Rgba::WHITE), light_bg);
     let dark_ratio = color::contrast(color::luminance(DARK), dark_bg);

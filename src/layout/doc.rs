@@ -18,6 +18,44 @@ pub struct LayoutDoc {
     pub fit: Fit,
     /// Layers, drawn in order over the frame.
     pub layers: Vec<Layer>,
+    /// Areas covered by the platform's UI, kept clear of text and QR codes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub safe_zones: Vec<crate::layout::safe_zones::Zone>,
+    /// Problems worth a designer's look that did not stop the layout (see `coverforge check`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<Finding>,
+}
+
+/// What a finding is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FindingKind {
+    /// Text cut by an ellipsis (longer than the template allows).
+    Truncated,
+    /// Text shrank to its minimum size and still did not fit.
+    BelowMinimum,
+    /// A layer overlaps a platform safe zone and could not be moved clear.
+    SafeZone,
+    /// QR modules smaller than 4 px at the output size.
+    QrModules,
+    /// A QR quiet zone narrower than the standard 4 modules.
+    QrQuietZone,
+    /// Text contrast below WCAG 4.5:1 on the frame.
+    Contrast,
+}
+
+/// One finding, located at the layer that has it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Finding {
+    /// Kind.
+    pub kind: FindingKind,
+    /// The layer (`layer 3 (`title`)`).
+    pub layer: String,
+    /// 1-based line of the layer in the rendered layout (`coverforge layout --raw`).
+    pub line: Option<usize>,
+    /// What is wrong.
+    pub message: String,
 }
 
 /// Output size and the colour behind the frame.

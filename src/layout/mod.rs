@@ -5,6 +5,7 @@
 //! frame. All problems of one pass are collected and reported together, each with a line.
 
 pub mod doc;
+pub mod safe_zones;
 mod spec;
 pub mod text;
 
@@ -77,13 +78,41 @@ pub fn from_rendered(text: &str, template: &TemplateSource, env: &Env) -> Result
         background: spec.canvas.background.unwrap_or(crate::color::Rgba::BLACK),
     };
 
+    let mut zones = spec.safe_zones.clone();
+    if let Some(platform) = &spec.platform {
+        match safe_zones::profile(platform, canvas.width, canvas.height) {
+            Some(z) => zones.extend(z),
+            None => {
+                let hint = closest(platform, safe_zones::PROFILES).map(|p| format!("did you mean `{p}`?"));
+                let mut d = Diagnostic::new(
+                    file,
+                    format!("unknown platform `{platform}` (known: {})", safe_zones::PROFILES.join(", ")),
+                )
+                .at(text.lines().position(|l| l.starts_with("platform:")).map(|i| i + 1), None);
+                if let Some(h) = hint {
+                    d = d.hint(h);
+                }
+                return Err(Diagnostics::from(d).into());
+            }
+        }
+    }
     let layer_lines = layer_lines(text);
     let template_dir = file.parent().unwrap_or(Path::new(".")).to_path_buf();
-    let mut ctx =
-        Resolver { env, file, canvas: &canvas, template_dir, placed: Vec::new(), problems: Vec::new() };
+    let mut ctx = Resolver {
+        env,
+        file,
+        canvas: &canvas,
+        template_dir,
+        placed: Vec::new(),
+        problems: Vec::new(),
+        zones,
+        findings: Vec::new(),
+        line: None,
+    };
     let mut layers = Vec::new();
     for (i, layer) in spec.layers.iter().enumerate() {
         let line = layer_lines.get(i).copied();
+        ctx.line = line;
         let before = ctx.problems.len();
         match ctx.layer(i, layer) {
             Ok(Some(l)) => {
@@ -103,7 +132,8 @@ pub fn from_rendered(text: &str, template: &TemplateSource, env: &Env) -> Result
     if !ctx.problems.is_empty() {
         return Err(Diagnostics(ctx.problems).into());
     }
-    Ok(LayoutDoc { template: template.name.clone(), canvas, fit: spec.fit, layers })
+    let (safe_zones, findings) = (ctx.zones, ctx.findings);
+    Ok(LayoutDoc { template: template.name.clone(), canvas, fit: spec.fit, layers, safe_zones, findings })
 }
 
 /// 1-based lines where each item of `layers:` starts in the rendered text.
@@ -132,6 +162,11 @@ struct Resolver<'a> {
     /// Ids and boxes of the layers so far (for `relative_to`).
     placed: Vec<(Option<String>, BoxPx)>,
     problems: Vec<Diagnostic>,
+    /// Safe zones text and QR codes keep out of.
+    zones: Vec<safe_zones::Zone>,
+    findings: Vec<Finding>,
+    /// Line of the layer being resolved.
+    line: Option<usize>,
 }
 
 /// `Err(None)`: a problem was recorded, go on with the next layer. `Err(Some)`: stop now.
@@ -141,6 +176,23 @@ impl Resolver<'_> {
     fn problem(&mut self, message: String) -> Option<Error> {
         self.problems.push(Diagnostic::new(self.file, message));
         None
+    }
+
+    fn finding(&mut self, kind: FindingKind, layer: &str, message: String) {
+        self.findings.push(Finding { kind, layer: layer.to_string(), line: self.line, message });
+    }
+
+    /// Moves a text or QR box out of the safe zones, or records a finding when it cannot.
+    fn keep_clear(&mut self, name: &str, b: BoxPx) -> BoxPx {
+        match safe_zones::keep_out(b, &self.zones, self.canvas.width, self.canvas.height) {
+            Ok(moved) => moved,
+            Err(zone) => {
+                let message =
+                    format!("overlaps the safe zone `{}` and cannot be moved clear of it", zone.name);
+                self.finding(FindingKind::SafeZone, name, message);
+                b
+            }
+        }
     }
 
     fn name(i: usize, l: &LayerSpec) -> String {
@@ -270,6 +322,18 @@ impl Resolver<'_> {
                     .collect();
                 let h = (lines.len() as f32 * line_height).ceil() as f64;
                 let bbox = self.place(&name, l, box_w, h, dx, dy)?;
+                let bbox = self.keep_clear(&name, bbox);
+                if wrapped.truncated {
+                    let (kind, message) = if min_size < max_size {
+                        (
+                            FindingKind::BelowMinimum,
+                            format!("shrank to its minimum size {min_size} px and was still cut by an ellipsis after {max_lines} line(s)"),
+                        )
+                    } else {
+                        (FindingKind::Truncated, format!("text is longer than the template allows: cut by an ellipsis after {max_lines} line(s)"))
+                    };
+                    self.finding(kind, &name, message);
+                }
                 let shadow = l.shadow.as_ref().map(|s| Shadow {
                     dx: num(s.dx, 0.0).round() as i32,
                     dy: num(s.dy, 4.0).round() as i32,
@@ -350,6 +414,22 @@ impl Resolver<'_> {
                     )));
                 }
                 let bbox = self.place(&name, l, size, size, dx, dy)?;
+                let bbox = self.keep_clear(&name, bbox);
+                let module_px = (size as u32) / (modules + 2 * quiet);
+                if module_px < 4 {
+                    self.finding(
+                        FindingKind::QrModules,
+                        &name,
+                        format!("QR modules are {module_px} px at the output size ({modules} modules in {size} px); phones read 4 px and up reliably"),
+                    );
+                }
+                if quiet < 4 {
+                    self.finding(
+                        FindingKind::QrQuietZone,
+                        &name,
+                        format!("QR quiet zone is {quiet} modules; the standard is 4"),
+                    );
+                }
                 Ok(Some(Layer::Qr(QrLayer {
                     id,
                     bbox,

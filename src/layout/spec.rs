@@ -99,6 +99,11 @@ pub(crate) struct Spec {
     pub canvas: CanvasSpec,
     #[serde(default)]
     pub fit: Fit,
+    /// A platform profile whose UI areas text and QR codes are kept out of.
+    pub platform: Option<String>,
+    /// Extra no-go zones in pixels.
+    #[serde(default)]
+    pub safe_zones: Vec<crate::layout::safe_zones::Zone>,
     #[serde(default)]
     pub layers: Vec<LayerSpec>,
 }
