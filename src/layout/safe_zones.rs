@@ -69,7 +69,7 @@ fn overlaps(b: &BoxPx, z: &Zone) -> bool {
 
 /// The box moved clear of every zone by the smallest shift (up, down, left or right past an
 /// offending zone) that keeps it inside the canvas; the zone in the way when there is none.
-pub fn keep_out<'a>(b: BoxPx, zones: &'a [Zone], canvas_w: u32, canvas_h: u32) -> Result<BoxPx, &'a Zone> {
+pub fn keep_out(b: BoxPx, zones: &[Zone], canvas_w: u32, canvas_h: u32) -> Result<BoxPx, &Zone> {
     let Some(first) = zones.iter().find(|z| overlaps(&b, z)) else { return Ok(b) };
     let inside = |c: &BoxPx| {
         c.x >= 0
