@@ -70,6 +70,9 @@ fn good_jobs_render_and_bad_ones_are_reported_with_exit_code_1() {
         let img = Image::load(&dir.path().join("out").join(name)).unwrap();
         assert_eq!((img.width(), img.height()), (320, 180));
     }
+    // Layout findings travel in the report (a QR code on a 320x180 thumbnail has small modules).
+    let a = jobs.iter().find(|j| j["output"].as_str().unwrap().ends_with("a.jpg")).unwrap();
+    assert!(a["findings"].as_array().unwrap().iter().any(|f| f["kind"] == "qr-modules"), "{a}");
     // Defaults reached the covers: every good one carries the QR code from defaults.yaml.
     assert_eq!(
         zbar(&dir.path().join("out/a.jpg")),

@@ -124,6 +124,9 @@ pub struct JobReport {
     /// Colours chosen for `color: auto` text, and the contrast reached.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub contrast: Vec<crate::composite::TextContrast>,
+    /// Layout findings, as `coverforge check` reports them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<crate::layout::doc::Finding>,
     /// The title, for the proof sheet.
     #[serde(skip)]
     pub title: Option<String>,
@@ -326,6 +329,7 @@ fn run_job(job: &BatchJob, ctx: &JobContext<'_>) -> JobReport {
         input_hash: None,
         warnings: Vec::new(),
         contrast: Vec::new(),
+        findings: Vec::new(),
         title: None,
     };
     if let Err(e) = render_job(job, ctx, &mut report) {
@@ -347,6 +351,7 @@ fn render_job(job: &BatchJob, ctx: &JobContext<'_>, report: &mut JobReport) -> R
     report.title = Some(meta.title.clone());
     let doc =
         pipeline::layout_for_metadata(&meta, opts.template.as_deref(), env).map_err(|e| e.to_string())?;
+    report.findings = doc.findings.clone();
     let format = Format::from_path(&job.output).map_err(|e| e.to_string())?;
     let identity = frame_cache::video_identity(&job.video).map_err(|e| format!("cannot read video: {e}"))?;
     let hash = job_hash(&identity, &meta, &doc, format, opts.quality, env)?;
