@@ -30,12 +30,22 @@ fn every_planted_problem_is_found_with_its_file_and_line() {
     let dir = tempdir();
     let d = dir.path();
     let golden_text = repo("tests/golden/text.yaml.tera");
-    write(&d.join("long.yaml"), &format!("template: douyin-9x16\ntitle: {}\n", "一个非常非常长的标题".repeat(8)));
+    write(
+        &d.join("long.yaml"),
+        &format!("template: douyin-9x16\ntitle: {}\n", "一个非常非常长的标题".repeat(8)),
+    );
     write(
         &d.join("minimum.yaml"),
-        &format!("template: {}\ntitle: {}\nsubtitle: s\nauthor: a\nvars: {{balanced: b}}\n", golden_text.display(), "很长的标题".repeat(30)),
+        &format!(
+            "template: {}\ntitle: {}\nsubtitle: s\nauthor: a\nvars: {{balanced: b}}\n",
+            golden_text.display(),
+            "很长的标题".repeat(30)
+        ),
     );
-    write(&d.join("qr.yaml"), "template: thumb-320x180\ntitle: t\nlink: {url: https://example.com/a/rather/long/path?with=query}\n");
+    write(
+        &d.join("qr.yaml"),
+        "template: thumb-320x180\ntitle: t\nlink: {url: https://example.com/a/rather/long/path?with=query}\n",
+    );
     write(
         &d.join("zones.yaml.tera"),
         "canvas: {width: 1080, height: 1920}\nplatform: douyin\nlayers:\n  - kind: text\n    text: {{ title }}\n    size: 300\n    max_lines: 6\n    width: 1080\n    line_height: 1.0\n",
@@ -57,7 +67,8 @@ fn every_planted_problem_is_found_with_its_file_and_line() {
     assert_eq!(r.code, 4, "errors win over findings: {}", r.stderr);
     let reports: Vec<serde_json::Value> = serde_json::from_str(&r.stdout).unwrap();
     let kinds = |meta: &str| -> Vec<String> {
-        let rep = reports.iter().find(|x| x["meta"].as_str().unwrap().ends_with(&format!("{meta}.yaml"))).unwrap();
+        let rep =
+            reports.iter().find(|x| x["meta"].as_str().unwrap().ends_with(&format!("{meta}.yaml"))).unwrap();
         rep["findings"].as_array().unwrap().iter().map(|f| f["kind"].as_str().unwrap().to_string()).collect()
     };
     assert_eq!(kinds("long"), vec!["truncated"]);
@@ -76,7 +87,13 @@ fn every_planted_problem_is_found_with_its_file_and_line() {
     // The text form names the metadata, the template and the line.
     let r = run_in(d, &["check", "long.yaml"]);
     assert_eq!(r.code, 1);
-    assert!(r.stdout.starts_with("long.yaml: ") && r.stdout.contains("douyin-9x16.yaml.tera:") && r.stdout.contains("warning[truncated]"), "{}", r.stdout);
+    assert!(
+        r.stdout.starts_with("long.yaml: ")
+            && r.stdout.contains("douyin-9x16.yaml.tera:")
+            && r.stdout.contains("warning[truncated]"),
+        "{}",
+        r.stdout
+    );
 }
 
 #[test]
@@ -88,7 +105,10 @@ fn text_and_qr_codes_are_moved_out_of_safe_zones() {
         if matches!(layer, coverforge::layout::doc::Layer::Text(_) | coverforge::layout::doc::Layer::Qr(_)) {
             let b = layer.bbox();
             for z in &doc.safe_zones {
-                let overlap = b.x < z.x + z.width as i32 && z.x < b.x + b.width as i32 && b.y < z.y + z.height as i32 && z.y < b.y + b.height as i32;
+                let overlap = b.x < z.x + z.width as i32
+                    && z.x < b.x + b.width as i32
+                    && b.y < z.y + z.height as i32
+                    && z.y < b.y + b.height as i32;
                 assert!(!overlap || b.height == 0, "{b:?} overlaps {z:?}");
             }
         }
