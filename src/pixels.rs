@@ -314,6 +314,20 @@ impl Image {
         Image { width: w, height: h, bgr }
     }
 
+    /// Every `step`-th pixel of every `step`-th row: a cheap sample for statistics.
+    pub fn sampled(&self, step: u32) -> Image {
+        let step = step.max(1) as usize;
+        let (w, h) = (self.width as usize, self.height as usize);
+        let (sw, sh) = (w.div_ceil(step), h.div_ceil(step));
+        let mut bgr = Vec::with_capacity(sw * sh * 3);
+        for y in (0..h).step_by(step) {
+            for x in (0..w).step_by(step) {
+                bgr.extend_from_slice(&self.bgr[(y * w + x) * 3..][..3]);
+            }
+        }
+        Image { width: sw as u32, height: sh as u32, bgr }
+    }
+
     /// The `lo` and `hi` quantiles (0–1) of WCAG relative luminance over `rect` (clipped):
     /// e.g. (0.1, 0.9) gives the darkest and brightest tenth, robust to a few stray pixels.
     /// An empty area reads as mid-grey.
