@@ -64,7 +64,8 @@ auto_rate=$(rate "$N" "$t0" "$t1")
 t0=$(now); "$BIN" batch "$W/clips" -o "$W/out" -j "$J" -q --cache-dir "$W/cache" --report "$W/rerun.jsonl" || true; t1=$(now)
 rerun_s=$(secs "$t0" "$t1")
 
-sed -i 's/color: "#FFE082"/color: "#FFD54F"/' "$W/tpl/brand.yaml.tera"
+sed -i 's/to: "#000000E0"/to: "#000000D0"/' "$W/tpl/brand.yaml.tera"   # a darker scrim: every cover changes
+cmp -s templates/douyin-9x16.yaml.tera "$W/tpl/brand.yaml.tera" && { echo "the template edit did not apply"; exit 1; }
 t0=$(now); "$BIN" batch "$W/clips" -o "$W/out" -j "$J" -q --cache-dir "$W/cache" --report "$W/template.jsonl" || true; t1=$(now)
 tpl_s=$(secs "$t0" "$t1")
 cp templates/douyin-9x16.yaml.tera "$W/tpl/brand.yaml.tera"
