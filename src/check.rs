@@ -92,7 +92,7 @@ pub fn check(meta_path: &Path, template_override: Option<&str>, env: &Env) -> Ch
     };
     match composite::composite_with_report(&frame.frame.image, &doc, env, true) {
         Ok((_, contrasts)) => {
-            for c in contrasts.iter().filter(|c| c.contrast < TARGET_CONTRAST) {
+            for c in contrasts.contrast.iter().filter(|c| c.contrast < TARGET_CONTRAST) {
                 let (layer, line) = text_layer_label(&doc.layers, c.id.as_deref());
                 report.findings.push(CheckFinding {
                     file: source.path.clone(),

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 /// Templates, fonts, decoded images and limits for a process.
 pub struct Env {
     templates_dir: PathBuf,
+    assets_dir: PathBuf,
     /// Fonts by name.
     pub fonts: FontBook,
     images: Mutex<HashMap<PathBuf, Arc<Overlay>>>,
@@ -30,6 +31,7 @@ impl Env {
     pub fn new(data_dir: &Path, limits: Limits) -> Self {
         Env {
             templates_dir: data_dir.join("templates"),
+            assets_dir: data_dir.join("assets"),
             fonts: FontBook::new(data_dir.join("fonts")),
             images: Mutex::new(HashMap::new()),
             templates: Mutex::new(HashMap::new()),
@@ -49,6 +51,11 @@ impl Env {
             return PathBuf::from(".");
         }
         PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    }
+
+    /// The face detection model (OpenCV's frontal-face Haar cascade, shipped in `assets/`).
+    pub fn face_model(&self) -> PathBuf {
+        self.assets_dir.join("haarcascade_frontalface_default.xml")
     }
 
     /// The folder holding named templates.

@@ -67,6 +67,12 @@ pub struct JobResult {
     /// Colours chosen for `color: auto` text, and the contrast reached.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub contrast: Vec<crate::composite::TextContrast>,
+    /// Faces found in the frame (templates with `faces: true`), in cover pixels.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub faces: Vec<crate::layout::doc::BoxPx>,
+    /// Text layers moved to an alternative placement to keep off a face.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub moved_off_faces: Vec<String>,
     /// Per-stage times.
     pub times: StageTimes,
 }
@@ -167,7 +173,9 @@ pub fn render(job: &Job, env: &Env) -> Result<JobResult, Error> {
         template: doc.template.clone(),
         output_bytes: bytes.len(),
         warnings: extracted.warnings,
-        contrast,
+        contrast: contrast.contrast,
+        faces: contrast.faces,
+        moved_off_faces: contrast.moved_off_faces,
         times: StageTimes {
             layout_ms: ms(t0, t1),
             decode_ms: ms(t1, t2),

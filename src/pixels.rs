@@ -27,6 +27,13 @@ fn cv_err(op: &'static str) -> impl FnOnce(opencv::Error) -> PixelError {
     move |e| PixelError { op, message: e.message }
 }
 
+thread_local! {
+    /// Face detectors by model path: loading one takes milliseconds, and OpenCV classifiers are
+    /// not shared across threads.
+    static DETECTORS: std::cell::RefCell<std::collections::HashMap<std::path::PathBuf, opencv::objdetect::CascadeClassifier>> =
+        Default::default();
+}
+
 /// Makes OpenCV run each call on the calling thread. Batch workers are already one per core;
 /// OpenCV's own pool on top would only oversubscribe the CPU.
 pub fn opencv_single_threaded() {
@@ -225,6 +232,53 @@ impl Image {
         )
         .map_err(cv_err("resize"))?;
         Ok(out)
+    }
+
+    /// Frontal faces found with the cascade model at `model`, as (x, y, w, h) in this image's
+    /// pixels. Detection runs on a grey copy at most 640 px wide.
+    ///
+    /// # Errors
+    /// When the model cannot be loaded or OpenCV fails.
+    pub fn detect_faces(&self, model: &Path) -> Result<Vec<(i32, i32, u32, u32)>, PixelError> {
+        use opencv::objdetect::{CascadeClassifier, CascadeClassifierTrait, CascadeClassifierTraitConst};
+        let gray = self.small_luma(640)?;
+        let scale = self.width as f64 / gray.width as f64;
+        let mut equalized = Mask::new(gray.width, gray.height);
+        imgproc::equalize_hist(&gray.mat()?, &mut equalized.mat_mut()?).map_err(cv_err("equalizeHist"))?;
+        DETECTORS.with(|cache| {
+            let mut cache = cache.borrow_mut();
+            if !cache.contains_key(model) {
+                let c = CascadeClassifier::new(model).map_err(cv_err("CascadeClassifier"))?;
+                if c.empty().map_err(cv_err("CascadeClassifier"))? {
+                    return Err(PixelError {
+                        op: "CascadeClassifier",
+                        message: format!("{} is not a cascade model", model.display()),
+                    });
+                }
+                cache.insert(model.to_owned(), c);
+            }
+            let detector = cache.get_mut(model).expect("just inserted");
+            let mut found = Vector::<cv::Rect>::new();
+            let min = (gray.width.min(gray.height) / 12).max(20) as i32;
+            detector
+                .detect_multi_scale(
+                    &equalized.mat()?,
+                    &mut found,
+                    1.05,
+                    5,
+                    0,
+                    Size::new(min, min),
+                    Size::new(0, 0),
+                )
+                .map_err(cv_err("detectMultiScale"))?;
+            Ok(found
+                .iter()
+                .map(|r| {
+                    let s = |v: i32| (v as f64 * scale).round();
+                    (s(r.x) as i32, s(r.y) as i32, s(r.width) as u32, s(r.height) as u32)
+                })
+                .collect())
+        })
     }
 
     /// Luma (BT.601) of the image shrunk to at most `max_width` wide, for frame scoring.

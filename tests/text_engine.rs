@@ -94,8 +94,8 @@ fn letter_spacing_widens_the_line() {
 fn auto_contrast_on(frame: &Image) -> composite::TextContrast {
     let doc = layout(&format!("title: t\n{BASE}"));
     let (_, report) = composite::composite_with_report(frame, &doc, &env(), false).unwrap();
-    assert_eq!(report.len(), 1, "one auto layer");
-    report[0].clone()
+    assert_eq!(report.contrast.len(), 1, "one auto layer");
+    report.contrast[0].clone()
 }
 
 #[test]

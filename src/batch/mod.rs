@@ -384,7 +384,7 @@ fn render_job(job: &BatchJob, ctx: &JobContext<'_>, report: &mut JobReport) -> R
     let (canvas, contrast) =
         crate::composite::composite_with_report(&extracted.frame.image, &doc, env, false)
             .map_err(|e| e.to_string())?;
-    report.contrast = contrast;
+    report.contrast = contrast.contrast;
     report.ms.composite_ms = ms_since(t2);
     let t3 = Instant::now();
     let bytes = encode::encode(&canvas, format, opts.quality, &job.output).map_err(|e| e.to_string())?;

@@ -11,7 +11,7 @@ mod text;
 pub use text::TARGET_CONTRAST;
 
 use crate::env::Env;
-use crate::layout::doc::{Fit, Layer, LayoutDoc};
+use crate::layout::doc::{BoxPx, Fit, Layer, LayoutDoc, TextLayer};
 use crate::pixels::{Image, PixelError};
 use std::path::PathBuf;
 
@@ -48,6 +48,19 @@ pub struct TextContrast {
     pub scrim_alpha: f32,
 }
 
+/// What compositing decided from the frame.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct CompositeReport {
+    /// Colours chosen for `auto` text (and, when measuring, every text's contrast).
+    pub contrast: Vec<TextContrast>,
+    /// Faces found (with `faces: true`), in canvas pixels.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub faces: Vec<BoxPx>,
+    /// Text layers moved to an alternative placement to keep off a face.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub moved_off_faces: Vec<String>,
+}
+
 /// Draws `doc` over `frame` and returns the canvas.
 ///
 /// # Errors
@@ -56,8 +69,9 @@ pub fn composite(frame: &Image, doc: &LayoutDoc, env: &Env) -> Result<Image, Com
     composite_with_report(frame, doc, env, false).map(|(canvas, _)| canvas)
 }
 
-/// As [`composite`], also returning the decisions of `auto` text colours, and with
-/// `measure_all`, the contrast of every other text layer too (for `coverforge check`).
+/// As [`composite`], also reporting what was decided from the frame: `auto` text colours and
+/// their contrast (with `measure_all`, every text layer's contrast, for `coverforge check`),
+/// faces, and text moved off them.
 ///
 /// # Errors
 /// As [`composite`].
@@ -66,12 +80,24 @@ pub fn composite_with_report(
     doc: &LayoutDoc,
     env: &Env,
     measure_all: bool,
-) -> Result<(Image, Vec<TextContrast>), CompositeError> {
-    let mut canvas = background(frame, doc)?;
-    let mut contrasts = Vec::new();
+) -> Result<(Image, CompositeReport), CompositeError> {
+    let faces = if doc.faces {
+        let model = env.face_model();
+        frame.detect_faces(&model).map_err(|e| CompositeError::Asset { path: model, message: e.message })?
+    } else {
+        Vec::new()
+    };
+    let (mut canvas, faces) = background(frame, doc, &faces)?;
+    let mut report = CompositeReport { faces: faces.clone(), ..Default::default() };
     for layer in &doc.layers {
         match layer {
-            Layer::Text(t) => contrasts.extend(text::draw(&mut canvas, t, env, measure_all)?),
+            Layer::Text(t) => {
+                let placed = off_faces(t, &faces);
+                if placed.bbox != t.bbox {
+                    report.moved_off_faces.push(t.id.clone().unwrap_or_else(|| "text".into()));
+                }
+                report.contrast.extend(text::draw(&mut canvas, &placed, env, measure_all)?);
+            }
             Layer::Image(l) => {
                 let img = env
                     .image(&l.src)
@@ -90,22 +116,57 @@ pub fn composite_with_report(
             }
         }
     }
-    Ok((canvas, contrasts))
+    Ok((canvas, report))
 }
 
-/// The frame fitted to the canvas. `cover` crops the source first and then scales only the
-/// part that shows (about 3x cheaper than scaling the whole frame and cropping after).
-fn background(frame: &Image, doc: &LayoutDoc) -> Result<Image, PixelError> {
+fn overlaps(a: &BoxPx, b: &BoxPx) -> bool {
+    a.x < b.x + b.width as i32
+        && b.x < a.x + a.width as i32
+        && a.y < b.y + b.height as i32
+        && b.y < a.y + a.height as i32
+}
+
+/// The text layer at its first placement (its own, then its alternatives) clear of every face;
+/// unchanged when there are no faces or no placement is clear.
+fn off_faces(t: &TextLayer, faces: &[BoxPx]) -> TextLayer {
+    let clear = |b: &BoxPx| !faces.iter().any(|f| overlaps(b, f));
+    if faces.is_empty() || clear(&t.bbox) {
+        return t.clone();
+    }
+    match t.alternatives.iter().find(|b| clear(b)) {
+        Some(b) => TextLayer { bbox: *b, ..t.clone() },
+        None => t.clone(),
+    }
+}
+
+/// The frame fitted to the canvas, and the faces mapped into canvas pixels. `cover` crops the
+/// source first and scales only the part that shows (about 3x cheaper than scaling the whole
+/// frame and cropping after); the crop is centred, or moved just enough to keep the faces in.
+fn background(
+    frame: &Image,
+    doc: &LayoutDoc,
+    faces: &[(i32, i32, u32, u32)],
+) -> Result<(Image, Vec<BoxPx>), PixelError> {
     let (cw, ch) = (doc.canvas.width, doc.canvas.height);
     let (fw, fh) = (frame.width() as f64, frame.height() as f64);
-    match doc.fit {
+    let (x, y, scale, canvas) = match doc.fit {
         Fit::Cover => {
             let scale = (cw as f64 / fw).max(ch as f64 / fh);
             let crop_w = ((cw as f64 / scale).round() as u32).clamp(1, frame.width());
             let crop_h = ((ch as f64 / scale).round() as u32).clamp(1, frame.height());
-            let x = (frame.width() - crop_w) / 2;
-            let y = (frame.height() - crop_h) / 2;
-            frame.crop_resized((x, y, crop_w, crop_h), cw, ch)
+            let x = keep_in_view(
+                (frame.width() - crop_w) / 2,
+                crop_w,
+                frame.width(),
+                faces.iter().map(|f| (f.0, f.2)),
+            );
+            let y = keep_in_view(
+                (frame.height() - crop_h) / 2,
+                crop_h,
+                frame.height(),
+                faces.iter().map(|f| (f.1, f.3)),
+            );
+            (x as f64, y as f64, scale, frame.crop_resized((x, y, crop_w, crop_h), cw, ch)?)
         }
         Fit::Contain => {
             let scale = (cw as f64 / fw).min(ch as f64 / fh);
@@ -113,8 +174,34 @@ fn background(frame: &Image, doc: &LayoutDoc) -> Result<Image, PixelError> {
             let h = ((fh * scale).round() as u32).clamp(1, ch);
             let fitted = frame.crop_resized((0, 0, frame.width(), frame.height()), w, h)?;
             let mut canvas = Image::filled(cw, ch, doc.canvas.background);
-            canvas.paste(&fitted, ((cw - w) / 2) as i32, ((ch - h) / 2) as i32);
-            Ok(canvas)
+            let (ox, oy) = ((cw - w) / 2, (ch - h) / 2);
+            canvas.paste(&fitted, ox as i32, oy as i32);
+            (-(ox as f64) / scale, -(oy as f64) / scale, scale, canvas)
         }
+    };
+    let mapped = faces
+        .iter()
+        .map(|&(fx, fy, w, h)| BoxPx {
+            x: ((fx as f64 - x) * scale).round() as i32,
+            y: ((fy as f64 - y) * scale).round() as i32,
+            width: (w as f64 * scale).round() as u32,
+            height: (h as f64 * scale).round() as u32,
+        })
+        .collect();
+    Ok((canvas, mapped))
+}
+
+/// The start of a `len`-long window on a `total`-long axis: `centred` unless that leaves part of
+/// a face (start, length) outside; then the window is centred on the faces, within the frame.
+fn keep_in_view(centred: u32, len: u32, total: u32, faces: impl Iterator<Item = (i32, u32)>) -> u32 {
+    let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+    for (start, size) in faces {
+        lo = lo.min(start as i64);
+        hi = hi.max(start as i64 + size as i64);
     }
+    if lo > hi || (lo >= centred as i64 && hi <= (centred + len) as i64) {
+        return centred;
+    }
+    let start = (lo + hi) / 2 - len as i64 / 2;
+    start.clamp(0, (total - len) as i64) as u32
 }

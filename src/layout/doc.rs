@@ -16,6 +16,9 @@ pub struct LayoutDoc {
     pub canvas: CanvasDef,
     /// How the video frame fills the canvas.
     pub fit: Fit,
+    /// Detect faces in the frame: the crop keeps them, and text with alternatives avoids them.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub faces: bool,
     /// Layers, drawn in order over the frame.
     pub layers: Vec<Layer>,
     /// Areas covered by the platform's UI, kept clear of text and QR codes.
@@ -209,6 +212,9 @@ pub struct TextLayer {
     /// Colour of highlighted spans.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub highlight: Option<Rgba>,
+    /// Boxes the text may move to (in order) when a face is under `bbox`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alternatives: Vec<BoxPx>,
     /// Alignment.
     pub align: Align,
     /// Optional drop shadow.

@@ -133,7 +133,15 @@ pub fn from_rendered(text: &str, template: &TemplateSource, env: &Env) -> Result
         return Err(Diagnostics(ctx.problems).into());
     }
     let (safe_zones, findings) = (ctx.zones, ctx.findings);
-    Ok(LayoutDoc { template: template.name.clone(), canvas, fit: spec.fit, layers, safe_zones, findings })
+    Ok(LayoutDoc {
+        template: template.name.clone(),
+        canvas,
+        fit: spec.fit,
+        faces: spec.faces,
+        layers,
+        safe_zones,
+        findings,
+    })
 }
 
 /// 1-based lines where each item of `layers:` starts in the rendered text.
@@ -323,6 +331,13 @@ impl Resolver<'_> {
                 let h = (lines.len() as f32 * line_height).ceil() as f64;
                 let bbox = self.place(&name, l, box_w, h, dx, dy)?;
                 let bbox = self.keep_clear(&name, bbox);
+                // Other places the text may take when the frame has a face where `bbox` is.
+                let mut alternatives = Vec::new();
+                for alt in l.alternatives.iter().flatten() {
+                    let (adx, ady) = (num(alt.dx, 0.0), num(alt.dy, 0.0));
+                    let b = self.place_at(&name, alt, box_w, h, adx, ady)?;
+                    alternatives.push(self.keep_clear(&name, b));
+                }
                 if wrapped.truncated {
                     let (kind, message) = if min_size < max_size {
                         (
@@ -360,6 +375,7 @@ impl Resolver<'_> {
                     letter_spacing: spacing,
                     stroke,
                     highlight: l.highlight,
+                    alternatives,
                     align,
                     shadow,
                     truncated: wrapped.truncated,
@@ -490,6 +506,26 @@ impl Resolver<'_> {
         &mut self,
         name: &str,
         l: &LayerSpec,
+        w: f64,
+        h: f64,
+        dx: f64,
+        dy: f64,
+    ) -> Result<BoxPx, Option<Error>> {
+        let p = spec::Placement {
+            anchor: l.anchor,
+            at: l.at,
+            relative_to: l.relative_to.clone(),
+            dx: None,
+            dy: None,
+        };
+        self.place_at(name, &p, w, h, dx, dy)
+    }
+
+    /// Places a `w`×`h` box as `p` says (offsets given separately, already defaulted).
+    fn place_at(
+        &mut self,
+        name: &str,
+        l: &spec::Placement,
         w: f64,
         h: f64,
         dx: f64,

@@ -39,7 +39,19 @@ pub(crate) const LAYER_KEYS: &[&str] = &[
     "stroke",
     "balance",
     "highlight",
+    "alternatives",
 ];
+
+/// Where a layer goes: its anchor point on a point of a reference box, plus offsets.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Placement {
+    pub anchor: Option<Anchor>,
+    pub at: Option<Anchor>,
+    pub relative_to: Option<String>,
+    pub dx: Option<Num>,
+    pub dy: Option<Num>,
+}
 
 /// A colour, or `auto` (text only: light or dark, whichever reads better on the frame).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -99,6 +111,9 @@ pub(crate) struct Spec {
     pub canvas: CanvasSpec,
     #[serde(default)]
     pub fit: Fit,
+    /// Detect faces: keep them in the crop, and move text with `alternatives` off them.
+    #[serde(default)]
+    pub faces: bool,
     /// A platform profile whose UI areas text and QR codes are kept out of.
     pub platform: Option<String>,
     /// Extra no-go zones in pixels.
@@ -207,6 +222,8 @@ pub(crate) struct LayerSpec {
     pub balance: Option<bool>,
     /// Accent colour for `**marked**` and `【bracketed】` spans.
     pub highlight: Option<Rgba>,
+    /// Other placements for a text layer, tried in order when a face is under it.
+    pub alternatives: Option<Vec<Placement>>,
     pub color: Option<Paint>,
     pub line_height: Option<Num>,
     pub max_lines: Option<Num>,

@@ -1,0 +1,77 @@
+//! Faces: a committed frame with a face at the side (NASA's public-domain astronaut portrait,
+//! from scikit-image's sample data, at the left of a 1280x720 frame). The portrait crop keeps the
+//! face, and the title moves off it to its alternative placement.
+
+mod common;
+use common::*;
+use coverforge::layout::doc::{BoxPx, Layer};
+use coverforge::pixels::Image;
+use coverforge::{composite, pipeline, Env};
+
+fn model() -> std::path::PathBuf {
+    repo("assets/haarcascade_frontalface_default.xml")
+}
+
+fn frame() -> Image {
+    Image::load(&repo("tests/faces/frame.jpg")).unwrap()
+}
+
+fn overlaps(a: &BoxPx, b: &BoxPx) -> bool {
+    a.x < b.x + b.width as i32
+        && b.x < a.x + a.width as i32
+        && a.y < b.y + b.height as i32
+        && b.y < a.y + a.height as i32
+}
+
+#[test]
+fn the_astronaut_is_found_at_the_left() {
+    let faces = frame().detect_faces(&model()).unwrap();
+    assert_eq!(faces.len(), 1, "{faces:?}");
+    let (x, y, w, h) = faces[0];
+    let (cx, cy) = (x + w as i32 / 2, y + h as i32 / 2);
+    assert!((150..300).contains(&cx) && (200..360).contains(&cy), "{faces:?}");
+}
+
+fn render(faces: bool) -> (Image, composite::CompositeReport, coverforge::layout::doc::LayoutDoc) {
+    let dir = tempdir();
+    let meta = dir.path().join("m.yaml");
+    std::fs::write(
+        &meta,
+        format!(
+            "template: {}\ntitle: 宇航员的封面\nvars: {{faces: {faces}}}\n",
+            repo("tests/faces/faces.yaml.tera").display()
+        ),
+    )
+    .unwrap();
+    let env = Env::new(&root(), Default::default());
+    let (_, doc) = pipeline::layout_for(&meta, None, &env).unwrap();
+    let (canvas, report) = composite::composite_with_report(&frame(), &doc, &env, false).unwrap();
+    (canvas, report, doc)
+}
+
+#[test]
+fn the_crop_keeps_the_face_and_the_title_moves_off_it() {
+    let (canvas, report, doc) = render(true);
+    assert_eq!(report.faces.len(), 1, "{report:?}");
+    let face = report.faces[0];
+    assert!(
+        face.x >= 0 && face.x + face.width as i32 <= 1080 && face.y >= 0,
+        "face inside the cover: {face:?}"
+    );
+    // The face is still a face in the cover (a tool nobody here wrote finds it).
+    assert_eq!(canvas.detect_faces(&model()).unwrap().len(), 1);
+    // The title's own placement is on the face; its alternative is used instead.
+    let Layer::Text(title) = &doc.layers[0] else { panic!("title first") };
+    assert!(overlaps(&title.bbox, &face), "the test template puts the title on the face");
+    assert_eq!(report.moved_off_faces, vec!["title".to_string()]);
+    assert!(!overlaps(&title.alternatives[0], &face));
+}
+
+#[test]
+fn without_face_awareness_the_centre_crop_cuts_the_face_out() {
+    let (_, report, _) = render(false);
+    assert!(report.faces.is_empty(), "no detection unless the template asks for it");
+    // The centred 9:16 window of the 1280x720 frame spans x 437..842; the face is further left.
+    let (x, _, w, _) = frame().detect_faces(&model()).unwrap()[0];
+    assert!(x + (w as i32) < 437, "the face ({x}+{w}) lies outside the centred crop");
+}
