@@ -524,6 +524,11 @@ impl Overlay {
                 message: format!("{} is not a readable image", path.display()),
             });
         }
+        Self::from_mat(mat)
+    }
+
+    /// Converts any 8/16-bit grey, BGR or BGRA `Mat` to straight-alpha BGRA.
+    fn from_mat(mat: Mat) -> Result<Self, PixelError> {
         let mat = if mat.depth() != cv::CV_8U {
             // 16-bit PNGs: scale down to 8 bits.
             let mut m8 = Mat::default();
@@ -549,6 +554,19 @@ impl Overlay {
             }
         };
         Ok(Overlay { width: mat.cols() as u32, height: mat.rows() as u32, bgra: mat_bytes(&mat)? })
+    }
+
+    /// Decodes an encoded image (e.g. an emoji's PNG strike) keeping its alpha.
+    ///
+    /// # Errors
+    /// When the bytes are not a decodable image.
+    pub fn decode(bytes: &[u8]) -> Result<Self, PixelError> {
+        let buf = Vector::<u8>::from_slice(bytes);
+        let mat = imgcodecs::imdecode(&buf, imgcodecs::IMREAD_UNCHANGED).map_err(cv_err("imdecode"))?;
+        if mat.empty() {
+            return Err(PixelError { op: "imdecode", message: "not a decodable image".into() });
+        }
+        Self::from_mat(mat)
     }
 
     /// Width in pixels.

@@ -86,7 +86,7 @@ fn letter_spacing_widens_the_line() {
     assert_eq!(spaced.letter_spacing, 5.0);
     let chars = spaced.lines[0].text.chars().count() as u32;
     // Without spacing the same text at 24 px is narrower by 5 px per gap.
-    let font = env().fonts.get("wqy-microhei").unwrap();
+    let font = [env().fonts.get("wqy-microhei").unwrap()];
     let plain = coverforge::layout::text::Measurer::new(&font, 24.0, 0.0).width(&spaced.lines[0].text);
     assert_eq!(spaced.lines[0].width, (plain + 5.0 * (chars - 1) as f32).ceil() as u32);
 }
@@ -143,4 +143,25 @@ fn auto_colour_is_reported_by_the_cli() {
     let c = &report["contrast"][0];
     assert_eq!(c["id"], "auto");
     assert!(c["contrast"].as_f64().unwrap() >= 4.5, "{c}");
+}
+
+#[test]
+fn emoji_come_from_the_fallback_font_in_colour() {
+    let doc = layout(&format!("title: t\nsubtitle: s\nauthor: 好吃 🍜😋\nvars: {{balanced: b}}\n"));
+    let t = text(&doc, "auto");
+    assert_eq!(t.fallback, vec!["noto-color-emoji".to_string()], "the emoji font is used and named");
+    // Draw just that layer, white, on black: the emoji must bring colour (a white-only render
+    // would have r == g == b everywhere).
+    let mut only = doc.clone();
+    let mut layer = t.clone();
+    layer.auto_color = false;
+    layer.color = Rgba::WHITE;
+    only.layers = vec![Layer::Text(layer)];
+    let canvas = composite::composite(&Image::filled(360, 640, Rgba::BLACK), &only, &env()).unwrap();
+    let colourful = canvas
+        .to_rgb()
+        .chunks_exact(3)
+        .filter(|p| p.iter().max().unwrap() - p.iter().min().unwrap() > 80)
+        .count();
+    assert!(colourful > 200, "{colourful} colourful pixels");
 }

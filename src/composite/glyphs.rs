@@ -5,6 +5,7 @@
 //! baselines are whole pixels. The error (< 1/8 px) is invisible; the cache hit rate is not.
 
 use crate::fonts::FontHandle;
+use crate::pixels::{Overlay, PixelError};
 use ab_glyph::{point, Font, GlyphId};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -28,14 +29,47 @@ pub struct GlyphBitmap {
 }
 
 type Key = (String, u32, u16, u8);
+/// (font name, em size bits, glyph id) → the scaled colour bitmap, or none for that glyph.
+type ColourCache = HashMap<(String, u32, u16), Option<Arc<Overlay>>>;
 
 /// The process-wide glyph cache (lives in [`crate::Env`]).
 #[derive(Default)]
 pub struct GlyphCache {
     map: Mutex<HashMap<Key, Arc<GlyphBitmap>>>,
+    /// Colour bitmaps (emoji), decoded and scaled to the em size.
+    colour: Mutex<ColourCache>,
 }
 
 impl GlyphCache {
+    /// The colour bitmap of `id` (fonts such as Noto Color Emoji have PNG strikes instead of
+    /// outlines), scaled so its strike's em matches `size`; `None` when the glyph has none.
+    ///
+    /// # Errors
+    /// When the embedded PNG cannot be decoded.
+    pub fn colour(
+        &self,
+        font: &FontHandle,
+        size: f32,
+        id: GlyphId,
+    ) -> Result<Option<Arc<Overlay>>, PixelError> {
+        let key = (font.name.clone(), size.to_bits(), id.0);
+        if let Some(hit) = self.colour.lock().expect("glyph cache poisoned").get(&key) {
+            return Ok(hit.clone());
+        }
+        let image = match font.font.glyph_raster_image2(id, size.ceil().min(u16::MAX as f32) as u16) {
+            Some(raster) if matches!(raster.format, ab_glyph::GlyphImageFormat::Png) => {
+                let decoded = Overlay::decode(raster.data)?;
+                let k = size / raster.pixels_per_em.max(1) as f32;
+                let w = ((decoded.width() as f32 * k).round() as u32).max(1);
+                let h = ((decoded.height() as f32 * k).round() as u32).max(1);
+                Some(Arc::new(decoded.resized(w, h)?))
+            }
+            _ => None,
+        };
+        self.colour.lock().expect("glyph cache poisoned").insert(key, image.clone());
+        Ok(image)
+    }
+
     /// The bitmap of `id` in `font` at em size `size`, with the pen at fractional x `frac`
     /// (0 ≤ frac < 1). `None` for glyphs without an outline (spaces).
     pub fn get(&self, font: &FontHandle, size: f32, id: GlyphId, frac: f32) -> Option<Arc<GlyphBitmap>> {

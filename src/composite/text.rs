@@ -7,6 +7,7 @@ use super::{CompositeError, TextContrast};
 use crate::color::{self, Rgba};
 use crate::env::Env;
 use crate::layout::doc::TextLayer;
+use crate::layout::text::{is_invisible, pick_font};
 use crate::pixels::{Image, Mask};
 use ab_glyph::{Font, ScaleFont};
 
@@ -28,11 +29,17 @@ pub(super) fn draw(
     if t.lines.is_empty() {
         return Ok(None);
     }
-    let font = env
-        .fonts
-        .get(&t.font)
-        .map_err(|message| CompositeError::Asset { path: env.fonts.dir().join(&t.font), message })?;
-    let scaled = font.font.as_scaled(font.scale(t.size));
+    let load = |name: &str| {
+        env.fonts
+            .get(name)
+            .map_err(|message| CompositeError::Asset { path: env.fonts.dir().join(name), message })
+    };
+    let mut chain = vec![load(&t.font)?];
+    for name in &t.fallback {
+        chain.push(load(name)?);
+    }
+    let scaled: Vec<_> = chain.iter().map(|f| f.font.as_scaled(f.scale(t.size))).collect();
+    let primary = &scaled[0];
     // Room around the box for overhanging glyphs, the outline and the blurred shadow.
     let blur = t.shadow.map_or(0.0, |s| s.blur);
     let stroke = t.stroke.map_or(0.0, |s| s.width);
@@ -40,29 +47,41 @@ pub(super) fn draw(
     let (mw, mh) = (t.bbox.width + 2 * pad as u32, t.bbox.height + 2 * pad as u32);
     let mut fill = Mask::new(mw, mh);
     let mut accent = t.highlight.map(|_| Mask::new(mw, mh));
-    let glyph_height = scaled.ascent() - scaled.descent();
+    // Colour glyphs (emoji bitmaps) are drawn over the text afterwards: (image, x, y).
+    let mut colour_glyphs = Vec::new();
+    let glyph_height = primary.ascent() - primary.descent();
     for (i, line) in t.lines.iter().enumerate() {
         // Centre the glyphs' ascent-descent band in the line box.
         let top = pad as f32 + i as f32 * t.line_height;
-        let baseline = (top + (t.line_height - glyph_height) / 2.0 + scaled.ascent()).round() as i32;
+        let baseline = (top + (t.line_height - glyph_height) / 2.0 + primary.ascent()).round() as i32;
         let mut x = pad as f32 + line.x as f32;
-        let mut prev = None;
+        let mut prev: Option<(usize, ab_glyph::GlyphId)> = None;
+        // `n` counts every character, as the highlight ranges do.
         for (n, c) in line.text.chars().enumerate() {
-            let id = scaled.glyph_id(c);
-            if let Some(p) = prev {
-                x += scaled.kern(p, id) + t.letter_spacing;
+            if is_invisible(c) {
+                continue;
             }
-            prev = Some(id);
+            let (fi, id) = pick_font(&scaled, c);
+            let font = &scaled[fi];
+            if let Some((pf, p)) = prev {
+                x += t.letter_spacing + if pf == fi { font.kern(p, id) } else { 0.0 };
+            }
+            prev = Some((fi, id));
             let pen = x.floor();
-            if let Some(g) = env.glyphs.get(&font, t.size, id, x - pen) {
+            if let Some(g) = env.glyphs.get(&chain[fi], t.size, id, x - pen) {
                 let highlighted = line.highlights.iter().any(|r| (r[0]..r[1]).contains(&n));
                 let target = match (&mut accent, highlighted) {
                     (Some(a), true) => a,
                     _ => &mut fill,
                 };
                 target.max_blit(&g.coverage, g.width, g.height, pen as i32 + g.left, baseline + g.top);
+            } else if let Some(img) = env.glyphs.colour(&chain[fi], t.size, id)? {
+                // Centred on the text's glyph band, as emoji sit in a line of text.
+                let band_top = baseline as f32 - primary.ascent();
+                let y = band_top + (glyph_height - img.height() as f32) / 2.0;
+                colour_glyphs.push((img, pen as i32, y.round() as i32));
             }
-            x += scaled.h_advance(id);
+            x += font.h_advance(id);
         }
     }
     let (x, y) = (t.bbox.x - pad, t.bbox.y - pad);
@@ -91,6 +110,9 @@ pub(super) fn draw(
     canvas.blend_mask(&fill, x, y, color);
     if let (Some(a), Some(c)) = (&accent, t.highlight) {
         canvas.blend_mask(a, x, y, c);
+    }
+    for (img, gx, gy) in colour_glyphs {
+        canvas.draw_overlay(&img, x + gx, y + gy, 1.0);
     }
     Ok(report)
 }

@@ -212,6 +212,9 @@ pub struct TextLayer {
     /// Colour of highlighted spans.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub highlight: Option<Rgba>,
+    /// Fallback fonts the text actually uses (for characters `font` lacks, e.g. emoji).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fallback: Vec<String>,
     /// Boxes the text may move to (in order) when a face is under `bbox`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub alternatives: Vec<BoxPx>,

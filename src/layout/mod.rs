@@ -20,6 +20,8 @@ use std::path::{Path, PathBuf};
 
 /// The font used when a text layer names none.
 pub const DEFAULT_FONT: &str = "wqy-microhei";
+/// Fonts tried, in order, for characters the layer's font lacks (when they are installed).
+pub const DEFAULT_FALLBACK: &[&str] = &["noto-color-emoji"];
 
 /// Renders the template for `meta` and resolves the result.
 ///
@@ -260,17 +262,35 @@ impl Resolver<'_> {
                 let box_w = num(l.width, (cw - 2.0 * dx.abs()).max(1.0)).max(1.0);
                 let box_h = l.height.map(|n| n.0);
                 let marked = text::parse_markup(text);
-                let missing = text::Measurer::new(&font, max_size as f32, spacing).missing(&marked);
+                // The fallback chain: the layer's font, then its `fallback` fonts, by default the
+                // colour emoji font when the fonts folder has it.
+                let fallback_names: Vec<String> = match &l.fallback {
+                    Some(list) => list.clone(),
+                    None => DEFAULT_FALLBACK
+                        .iter()
+                        .filter(|f| self.env.fonts.path(f).is_ok())
+                        .map(|f| f.to_string())
+                        .collect(),
+                };
+                let mut chain = vec![font.clone()];
+                for f in &fallback_names {
+                    chain.push(
+                        self.env.fonts.get(f).map_err(|m| self.problem(format!("{name}: fallback {m}")))?,
+                    );
+                }
+                let missing = text::Measurer::new(&chain, max_size as f32, spacing).missing(&marked);
                 if !missing.is_empty() {
                     let list: String = missing.iter().collect();
-                    return Err(
-                        self.problem(format!("{name}: font `{font_name}` has no glyphs for `{list}`"))
-                    );
+                    let fonts: Vec<&str> = chain.iter().map(|f| f.name.as_str()).collect();
+                    return Err(self.problem(format!(
+                        "{name}: no font of `{}` has glyphs for `{list}`",
+                        fonts.join(", ")
+                    )));
                 }
                 let balance = l.balance.unwrap_or(false);
                 // Wraps at one size; "fits" means no ellipsis and, with a box height, no overflow.
                 let attempt = |size: f64| {
-                    let m = text::Measurer::new(&font, size as f32, spacing);
+                    let m = text::Measurer::new(&chain, size as f32, spacing);
                     let w = if marked.trim().is_empty() {
                         text::Wrapped { lines: vec![], truncated: false }
                     } else if balance {
@@ -375,6 +395,10 @@ impl Resolver<'_> {
                     letter_spacing: spacing,
                     stroke,
                     highlight: l.highlight,
+                    fallback: {
+                        let used = text::Measurer::new(&chain, size as f32, spacing).fonts_used(&marked);
+                        used.into_iter().filter(|&i| i > 0).map(|i| chain[i].name.clone()).collect()
+                    },
                     alternatives,
                     align,
                     shadow,

@@ -40,6 +40,7 @@ pub(crate) const LAYER_KEYS: &[&str] = &[
     "balance",
     "highlight",
     "alternatives",
+    "fallback",
 ];
 
 /// Where a layer goes: its anchor point on a point of a reference box, plus offsets.
@@ -222,6 +223,8 @@ pub(crate) struct LayerSpec {
     pub balance: Option<bool>,
     /// Accent colour for `**marked**` and `【bracketed】` spans.
     pub highlight: Option<Rgba>,
+    /// Fonts tried in order for characters `font` lacks.
+    pub fallback: Option<Vec<String>>,
     /// Other placements for a text layer, tried in order when a face is under it.
     pub alternatives: Option<Vec<Placement>>,
     pub color: Option<Paint>,

@@ -99,39 +99,67 @@ fn is_cjk(c: char) -> bool {
         | 0x20000..=0x2FA1F)
 }
 
-/// Measures advance widths with kerning and letter spacing at one size.
+/// Characters that take no room: highlight markers, emoji variation selectors, joiners.
+pub fn is_invisible(c: char) -> bool {
+    matches!(c, HIGHLIGHT_START | HIGHLIGHT_END | '\u{FE0E}' | '\u{FE0F}' | '\u{200D}')
+}
+
+/// The font of a fallback chain that has `c` (index into the chain) and its glyph; the first
+/// font (with glyph 0, the "missing" box) when none has it.
+pub fn pick_font(chain: &[ab_glyph::PxScaleFont<&ab_glyph::FontArc>], c: char) -> (usize, ab_glyph::GlyphId) {
+    chain
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (i, f.glyph_id(c)))
+        .find(|(_, id)| id.0 != 0)
+        .unwrap_or((0, ab_glyph::GlyphId(0)))
+}
+
+/// Measures advance widths with kerning and letter spacing at one size, over a font fallback
+/// chain: each character comes from the first font that has it.
 pub struct Measurer<'a> {
-    font: ab_glyph::PxScaleFont<&'a ab_glyph::FontArc>,
+    fonts: Vec<ab_glyph::PxScaleFont<&'a ab_glyph::FontArc>>,
     spacing: f32,
 }
 
 impl<'a> Measurer<'a> {
-    /// A measurer for `font` at em size `size` px, adding `spacing` px between characters.
-    pub fn new(font: &'a FontHandle, size: f32, spacing: f32) -> Self {
-        Measurer { font: font.font.as_scaled(font.scale(size)), spacing }
+    /// A measurer for the `chain` (first font first) at em size `size` px, adding `spacing` px
+    /// between characters.
+    pub fn new(chain: &'a [std::sync::Arc<FontHandle>], size: f32, spacing: f32) -> Self {
+        Measurer { fonts: chain.iter().map(|f| f.font.as_scaled(f.scale(size))).collect(), spacing }
     }
 
-    /// Advance width of `s` in pixels (highlight markers have no width).
+    /// Advance width of `s` in pixels (highlight markers and selectors have no width).
     pub fn width(&self, s: &str) -> f32 {
         let mut w = 0.0;
-        let mut prev = None;
-        for c in s.chars().filter(|&c| c != HIGHLIGHT_START && c != HIGHLIGHT_END) {
-            let id = self.font.glyph_id(c);
-            if let Some(p) = prev {
-                w += self.font.kern(p, id) + self.spacing;
+        let mut prev: Option<(usize, ab_glyph::GlyphId)> = None;
+        for c in s.chars().filter(|&c| !is_invisible(c)) {
+            let (fi, id) = pick_font(&self.fonts, c);
+            let font = &self.fonts[fi];
+            if let Some((pf, p)) = prev {
+                w += self.spacing + if pf == fi { font.kern(p, id) } else { 0.0 };
             }
-            w += self.font.h_advance(id);
-            prev = Some(id);
+            w += font.h_advance(id);
+            prev = Some((fi, id));
         }
         w
+    }
+
+    /// Which fonts of the chain `s` uses (indices, sorted).
+    pub fn fonts_used(&self, s: &str) -> Vec<usize> {
+        let mut used: Vec<usize> =
+            s.chars().filter(|&c| !is_invisible(c)).map(|c| pick_font(&self.fonts, c).0).collect();
+        used.sort_unstable();
+        used.dedup();
+        used
     }
 
     /// Characters of `s` that the font has no glyph for.
     pub fn missing(&self, s: &str) -> Vec<char> {
         let mut v: Vec<char> = s
             .chars()
-            .filter(|&c| c != HIGHLIGHT_START && c != HIGHLIGHT_END)
-            .filter(|c| !c.is_whitespace() && !c.is_control() && self.font.glyph_id(*c).0 == 0)
+            .filter(|&c| !is_invisible(c))
+            .filter(|&c| !c.is_whitespace() && !c.is_control() && pick_font(&self.fonts, c).1 .0 == 0)
             .collect();
         v.dedup();
         v
