@@ -147,7 +147,7 @@ fn auto_colour_is_reported_by_the_cli() {
 
 #[test]
 fn emoji_come_from_the_fallback_font_in_colour() {
-    let doc = layout(&format!("title: t\nsubtitle: s\nauthor: 好吃 🍜😋\nvars: {{balanced: b}}\n"));
+    let doc = layout("title: t\nsubtitle: s\nauthor: 好吃 🍜😋\nvars: {balanced: b}\n");
     let t = text(&doc, "auto");
     assert_eq!(t.fallback, vec!["noto-color-emoji".to_string()], "the emoji font is used and named");
     // Draw just that layer, white, on black: the emoji must bring colour (a white-only render
