@@ -14,7 +14,9 @@
 //!
 //! `score = 0.3 exposure + 0.3 contrast + 0.4 sharpness`, and a frame that is black
 //! (mean < 24), blown out (mean > 232) or flat (stddev < 8) has its score divided by ten, so it
-//! wins only when every candidate is bad. Ties go to the earlier frame.
+//! wins only when every candidate is bad. When the layout is known, the score becomes
+//! `0.8 score + 0.2 / (1 + s / 24)` where `s` is the luma standard deviation under the text boxes:
+//! a calm background under the title counts. Ties go to the earlier frame.
 
 use crate::av::Source;
 use crate::limits::Limits;
@@ -132,8 +134,82 @@ pub struct FrameScore {
     pub contrast: f64,
     /// Variance of the Laplacian of the luma.
     pub sharpness: f64,
+    /// Luma standard deviation under the template's text boxes (lower is calmer), when the
+    /// layout was known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub busy_under_text: Option<f64>,
     /// The combined score, higher is better.
     pub total: f64,
+}
+
+/// Where a layout puts its text, so `frame: auto` can prefer frames that are calm there.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TextRegions {
+    /// Canvas size.
+    pub canvas: (u32, u32),
+    /// Whether the frame covers the canvas (cropped) or is contained in it.
+    pub cover: bool,
+    /// Text boxes in canvas pixels (x, y, w, h).
+    pub boxes: Vec<(i32, i32, u32, u32)>,
+}
+
+impl TextRegions {
+    /// The text boxes of a resolved layout; `None` when it has no text.
+    pub fn of_layout(doc: &crate::layout::doc::LayoutDoc) -> Option<Self> {
+        use crate::layout::doc::{Fit, Layer};
+        let boxes: Vec<_> = doc
+            .layers
+            .iter()
+            .filter_map(|l| match l {
+                Layer::Text(t) if !t.lines.is_empty() => {
+                    Some((t.bbox.x, t.bbox.y, t.bbox.width, t.bbox.height))
+                }
+                _ => None,
+            })
+            .collect();
+        (!boxes.is_empty()).then(|| TextRegions {
+            canvas: (doc.canvas.width, doc.canvas.height),
+            cover: doc.fit == Fit::Cover,
+            boxes,
+        })
+    }
+
+    /// A short stable description, for cache keys.
+    pub fn key(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Mean luma standard deviation of `image` under the boxes (mapped from canvas pixels to
+    /// frame pixels the way the compositor fits the frame; face-aware crops are not predicted).
+    fn busyness(&self, image: &Image) -> Result<f64, PixelError> {
+        let (cw, ch) = (self.canvas.0 as f64, self.canvas.1 as f64);
+        let (fw, fh) = (image.width() as f64, image.height() as f64);
+        let (scale, ox, oy) = if self.cover {
+            let s = (cw / fw).max(ch / fh);
+            (s, (fw - cw / s) / 2.0, (fh - ch / s) / 2.0)
+        } else {
+            let s = (cw / fw).min(ch / fh);
+            (s, -(cw - fw * s) / 2.0 / s, -(ch - fh * s) / 2.0 / s)
+        };
+        let mut sum = 0.0;
+        for &(x, y, w, h) in &self.boxes {
+            let rect = (
+                (ox + x as f64 / scale) as i32,
+                (oy + y as f64 / scale) as i32,
+                (w as f64 / scale).ceil() as u32,
+                (h as f64 / scale).ceil() as u32,
+            );
+            let region = image.clone_region(rect);
+            if region.width() == 0 || region.height() == 0 {
+                continue;
+            }
+            let luma = region.small_luma(128)?;
+            let n = luma.data.len().max(1) as f64;
+            let mean = luma.data.iter().map(|&v| v as f64).sum::<f64>() / n;
+            sum += (luma.data.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n).sqrt();
+        }
+        Ok(sum / self.boxes.len().max(1) as f64)
+    }
 }
 
 impl FrameScore {
@@ -155,7 +231,20 @@ impl FrameScore {
         if !(24.0..=232.0).contains(&mean) || std < 8.0 {
             total /= 10.0;
         }
-        Ok(FrameScore { mean_luma: mean, contrast: std, sharpness: lap, total })
+        Ok(FrameScore { mean_luma: mean, contrast: std, sharpness: lap, busy_under_text: None, total })
+    }
+
+    /// Scores an image knowing where the text goes: 80 % the plain score, 20 % calm under the
+    /// text (`1 / (1 + stddev / 24)`), so a title is not set on the busiest part of the frame.
+    ///
+    /// # Errors
+    /// Only on an OpenCV failure.
+    pub fn with_layout(image: &Image, regions: &TextRegions) -> Result<Self, PixelError> {
+        let mut score = Self::of(image)?;
+        let busy = regions.busyness(image)?;
+        score.busy_under_text = Some(busy);
+        score.total = 0.8 * score.total + 0.2 / (1.0 + busy / 24.0);
+        Ok(score)
     }
 }
 
@@ -186,11 +275,25 @@ pub struct Extracted {
 /// # Errors
 /// [`DecodeError`] naming the file when it cannot be opened or no keyframe decodes.
 pub fn extract(path: &Path, spec: FrameSpec, limits: &Limits) -> Result<Extracted, DecodeError> {
+    extract_for_layout(path, spec, limits, None)
+}
+
+/// As [`extract`]; with `frame: auto` and the layout's text regions, candidates are also scored
+/// by how calm the frame is under the text (see [`FrameScore::with_layout`]).
+///
+/// # Errors
+/// As [`extract`].
+pub fn extract_for_layout(
+    path: &Path,
+    spec: FrameSpec,
+    limits: &Limits,
+    regions: Option<&TextRegions>,
+) -> Result<Extracted, DecodeError> {
     let mut source = Source::open(path, limits, false)?;
     let info = source.info().clone();
     let mut warnings = Vec::new();
     let frame = match spec {
-        FrameSpec::Auto => best_keyframe(&mut source, &info)?,
+        FrameSpec::Auto => best_keyframe(&mut source, &info, regions)?,
         FrameSpec::Seconds(_) | FrameSpec::Percent(_) => {
             let wanted = match spec {
                 FrameSpec::Percent(p) => info.duration_s * p / 100.0,
@@ -215,7 +318,11 @@ pub fn extract(path: &Path, spec: FrameSpec, limits: &Limits) -> Result<Extracte
     Ok(Extracted { info: source.info().clone(), frame, warnings })
 }
 
-fn best_keyframe(source: &mut Source, info: &MediaInfo) -> Result<Frame, DecodeError> {
+fn best_keyframe(
+    source: &mut Source,
+    info: &MediaInfo,
+    regions: Option<&TextRegions>,
+) -> Result<Frame, DecodeError> {
     const FRACTIONS: [f64; 6] = [0.10, 0.25, 0.40, 0.55, 0.70, 0.85];
     const MAX_DECODES: usize = 4;
     let times: Vec<f64> = FRACTIONS.iter().map(|f| f * info.duration_s).collect();
@@ -235,8 +342,11 @@ fn best_keyframe(source: &mut Source, info: &MediaInfo) -> Result<Frame, DecodeE
     for (time, _) in candidates {
         match source.keyframe_at(time) {
             Ok(k) => {
-                let score = FrameScore::of(&k.image)
-                    .map_err(|e| DecodeError::Convert { path: info.path.clone(), reason: e.to_string() })?;
+                let score = match regions {
+                    Some(r) => FrameScore::with_layout(&k.image, r),
+                    None => FrameScore::of(&k.image),
+                }
+                .map_err(|e| DecodeError::Convert { path: info.path.clone(), reason: e.to_string() })?;
                 let better = best.as_ref().and_then(|b| b.score).is_none_or(|b| score.total > b.total);
                 if better {
                     best = Some(Frame { image: k.image, time_s: k.time_s, score: Some(score) });
@@ -276,6 +386,40 @@ mod tests {
             let e = bad.parse::<FrameSpec>().unwrap_err();
             assert!(e.contains(&format!("`{bad}`")), "{e}");
         }
+    }
+
+    #[test]
+    fn with_a_layout_the_frame_calm_under_the_text_wins() {
+        // Two mirror images: busy checkerboard at the bottom and flat grey at the top, or the
+        // reverse. Without a layout they score the same; with a title at the bottom, the one
+        // that is calm there wins.
+        let half = |busy_bottom: bool| -> Image {
+            let rgb: Vec<u8> = (0..128 * 128)
+                .flat_map(|i| {
+                    let (x, y) = (i % 128, i / 128);
+                    let busy = (y >= 64) == busy_bottom;
+                    let v = if busy {
+                        if (x / 4 + y / 4) % 2 == 0 {
+                            30
+                        } else {
+                            220
+                        }
+                    } else {
+                        120
+                    };
+                    [v, v, v]
+                })
+                .collect();
+            Image::from_rgb(128, 128, &rgb)
+        };
+        let (busy_bottom, calm_bottom) = (half(true), half(false));
+        let plain = (FrameScore::of(&busy_bottom).unwrap(), FrameScore::of(&calm_bottom).unwrap());
+        assert!((plain.0.total - plain.1.total).abs() < 0.02, "{plain:?}");
+        let title_at_bottom = TextRegions { canvas: (128, 128), cover: true, boxes: vec![(8, 80, 112, 40)] };
+        let a = FrameScore::with_layout(&busy_bottom, &title_at_bottom).unwrap();
+        let b = FrameScore::with_layout(&calm_bottom, &title_at_bottom).unwrap();
+        assert!(b.total > a.total + 0.05, "{a:?} {b:?}");
+        assert!(b.busy_under_text.unwrap() < 5.0 && a.busy_under_text.unwrap() > 50.0);
     }
 
     #[test]

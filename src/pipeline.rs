@@ -154,7 +154,8 @@ pub fn render(job: &Job, env: &Env) -> Result<JobResult, Error> {
     }
     let (meta, doc) = layout_for(&job.meta, job.template.as_deref(), env)?;
     let t1 = Instant::now();
-    let extracted = keyframe::extract(&job.video, meta.frame, &env.limits)?;
+    let regions = keyframe::TextRegions::of_layout(&doc);
+    let extracted = keyframe::extract_for_layout(&job.video, meta.frame, &env.limits, regions.as_ref())?;
     let t2 = Instant::now();
     let (canvas, contrast) =
         crate::composite::composite_with_report(&extracted.frame.image, &doc, env, false)?;

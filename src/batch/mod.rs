@@ -375,7 +375,7 @@ fn render_job(job: &BatchJob, ctx: &JobContext<'_>, report: &mut JobReport) -> R
 
     let t1 = Instant::now();
     let extracted =
-        frame(&job.video, &identity, &meta, opts.cache.as_ref(), report).map_err(|e| e.to_string())?;
+        frame(&job.video, &identity, &meta, &doc, opts.cache.as_ref(), report).map_err(|e| e.to_string())?;
     report.ms.decode_ms = ms_since(t1);
     report.frame_time_s = Some(extracted.frame.time_s);
     report.warnings = extracted.warnings.clone();
@@ -439,15 +439,18 @@ fn frame(
     video: &Path,
     identity: &str,
     meta: &Metadata,
+    doc: &LayoutDoc,
     cache: Option<&FrameCache>,
     report: &mut JobReport,
 ) -> Result<Extracted, Error> {
-    let key = FrameCache::key(identity, meta.frame);
+    let regions = keyframe::TextRegions::of_layout(doc);
+    let key = FrameCache::key(identity, meta.frame, regions.as_ref());
     if let Some(hit) = cache.and_then(|c| c.get(&key)) {
         report.frame_source = Some(FrameSource::Cache);
         return Ok(hit);
     }
-    let extracted = keyframe::extract(video, meta.frame, &crate::limits::Limits::default())?;
+    let extracted =
+        keyframe::extract_for_layout(video, meta.frame, &crate::limits::Limits::default(), regions.as_ref())?;
     report.frame_source = Some(FrameSource::Decode);
     if let Some(c) = cache {
         c.put(&key, &extracted);
