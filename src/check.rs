@@ -83,7 +83,7 @@ pub fn check(meta_path: &Path, template_override: Option<&str>, env: &Env) -> Ch
     }));
     let Some(video) = video_beside(meta_path) else { return report };
     report.video = Some(video.clone());
-    let regions = keyframe::TextRegions::of_layout(&doc);
+    let regions = keyframe::TextRegions::of_layout(&doc, &env.face_model());
     let frame = match keyframe::extract_for_layout(&video, meta.frame, &env.limits, regions.as_ref()) {
         Ok(f) => f,
         Err(e) => {

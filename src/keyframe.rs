@@ -138,8 +138,15 @@ pub struct FrameScore {
     /// layout was known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub busy_under_text: Option<f64>,
+    /// Faces the text boxes would cover (with `faces: true`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub faces_under_text: usize,
     /// The combined score, higher is better.
     pub total: f64,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// Where a layout puts its text, so `frame: auto` can prefer frames that are calm there.
@@ -151,11 +158,15 @@ pub struct TextRegions {
     pub cover: bool,
     /// Text boxes in canvas pixels (x, y, w, h).
     pub boxes: Vec<(i32, i32, u32, u32)>,
+    /// The face model, when the layout wants faces kept clear of its text (`faces: true`).
+    #[serde(skip)]
+    pub face_model: Option<std::path::PathBuf>,
 }
 
 impl TextRegions {
-    /// The text boxes of a resolved layout; `None` when it has no text.
-    pub fn of_layout(doc: &crate::layout::doc::LayoutDoc) -> Option<Self> {
+    /// The text boxes of a resolved layout; `None` when it has no text. `face_model` is used
+    /// when the layout asks for faces.
+    pub fn of_layout(doc: &crate::layout::doc::LayoutDoc, face_model: &Path) -> Option<Self> {
         use crate::layout::doc::{Fit, Layer};
         let boxes: Vec<_> = doc
             .layers
@@ -171,7 +182,45 @@ impl TextRegions {
             canvas: (doc.canvas.width, doc.canvas.height),
             cover: doc.fit == Fit::Cover,
             boxes,
+            face_model: doc.faces.then(|| face_model.to_owned()),
         })
+    }
+
+    /// The text boxes in frame pixels (the inverse of the compositor's fit).
+    fn boxes_in_frame(&self, image: &Image) -> Vec<(i32, i32, u32, u32)> {
+        let (cw, ch) = (self.canvas.0 as f64, self.canvas.1 as f64);
+        let (fw, fh) = (image.width() as f64, image.height() as f64);
+        let (scale, ox, oy) = if self.cover {
+            let s = (cw / fw).max(ch / fh);
+            (s, (fw - cw / s) / 2.0, (fh - ch / s) / 2.0)
+        } else {
+            let s = (cw / fw).min(ch / fh);
+            (s, -(cw - fw * s) / 2.0 / s, -(ch - fh * s) / 2.0 / s)
+        };
+        self.boxes
+            .iter()
+            .map(|&(x, y, w, h)| {
+                (
+                    (ox + x as f64 / scale) as i32,
+                    (oy + y as f64 / scale) as i32,
+                    (w as f64 / scale).ceil() as u32,
+                    (h as f64 / scale).ceil() as u32,
+                )
+            })
+            .collect()
+    }
+
+    /// How many faces in `image` the text boxes would cover (0 without a face model).
+    fn faces_under_text(&self, image: &Image) -> Result<usize, PixelError> {
+        let Some(model) = &self.face_model else { return Ok(0) };
+        let boxes = self.boxes_in_frame(image);
+        let overlaps = |a: &(i32, i32, u32, u32), b: &(i32, i32, u32, u32)| {
+            a.0 < b.0 + b.2 as i32
+                && b.0 < a.0 + a.2 as i32
+                && a.1 < b.1 + b.3 as i32
+                && b.1 < a.1 + a.3 as i32
+        };
+        Ok(image.detect_faces(model)?.iter().filter(|f| boxes.iter().any(|b| overlaps(f, b))).count())
     }
 
     /// A short stable description, for cache keys.
@@ -182,23 +231,8 @@ impl TextRegions {
     /// Mean luma standard deviation of `image` under the boxes (mapped from canvas pixels to
     /// frame pixels the way the compositor fits the frame; face-aware crops are not predicted).
     fn busyness(&self, image: &Image) -> Result<f64, PixelError> {
-        let (cw, ch) = (self.canvas.0 as f64, self.canvas.1 as f64);
-        let (fw, fh) = (image.width() as f64, image.height() as f64);
-        let (scale, ox, oy) = if self.cover {
-            let s = (cw / fw).max(ch / fh);
-            (s, (fw - cw / s) / 2.0, (fh - ch / s) / 2.0)
-        } else {
-            let s = (cw / fw).min(ch / fh);
-            (s, -(cw - fw * s) / 2.0 / s, -(ch - fh * s) / 2.0 / s)
-        };
         let mut sum = 0.0;
-        for &(x, y, w, h) in &self.boxes {
-            let rect = (
-                (ox + x as f64 / scale) as i32,
-                (oy + y as f64 / scale) as i32,
-                (w as f64 / scale).ceil() as u32,
-                (h as f64 / scale).ceil() as u32,
-            );
+        for rect in self.boxes_in_frame(image) {
             let region = image.clone_region(rect);
             if region.width() == 0 || region.height() == 0 {
                 continue;
@@ -231,11 +265,19 @@ impl FrameScore {
         if !(24.0..=232.0).contains(&mean) || std < 8.0 {
             total /= 10.0;
         }
-        Ok(FrameScore { mean_luma: mean, contrast: std, sharpness: lap, busy_under_text: None, total })
+        Ok(FrameScore {
+            mean_luma: mean,
+            contrast: std,
+            sharpness: lap,
+            busy_under_text: None,
+            faces_under_text: 0,
+            total,
+        })
     }
 
     /// Scores an image knowing where the text goes: 80 % the plain score, 20 % calm under the
-    /// text (`1 / (1 + stddev / 24)`), so a title is not set on the busiest part of the frame.
+    /// text (`1 / (1 + stddev / 24)`), so a title is not set on the busiest part of the frame;
+    /// with faces wanted, 0.1 less for each face the text would cover.
     ///
     /// # Errors
     /// Only on an OpenCV failure.
@@ -243,7 +285,8 @@ impl FrameScore {
         let mut score = Self::of(image)?;
         let busy = regions.busyness(image)?;
         score.busy_under_text = Some(busy);
-        score.total = 0.8 * score.total + 0.2 / (1.0 + busy / 24.0);
+        score.faces_under_text = regions.faces_under_text(image)?;
+        score.total = 0.8 * score.total + 0.2 / (1.0 + busy / 24.0) - 0.1 * score.faces_under_text as f64;
         Ok(score)
     }
 }
@@ -415,7 +458,8 @@ mod tests {
         let (busy_bottom, calm_bottom) = (half(true), half(false));
         let plain = (FrameScore::of(&busy_bottom).unwrap(), FrameScore::of(&calm_bottom).unwrap());
         assert!((plain.0.total - plain.1.total).abs() < 0.02, "{plain:?}");
-        let title_at_bottom = TextRegions { canvas: (128, 128), cover: true, boxes: vec![(8, 80, 112, 40)] };
+        let title_at_bottom =
+            TextRegions { canvas: (128, 128), cover: true, boxes: vec![(8, 80, 112, 40)], face_model: None };
         let a = FrameScore::with_layout(&busy_bottom, &title_at_bottom).unwrap();
         let b = FrameScore::with_layout(&calm_bottom, &title_at_bottom).unwrap();
         assert!(b.total > a.total + 0.05, "{a:?} {b:?}");

@@ -154,7 +154,7 @@ pub fn render(job: &Job, env: &Env) -> Result<JobResult, Error> {
     }
     let (meta, doc) = layout_for(&job.meta, job.template.as_deref(), env)?;
     let t1 = Instant::now();
-    let regions = keyframe::TextRegions::of_layout(&doc);
+    let regions = keyframe::TextRegions::of_layout(&doc, &env.face_model());
     let extracted = keyframe::extract_for_layout(&job.video, meta.frame, &env.limits, regions.as_ref())?;
     let t2 = Instant::now();
     let (canvas, contrast) =

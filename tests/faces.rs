@@ -75,3 +75,13 @@ fn without_face_awareness_the_centre_crop_cuts_the_face_out() {
     let (x, _, w, _) = frame().detect_faces(&model()).unwrap()[0];
     assert!(x + (w as i32) < 437, "the face ({x}+{w}) lies outside the centred crop");
 }
+
+#[test]
+fn auto_frame_scores_penalise_text_over_a_face() {
+    use coverforge::keyframe::{FrameScore, TextRegions};
+    let regions = |boxes| TextRegions { canvas: (1280, 720), cover: true, boxes, face_model: Some(model()) };
+    let over_face = FrameScore::with_layout(&frame(), &regions(vec![(150, 180, 150, 150)])).unwrap();
+    let elsewhere = FrameScore::with_layout(&frame(), &regions(vec![(800, 40, 200, 100)])).unwrap();
+    assert_eq!((over_face.faces_under_text, elsewhere.faces_under_text), (1, 0));
+    assert!(elsewhere.total > over_face.total, "{over_face:?} {elsewhere:?}");
+}

@@ -374,8 +374,8 @@ fn render_job(job: &BatchJob, ctx: &JobContext<'_>, report: &mut JobReport) -> R
     }
 
     let t1 = Instant::now();
-    let extracted =
-        frame(&job.video, &identity, &meta, &doc, opts.cache.as_ref(), report).map_err(|e| e.to_string())?;
+    let extracted = frame(&job.video, &identity, &meta, &doc, env.face_model(), opts.cache.as_ref(), report)
+        .map_err(|e| e.to_string())?;
     report.ms.decode_ms = ms_since(t1);
     report.frame_time_s = Some(extracted.frame.time_s);
     report.warnings = extracted.warnings.clone();
@@ -440,10 +440,11 @@ fn frame(
     identity: &str,
     meta: &Metadata,
     doc: &LayoutDoc,
+    face_model: std::path::PathBuf,
     cache: Option<&FrameCache>,
     report: &mut JobReport,
 ) -> Result<Extracted, Error> {
-    let regions = keyframe::TextRegions::of_layout(doc);
+    let regions = keyframe::TextRegions::of_layout(doc, &face_model);
     let key = FrameCache::key(identity, meta.frame, regions.as_ref());
     if let Some(hit) = cache.and_then(|c| c.get(&key)) {
         report.frame_source = Some(FrameSource::Cache);
