@@ -1,7 +1,8 @@
 //! Text measurement and line breaking (no pixels: advances and kerning only).
 //!
 //! Break rules: a line may break between any two CJK characters and at spaces; Latin words and
-//! numbers are never split unless a single word is wider than the box. Closing punctuation
+//! numbers are never split unless a single word is wider than the box, and a number keeps the
+//! CJK character after it (its unit: `3分钟` never breaks after the `3`). Closing punctuation
 //! (`，。、！？」）…` and friends) sticks to the character before it and opening punctuation to
 //! the one after, so no line starts with a closing mark or ends with an opening one. An explicit
 //! newline always breaks. When the text needs more than `max_lines`, the last kept line ends
@@ -196,6 +197,10 @@ fn units(paragraph: &str) -> Vec<String> {
             } else {
                 word.push(c);
             }
+        } else if is_cjk(c) && word.ends_with(|l: char| l.is_ascii_digit()) {
+            // A number keeps the character after it, its unit: 3分钟 never breaks after the 3.
+            word.push(c);
+            flush(&mut word, &mut out, &mut glue_next);
         } else if is_cjk(c) || is_opening(c) {
             flush(&mut word, &mut out, &mut glue_next);
             word.push(c);
@@ -321,7 +326,9 @@ mod tests {
     fn units_keep_words_and_punctuation_together() {
         assert_eq!(units("红烧肉，好吃！"), vec!["红", "烧", "肉，", "好", "吃！"]);
         assert_eq!(units("Hello world"), vec!["Hello", " ", "world"]);
-        assert_eq!(units("学会iPhone 15拍照"), vec!["学", "会", "iPhone", " ", "15", "拍", "照"]);
+        assert_eq!(units("学会iPhone 15拍照"), vec!["学", "会", "iPhone", " ", "15拍", "照"]);
+        assert_eq!(units("3分钟学会"), vec!["3分", "钟", "学", "会"]);
+        assert_eq!(units("5kg，100%"), vec!["5kg，", "100%"]);
         assert_eq!(units("「爆款」来了"), vec!["「爆", "款」", "来", "了"]);
         assert_eq!(units("{% if"), vec!["{%", " ", "if"]);
         // Highlight markers never become break opportunities on their own.
