@@ -165,3 +165,13 @@ fn emoji_come_from_the_fallback_font_in_colour() {
         .count();
     assert!(colourful > 200, "{colourful} colourful pixels");
 }
+
+#[test]
+fn kinsoku_keeps_closing_punctuation_off_line_starts() {
+    // Eight characters fit on the first line; the comma after the eighth must not start line 2,
+    // so the eighth character moves down with it.
+    let doc = layout(&format!("title: t\n{BASE}"));
+    let t = text(&doc, "kinsoku");
+    let lines: Vec<&str> = t.lines.iter().map(|l| l.text.as_str()).collect();
+    assert_eq!(lines, vec!["一二三四五六七", "八，九十「引号」"]);
+}
