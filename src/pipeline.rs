@@ -119,14 +119,6 @@ pub fn find_template(
                 .hint(format!("available: {}", template::available(env.templates_dir()).join(", "))),
         )
     })?;
-    let at = if template_override.is_some() {
-        Diagnostic::new("--template", "")
-    } else {
-        Diagnostic::new(&meta.source, "").at(
-            metadata::line_of_key(&std::fs::read_to_string(&meta.source).unwrap_or_default(), "template"),
-            None,
-        )
-    };
     // A template path written in the metadata is relative to the metadata's folder, like the
     // watermark; one given on the command line is relative to the current folder.
     let name = match (template_override, meta.source.parent()) {
@@ -134,9 +126,18 @@ pub fn find_template(
         _ => name.to_string(),
     };
     template::find(&name, env.templates_dir(), &meta.source).map_err(|mut d| {
+        // Point at whoever named the template: the flag, or the metadata's `template:` line
+        // (looked up only now, on failure, to keep the file read off the success path).
+        let (file, line) = match template_override {
+            Some(_) => (std::path::PathBuf::from("--template"), None),
+            None => {
+                let text = std::fs::read_to_string(&meta.source).unwrap_or_default();
+                (meta.source.clone(), metadata::line_of_key(&text, "template"))
+            }
+        };
         for diag in &mut d.0 {
-            diag.file = at.file.clone();
-            diag.line = at.line;
+            diag.file = file.clone();
+            diag.line = line;
         }
         Error::from(d)
     })
