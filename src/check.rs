@@ -94,12 +94,12 @@ pub fn check(meta_path: &Path, template_override: Option<&str>, env: &Env) -> Ch
     match composite::composite_with_report(&frame.frame.image, &doc, env, true) {
         Ok((_, contrasts)) => {
             for c in contrasts.contrast.iter().filter(|c| c.contrast < TARGET_CONTRAST) {
-                let (layer, line) = text_layer_label(&doc.layers, c.id.as_deref());
                 report.findings.push(CheckFinding {
                     file: source.path.clone(),
-                    line,
+                    // The resolved layout keeps no source lines; the layer is named instead.
+                    line: None,
                     kind: FindingKind::Contrast,
-                    layer,
+                    layer: text_layer_label(&doc.layers, c.id.as_deref()),
                     message: format!(
                         "text {} reaches a contrast of {:.2}:1 on this frame (WCAG asks 4.5:1); try `color: auto`, a stronger scrim or a stroke",
                         c.color, c.contrast
@@ -112,12 +112,12 @@ pub fn check(meta_path: &Path, template_override: Option<&str>, env: &Env) -> Ch
     report
 }
 
-/// A label for the text layer with `id`, and the line a layout finding gave it, if any.
-fn text_layer_label(layers: &[Layer], id: Option<&str>) -> (String, Option<usize>) {
+/// A label for the text layer with `id`, as layout findings name layers.
+fn text_layer_label(layers: &[Layer], id: Option<&str>) -> String {
     let index = layers.iter().position(|l| matches!(l, Layer::Text(t) if t.id.as_deref() == id));
     match (index, id) {
-        (Some(i), Some(id)) => (format!("layer {} (`{id}`)", i + 1), None),
-        (Some(i), None) => (format!("layer {}", i + 1), None),
-        _ => ("text layer".into(), None),
+        (Some(i), Some(id)) => format!("layer {} (`{id}`)", i + 1),
+        (Some(i), None) => format!("layer {}", i + 1),
+        _ => "text layer".into(),
     }
 }

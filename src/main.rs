@@ -167,67 +167,50 @@ fn main() -> ExitCode {
 /// `coverforge batch`: 0 when every cover is ok or unchanged, 1 when some failed, 2 when the
 /// batch could not start.
 fn batch(args: BatchArgs, env: &Env) -> ExitCode {
-    let BatchArgs {
-        input,
-        output,
-        jobs,
-        force,
-        dry_run,
-        report,
-        proof,
-        format,
-        quality,
-        template,
-        cache_dir,
-        cache_size,
-        no_cache,
-        quiet,
-        verbose,
-    } = args;
     let usage = |msg: String| {
         eprintln!("error: {msg}");
         ExitCode::from(2)
     };
-    let cache = if no_cache {
+    let cache = if args.no_cache {
         None
     } else {
-        let dir = cache_dir.unwrap_or_else(coverforge::batch::frame_cache::FrameCache::default_dir);
-        match coverforge::batch::frame_cache::FrameCache::new(&dir, cache_size.saturating_mul(1 << 20)) {
+        let dir = args.cache_dir.unwrap_or_else(coverforge::batch::frame_cache::FrameCache::default_dir);
+        match coverforge::batch::frame_cache::FrameCache::new(&dir, args.cache_size.saturating_mul(1 << 20)) {
             Ok(c) => Some(c),
             Err(e) => return usage(format!("{}: cannot use keyframe cache: {e}", dir.display())),
         }
     };
-    let format = match format.as_str() {
+    let format = match args.format.as_str() {
         "png" => coverforge::encode::Format::Png,
         "webp" => coverforge::encode::Format::Webp,
         _ => coverforge::encode::Format::Jpeg,
     };
-    let threads = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let threads = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     if threads == 0 {
         return usage("-j must be at least 1".into());
     }
     let opts = coverforge::batch::Options {
-        outdir: output,
+        outdir: args.output,
         threads,
-        force,
-        dry_run,
-        report,
-        proof,
+        force: args.force,
+        dry_run: args.dry_run,
+        report: args.report,
+        proof: args.proof,
         format,
-        quality,
-        template,
+        quality: args.quality,
+        template: args.template,
         cache,
-        verbosity: if quiet {
+        verbosity: if args.quiet {
             coverforge::batch::Verbosity::Quiet
-        } else if verbose {
+        } else if args.verbose {
             coverforge::batch::Verbosity::Verbose
         } else {
             coverforge::batch::Verbosity::Normal
         },
     };
-    match coverforge::batch::run(&input, &opts, env) {
+    match coverforge::batch::run(&args.input, &opts, env) {
         Ok(s) => {
-            if !quiet {
+            if !args.quiet {
                 eprintln!(
                     "batch: {} covers: {} rendered, {} unchanged, {} failed{} in {:.2} s ({:.1} covers/s, {} decoded, {} from cache)",
                     s.total,

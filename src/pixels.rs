@@ -386,7 +386,9 @@ impl Image {
     /// e.g. (0.1, 0.9) gives the darkest and brightest tenth, robust to a few stray pixels.
     /// An empty area reads as mid-grey.
     pub fn luminance_percentiles(&self, rect: (i32, i32, u32, u32), lo: f64, hi: f64) -> (f64, f64) {
-        let lut: Vec<f64> = (0..=255u8).map(crate::color::linear).collect();
+        // sRGB → linear light for every byte value, computed once per process.
+        static LUT: std::sync::OnceLock<Vec<f64>> = std::sync::OnceLock::new();
+        let lut = LUT.get_or_init(|| (0..=255u8).map(crate::color::linear).collect());
         // 1024 luminance bins are finer than any contrast decision needs.
         let mut hist = [0u32; 1024];
         let mut n = 0u64;

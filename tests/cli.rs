@@ -139,23 +139,9 @@ fn a_black_opening_does_not_make_a_black_cover() {
 #[test]
 fn a_time_past_the_end_clamps_to_the_last_keyframe_with_a_warning() {
     let dir = tempdir();
-    std::fs::write(dir.path().join("late.yaml"), "template: thumb-320x180\ntitle: late\nframe: 99s\n")
-        .unwrap();
-    let r = run_in(
-        dir.path(),
-        &[
-            "render",
-            repo("samples/travel.mp4").to_str().unwrap(),
-            "--meta",
-            "late.yaml",
-            "-o",
-            "late.jpg",
-            "--json",
-        ],
-    );
+    let (r, report) = render_travel_json(dir.path(), "template: thumb-320x180\ntitle: late\nframe: 99s\n");
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stderr.contains("warning:") && r.stderr.contains("past the end"), "{}", r.stderr);
-    let report: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     let t = report["frame_time_s"].as_f64().unwrap();
     // travel.mp4 is 3 s with a keyframe every second: the last one is at 2 s.
     assert!((t - 2.0).abs() < 0.05, "frame at {t}");

@@ -121,25 +121,9 @@ fn auto_colour_reaches_wcag_contrast_on_white_black_and_busy_frames() {
 #[test]
 fn auto_colour_is_reported_by_the_cli() {
     let dir = tempdir();
-    std::fs::write(
-        dir.path().join("m.yaml"),
-        format!("template: {}\ntitle: t\n{BASE}", repo("tests/golden/text.yaml.tera").display()),
-    )
-    .unwrap();
-    let r = run_in(
-        dir.path(),
-        &[
-            "render",
-            repo("samples/travel.mp4").to_str().unwrap(),
-            "--meta",
-            "m.yaml",
-            "-o",
-            "c.jpg",
-            "--json",
-        ],
-    );
+    let meta = format!("template: {}\ntitle: t\n{BASE}", repo("tests/golden/text.yaml.tera").display());
+    let (r, report) = render_travel_json(dir.path(), &meta);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let report: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     let c = &report["contrast"][0];
     assert_eq!(c["id"], "auto");
     assert!(c["contrast"].as_f64().unwrap() >= 4.5, "{c}");

@@ -93,14 +93,15 @@ impl FrameCache {
     /// entry (which is removed).
     pub fn get(&self, key: &str) -> Option<Extracted> {
         let path = self.path(key);
-        let bytes = std::fs::read(&path).ok()?;
+        let mut bytes = std::fs::read(&path).ok()?;
         let parsed = (|| {
             let nl = bytes.iter().position(|&b| b == b'\n')?;
+            let pixels = bytes.split_off(nl + 1); // the frame, moved out without a copy
             let header: Header = serde_json::from_slice(&bytes[..nl]).ok()?;
             if header.format != FORMAT {
                 return None;
             }
-            let image = Image::from_bgr_bytes(header.width, header.height, bytes[nl + 1..].to_vec())?;
+            let image = Image::from_bgr_bytes(header.width, header.height, pixels)?;
             Some(Extracted {
                 info: header.info,
                 frame: Frame { image, time_s: header.time_s, score: header.score },

@@ -374,7 +374,7 @@ fn render_job(job: &BatchJob, ctx: &JobContext<'_>, report: &mut JobReport) -> R
     }
 
     let t1 = Instant::now();
-    let extracted = frame(&job.video, &identity, &meta, &doc, env.face_model(), opts.cache.as_ref(), report)
+    let extracted = frame(&job.video, &identity, &meta, &doc, env, opts.cache.as_ref(), report)
         .map_err(|e| e.to_string())?;
     report.ms.decode_ms = ms_since(t1);
     report.frame_time_s = Some(extracted.frame.time_s);
@@ -440,18 +440,17 @@ fn frame(
     identity: &str,
     meta: &Metadata,
     doc: &LayoutDoc,
-    face_model: std::path::PathBuf,
+    env: &Env,
     cache: Option<&FrameCache>,
     report: &mut JobReport,
 ) -> Result<Extracted, Error> {
-    let regions = keyframe::TextRegions::of_layout(doc, &face_model);
+    let regions = keyframe::TextRegions::of_layout(doc, &env.face_model());
     let key = FrameCache::key(identity, meta.frame, regions.as_ref());
     if let Some(hit) = cache.and_then(|c| c.get(&key)) {
         report.frame_source = Some(FrameSource::Cache);
         return Ok(hit);
     }
-    let extracted =
-        keyframe::extract_for_layout(video, meta.frame, &crate::limits::Limits::default(), regions.as_ref())?;
+    let extracted = keyframe::extract_for_layout(video, meta.frame, &env.limits, regions.as_ref())?;
     report.frame_source = Some(FrameSource::Decode);
     if let Some(c) = cache {
         c.put(&key, &extracted);

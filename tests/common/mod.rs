@@ -50,3 +50,13 @@ pub fn zbar(image: &Path) -> Vec<String> {
         .expect("zbarimg is installed (make test installs zbar-tools)");
     String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).filter(|l| !l.is_empty()).collect()
 }
+
+/// Writes `meta` as `m.yaml` in `dir` and runs `render samples/travel.mp4 --meta m.yaml -o c.jpg
+/// --json` there; returns the output and the parsed JSON report (`Null` when the run failed).
+pub fn render_travel_json(dir: &Path, meta: &str) -> (Output, serde_json::Value) {
+    std::fs::write(dir.join("m.yaml"), meta).unwrap();
+    let video = repo("samples/travel.mp4");
+    let r = run_in(dir, &["render", video.to_str().unwrap(), "--meta", "m.yaml", "-o", "c.jpg", "--json"]);
+    let json = serde_json::from_str(&r.stdout).unwrap_or(serde_json::Value::Null);
+    (r, json)
+}
