@@ -1,10 +1,11 @@
 # coverforge: `make demo` and `make test` set up a fresh Debian 12 / Ubuntu machine themselves.
 SHELL := /bin/bash
 # Debian packages for the build (clang: opencv bindings; lib*-dev: FFmpeg, OpenCV) and tests
-# (ffmpeg: sample and benchmark clips; zbar-tools: QR checks; tesseract: OCR legibility).
+# (ffmpeg: sample and benchmark clips, ffprobe checks; zbar-tools: QR checks; tesseract: OCR
+# legibility; webp: webpmux checks animated WebP covers).
 APT_PACKAGES := build-essential pkg-config clang libclang-dev libopencv-dev \
 	libavcodec-dev libavformat-dev libavutil-dev libswscale-dev ffmpeg zbar-tools \
-	tesseract-ocr tesseract-ocr-chi-sim tesseract-ocr-eng
+	tesseract-ocr tesseract-ocr-chi-sim tesseract-ocr-eng webp
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 CARGO ?= $(shell command -v cargo || echo $$HOME/.cargo/bin/cargo)
 

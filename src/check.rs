@@ -84,13 +84,14 @@ pub fn check(meta_path: &Path, template_override: Option<&str>, env: &Env) -> Ch
     let Some(video) = video_beside(meta_path) else { return report };
     report.video = Some(video.clone());
     let regions = keyframe::TextRegions::of_layout(&doc, &env.face_model());
-    let frame = match keyframe::extract_for_layout(&video, meta.frame, &env.limits, regions.as_ref()) {
-        Ok(f) => f,
-        Err(e) => {
-            report.errors.push(e.to_string());
-            return report;
-        }
-    };
+    let frame =
+        match keyframe::extract_for_layout(&video, meta.frame, &env.limits, regions.as_ref(), env.hwaccel) {
+            Ok(f) => f,
+            Err(e) => {
+                report.errors.push(e.to_string());
+                return report;
+            }
+        };
     match composite::composite_with_report(&frame.frame.image, &doc, env, true) {
         Ok((_, contrasts)) => {
             for c in contrasts.contrast.iter().filter(|c| c.contrast < TARGET_CONTRAST) {

@@ -24,6 +24,8 @@ pub struct Env {
     pub glyphs: crate::composite::glyphs::GlyphCache,
     /// Limits every job runs under.
     pub limits: Limits,
+    /// Which device decodes keyframes (`auto` unless the CLI or caller says otherwise).
+    pub hwaccel: crate::accel::HwAccel,
 }
 
 impl Env {
@@ -38,6 +40,7 @@ impl Env {
             file_hashes: Mutex::new(HashMap::new()),
             glyphs: Default::default(),
             limits,
+            hwaccel: crate::accel::HwAccel::Auto,
         }
     }
 

@@ -138,6 +138,9 @@ pub enum Error {
     /// Encoding or writing the output failed.
     #[error(transparent)]
     Encode(#[from] EncodeError),
+    /// An animated cover could not be made.
+    #[error(transparent)]
+    Animated(#[from] crate::animated::AnimatedError),
 }
 
 impl From<ProbeError> for Error {
@@ -151,7 +154,9 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::Decode(DecodeError::Probe(ProbeError::Limit { .. })) => ErrorKind::Limit,
-            Error::Decode(DecodeError::Probe(ProbeError::Unsupported { .. })) => ErrorKind::Unsupported,
+            Error::Decode(DecodeError::Probe(
+                ProbeError::Unsupported { .. } | ProbeError::Hardware { .. },
+            )) => ErrorKind::Unsupported,
             Error::Decode(DecodeError::Probe(ProbeError::Io { .. })) => ErrorKind::InputMedia,
             Error::Decode(_) => ErrorKind::InputMedia,
             Error::Layout(_) => ErrorKind::Template,
@@ -160,6 +165,15 @@ impl Error {
             Error::Composite(_) => ErrorKind::Unsupported,
             Error::Encode(EncodeError::Format { .. }) => ErrorKind::Unsupported,
             Error::Encode(_) => ErrorKind::Io,
+            Error::Animated(a) => {
+                use crate::animated::AnimatedError as A;
+                match a {
+                    A::Settings { .. } => ErrorKind::Template,
+                    A::Format { .. } | A::NoEncoder { .. } => ErrorKind::Unsupported,
+                    A::Decode { .. } => ErrorKind::InputMedia,
+                    _ => ErrorKind::Io,
+                }
+            }
         }
     }
 }

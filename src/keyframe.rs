@@ -18,6 +18,7 @@
 //! `0.8 score + 0.2 / (1 + s / 24)` where `s` is the luma standard deviation under the text boxes:
 //! a calm background under the title counts. Ties go to the earlier frame.
 
+use crate::accel::{DecodedBy, HwAccel};
 use crate::av::Source;
 use crate::limits::Limits;
 use crate::pixels::{Image, PixelError};
@@ -300,6 +301,8 @@ pub struct Frame {
     pub time_s: f64,
     /// Its score, when chosen by `auto`.
     pub score: Option<FrameScore>,
+    /// Which decoder produced it (hardware or software, and why not hardware).
+    pub decoded_by: DecodedBy,
 }
 
 /// A probed video and its chosen keyframe, plus anything worth a warning.
@@ -318,7 +321,7 @@ pub struct Extracted {
 /// # Errors
 /// [`DecodeError`] naming the file when it cannot be opened or no keyframe decodes.
 pub fn extract(path: &Path, spec: FrameSpec, limits: &Limits) -> Result<Extracted, DecodeError> {
-    extract_for_layout(path, spec, limits, None)
+    extract_for_layout(path, spec, limits, None, HwAccel::Auto)
 }
 
 /// As [`extract`]; with `frame: auto` and the layout's text regions, candidates are also scored
@@ -331,8 +334,9 @@ pub fn extract_for_layout(
     spec: FrameSpec,
     limits: &Limits,
     regions: Option<&TextRegions>,
+    accel: HwAccel,
 ) -> Result<Extracted, DecodeError> {
-    let mut source = Source::open(path, limits, false)?;
+    let mut source = Source::open(path, limits, false, accel)?;
     let info = source.info().clone();
     let mut warnings = Vec::new();
     let frame = match spec {
@@ -354,7 +358,7 @@ pub fn extract_for_layout(
                 wanted
             };
             let k = source.keyframe_at(t)?;
-            Frame { image: k.image, time_s: k.time_s, score: None }
+            Frame { image: k.image, time_s: k.time_s, score: None, decoded_by: k.decoded_by }
         }
     };
     // Decoding may have refined the pixel aspect ratio (and so the display size).
@@ -392,7 +396,12 @@ fn best_keyframe(
                 .map_err(|e| DecodeError::Convert { path: info.path.clone(), reason: e.to_string() })?;
                 let better = best.as_ref().and_then(|b| b.score).is_none_or(|b| score.total > b.total);
                 if better {
-                    best = Some(Frame { image: k.image, time_s: k.time_s, score: Some(score) });
+                    best = Some(Frame {
+                        image: k.image,
+                        time_s: k.time_s,
+                        score: Some(score),
+                        decoded_by: k.decoded_by,
+                    });
                 }
             }
             Err(e) => last_err = Some(e),

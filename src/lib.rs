@@ -20,6 +20,8 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod accel;
+pub mod animated;
 mod av;
 pub mod batch;
 pub mod check;

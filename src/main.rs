@@ -21,6 +21,17 @@ struct Cli {
     #[arg(long, global = true, value_name = "DIR")]
     home: Option<PathBuf>,
 
+    /// Keyframe decoding device: auto (CUDA/NVDEC, then VAAPI, then QSV, then software; a
+    /// missing device falls back to software and reports say why), cuda, vaapi, qsv (an error
+    /// when missing) or none (software, the reference path).
+    #[arg(long, global = true, value_name = "DEVICE", env = "COVERFORGE_HWACCEL", default_value = "auto")]
+    hwaccel: coverforge::accel::HwAccel,
+
+    /// Most hardware encoder sessions open at once (consumer NVIDIA cards allow few).
+    #[arg(long, global = true, value_name = "N", env = "COVERFORGE_MAX_HW_SESSIONS", default_value_t = 3,
+          value_parser = clap::value_parser!(u32).range(1..=64))]
+    max_hw_sessions: u32,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -47,6 +58,20 @@ enum Command {
         /// Print a JSON report of the job (media, frame time, stage timings) on stdout.
         #[arg(long, default_value_t = false)]
         json: bool,
+        #[command(flatten)]
+        animated: AnimatedArgs,
+    },
+    /// Show the hardware this machine offers: decode devices (CUDA/NVDEC, VAAPI, QSV) and the
+    /// codecs they take, and every encoder (NVENC, QSV, VAAPI, x264/x265, libwebp) opened once to
+    /// see whether it works, with the reason when it does not.
+    Devices {
+        /// Print JSON instead of text.
+        #[arg(long, default_value_t = false)]
+        json: bool,
+        /// Also decode these videos' keyframes on every available device and in software and
+        /// compare them (PSNR; exit 1 when any falls under 45 dB).
+        #[arg(long, value_name = "VIDEO", num_args = 1..)]
+        check_decode: Vec<PathBuf>,
     },
     /// Render many covers: a folder of videos with NAME.yaml sidecars (and an optional
     /// defaults.yaml), or a YAML/CSV manifest. Unchanged covers are skipped.
@@ -93,6 +118,58 @@ enum Command {
         #[arg(long, default_value_t = false, conflicts_with = "dump")]
         raw: bool,
     },
+}
+
+/// Animated cover options of `render` (they override the template's `animated:` block).
+#[derive(clap::Args, Debug)]
+struct AnimatedArgs {
+    /// Render an animated cover: a clip of SECONDS (0.5–15) around the chosen frame with the
+    /// overlays on every frame, written as MP4 (H.264/HEVC, no audio) or animated WebP by the
+    /// output's extension. An .mp4 output implies it. [default: the template's, else 3]
+    #[arg(long, value_name = "SECONDS", help_heading = "Animated covers")]
+    animated: Option<f64>,
+    /// Video codec for MP4: h264 or hevc. [default: the template's, else h264]
+    #[arg(long, value_name = "CODEC", help_heading = "Animated covers")]
+    video_codec: Option<coverforge::animated::VideoCodec>,
+    /// Encoder backend: auto (NVENC, then QSV, then VAAPI, then software: the first that opens),
+    /// nvenc, qsv, vaapi or software. [default: the template's, else auto]
+    #[arg(long, value_name = "BACKEND", help_heading = "Animated covers")]
+    encoder: Option<coverforge::animated::EncoderChoice>,
+    /// Preset: fast, medium, slow, or the backend's own (x264: ultrafast…placebo; NVENC: p1…p7;
+    /// QSV: veryfast…veryslow). [default: the encoder's]
+    #[arg(long, value_name = "PRESET", help_heading = "Animated covers")]
+    preset: Option<String>,
+    /// Constant quality 0–51 (WebP: 0–100), lower is better. [default: 23; WebP 75]
+    #[arg(long, value_name = "Q", help_heading = "Animated covers")]
+    video_quality: Option<u32>,
+    /// Bitrate (2M, 800k, ...; 100k–100M): constant, or variable with --maxrate.
+    #[arg(long, value_name = "RATE", help_heading = "Animated covers")]
+    bitrate: Option<String>,
+    /// Peak bitrate for variable bitrate (at least --bitrate).
+    #[arg(long, value_name = "RATE", help_heading = "Animated covers")]
+    maxrate: Option<String>,
+    /// Keyframe interval in frames (1–600). [default: the encoder's]
+    #[arg(long, value_name = "FRAMES", help_heading = "Animated covers")]
+    gop: Option<u32>,
+    /// Frame rate (1–60). [default: the video's, at most 60]
+    #[arg(long, value_name = "FPS", help_heading = "Animated covers")]
+    fps: Option<f64>,
+}
+
+impl AnimatedArgs {
+    fn settings(&self) -> coverforge::animated::EncodeSettings {
+        coverforge::animated::EncodeSettings {
+            seconds: self.animated,
+            codec: self.video_codec,
+            encoder: self.encoder,
+            preset: self.preset.clone(),
+            quality: self.video_quality,
+            bitrate: self.bitrate.clone(),
+            maxrate: self.maxrate.clone(),
+            gop: self.gop,
+            fps: self.fps,
+        }
+    }
 }
 
 /// `coverforge batch` options (see `coverforge batch --help`).
@@ -148,7 +225,9 @@ struct BatchArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let home = cli.home.unwrap_or_else(Env::default_data_dir);
-    let env = Env::new(&home, Default::default());
+    let mut env = Env::new(&home, Default::default());
+    env.hwaccel = cli.hwaccel;
+    coverforge::animated::set_max_hw_sessions(cli.max_hw_sessions as usize);
     let command = match cli.command {
         Command::Batch(args) => return batch(args, &env),
         Command::Check { metas, template, json } => return check(&metas, template.as_deref(), json, &env),
@@ -271,8 +350,35 @@ fn check(metas: &[PathBuf], template: Option<&str>, json: bool, env: &Env) -> Ex
 
 fn run(command: Command, env: &Env) -> Result<(), Error> {
     match command {
-        Command::Render { video, meta, template, output, quality, json } => {
+        Command::Render { video, meta, template, output, quality, json, animated } => {
+            let is_mp4 = output.extension().is_some_and(|e| e.eq_ignore_ascii_case("mp4"));
             let job = pipeline::Job { video, meta, template, output, quality };
+            if animated.animated.is_some() || is_mp4 {
+                let result = pipeline::render_animated(&job, &animated.settings(), env)?;
+                for w in &result.warnings {
+                    eprintln!("warning: {w}");
+                }
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&result).expect("report serialises"));
+                } else {
+                    let c = &result.clip;
+                    println!(
+                        "{}: {}x{} {} animated cover, {} frames at {:.2} fps ({:.2} s from {:.2} s), {} ({}), {} bytes",
+                        result.output.display(),
+                        c.width,
+                        c.height,
+                        result.template,
+                        c.frames,
+                        c.fps,
+                        c.seconds,
+                        c.start_s,
+                        c.encoder,
+                        c.backend,
+                        result.output_bytes
+                    );
+                }
+                return Ok(());
+            }
             let result = pipeline::render(&job, env)?;
             for w in &result.warnings {
                 eprintln!("warning: {w}");
@@ -293,6 +399,67 @@ fn run(command: Command, env: &Env) -> Result<(), Error> {
             }
         }
         Command::Batch(_) | Command::Check { .. } => unreachable!("handled in main()"),
+        Command::Devices { json, check_decode } => {
+            let report = coverforge::accel::devices();
+            let mut comparisons = Vec::new();
+            for d in report.decode.iter().filter(|d| d.available) {
+                for v in &check_decode {
+                    comparisons.push(coverforge::accel::compare_decoders(v, d.device, &env.limits)?);
+                }
+            }
+            let below = comparisons.iter().any(|c| c.min_psnr_db < coverforge::accel::MIN_PSNR_DB);
+            if json {
+                let v = serde_json::json!({ "devices": report, "decode_checks": comparisons });
+                println!("{}", serde_json::to_string_pretty(&v).expect("report serialises"));
+                if below {
+                    std::process::exit(1);
+                }
+                return Ok(());
+            }
+            println!("decode (tried in this order by --hwaccel auto; software always works):");
+            for d in &report.decode {
+                let state = if d.available { "available".to_string() } else { "unavailable".to_string() };
+                println!("  {:<6} {state}  codecs: {}", d.device.name(), d.codecs.join(", "));
+                if let Some(r) = &d.reason {
+                    println!("         {r}");
+                }
+            }
+            println!(
+                "encode (--encoder auto takes the first that opens; at most {} hardware sessions):",
+                report.max_hw_sessions
+            );
+            for e in &report.encode {
+                let state = if e.available { "available" } else { "unavailable" };
+                let codec = if e.format == "webp" {
+                    "-".to_string()
+                } else {
+                    format!("{:?}", e.codec).to_lowercase()
+                };
+                println!("  {:<4} {:<5} {:<8} {:<13} {state}", e.format, codec, e.backend.name(), e.encoder);
+                if let Some(r) = &e.reason {
+                    println!("         {r}");
+                }
+            }
+            if !check_decode.is_empty() && comparisons.is_empty() {
+                println!("decode check: no hardware decode device available; nothing to compare");
+            }
+            for c in &comparisons {
+                println!(
+                    "decode check: {} vs software on {}: {} keyframes, PSNR min {:.2} dB, mean {:.2} dB ({}), {:.1} ms vs {:.1} ms a keyframe",
+                    c.device,
+                    c.video.display(),
+                    c.keyframes,
+                    c.min_psnr_db,
+                    c.mean_psnr_db,
+                    if c.min_psnr_db >= coverforge::accel::MIN_PSNR_DB { "ok" } else { "BELOW 45 dB" },
+                    c.device_ms,
+                    c.software_ms
+                );
+            }
+            if below {
+                std::process::exit(1);
+            }
+        }
         Command::Probe { video, json } => {
             let info = coverforge::probe::probe(&video, &env.limits)?;
             if json {

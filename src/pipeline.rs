@@ -73,6 +73,8 @@ pub struct JobResult {
     /// Text layers moved to an alternative placement to keep off a face.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub moved_off_faces: Vec<String>,
+    /// The decoder that made the frame, and why not hardware when it was wanted.
+    pub decoded_by: crate::accel::DecodedBy,
     /// Per-stage times.
     pub times: StageTimes,
 }
@@ -156,7 +158,8 @@ pub fn render(job: &Job, env: &Env) -> Result<JobResult, Error> {
     let (meta, doc) = layout_for(&job.meta, job.template.as_deref(), env)?;
     let t1 = Instant::now();
     let regions = keyframe::TextRegions::of_layout(&doc, &env.face_model());
-    let extracted = keyframe::extract_for_layout(&job.video, meta.frame, &env.limits, regions.as_ref())?;
+    let extracted =
+        keyframe::extract_for_layout(&job.video, meta.frame, &env.limits, regions.as_ref(), env.hwaccel)?;
     let t2 = Instant::now();
     let (canvas, contrast) =
         crate::composite::composite_with_report(&extracted.frame.image, &doc, env, false)?;
@@ -178,11 +181,109 @@ pub fn render(job: &Job, env: &Env) -> Result<JobResult, Error> {
         contrast: contrast.contrast,
         faces: contrast.faces,
         moved_off_faces: contrast.moved_off_faces,
+        decoded_by: extracted.frame.decoded_by,
         times: StageTimes {
             layout_ms: ms(t0, t1),
             decode_ms: ms(t1, t2),
             composite_ms: ms(t2, t3),
             encode_ms: ms(t3, t4),
         },
+    })
+}
+
+/// What an animated cover render did.
+#[derive(Debug, Clone, Serialize)]
+pub struct AnimatedResult {
+    /// What the video is.
+    pub media: MediaInfo,
+    /// The chosen frame, which the clip is centred on.
+    pub frame_time_s: f64,
+    /// The clip written.
+    pub output: PathBuf,
+    /// The template used.
+    pub template: String,
+    /// Bytes written.
+    pub output_bytes: u64,
+    /// Encoder, size, frames, frame rate, clip window and decoder.
+    pub clip: crate::animated::ClipReport,
+    /// Colours chosen for `color: auto` text on the chosen frame (kept for every frame).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub contrast: Vec<crate::composite::TextContrast>,
+    /// Warnings.
+    pub warnings: Vec<String>,
+    /// Milliseconds: layout, keyframe, clip (decode + composite + encode).
+    pub times: AnimatedTimes,
+}
+
+/// Stage times of an animated render.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct AnimatedTimes {
+    /// Template and layout.
+    pub layout_ms: f64,
+    /// Choosing and decoding the keyframe, freezing the overlays.
+    pub keyframe_ms: f64,
+    /// Decoding, compositing and encoding the clip.
+    pub clip_ms: f64,
+}
+
+/// Renders an animated cover: a clip of `settings.seconds` centred on the chosen frame (moved
+/// to stay inside the video), with the template's overlays still over the moving video.
+/// Settings come from the template's `animated:` block, overridden by `over`.
+///
+/// # Errors
+/// Any stage's error; settings out of range name the setting and the allowed range; nothing is
+/// written unless the clip completed.
+pub fn render_animated(
+    job: &Job,
+    over: &crate::animated::EncodeSettings,
+    env: &Env,
+) -> Result<AnimatedResult, Error> {
+    use crate::animated::AnimatedError;
+    let t0 = Instant::now();
+    let webp = job.output.extension().is_some_and(|e| e.eq_ignore_ascii_case("webp"));
+    over.validate(webp)
+        .map_err(|problems| AnimatedError::Settings { origin: "command line".into(), problems })?;
+    let (meta, doc) = layout_for(&job.meta, job.template.as_deref(), env)?;
+    let settings =
+        doc.animated.clone().unwrap_or_default().overridden_by(over).validate(webp).map_err(|problems| {
+            AnimatedError::Settings { origin: format!("template {}", doc.template), problems }
+        })?;
+    let t1 = Instant::now();
+    let regions = keyframe::TextRegions::of_layout(&doc, &env.face_model());
+    let extracted =
+        keyframe::extract_for_layout(&job.video, meta.frame, &env.limits, regions.as_ref(), env.hwaccel)?;
+    let (_, report, plate) = crate::composite::CoverPlate::new(&extracted.frame.image, &doc, env)?;
+    let t2 = Instant::now();
+    let duration = extracted.info.duration_s;
+    let start = (extracted.frame.time_s - settings.seconds / 2.0).min(duration - settings.seconds).max(0.0);
+    let clip = crate::animated::write_clip(
+        &job.video,
+        env,
+        &plate,
+        (doc.canvas.width, doc.canvas.height),
+        &settings,
+        start,
+        &job.output,
+    )?;
+    let t3 = Instant::now();
+    let mut warnings = extracted.warnings;
+    if duration > 0.0 && settings.seconds > duration + 1e-3 {
+        warnings.push(format!(
+            "{}: the video is {duration:.2} s long, shorter than the {:.2} s clip asked for; its last frame is held",
+            job.video.display(),
+            settings.seconds
+        ));
+    }
+    let ms = |a: Instant, b: Instant| (b - a).as_secs_f64() * 1000.0;
+    Ok(AnimatedResult {
+        media: extracted.info,
+        frame_time_s: extracted.frame.time_s,
+        output: job.output.clone(),
+        template: doc.template.clone(),
+        output_bytes: std::fs::metadata(&job.output).map(|m| m.len()).unwrap_or(0),
+        clip,
+        contrast: report.contrast,
+        warnings,
+        times: AnimatedTimes { layout_ms: ms(t0, t1), keyframe_ms: ms(t1, t2), clip_ms: ms(t2, t3) },
     })
 }

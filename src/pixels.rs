@@ -57,6 +57,38 @@ pub fn copy_strided(src: &[u8], stride: usize, row_bytes: usize, rows: usize) ->
     out
 }
 
+/// Overlays as per-pixel coverage and premultiplied colour, drawn over any frame in one pass.
+///
+/// Built from the same overlays drawn over black (`b`) and over white (`w`): for an "over"
+/// blend, `b = α·c` and `w = α·c + (1 − α)·255`, so `1 − α = (w − b) / 255` per channel.
+#[derive(Clone)]
+pub struct Plate {
+    width: u32,
+    height: u32,
+    /// Premultiplied BGR (the over-black picture).
+    premultiplied: Vec<u8>,
+    /// `255 · (1 − α)` per channel.
+    see_through: Vec<u8>,
+}
+
+impl Plate {
+    /// The plate of overlays drawn over black and over white.
+    ///
+    /// # Panics
+    /// If the two images differ in size.
+    pub fn from_black_and_white(over_black: &Image, over_white: &Image) -> Self {
+        assert_eq!((over_black.width, over_black.height), (over_white.width, over_white.height));
+        let see_through =
+            over_black.bgr.iter().zip(&over_white.bgr).map(|(&b, &w)| w.saturating_sub(b)).collect();
+        Plate {
+            width: over_black.width,
+            height: over_black.height,
+            premultiplied: over_black.bgr.clone(),
+            see_through,
+        }
+    }
+}
+
 /// An opaque 8-bit colour image (frame or canvas).
 #[derive(Clone, PartialEq)]
 pub struct Image {
@@ -131,6 +163,19 @@ impl Image {
     /// Rebuilds an image from [`Image::bgr_bytes`]; `None` when the length does not match.
     pub(crate) fn from_bgr_bytes(width: u32, height: u32, bgr: Vec<u8>) -> Option<Self> {
         (bgr.len() == width as usize * height as usize * 3).then_some(Image { width, height, bgr })
+    }
+
+    /// Draws a [`Plate`] over the image: `out = frame · (1 − α) + premultiplied`.
+    ///
+    /// # Panics
+    /// If the plate's size differs from the image's.
+    pub fn apply_plate(&mut self, plate: &Plate) {
+        assert_eq!((self.width, self.height), (plate.width, plate.height));
+        for ((px, &k), &p) in self.bgr.iter_mut().zip(&plate.see_through).zip(&plate.premultiplied) {
+            // Rounded division by 255 without a divide.
+            let v = u32::from(*px) * u32::from(k) + 128;
+            *px = (((v + (v >> 8)) >> 8) + u32::from(p)).min(255) as u8;
+        }
     }
 
     /// The colour at (x, y).

@@ -90,6 +90,16 @@ pub enum ProbeError {
         /// What is missing.
         reason: String,
     },
+    /// A hardware decoder was asked for explicitly and is missing or cannot decode this codec.
+    #[error("{}: --hwaccel {accel}: {reason}", path.display())]
+    Hardware {
+        /// The file.
+        path: PathBuf,
+        /// The setting that asked for it.
+        accel: crate::accel::HwAccel,
+        /// What is missing, in FFmpeg's words where it gave some.
+        reason: String,
+    },
     /// The video exceeds a limit (e.g. larger than 8K).
     #[error("{}: {source}", path.display())]
     Limit {
@@ -106,5 +116,5 @@ pub enum ProbeError {
 /// [`ProbeError`] naming the file when it is missing, empty, not media, has no video stream,
 /// uses an unsupported codec or exceeds the input limits.
 pub fn probe(path: &Path, limits: &Limits) -> Result<MediaInfo, ProbeError> {
-    Ok(Source::open(path, limits, true)?.info().clone())
+    Ok(Source::open(path, limits, true, crate::accel::HwAccel::None)?.info().clone())
 }

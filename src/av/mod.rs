@@ -4,12 +4,17 @@
 //! [`crate::probe::MediaInfo`] and [`crate::keyframe::Frame`]. Invariants:
 //! - Only keyframes are ever decoded: packets that are not keyframes are never sent to the
 //!   decoder, and the decoder is told to discard non-key frames as well.
+//! - Hardware decoders (see [`hw`]) are tried in the order [`HwAccel`] gives; their frames come
+//!   back to system memory in one transfer, then take the same path as software frames.
 //! - Decoded frames leave FFmpeg through one conversion (`sws_scale` into an FFmpeg-allocated
 //!   BGR24 frame, never into a packed buffer: see STACK-NOTES on swscale overruns) and one
 //!   stride-aware copy ([`crate::pixels::copy_strided`]).
 
 pub(crate) mod display;
+pub(crate) mod encoder;
+pub(crate) mod hw;
 
+use crate::accel::{DecodedBy, Device, HwAccel};
 use crate::limits::{self, Limits};
 use crate::pixels::{Image, QuarterTurn};
 use crate::probe::{MediaInfo, ProbeError};
@@ -35,6 +40,14 @@ pub(crate) struct Source {
     input: ff::format::context::Input,
     stream_index: usize,
     decoder: ff::decoder::Video,
+    /// The stream's codec parameters, to reopen the decoder in software after a device fails.
+    params: ff::codec::Parameters,
+    /// The device the decoder runs on (`None`: software).
+    device: Option<Device>,
+    /// Why hardware is not used, when it was wanted.
+    fallback: Option<String>,
+    /// Whether the decoder discards every frame that is not a keyframe.
+    keyframes_only: bool,
     /// Scaler and the (format, width, height) it was built for.
     scaler: Option<(ff::format::Pixel, u32, u32, scaling::Context)>,
     info: MediaInfo,
@@ -45,6 +58,8 @@ pub(crate) struct DecodedKeyframe {
     pub image: Image,
     /// Presentation time in seconds from the start of the stream.
     pub time_s: f64,
+    /// Which decoder produced it.
+    pub decoded_by: DecodedBy,
 }
 
 impl Source {
@@ -54,7 +69,15 @@ impl Source {
     /// grainy 1080p keyframe) to learn what the container does not say. Cover jobs skip it for
     /// containers whose headers give the video size (MP4, MOV, MKV, WebM): the pixel aspect ratio
     /// is then taken from the decoded frame.
-    pub(crate) fn open(path: &Path, limits: &Limits, full_probe: bool) -> Result<Self, ProbeError> {
+    ///
+    /// `accel` picks the decoding device: under `auto` a missing device or codec means software
+    /// (the reason is kept for the report); an explicit device that is missing is an error.
+    pub(crate) fn open(
+        path: &Path,
+        limits: &Limits,
+        full_probe: bool,
+        accel: HwAccel,
+    ) -> Result<Self, ProbeError> {
         init();
         let meta = std::fs::metadata(path)
             .map_err(|e| ProbeError::Io { path: path.to_owned(), message: e.to_string() })?;
@@ -89,20 +112,8 @@ impl Source {
             .unwrap_or(0.0);
         let avg_rate = stream.avg_frame_rate();
         let stream_duration = stream.duration();
-        let mut ctx = ff::codec::context::Context::from_parameters(stream.parameters())
-            .map_err(|e| ProbeError::NotMedia { path: path.to_owned(), reason: describe(&e) })?;
-        // One keyframe at a time: frame threads would only add latency (see STACK-NOTES).
-        ctx.set_threading(ff::codec::threading::Config {
-            kind: ff::codec::threading::Type::Slice,
-            count: 1,
-            ..Default::default()
-        });
-        let mut decoder = ctx.decoder();
-        decoder.skip_frame(Discard::NonKey);
-        let decoder = decoder.video().map_err(|e| ProbeError::Unsupported {
-            path: path.to_owned(),
-            reason: format!("no decoder for this video codec ({})", describe(&e)),
-        })?;
+        let params = stream.parameters();
+        let (decoder, device, fallback) = open_decoder_for(path, &params, accel, true)?;
         let (width, height) = (decoder.width(), decoder.height());
         if width == 0 || height == 0 {
             return Err(ProbeError::NotMedia {
@@ -147,7 +158,18 @@ impl Source {
             upright_turn: turn,
         };
         info.set_sample_aspect_ratio(sar_num, sar_den);
-        Ok(Source { path: path.to_owned(), input, stream_index, decoder, scaler: None, info })
+        Ok(Source {
+            path: path.to_owned(),
+            input,
+            stream_index,
+            decoder,
+            params,
+            device,
+            fallback,
+            keyframes_only: true,
+            scaler: None,
+            info,
+        })
     }
 
     pub(crate) fn info(&self) -> &MediaInfo {
@@ -192,6 +214,11 @@ impl Source {
         for _ in 0..8 {
             let Some(packet) = self.next_key_packet() else { break };
             if let Err(e) = self.decoder.send_packet(&packet) {
+                if self.device.is_some()
+                    && self.retry_in_software(&format!("decoding failed: {}", describe(&e)))
+                {
+                    return self.keyframe_at(time_s);
+                }
                 last_error = Some(describe(&e));
                 continue;
             }
@@ -204,8 +231,19 @@ impl Source {
             if got {
                 let time_s =
                     frame.timestamp().or(packet.pts()).map(|ts| self.ts_seconds(ts)).unwrap_or(time_s);
-                let image = self.convert_frame(&frame)?;
-                return Ok(DecodedKeyframe { image, time_s });
+                let decoded_by = self.decoded_by(&frame);
+                let image = if hw::is_hw_frame(&frame) {
+                    match hw::download(&frame) {
+                        Ok(sw) => self.convert_frame(&sw)?,
+                        Err(reason) if self.retry_in_software(&reason) => return self.keyframe_at(time_s),
+                        Err(reason) => {
+                            return Err(DecodeError::Convert { path, reason });
+                        }
+                    }
+                } else {
+                    self.convert_frame(&frame)?
+                };
+                return Ok(DecodedKeyframe { image, time_s, decoded_by });
             }
             self.decoder.flush();
         }
@@ -214,6 +252,112 @@ impl Source {
             time_s,
             reason: last_error.unwrap_or_else(|| "no decodable keyframe found".into()),
         })
+    }
+
+    /// Switches to decoding every frame, not only keyframes (for animated covers).
+    pub(crate) fn decode_every_frame(&mut self, accel: HwAccel) -> Result<(), ProbeError> {
+        let (decoder, device, fallback) = open_decoder_for(&self.path, &self.params, accel, false)?;
+        self.decoder = decoder;
+        self.device = device;
+        self.fallback = fallback;
+        self.keyframes_only = false;
+        Ok(())
+    }
+
+    /// Who decodes: the device, or software and why not hardware.
+    pub(crate) fn decoder_in_use(&self) -> DecodedBy {
+        match self.device {
+            Some(d) => DecodedBy { decoder: d.name().into(), fallback: None },
+            None => DecodedBy::software(self.fallback.clone()),
+        }
+    }
+
+    /// Decodes from the keyframe at or before `from_s` and calls `f(time, frame)` for every
+    /// frame at or after `from_s` (earlier ones are decoded but not converted), until `f`
+    /// returns `false` or the stream ends.
+    ///
+    /// # Errors
+    /// A message naming the file when seeking, decoding or `f` fails.
+    pub(crate) fn each_frame(
+        &mut self,
+        from_s: f64,
+        mut f: impl FnMut(f64, Image) -> Result<bool, String>,
+    ) -> Result<(), String> {
+        let path = self.path.display().to_string();
+        self.seek_before(from_s)
+            .map_err(|e| format!("{path}: cannot seek to {from_s:.3} s: {}", describe(&e)))?;
+        self.decoder.flush();
+        let mut frame = ff::frame::Video::empty();
+        let mut packet = ff::Packet::empty();
+        let mut at_end = false;
+        loop {
+            if !at_end {
+                match packet.read(&mut self.input) {
+                    Ok(()) if packet.stream() == self.stream_index => {
+                        // A damaged packet is skipped: the next keyframe recovers.
+                        let _ = self.decoder.send_packet(&packet);
+                    }
+                    Ok(()) | Err(ff::Error::InvalidData) => continue,
+                    Err(_) => {
+                        at_end = true;
+                        let _ = self.decoder.send_eof();
+                    }
+                }
+            }
+            let mut got_any = false;
+            while self.decoder.receive_frame(&mut frame).is_ok() {
+                got_any = true;
+                let Some(ts) = frame.timestamp().or(frame.pts()) else { continue };
+                let time = self.ts_seconds(ts);
+                if time + 1e-6 < from_s {
+                    continue;
+                }
+                let image = if hw::is_hw_frame(&frame) {
+                    let sw = hw::download(&frame).map_err(|e| format!("{path}: {e}"))?;
+                    self.convert_frame(&sw)
+                } else {
+                    self.convert_frame(&frame)
+                }
+                .map_err(|e| e.to_string())?;
+                if !f(time, image)? {
+                    return Ok(());
+                }
+            }
+            if at_end && !got_any {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Who decoded `frame`: the device, or software with the reason hardware was not used.
+    fn decoded_by(&mut self, frame: &ff::frame::Video) -> DecodedBy {
+        match self.device {
+            Some(d) if hw::is_hw_frame(frame) => DecodedBy { decoder: d.name().into(), fallback: None },
+            Some(d) => {
+                // FFmpeg's hwaccel refused the stream at its first frame and fell back itself.
+                let why = format!(
+                    "{d}: the device refused this stream ({} {}x{}: profile, bit depth or size unsupported)",
+                    self.info.codec, self.info.width, self.info.height
+                );
+                self.fallback = Some(why.clone());
+                self.device = None;
+                DecodedBy::software(Some(why))
+            }
+            None => DecodedBy::software(self.fallback.clone()),
+        }
+    }
+
+    /// Replaces a failing hardware decoder with a software one; false when that fails too.
+    fn retry_in_software(&mut self, reason: &str) -> bool {
+        let Some(d) = self.device.take() else { return false };
+        match open_decoder_for(&self.path, &self.params, HwAccel::None, self.keyframes_only) {
+            Ok((decoder, _, _)) => {
+                self.decoder = decoder;
+                self.fallback = Some(format!("{d}: {reason}; decoded in software"));
+                true
+            }
+            Err(_) => false,
+        }
     }
 
     /// Seeks the demuxer to the keyframe at or before `time_s`.
@@ -297,6 +441,72 @@ impl Source {
             reason: e.to_string(),
         })
     }
+}
+
+/// Opens a decoder (keyframes only, or every frame) for `params` on the first device `accel` allows that has a
+/// decoder for the codec and opens; software otherwise. Returns the decoder, its device and,
+/// when hardware was wanted but not used, why.
+fn open_decoder_for(
+    path: &Path,
+    params: &ff::codec::Parameters,
+    accel: HwAccel,
+    keyframes_only: bool,
+) -> Result<(ff::decoder::Video, Option<Device>, Option<String>), ProbeError> {
+    let discard = if keyframes_only { Discard::NonKey } else { Discard::Default };
+    let not_media = |e: ff::Error| ProbeError::NotMedia { path: path.to_owned(), reason: describe(&e) };
+    let codec = ff::decoder::find(params.id());
+    let mut why_not = Vec::new();
+    for &d in accel.candidates() {
+        let Some(codec) = codec else { break };
+        let Some(hw_codec) = hw::decoder_for(&codec, d) else {
+            why_not.push(format!("no {d} decoder for {}", codec.name()));
+            continue;
+        };
+        let dev = match hw::device(d) {
+            Ok(dev) => dev,
+            Err(e) => {
+                why_not.push(e);
+                continue;
+            }
+        };
+        let mut ctx = ff::codec::context::Context::from_parameters(params.clone()).map_err(not_media)?;
+        // SAFETY: the context is valid and not opened yet; it takes its own device reference.
+        #[allow(unsafe_code)]
+        unsafe {
+            hw::attach_decoder(ctx.as_mut_ptr(), &dev, d)
+        };
+        let mut decoder = ctx.decoder();
+        decoder.skip_frame(discard);
+        match decoder.open_as(hw_codec).and_then(|o| o.video()) {
+            Ok(v) => return Ok((v, Some(d), None)),
+            Err(e) => {
+                why_not.push(format!("the {d} decoder {} did not open ({})", hw_codec.name(), describe(&e)))
+            }
+        }
+    }
+    if accel.is_explicit() {
+        let reason = match (codec, why_not.is_empty()) {
+            (None, _) => "no decoder for this video codec".to_string(),
+            (_, false) => why_not.join("; "),
+            (_, true) => "not available".to_string(),
+        };
+        return Err(ProbeError::Hardware { path: path.to_owned(), accel, reason });
+    }
+    let mut ctx = ff::codec::context::Context::from_parameters(params.clone()).map_err(not_media)?;
+    // One keyframe at a time: frame threads would only add latency (see STACK-NOTES).
+    ctx.set_threading(ff::codec::threading::Config {
+        kind: ff::codec::threading::Type::Slice,
+        count: 1,
+        ..Default::default()
+    });
+    let mut decoder = ctx.decoder();
+    decoder.skip_frame(discard);
+    let decoder = decoder.video().map_err(|e| ProbeError::Unsupported {
+        path: path.to_owned(),
+        reason: format!("no decoder for this video codec ({})", describe(&e)),
+    })?;
+    let fallback = (accel == HwAccel::Auto).then(|| why_not.join("; ")).filter(|w| !w.is_empty());
+    Ok((decoder, None, fallback))
 }
 
 /// Opens a file for demuxing; runs FFmpeg's stream analysis only when asked to or when the

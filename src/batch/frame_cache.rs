@@ -104,7 +104,12 @@ impl FrameCache {
             let image = Image::from_bgr_bytes(header.width, header.height, pixels)?;
             Some(Extracted {
                 info: header.info,
-                frame: Frame { image, time_s: header.time_s, score: header.score },
+                frame: Frame {
+                    image,
+                    time_s: header.time_s,
+                    score: header.score,
+                    decoded_by: crate::accel::DecodedBy { decoder: "cache".into(), fallback: None },
+                },
                 warnings: header.warnings,
             })
         })();

@@ -111,6 +111,12 @@ pub struct JobReport {
     pub frame_time_s: Option<f64>,
     /// Where the frame came from.
     pub frame_source: Option<FrameSource>,
+    /// The decoder that made the frame (`cuda`, `vaapi`, `qsv`, `software`), when decoded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decoder: Option<String>,
+    /// Why a hardware decoder was not used, when one was wanted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decoder_fallback: Option<String>,
     /// Per-stage milliseconds.
     pub ms: StageTimes,
     /// Total milliseconds for the job.
@@ -323,6 +329,8 @@ fn run_job(job: &BatchJob, ctx: &JobContext<'_>) -> JobReport {
         error: None,
         frame_time_s: None,
         frame_source: None,
+        decoder: None,
+        decoder_fallback: None,
         ms: StageTimes::default(),
         total_ms: 0.0,
         output_bytes: None,
@@ -450,8 +458,11 @@ fn frame(
         report.frame_source = Some(FrameSource::Cache);
         return Ok(hit);
     }
-    let extracted = keyframe::extract_for_layout(video, meta.frame, &env.limits, regions.as_ref())?;
+    let extracted =
+        keyframe::extract_for_layout(video, meta.frame, &env.limits, regions.as_ref(), env.hwaccel)?;
     report.frame_source = Some(FrameSource::Decode);
+    report.decoder = Some(extracted.frame.decoded_by.decoder.clone());
+    report.decoder_fallback = extracted.frame.decoded_by.fallback.clone();
     if let Some(c) = cache {
         c.put(&key, &extracted);
     }

@@ -88,15 +88,28 @@ pub fn composite_with_report(
         Vec::new()
     };
     let (mut canvas, faces) = background(frame, doc, &faces)?;
-    let mut report = CompositeReport { faces: faces.clone(), ..Default::default() };
+    let report = draw_layers(&mut canvas, doc, &faces, env, measure_all)?;
+    Ok((canvas, report))
+}
+
+/// Draws the layers of `doc` onto `canvas` (which already holds the fitted frame); `faces` are
+/// in canvas pixels.
+fn draw_layers(
+    canvas: &mut Image,
+    doc: &LayoutDoc,
+    faces: &[BoxPx],
+    env: &Env,
+    measure_all: bool,
+) -> Result<CompositeReport, CompositeError> {
+    let mut report = CompositeReport { faces: faces.to_vec(), ..Default::default() };
     for layer in &doc.layers {
         match layer {
             Layer::Text(t) => {
-                let placed = off_faces(t, &faces);
+                let placed = off_faces(t, faces);
                 if placed.bbox != t.bbox {
                     report.moved_off_faces.push(t.id.clone().unwrap_or_else(|| "text".into()));
                 }
-                report.contrast.extend(text::draw(&mut canvas, &placed, env, measure_all)?);
+                report.contrast.extend(text::draw(canvas, &placed, env, measure_all)?);
             }
             Layer::Image(l) => {
                 let img = env
@@ -105,7 +118,7 @@ pub fn composite_with_report(
                 let sized = img.resized(l.bbox.width.max(1), l.bbox.height.max(1))?;
                 canvas.draw_overlay(&sized, l.bbox.x, l.bbox.y, l.opacity);
             }
-            Layer::Qr(q) => qr::draw(&mut canvas, q)?,
+            Layer::Qr(q) => qr::draw(canvas, q)?,
             Layer::Gradient(g) => {
                 let b = g.bbox;
                 canvas.fill_gradient((b.x, b.y, b.width, b.height), g.vertical, g.from, g.to);
@@ -116,7 +129,89 @@ pub fn composite_with_report(
             }
         }
     }
-    Ok((canvas, report))
+    Ok(report)
+}
+
+/// The overlays of a cover, frozen as decided on its chosen frame, for drawing over other frames
+/// of the same video (animated covers): titles, logo and QR stay still while the video moves.
+///
+/// Decisions taken from the frame (`auto` text colour and scrim, text moved off faces, the
+/// face-keeping crop) are made once, on the chosen frame, so nothing flickers. The overlays are
+/// then drawn once over black and once over white: every layer is an "over" blend, so the two
+/// give each pixel's coverage and premultiplied colour ([`crate::pixels::Plate`]), and each
+/// frame costs one crop-and-scale and one blend instead of a full composite.
+pub struct CoverPlate {
+    doc: LayoutDoc,
+    /// Faces in source-frame pixels (the crop follows them the same way on every frame).
+    faces_in_frame: Vec<(i32, i32, u32, u32)>,
+    plate: crate::pixels::Plate,
+}
+
+impl CoverPlate {
+    /// Composites the cover on `frame` (as [`composite_with_report`]) and freezes its overlays.
+    ///
+    /// # Errors
+    /// As [`composite`].
+    pub fn new(
+        frame: &Image,
+        doc: &LayoutDoc,
+        env: &Env,
+    ) -> Result<(Image, CompositeReport, Self), CompositeError> {
+        let faces_in_frame = if doc.faces {
+            let model = env.face_model();
+            frame
+                .detect_faces(&model)
+                .map_err(|e| CompositeError::Asset { path: model, message: e.message })?
+        } else {
+            Vec::new()
+        };
+        let (mut canvas, faces) = background(frame, doc, &faces_in_frame)?;
+        let report = draw_layers(&mut canvas, doc, &faces, env, false)?;
+        let frozen = frozen_layers(doc, &faces, &report);
+        let (w, h) = (doc.canvas.width, doc.canvas.height);
+        let mut over_black = Image::filled(w, h, crate::color::Rgba::BLACK);
+        let mut over_white = Image::filled(w, h, crate::color::Rgba::WHITE);
+        draw_layers(&mut over_black, &frozen, &[], env, false)?;
+        draw_layers(&mut over_white, &frozen, &[], env, false)?;
+        let plate = crate::pixels::Plate::from_black_and_white(&over_black, &over_white);
+        Ok((canvas, report, CoverPlate { doc: frozen, faces_in_frame, plate }))
+    }
+
+    /// The cover for another frame of the same video.
+    ///
+    /// # Errors
+    /// When OpenCV fails to scale the frame.
+    pub fn apply(&self, frame: &Image) -> Result<Image, CompositeError> {
+        let (mut canvas, _) = background(frame, &self.doc, &self.faces_in_frame)?;
+        canvas.apply_plate(&self.plate);
+        Ok(canvas)
+    }
+}
+
+/// `doc` with the decisions made on one frame written in: text at its face-free placement,
+/// `auto` colours fixed, and their scrims as rectangles; no face detection left to do.
+fn frozen_layers(doc: &LayoutDoc, faces: &[BoxPx], report: &CompositeReport) -> LayoutDoc {
+    let mut chosen = report.contrast.iter();
+    let mut layers = Vec::with_capacity(doc.layers.len());
+    for layer in &doc.layers {
+        match layer {
+            Layer::Text(t) => {
+                let mut t = off_faces(t, faces);
+                if t.auto_color {
+                    if let Some(c) = chosen.next() {
+                        if c.scrim_alpha > 0.0 {
+                            layers.push(Layer::Rect(text::scrim_rect(&t, c)));
+                        }
+                        t.color = c.color;
+                    }
+                    t.auto_color = false;
+                }
+                layers.push(Layer::Text(t));
+            }
+            other => layers.push(other.clone()),
+        }
+    }
+    LayoutDoc { faces: false, layers, ..doc.clone() }
 }
 
 fn overlaps(a: &BoxPx, b: &BoxPx) -> bool {

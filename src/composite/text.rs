@@ -131,6 +131,18 @@ fn measure_fixed(canvas: &Image, t: &TextLayer) -> TextContrast {
     }
 }
 
+/// The scrim `auto` drew behind `t` (what [`auto_color`] chose, as a rectangle layer).
+pub(super) fn scrim_rect(t: &TextLayer, chosen: &TextContrast) -> crate::layout::doc::RectLayer {
+    let area = text_area(t);
+    let dark_text = chosen.color == DARK;
+    let scrim = if dark_text { Rgba::WHITE } else { Rgba::BLACK };
+    crate::layout::doc::RectLayer {
+        id: t.id.as_ref().map(|id| format!("{id}-scrim")),
+        bbox: crate::layout::doc::BoxPx { x: area.0, y: area.1, width: area.2, height: area.3 },
+        color: Rgba { a: (chosen.scrim_alpha * 255.0).round() as u8, ..scrim },
+    }
+}
+
 /// The area a text layer's legibility depends on: its lines' extent plus a margin (a scrim
 /// drawn there hugs the text rather than the whole box).
 fn text_area(t: &TextLayer) -> (i32, i32, u32, u32) {

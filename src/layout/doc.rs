@@ -27,6 +27,9 @@ pub struct LayoutDoc {
     /// Problems worth a designer's look that did not stop the layout (see `coverforge check`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub findings: Vec<Finding>,
+    /// Animated cover settings from the template (`animated:`), validated when used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub animated: Option<crate::animated::EncodeSettings>,
 }
 
 /// What a finding is about.

@@ -41,7 +41,7 @@ pub fn from_rendered(text: &str, template: &TemplateSource, env: &Env) -> Result
     let spec: Spec = serde_yaml_ng::from_str(text).map_err(|e| {
         let keys: Vec<&str> = spec::LAYER_KEYS
             .iter()
-            .chain(["canvas", "fit", "layers", "background"].iter())
+            .chain(["canvas", "fit", "layers", "background", "animated"].iter())
             .copied()
             .collect();
         let mut d = yaml_diagnostic(file, &e, &keys);
@@ -141,6 +141,7 @@ pub fn from_rendered(text: &str, template: &TemplateSource, env: &Env) -> Result
         fit: spec.fit,
         faces: spec.faces,
         layers,
+        animated: spec.animated,
         safe_zones,
         findings,
     })

@@ -122,6 +122,9 @@ pub(crate) struct Spec {
     pub safe_zones: Vec<crate::layout::safe_zones::Zone>,
     #[serde(default)]
     pub layers: Vec<LayerSpec>,
+    /// Animated cover settings (clip length, codec, encoder, rate control).
+    #[serde(default)]
+    pub animated: Option<crate::animated::EncodeSettings>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Builds coverforge for the GPU machine and gathers what it needs to run there into gpu/carry
+# (git-ignored; name it in the device tool's `carry`). The GPU machine runs Ubuntu 24.04 with
+# a newer glibc and libstdc++, and no FFmpeg or OpenCV:
+#   - FFmpeg is linked statically (gpu/build-ffmpeg.sh: Debian's 5.1 source, NVDEC/NVENC in);
+#   - OpenCV's four modules we use and the few libraries they really use are carried;
+#   - the rest of OpenCV's dependency tree (GDAL, OpenEXR, LAPACK, X11 ... ~200 MB) is replaced
+#     by stand-ins that abort if called (gpu/stubs.py), which nothing on our paths does.
+# Run there with gpu/run-there.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PREFIX=$PWD/target/ffmpeg-static
+[ -f "$PREFIX/lib/libavcodec.a" ] || gpu/build-ffmpeg.sh "$PREFIX"
+PKG_CONFIG_PATH=$PREFIX/lib/pkgconfig CARGO_TARGET_DIR=target/gpu cargo build --release --features static-ffmpeg
+OUT=gpu/carry
+rm -rf "$OUT" && mkdir -p "$OUT/lib"
+strip -o "$OUT/coverforge" target/gpu/release/coverforge
+# Libraries carried as they are; the host's glibc/libstdc++ are newer and serve.
+keep='libopencv_(core|imgproc|imgcodecs|objdetect)\.so|libjpeg\.so\.62|libpng16|libwebp|libsharpyuv|libtbb\.so|libx264|libz\.so'
+host='lib(c|m|dl|pthread|rt|gcc_s|stdc\+\+)\.so|ld-linux'
+carried=("$OUT/coverforge")
+dropped=()
+while read -r name path; do
+  if [[ $name =~ $host ]]; then continue; fi
+  if [[ $name =~ $keep ]]; then cp -L "$path" "$OUT/lib/$name"; carried+=("$OUT/lib/$name"); else dropped+=("$path"); fi
+done < <(ldd target/gpu/release/coverforge | awk '$3 ~ /^\// {print $1, $3}')
+python3 gpu/stubs.py "$OUT/lib" "${dropped[@]}" -- "${carried[@]}" | tail -3
+echo "${#dropped[@]} libraries replaced by stand-ins"
+du -sh "$OUT"
