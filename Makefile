@@ -40,6 +40,8 @@ demo: build
 
 test: deps
 	$(CARGO) test --all-targets
+	@# Hardware paths run only where a device exists; say which ran and why others did not.
+	set -o pipefail; $(CARGO) test -q --test hwaccel -- --nocapture 2>&1 | grep -E "skipped|not available|test result"
 
 bench: deps
 	$(CARGO) bench --bench cover_vs_ffmpeg

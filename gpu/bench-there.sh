@@ -30,7 +30,7 @@ K=$(ls gpu/carry/clips/*.mp4 | wc -l)
 run() { # accel jobs label
   rm -rf "$W/out-$3"
   local t0 t1; t0=$(date +%s.%N)
-  $CF --hwaccel "$1" batch "$W/jobs.csv" -o "$W/out-$3" -j "$2" -q --no-cache --report "$W/$3.jsonl"
+  timeout "${RUN_LIMIT:-100}" $CF --hwaccel "$1" batch "$W/jobs.csv" -o "$W/out-$3" -j "$2" -q --no-cache --report "$W/$3.jsonl"
   local rc=$?; t1=$(date +%s.%N)
   python3 - "$W/$3.jsonl" "$t0" "$t1" "$3" "$rc" <<'PY' | tee -a "$OUT/throughput.txt"
 import json, sys, collections

@@ -6,14 +6,15 @@
 #   - OpenCV's four modules we use and the few libraries they really use are carried;
 #   - the rest of OpenCV's dependency tree (GDAL, OpenEXR, LAPACK, X11 ... ~200 MB) is replaced
 #     by stand-ins that abort if called (gpu/stubs.py), which nothing on our paths does.
-# Run there with gpu/run-there.sh.
+# Also makes the benchmark corpus (gpu/corpus.sh) and a reference cover. Run there with
+# gpu/run-there.sh; gpu/bench-there.sh runs the whole GPU check.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PREFIX=$PWD/target/ffmpeg-static
 [ -f "$PREFIX/lib/libavcodec.a" ] || gpu/build-ffmpeg.sh "$PREFIX"
 PKG_CONFIG_PATH=$PREFIX/lib/pkgconfig CARGO_TARGET_DIR=target/gpu cargo build --release --features static-ffmpeg
 OUT=gpu/carry
-rm -rf "$OUT" && mkdir -p "$OUT/lib"
+rm -rf "$OUT/lib" "$OUT/coverforge" && mkdir -p "$OUT/lib"
 strip -o "$OUT/coverforge" target/gpu/release/coverforge
 # Libraries carried as they are; the host's glibc/libstdc++ are newer and serve.
 keep='libopencv_(core|imgproc|imgcodecs|objdetect)\.so|libjpeg\.so\.62|libpng16|libwebp|libsharpyuv|libtbb\.so|libx264|libz\.so'
@@ -26,4 +27,8 @@ while read -r name path; do
 done < <(ldd target/gpu/release/coverforge | awk '$3 ~ /^\// {print $1, $3}')
 python3 gpu/stubs.py "$OUT/lib" "${dropped[@]}" -- "${carried[@]}" | tail -3
 echo "${#dropped[@]} libraries replaced by stand-ins"
+gpu/corpus.sh
+# The reference the GPU machine's software render must match byte for byte.
+gpu/run-there.sh --hwaccel none render gpu/carry/clips/clip0001.mp4 --meta gpu/carry/clips/clip0001.yaml \
+  -o gpu/carry/ref-clip0001.jpg
 du -sh "$OUT"

@@ -177,6 +177,7 @@ const STATE_DIR: &str = ".coverforge";
 /// failures are not errors: they are counted in the [`Summary`] and reported.
 pub fn run(input: &Path, opts: &Options, env: &Env) -> Result<Summary, BatchError> {
     let start = Instant::now();
+    crate::av::keep_freed_memory();
     let batch = input::discover(input, &opts.outdir, opts.format).map_err(BatchError)?;
     let state_dir = opts.outdir.join(STATE_DIR).join("state");
     let thumbs_dir = opts.outdir.join(STATE_DIR).join("proof");
