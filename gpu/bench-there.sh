@@ -17,6 +17,8 @@ W=/tmp/cf-bench
 mkdir -p "$W"
 echo "== machine: $(nproc) cores, $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader)"
 echo "== devices"; $CF devices 2>&1 | tee "$OUT/devices.txt"
+find / \( -name "libnvjpeg.so*" -o -name "libcudart.so*" \) -not -path "/proc/*" 2>/dev/null | head -6
+h=$(find / -name nvjpeg.h -not -path "/proc/*" 2>/dev/null | head -1); echo "nvjpeg.h: $h"; [ -n "$h" ] && grep -E "NVJPEG_INPUT_BGRI|NVJPEG_CSS_420" "$h"
 echo "== decode check"
 $CF devices --json --check-decode gpu/carry/clips/clip000{0..7}.mp4 samples/*.mp4 > "$OUT/decode-check.json"; echo "exit $?"
 python3 - "$OUT/decode-check.json" <<'PY'
@@ -27,10 +29,10 @@ for c in v["decode_checks"]:
 PY
 K=$(ls gpu/carry/clips/*.mp4 | wc -l)
 { echo "video,output,meta"; for k in $(seq 0 $((N - 1))); do i=$((k % K)); printf '%s/gpu/carry/clips/clip%04d.mp4,c%05d.jpg,%s/gpu/carry/clips/clip%04d.yaml\n' "$PWD" "$i" "$k" "$PWD" "$i"; done; } > "$W/jobs.csv"
-run() { # accel jobs label
+run() { # accel jobs label [jpeg-encoder]
   rm -rf "$W/out-$3"
   local t0 t1; t0=$(date +%s.%N)
-  timeout "${RUN_LIMIT:-100}" $CF --hwaccel "$1" batch "$W/jobs.csv" -o "$W/out-$3" -j "$2" -q --no-cache --report "$W/$3.jsonl"
+  timeout "${RUN_LIMIT:-100}" $CF --hwaccel "$1" --jpeg-encoder "${4:-cpu}" batch "$W/jobs.csv" -o "$W/out-$3" -j "$2" -q --no-cache --report "$W/$3.jsonl"
   local rc=$?; t1=$(date +%s.%N)
   python3 - "$W/$3.jsonl" "$t0" "$t1" "$3" "$rc" <<'PY' | tee -a "$OUT/throughput.txt"
 import json, sys, collections
@@ -44,8 +46,10 @@ print(f"{label}: {len(ok)}/{len(jobs)} ok (exit {rc}) in {t1-t0:.2f} s = {len(ok
 PY
 }
 echo "== throughput ($N covers, 1080x1920 JPEG q90 from 1080p H.264 keyframes)"
-run none "$J" cpu-1; run cuda "$J" nvdec-1; run none "$J" cpu-2; run cuda "$J" nvdec-2
-run cuda $((J * 2)) nvdec-2xthreads
+run none "$J" cpu-1; run cuda "$J" nvdec-1; run cuda "$J" nvdec-nvjpeg-1 nvjpeg
+run none "$J" cpu-2; run cuda "$J" nvdec-2; run cuda "$J" nvdec-nvjpeg-2 nvjpeg
+run cuda $((J * 3 / 2)) nvdec-1.5xthreads; run cuda $((J * 3 / 2)) nvdec-nvjpeg-1.5xthreads nvjpeg
+python3 -c "import cv2; a=cv2.imread('$W/out-cpu-1/c00001.jpg'); b=cv2.imread('$W/out-nvdec-nvjpeg-1/c00001.jpg'); print('nvJPEG cover vs libjpeg-turbo cover (both q90) PSNR', round(cv2.PSNR(a,b),2), 'dB; sizes', __import__('os').path.getsize('$W/out-cpu-1/c00001.jpg'), __import__('os').path.getsize('$W/out-nvdec-nvjpeg-1/c00001.jpg'))"
 echo "== animated covers"
 $CF render samples/cooking.mp4 --meta samples/cooking.yaml -o "$W/a.mp4" --animated 2 --encoder nvenc; echo "nvenc asked for: exit $?"
 $CF --hwaccel cuda render samples/cooking.mp4 --meta samples/cooking.yaml -o "$W/a.mp4" --animated 2 --json > "$OUT/animated.json"; echo "auto: exit $?"

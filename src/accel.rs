@@ -153,6 +153,8 @@ pub struct DevicesReport {
     pub encode: Vec<crate::animated::EncoderProbe>,
     /// The cap on concurrent hardware encoder sessions.
     pub max_hw_sessions: usize,
+    /// Whether nvJPEG (GPU JPEG encoding for still covers) loads, and why not.
+    pub nvjpeg: Result<(), String>,
 }
 
 /// Opens each decode device and each encoder once and reports what works and why not.
@@ -173,6 +175,7 @@ pub fn devices() -> DevicesReport {
         decode,
         encode: crate::av::encoder::probe().to_vec(),
         max_hw_sessions: crate::animated::max_hw_sessions(),
+        nvjpeg: crate::encode::nvjpeg_available(),
     }
 }
 

@@ -26,6 +26,8 @@ pub struct Env {
     pub limits: Limits,
     /// Which device decodes keyframes (`auto` unless the CLI or caller says otherwise).
     pub hwaccel: crate::accel::HwAccel,
+    /// Which encoder writes JPEG covers (`cpu` unless asked otherwise).
+    pub jpeg_encoder: crate::encode::JpegEncoder,
 }
 
 impl Env {
@@ -41,6 +43,7 @@ impl Env {
             glyphs: Default::default(),
             limits,
             hwaccel: crate::accel::HwAccel::Auto,
+            jpeg_encoder: crate::encode::JpegEncoder::Cpu,
         }
     }
 

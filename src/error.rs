@@ -163,7 +163,7 @@ impl Error {
             Error::Limit { .. } => ErrorKind::Limit,
             Error::Composite(CompositeError::Asset { .. }) => ErrorKind::Template,
             Error::Composite(_) => ErrorKind::Unsupported,
-            Error::Encode(EncodeError::Format { .. }) => ErrorKind::Unsupported,
+            Error::Encode(EncodeError::Format { .. } | EncodeError::Gpu { .. }) => ErrorKind::Unsupported,
             Error::Encode(_) => ErrorKind::Io,
             Error::Animated(a) => {
                 use crate::animated::AnimatedError as A;

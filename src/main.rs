@@ -27,6 +27,17 @@ struct Cli {
     #[arg(long, global = true, value_name = "DEVICE", env = "COVERFORGE_HWACCEL", default_value = "auto")]
     hwaccel: coverforge::accel::HwAccel,
 
+    /// JPEG encoder for still covers: cpu (libjpeg-turbo, the same bytes everywhere) or nvjpeg
+    /// (CUDA's nvJPEG on an NVIDIA GPU; an error when it cannot be loaded).
+    #[arg(
+        long,
+        global = true,
+        value_name = "ENCODER",
+        env = "COVERFORGE_JPEG_ENCODER",
+        default_value = "cpu"
+    )]
+    jpeg_encoder: coverforge::encode::JpegEncoder,
+
     /// Most hardware encoder sessions open at once (consumer NVIDIA cards allow few).
     #[arg(long, global = true, value_name = "N", env = "COVERFORGE_MAX_HW_SESSIONS", default_value_t = 3,
           value_parser = clap::value_parser!(u32).range(1..=64))]
@@ -227,6 +238,7 @@ fn main() -> ExitCode {
     let home = cli.home.unwrap_or_else(Env::default_data_dir);
     let mut env = Env::new(&home, Default::default());
     env.hwaccel = cli.hwaccel;
+    env.jpeg_encoder = cli.jpeg_encoder;
     coverforge::animated::set_max_hw_sessions(cli.max_hw_sessions as usize);
     let command = match cli.command {
         Command::Batch(args) => return batch(args, &env),
@@ -439,6 +451,10 @@ fn run(command: Command, env: &Env) -> Result<(), Error> {
                 if let Some(r) = &e.reason {
                     println!("         {r}");
                 }
+            }
+            match &report.nvjpeg {
+                Ok(()) => println!("still covers: nvjpeg available (--jpeg-encoder nvjpeg)"),
+                Err(why) => println!("still covers: nvjpeg unavailable: {why}"),
             }
             if !check_decode.is_empty() && comparisons.is_empty() {
                 println!("decode check: no hardware decode device available; nothing to compare");

@@ -164,7 +164,7 @@ pub fn render(job: &Job, env: &Env) -> Result<JobResult, Error> {
     let (canvas, contrast) =
         crate::composite::composite_with_report(&extracted.frame.image, &doc, env, false)?;
     let t3 = Instant::now();
-    let bytes = encode::encode(&canvas, format, job.quality, &job.output)?;
+    let bytes = encode::encode_with(&canvas, format, job.quality, &job.output, env.jpeg_encoder)?;
     encode::write_atomic(&job.output, &bytes)?;
     let t4 = Instant::now();
     let ms = |a: Instant, b: Instant| (b - a).as_secs_f64() * 1000.0;

@@ -13,6 +13,7 @@
 pub(crate) mod display;
 pub(crate) mod encoder;
 pub(crate) mod hw;
+pub(crate) mod nvjpeg;
 
 use crate::accel::{DecodedBy, Device, HwAccel};
 use crate::limits::{self, Limits};

@@ -234,6 +234,11 @@ pub fn run(input: &Path, opts: &Options, env: &Env) -> Result<Summary, BatchErro
     if let Some(cache) = &opts.cache {
         cache.evict();
     }
+    // Covers were written without a flush each (see `write_atomic_unsynced`): make them all
+    // durable before reporting success.
+    if !opts.dry_run {
+        encode::sync_folder(&opts.outdir).map_err(|e| BatchError(e.to_string()))?;
+    }
     let wall_s = start.elapsed().as_secs_f64();
     let ok = counts.ok.load(Ordering::Relaxed);
     let summary = Summary {
@@ -396,10 +401,11 @@ fn render_job(job: &BatchJob, ctx: &JobContext<'_>, report: &mut JobReport) -> R
     report.contrast = contrast.contrast;
     report.ms.composite_ms = ms_since(t2);
     let t3 = Instant::now();
-    let bytes = encode::encode(&canvas, format, opts.quality, &job.output).map_err(|e| e.to_string())?;
-    encode::write_atomic(&job.output, &bytes).map_err(|e| e.to_string())?;
+    let bytes = encode::encode_with(&canvas, format, opts.quality, &job.output, env.jpeg_encoder)
+        .map_err(|e| e.to_string())?;
+    encode::write_atomic_unsynced(&job.output, &bytes).map_err(|e| e.to_string())?;
     // The hash goes last: a cover without its hash is simply rendered again next time.
-    encode::write_atomic(&state, hash.as_bytes()).map_err(|e| e.to_string())?;
+    encode::write_atomic_unsynced(&state, hash.as_bytes()).map_err(|e| e.to_string())?;
     if opts.proof.is_some() {
         proof::write_thumbnail(&canvas, &job.output, ctx.thumbs_dir);
     }
@@ -487,6 +493,7 @@ fn job_hash(
     };
     field("version", env!("CARGO_PKG_VERSION").as_bytes());
     field("video", identity.as_bytes());
+    field("jpeg-encoder", format!("{:?}", env.jpeg_encoder).as_bytes());
     let mut meta_for_hash = meta.clone();
     meta_for_hash.source = PathBuf::new(); // where the values came from does not change the cover
     field("meta", &serde_json::to_vec(&meta_for_hash).map_err(|e| e.to_string())?);
