@@ -154,8 +154,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), EncodeError> {
 }
 
 /// As [`write_atomic`] without the flush to disk: a killed process still never leaves a partial
-/// file (the rename is atomic), and the batch runner makes the whole output folder durable
-/// with one `syncfs` at the end instead of one `fsync` per file (two or three per cover).
+/// file (the rename is atomic); the batch runner flushes covers on a thread of its own.
 ///
 /// # Errors
 /// [`EncodeError::Io`] naming the path.
@@ -182,14 +181,4 @@ fn write_renamed(path: &Path, bytes: &[u8], sync: bool) -> Result<(), EncodeErro
     }
     tmp.persist(path).map_err(|e| io(e.error))?;
     Ok(())
-}
-
-/// Flushes the file system holding `dir` to disk (one call for a whole batch of covers).
-///
-/// # Errors
-/// [`EncodeError::Io`] naming the folder.
-pub fn sync_folder(dir: &Path) -> Result<(), EncodeError> {
-    let io = |e: std::io::Error| EncodeError::Io { path: dir.to_owned(), message: e.to_string() };
-    let f = std::fs::File::open(dir).map_err(io)?;
-    rustix::fs::syncfs(&f).map_err(|e| io(e.into()))
 }
