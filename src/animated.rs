@@ -447,6 +447,10 @@ pub(crate) fn write_clip(
     if let Err(reason) = decoded {
         return Err(AnimatedError::Decode { reason }.into());
     }
+    if held.is_none() {
+        let reason = format!("{}: no frame decoded from {start_s:.2} s on", video.display());
+        return Err(AnimatedError::Decode { reason }.into());
+    }
     while emitted < total && held.is_some() {
         emit_held(&mut held, &mut writer)
             .map_err(|reason| AnimatedError::Write { path: output.to_owned(), reason })?;

@@ -206,8 +206,9 @@ struct BatchArgs {
     /// Write an HTML page with a thumbnail, status and error for every cover.
     #[arg(long, value_name = "FILE.html")]
     proof: Option<PathBuf>,
-    /// Cover format when the manifest names no output file.
-    #[arg(long, default_value = "jpg", value_parser = ["jpg", "png", "webp"])]
+    /// Cover format when the manifest names no output file; mp4 makes animated covers (as does
+    /// --animated, with webp then meaning animated WebP).
+    #[arg(long, default_value = "jpg", value_parser = ["jpg", "png", "webp", "mp4"])]
     format: String,
     /// JPEG and WebP quality, 1–100.
     #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u8).range(1..=100))]
@@ -225,6 +226,8 @@ struct BatchArgs {
     /// Do not read or write the keyframe cache.
     #[arg(long, default_value_t = false)]
     no_cache: bool,
+    #[command(flatten)]
+    animated: AnimatedArgs,
     /// Print nothing but errors that stop the batch.
     #[arg(short, long, default_value_t = false, conflicts_with = "verbose")]
     quiet: bool,
@@ -276,6 +279,11 @@ fn batch(args: BatchArgs, env: &Env) -> ExitCode {
         "webp" => coverforge::encode::Format::Webp,
         _ => coverforge::encode::Format::Jpeg,
     };
+    let animated =
+        (args.animated.animated.is_some() || args.format == "mp4").then(|| args.animated.settings());
+    if let Some(Err(problems)) = animated.as_ref().map(|a| a.validate(args.format == "webp")) {
+        return usage(format!("animated cover settings: {}", problems.join("; ")));
+    }
     let threads = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     if threads == 0 {
         return usage("-j must be at least 1".into());
@@ -290,6 +298,8 @@ fn batch(args: BatchArgs, env: &Env) -> ExitCode {
         format,
         quality: args.quality,
         template: args.template,
+        animated_webp: animated.is_some() && args.format == "webp",
+        animated,
         cache,
         verbosity: if args.quiet {
             coverforge::batch::Verbosity::Quiet

@@ -238,52 +238,90 @@ pub fn render_animated(
     over: &crate::animated::EncodeSettings,
     env: &Env,
 ) -> Result<AnimatedResult, Error> {
-    use crate::animated::AnimatedError;
     let t0 = Instant::now();
-    let webp = job.output.extension().is_some_and(|e| e.eq_ignore_ascii_case("webp"));
-    over.validate(webp)
-        .map_err(|problems| AnimatedError::Settings { origin: "command line".into(), problems })?;
     let (meta, doc) = layout_for(&job.meta, job.template.as_deref(), env)?;
-    let settings =
-        doc.animated.clone().unwrap_or_default().overridden_by(over).validate(webp).map_err(|problems| {
-            AnimatedError::Settings { origin: format!("template {}", doc.template), problems }
-        })?;
+    let settings = animated_settings(&doc, over, &job.output)?;
+    let layout_ms = (Instant::now() - t0).as_secs_f64() * 1000.0;
     let t1 = Instant::now();
     let regions = keyframe::TextRegions::of_layout(&doc, &env.face_model());
     let extracted =
         keyframe::extract_for_layout(&job.video, meta.frame, &env.limits, regions.as_ref(), env.hwaccel)?;
-    let (_, report, plate) = crate::composite::CoverPlate::new(&extracted.frame.image, &doc, env)?;
-    let t2 = Instant::now();
+    let keyframe_ms = (Instant::now() - t1).as_secs_f64() * 1000.0;
+    let (mut result, _) = animate(&job.video, extracted, &doc, &settings, &job.output, env)?;
+    result.times.layout_ms = layout_ms;
+    result.times.keyframe_ms += keyframe_ms;
+    Ok(result)
+}
+
+/// The template's `animated:` settings overridden by `over`, validated (WebP allows quality up
+/// to 100). Problems name where they came from: the command line or the template.
+///
+/// # Errors
+/// [`crate::animated::AnimatedError::Settings`] listing every problem.
+pub fn animated_settings(
+    doc: &LayoutDoc,
+    over: &crate::animated::EncodeSettings,
+    output: &Path,
+) -> Result<crate::animated::Settings, Error> {
+    use crate::animated::AnimatedError;
+    let webp = output.extension().is_some_and(|e| e.eq_ignore_ascii_case("webp"));
+    over.validate(webp)
+        .map_err(|problems| AnimatedError::Settings { origin: "command line".into(), problems })?;
+    let settings =
+        doc.animated.clone().unwrap_or_default().overridden_by(over).validate(webp).map_err(|problems| {
+            AnimatedError::Settings { origin: format!("template {}", doc.template), problems }
+        })?;
+    Ok(settings)
+}
+
+/// Makes the animated cover from an extracted keyframe: freezes the overlays on it and writes
+/// the clip around it. Returns the report and the still cover of the chosen frame (for proof
+/// sheets).
+///
+/// # Errors
+/// As [`render_animated`].
+pub fn animate(
+    video: &Path,
+    extracted: keyframe::Extracted,
+    doc: &LayoutDoc,
+    settings: &crate::animated::Settings,
+    output: &Path,
+    env: &Env,
+) -> Result<(AnimatedResult, crate::pixels::Image), Error> {
+    let t0 = Instant::now();
+    let (cover, report, plate) = crate::composite::CoverPlate::new(&extracted.frame.image, doc, env)?;
+    let t1 = Instant::now();
     let duration = extracted.info.duration_s;
     let start = (extracted.frame.time_s - settings.seconds / 2.0).min(duration - settings.seconds).max(0.0);
     let clip = crate::animated::write_clip(
-        &job.video,
+        video,
         env,
         &plate,
         (doc.canvas.width, doc.canvas.height),
-        &settings,
+        settings,
         start,
-        &job.output,
+        output,
     )?;
-    let t3 = Instant::now();
+    let t2 = Instant::now();
     let mut warnings = extracted.warnings;
     if duration > 0.0 && settings.seconds > duration + 1e-3 {
         warnings.push(format!(
             "{}: the video is {duration:.2} s long, shorter than the {:.2} s clip asked for; its last frame is held",
-            job.video.display(),
+            video.display(),
             settings.seconds
         ));
     }
     let ms = |a: Instant, b: Instant| (b - a).as_secs_f64() * 1000.0;
-    Ok(AnimatedResult {
+    let result = AnimatedResult {
         media: extracted.info,
         frame_time_s: extracted.frame.time_s,
-        output: job.output.clone(),
+        output: output.to_owned(),
         template: doc.template.clone(),
-        output_bytes: std::fs::metadata(&job.output).map(|m| m.len()).unwrap_or(0),
+        output_bytes: std::fs::metadata(output).map(|m| m.len()).unwrap_or(0),
         clip,
         contrast: report.contrast,
         warnings,
-        times: AnimatedTimes { layout_ms: ms(t0, t1), keyframe_ms: ms(t1, t2), clip_ms: ms(t2, t3) },
-    })
+        times: AnimatedTimes { layout_ms: 0.0, keyframe_ms: ms(t0, t1), clip_ms: ms(t1, t2) },
+    };
+    Ok((result, cover))
 }

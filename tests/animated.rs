@@ -353,3 +353,48 @@ fn the_frozen_overlay_plate_matches_a_full_composite_of_the_same_frame() {
     // Only 8-bit rounding separates drawing the layers in turn from one blend of the plate.
     assert!(max <= 4 && mean < 0.2, "max {max}, mean {mean:.3}");
 }
+
+#[test]
+fn batch_renders_animated_covers_incrementally() {
+    let dir = tempdir();
+    let input = dir.path().join("in");
+    std::fs::create_dir(&input).unwrap();
+    for name in ["a", "b"] {
+        std::fs::copy(repo("samples/travel.mp4"), input.join(format!("{name}.mp4"))).unwrap();
+        std::fs::write(
+            input.join(format!("{name}.yaml")),
+            format!("template: thumb-320x180\ntitle: 城市夜景 {name}\n"),
+        )
+        .unwrap();
+    }
+    let batch = |extra: &[&str]| {
+        let mut args = vec!["batch", "in", "-o", "out", "-q", "--cache-dir", "cache", "--report", "r.jsonl"];
+        args.extend_from_slice(extra);
+        run_in(dir.path(), &args)
+    };
+    let summary = |dir: &Path| -> serde_json::Value {
+        let text = std::fs::read_to_string(dir.join("r.jsonl")).unwrap();
+        json(text.lines().last().unwrap())["summary"].clone()
+    };
+    let r = batch(&["--animated", "1", "--fps", "10"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for name in ["a", "b"] {
+        let p = ffprobe(&dir.path().join(format!("out/{name}.mp4")), "stream=codec_name,nb_frames,width");
+        assert_eq!(
+            (field(&p, "codec_name"), field(&p, "nb_frames"), field(&p, "width")),
+            ("h264", "10", "320")
+        );
+    }
+    // Unchanged: skipped. A different clip length: re-rendered from the keyframe cache.
+    assert_eq!(batch(&["--animated", "1", "--fps", "10"]).code, 0);
+    assert_eq!(summary(dir.path())["skipped"], 2);
+    assert_eq!(batch(&["--animated", "2", "--fps", "10"]).code, 0);
+    let s = summary(dir.path());
+    assert_eq!((s["ok"].as_u64(), s["decodes"].as_u64()), (Some(2), Some(0)), "{s}");
+    let p = ffprobe(&dir.path().join("out/a.mp4"), "stream=nb_frames");
+    assert_eq!(field(&p, "nb_frames"), "20");
+    // Settings out of range stop the batch before it starts (usage error).
+    let r = batch(&["--animated", "99"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("seconds 99 is out of range 0.5–15"), "{}", r.stderr);
+}

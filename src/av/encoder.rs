@@ -180,10 +180,34 @@ pub(crate) struct Shape {
 fn open(shape: Shape, codec: VideoCodec, backend: Backend, s: &Settings) -> Result<Opened, String> {
     let name = encoder_name(shape.container, codec, backend)
         .ok_or_else(|| format!("{backend}: no {backend} encoder for this format"))?;
-    let key = format!("{name} {shape:?} {s:?}");
+    // Everything the context is opened with (not the clip length, which it never sees).
+    let key = format!("{name} {shape:?} {:?} {:?} {:?}", s.preset, s.rate, s.gop);
     if let Some(o) = take_pooled(&key) {
         return Ok(o);
     }
+    if let Some(why) = FAILED.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        return Err(why.clone());
+    }
+    let opened = open_new(shape, codec, backend, s, name, key.clone());
+    if let Err(why) = &opened {
+        // Not retried for every clip of a batch: the same settings fail the same way.
+        FAILED.lock().unwrap_or_else(|e| e.into_inner()).insert(key, why.clone());
+    }
+    opened
+}
+
+/// Encoders that did not open, by everything they were opened with, and why.
+static FAILED: std::sync::LazyLock<Mutex<std::collections::HashMap<String, String>>> =
+    std::sync::LazyLock::new(Default::default);
+
+fn open_new(
+    shape: Shape,
+    codec: VideoCodec,
+    backend: Backend,
+    s: &Settings,
+    name: &'static str,
+    key: String,
+) -> Result<Opened, String> {
     super::init();
     let found = ff::encoder::find_by_name(name)
         .ok_or_else(|| format!("{backend}: this FFmpeg build has no {name} encoder"))?;
@@ -404,14 +428,10 @@ impl ClipWriter {
     ) -> Result<Self, CreateError> {
         super::init();
         let fps = ff::Rational::from(fps);
-        let dir = dest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        let file = dest.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
-        let tmp = dir.join(format!(".{file}.{}.tmp", std::process::id()));
-        let muxer = if container == Container::WebP { "webp" } else { "mp4" };
-        let mut octx = ff::format::output_as(&tmp, muxer)
-            .map_err(|e| CreateError::Io(format!("cannot create: {}", super::describe(&e))))?;
-        let global_header = octx.format().flags().contains(ff::format::Flags::GLOBAL_HEADER);
+        // The MP4 muxer wants codec headers out of band (`AVFMT_GLOBALHEADER`); WebP does not.
+        let global_header = container == Container::Mp4;
         let shape = Shape { container, width, height, fps, global_header };
+        // Encoders first: when none opens, no file is created at all.
         let mut fallbacks = Vec::new();
         let mut opened = None;
         for &backend in s.encoder.candidates() {
@@ -424,29 +444,21 @@ impl ClipWriter {
             }
         }
         let Some(opened) = opened else {
-            let _ = std::fs::remove_file(&tmp);
             return Err(CreateError::NoEncoder(format!("no encoder opened: {}", fallbacks.join("; "))));
         };
+        let dir = dest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let file = dest.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+        let tmp = dir.join(format!(".{file}.{}.tmp", std::process::id()));
         let enc_tb = fps.invert();
-        {
-            let mut ost = octx
-                .add_stream(ff::encoder::find_by_name(opened.name))
-                .map_err(|e| CreateError::Io(super::describe(&e)))?;
-            ost.set_parameters(&opened.enc);
-            ost.set_time_base(enc_tb);
-        }
-        let mut header_opts = ff::Dictionary::new();
-        if container == Container::WebP {
-            header_opts.set("loop", "0"); // hover previews loop forever
-        } else {
-            header_opts.set("movflags", "+faststart");
-        }
-        if let Err(e) = octx.write_header_with(header_opts) {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(CreateError::Io(format!("cannot write the header: {}", super::describe(&e))));
-        }
-        let stream_tb = octx.stream(0).map(|s| s.time_base()).unwrap_or(enc_tb);
-        let mut scaler = scaling::Context::get(
+        let started = Self::start_file(&tmp, container, &opened, enc_tb);
+        let (octx, stream_tb) = match started {
+            Ok(v) => v,
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(e);
+            }
+        };
+        let scaler = scaling::Context::get(
             ff::format::Pixel::BGR24,
             width,
             height,
@@ -454,10 +466,16 @@ impl ClipWriter {
             width,
             height,
             scaling::Flags::POINT,
-        )
-        .map_err(|e| {
-            CreateError::Io(format!("no BGR24 → {:?} converter: {}", opened.sw_format, super::describe(&e)))
-        })?;
+        );
+        let mut scaler = match scaler {
+            Ok(sc) => sc,
+            Err(e) => {
+                drop(octx);
+                let _ = std::fs::remove_file(&tmp);
+                let why = format!("no BGR24 → {:?} converter: {}", opened.sw_format, super::describe(&e));
+                return Err(CreateError::Io(why));
+            }
+        };
         set_rgb_to_yuv_matrix(&mut scaler, container == Container::Mp4);
         Ok(ClipWriter {
             octx: Some(octx),
@@ -472,6 +490,36 @@ impl ClipWriter {
             fallbacks,
             opened: Some(opened),
         })
+    }
+
+    /// Creates the temporary file with one video stream and writes its header; returns the
+    /// muxer and the stream's time base (which the muxer may have changed).
+    fn start_file(
+        tmp: &Path,
+        container: Container,
+        opened: &Opened,
+        enc_tb: ff::Rational,
+    ) -> Result<(ff::format::context::Output, ff::Rational), CreateError> {
+        let muxer = if container == Container::WebP { "webp" } else { "mp4" };
+        let mut octx = ff::format::output_as(&tmp, muxer)
+            .map_err(|e| CreateError::Io(format!("cannot create: {}", super::describe(&e))))?;
+        {
+            let mut ost = octx
+                .add_stream(ff::encoder::find_by_name(opened.name))
+                .map_err(|e| CreateError::Io(super::describe(&e)))?;
+            ost.set_parameters(&opened.enc);
+            ost.set_time_base(enc_tb);
+        }
+        let mut header_opts = ff::Dictionary::new();
+        if container == Container::WebP {
+            header_opts.set("loop", "0"); // hover previews loop forever
+        } else {
+            header_opts.set("movflags", "+faststart");
+        }
+        octx.write_header_with(header_opts)
+            .map_err(|e| CreateError::Io(format!("cannot write the header: {}", super::describe(&e))))?;
+        let stream_tb = octx.stream(0).map(|s| s.time_base()).unwrap_or(enc_tb);
+        Ok((octx, stream_tb))
     }
 
     /// The encoder in use and its backend.

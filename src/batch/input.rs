@@ -9,7 +9,6 @@
 //! `subtitle`, `author`, `template`, `watermark`, `frame`, `link`, `utm_source`, `utm_medium`,
 //! `utm_campaign`, `utm_term`, `utm_content`, `vars.NAME`). Paths are relative to the manifest.
 
-use crate::encode::Format;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
@@ -59,13 +58,8 @@ pub struct BatchInput {
 /// # Errors
 /// A message naming INPUT when it is missing or unreadable, or a manifest is malformed: these
 /// are usage errors (exit code 2). Problems with single jobs become failed jobs instead.
-pub fn discover(input: &Path, outdir: &Path, format: Format) -> Result<BatchInput, String> {
+pub fn discover(input: &Path, outdir: &Path, ext: &str) -> Result<BatchInput, String> {
     let meta = std::fs::metadata(input).map_err(|e| format!("{}: {e}", input.display()))?;
-    let ext = match format {
-        Format::Jpeg => "jpg",
-        Format::Png => "png",
-        Format::Webp => "webp",
-    };
     let mut batch = if meta.is_dir() {
         folder(input, outdir, ext)?
     } else {

@@ -64,6 +64,11 @@ pub struct Options {
     pub quality: u8,
     /// Template override for every job.
     pub template: Option<String>,
+    /// Animated covers instead of stills: these settings over each template's `animated:` block,
+    /// written as MP4 (or animated WebP when `animated_webp`).
+    pub animated: Option<crate::animated::EncodeSettings>,
+    /// With `animated`, write animated WebP instead of MP4.
+    pub animated_webp: bool,
     /// Keyframe cache, if enabled.
     pub cache: Option<FrameCache>,
     /// Output verbosity.
@@ -130,6 +135,9 @@ pub struct JobReport {
     /// Colours chosen for `color: auto` text, and the contrast reached.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub contrast: Vec<crate::composite::TextContrast>,
+    /// For animated covers: encoder, size, frames, frame rate, clip window.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clip: Option<crate::animated::ClipReport>,
     /// Layout findings, as `coverforge check` reports them.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub findings: Vec<crate::layout::doc::Finding>,
@@ -178,7 +186,14 @@ const STATE_DIR: &str = ".coverforge";
 pub fn run(input: &Path, opts: &Options, env: &Env) -> Result<Summary, BatchError> {
     let start = Instant::now();
     crate::av::keep_freed_memory();
-    let batch = input::discover(input, &opts.outdir, opts.format).map_err(BatchError)?;
+    let ext = match (&opts.animated, opts.animated_webp, opts.format) {
+        (Some(_), true, _) => "webp",
+        (Some(_), false, _) => "mp4",
+        (None, _, Format::Jpeg) => "jpg",
+        (None, _, Format::Png) => "png",
+        (None, _, Format::Webp) => "webp",
+    };
+    let batch = input::discover(input, &opts.outdir, ext).map_err(BatchError)?;
     let state_dir = opts.outdir.join(STATE_DIR).join("state");
     let thumbs_dir = opts.outdir.join(STATE_DIR).join("proof");
     for d in [&opts.outdir, &state_dir, &thumbs_dir] {
@@ -384,6 +399,7 @@ fn run_job(job: &BatchJob, ctx: &JobContext<'_>) -> JobReport {
         frame_source: None,
         decoder: None,
         decoder_fallback: None,
+        clip: None,
         ms: StageTimes::default(),
         total_ms: 0.0,
         output_bytes: None,
@@ -413,9 +429,20 @@ fn render_job(job: &BatchJob, ctx: &JobContext<'_>, report: &mut JobReport) -> R
     let doc =
         pipeline::layout_for_metadata(&meta, opts.template.as_deref(), env).map_err(|e| e.to_string())?;
     report.findings = doc.findings.clone();
-    let format = Format::from_path(&job.output).map_err(|e| e.to_string())?;
+    // What is written, as it enters the hash: the still format and quality, or the validated
+    // clip settings.
+    let (format, output_options) = match &opts.animated {
+        None => {
+            let format = Format::from_path(&job.output).map_err(|e| e.to_string())?;
+            (Some(format), format!("{format:?}/{}", opts.quality))
+        }
+        Some(over) => {
+            let settings = pipeline::animated_settings(&doc, over, &job.output).map_err(|e| e.to_string())?;
+            (None, format!("animated {settings:?} {}", file_name(&job.output)))
+        }
+    };
     let identity = frame_cache::video_identity(&job.video).map_err(|e| format!("cannot read video: {e}"))?;
-    let hash = job_hash(&identity, &meta, &doc, format, opts.quality, env)?;
+    let hash = job_hash(&identity, &meta, &doc, &output_options, env)?;
     report.input_hash = Some(hash.clone());
     report.ms.layout_ms = ms_since(t0);
 
@@ -441,6 +468,9 @@ fn render_job(job: &BatchJob, ctx: &JobContext<'_>, report: &mut JobReport) -> R
     report.frame_time_s = Some(extracted.frame.time_s);
     report.warnings = extracted.warnings.clone();
 
+    let Some(format) = format else {
+        return animate_job(job, ctx, report, extracted, &doc, &state, &hash);
+    };
     let t2 = Instant::now();
     let (canvas, contrast) =
         crate::composite::composite_with_report(&extracted.frame.image, &doc, env, false)
@@ -459,6 +489,33 @@ fn render_job(job: &BatchJob, ctx: &JobContext<'_>, report: &mut JobReport) -> R
     }
     report.ms.encode_ms = ms_since(t3);
     report.output_bytes = Some(bytes.len() as u64);
+    report.status = Status::Ok;
+    Ok(())
+}
+
+/// The animated-cover end of [`render_job`]: the clip around the frame, then the same commit.
+fn animate_job(
+    job: &BatchJob,
+    ctx: &JobContext<'_>,
+    report: &mut JobReport,
+    extracted: Extracted,
+    doc: &LayoutDoc,
+    state: &Path,
+    hash: &str,
+) -> Result<(), String> {
+    let over = ctx.opts.animated.as_ref().expect("animated batch");
+    let settings = pipeline::animated_settings(doc, over, &job.output).map_err(|e| e.to_string())?;
+    let (result, cover) = pipeline::animate(&job.video, extracted, doc, &settings, &job.output, ctx.env)
+        .map_err(|e| e.to_string())?;
+    report.ms.composite_ms = result.times.keyframe_ms;
+    report.ms.encode_ms = result.times.clip_ms;
+    report.contrast = result.contrast;
+    report.output_bytes = Some(result.output_bytes);
+    report.clip = Some(result.clip);
+    ctx.committer.commit(&job.output, state, hash);
+    if ctx.opts.proof.is_some() {
+        proof::write_thumbnail(&cover, &job.output, ctx.thumbs_dir);
+    }
     report.status = Status::Ok;
     Ok(())
 }
@@ -529,8 +586,7 @@ fn job_hash(
     identity: &str,
     meta: &Metadata,
     doc: &LayoutDoc,
-    format: Format,
-    quality: u8,
+    output_options: &str,
     env: &Env,
 ) -> Result<String, String> {
     let mut h = blake3::Hasher::new();
@@ -546,7 +602,7 @@ fn job_hash(
     meta_for_hash.source = PathBuf::new(); // where the values came from does not change the cover
     field("meta", &serde_json::to_vec(&meta_for_hash).map_err(|e| e.to_string())?);
     field("layout", &serde_json::to_vec(doc).map_err(|e| e.to_string())?);
-    field("options", format!("{format:?}/{quality}").as_bytes());
+    field("options", output_options.as_bytes());
     for layer in &doc.layers {
         match layer {
             Layer::Image(l) => field("image", &env.file_hash(&l.src)?),
