@@ -1,6 +1,6 @@
 //! Stage 1b: pull one good keyframe out of a video.
 //!
-//! Only keyframes are decoded (see [`crate::av`]). A fixed time picks the keyframe at or before
+//! Only keyframes are decoded (see the private `av` module). A fixed time picks the keyframe at or before
 //! it; `auto` looks at several keyframes spread over the video and keeps the best one.
 //!
 //! # The `auto` score

@@ -13,9 +13,13 @@
 //! | layout | [`layout`] | layout text + fonts | [`layout::doc::LayoutDoc`] |
 //! | composite | [`composite`] | frame + layout | canvas [`pixels::Image`] |
 //! | encode | [`encode`] | canvas | JPEG / PNG / WebP bytes, written atomically |
+//! | animate | [`animated`] | frame + layout + video | MP4 / animated WebP clip (encoder factory) |
 //!
-//! [`pipeline`] composes one job; [`batch`] runs many, in parallel and incrementally. FFmpeg lives in `av` (private), OpenCV in [`pixels`].
-//! Fonts, templates, images and limits come through [`env::Env`], shared across jobs.
+//! [`pipeline`] composes one job; [`batch`] runs many, in parallel and incrementally. FFmpeg lives
+//! in `av` (private: demuxing, decoding on CUDA/VAAPI/QSV or software, encoders, nvJPEG), OpenCV
+//! in [`pixels`]; [`accel`] holds the device choices and `coverforge devices`' report.
+//! Fonts, templates, images, limits and device choices come through [`env::Env`], shared across
+//! jobs.
 
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
