@@ -36,6 +36,8 @@ demo: build
 	  stem=$$(basename "$$meta" .yaml); video="samples/$${stem%%.*}.mp4"; \
 	  "$$bin" render "$$video" --meta "$$meta" -o "out/$$stem.jpg" || exit 1; \
 	done; \
+	"$$bin" render samples/cooking.mp4 --meta samples/cooking.yaml -o out/cooking.mp4 --animated 2 || exit 1; \
+	"$$bin" devices; \
 	echo "covers written to $$(pwd)/out/"
 
 test: deps
