@@ -169,7 +169,7 @@ pub struct EncodeSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preset: Option<String>,
     /// Constant quality, 0 (best) to 51 (CRF for x264/x265, CQ for NVENC, ICQ for QSV, QP for
-    /// VAAPI). For WebP, the 0–100 quality. Ignored when `bitrate` is set.
+    /// VAAPI). For WebP, libwebp's 0–100 quality (100 best). Ignored when `bitrate` is set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quality: Option<u32>,
     /// Target bitrate (`2M`, `800k` or bits per second): constant bitrate, or variable up to

@@ -60,7 +60,8 @@ enum Command {
         /// [default: the metadata's `template`]
         #[arg(long, value_name = "NAME|PATH")]
         template: Option<String>,
-        /// Output file; the format follows the extension: .jpg/.jpeg, .png or .webp.
+        /// Output file; the format follows the extension: .jpg/.jpeg, .png or .webp (an
+        /// animated cover with --animated), .mp4 (always an animated cover).
         #[arg(short, long, value_name = "OUT")]
         output: PathBuf,
         /// JPEG and WebP quality, 1–100 (PNG is lossless and ignores it).
@@ -150,7 +151,8 @@ struct AnimatedArgs {
     /// QSV: veryfast…veryslow). [default: the encoder's]
     #[arg(long, value_name = "PRESET", help_heading = "Animated covers")]
     preset: Option<String>,
-    /// Constant quality 0–51 (WebP: 0–100), lower is better. [default: 23; WebP 75]
+    /// Constant quality: 0–51 for MP4, lower is better; 0–100 for WebP, higher is better.
+    /// [default: 23; WebP 75]
     #[arg(long, value_name = "Q", help_heading = "Animated covers")]
     video_quality: Option<u32>,
     /// Bitrate (2M, 800k, ...; 100k–100M): constant, or variable with --maxrate.
