@@ -47,6 +47,16 @@ impl Decoder {
         self.drained = true;
     }
 
+    /// Closes the decoder instead of pooling it (it failed).
+    pub(crate) fn discard(mut self) {
+        self.keep_out_of_pool();
+    }
+
+    /// Marks the decoder as not to be pooled when dropped (its device refused the stream).
+    pub(crate) fn keep_out_of_pool(&mut self) {
+        self.pool_key = None;
+    }
+
     /// Flushes the decoder (after a seek when every frame is decoded).
     pub(crate) fn reset(&mut self) {
         self.video.as_mut().expect("present until dropped").flush();

@@ -409,6 +409,7 @@ impl Source {
                 );
                 self.fallback = Some(why.clone());
                 self.device = None;
+                self.decoder.keep_out_of_pool();
                 DecodedBy::software(Some(why))
             }
             None => DecodedBy::software(self.fallback.clone()),
@@ -420,7 +421,8 @@ impl Source {
         let Some(d) = self.device.take() else { return false };
         match open_decoder_for(&self.path, &self.params, HwAccel::None, self.keyframes_only) {
             Ok((decoder, _, _)) => {
-                self.decoder = decoder;
+                // A decoder that failed is not pooled for the next video.
+                std::mem::replace(&mut self.decoder, decoder).discard();
                 self.fallback = Some(format!("{d}: {reason}; decoded in software"));
                 true
             }
