@@ -29,6 +29,13 @@ fn field<'a>(probe: &'a str, key: &str) -> &'a str {
         .unwrap_or_else(|| panic!("{key} missing in {probe}"))
 }
 
+/// Runs `render VIDEO --meta META ARGS...` in `dir`.
+fn render(dir: &Path, video: &Path, meta: &Path, args: &[&str]) -> common::Output {
+    let mut all = vec!["render", video.to_str().unwrap(), "--meta", meta.to_str().unwrap()];
+    all.extend_from_slice(args);
+    run_in(dir, &all)
+}
+
 fn json(stdout: &str) -> serde_json::Value {
     serde_json::from_str(stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
 }
@@ -53,22 +60,7 @@ fn mp4_clip_has_the_asked_length_size_rate_and_no_audio() {
     let dir = tempdir();
     let video = repo("samples/travel.mp4");
     let meta = repo("samples/travel.thumb.yaml");
-    let r = run_in(
-        dir.path(),
-        &[
-            "render",
-            video.to_str().unwrap(),
-            "--meta",
-            meta.to_str().unwrap(),
-            "-o",
-            "c.mp4",
-            "--animated",
-            "2",
-            "--fps",
-            "20",
-            "--json",
-        ],
-    );
+    let r = render(dir.path(), &video, &meta, &["-o", "c.mp4", "--animated", "2", "--fps", "20", "--json"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let report = json(&r.stdout);
     assert_eq!(report["clip"]["frames"], 40);
@@ -92,13 +84,11 @@ fn hevc_with_bitrate_and_gop_settings() {
     let dir = tempdir();
     let video = repo("samples/travel.mp4");
     let meta = repo("samples/travel.thumb.yaml");
-    let r = run_in(
+    let r = render(
         dir.path(),
+        &video,
+        &meta,
         &[
-            "render",
-            video.to_str().unwrap(),
-            "--meta",
-            meta.to_str().unwrap(),
             "-o",
             "c.mp4",
             "--animated",
@@ -131,20 +121,7 @@ fn webp_clip_loops_and_has_every_frame() {
     let dir = tempdir();
     let video = repo("samples/travel.mp4");
     let meta = repo("samples/travel.thumb.yaml");
-    let r = run_in(
-        dir.path(),
-        &[
-            "render",
-            video.to_str().unwrap(),
-            "--meta",
-            meta.to_str().unwrap(),
-            "-o",
-            "c.webp",
-            "--animated",
-            "1",
-            "--json",
-        ],
-    );
+    let r = render(dir.path(), &video, &meta, &["-o", "c.webp", "--animated", "1", "--json"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(json(&r.stdout)["clip"]["encoder"], "libwebp_anim");
     let out = dir.path().join("c.webp");
@@ -162,21 +139,7 @@ fn overlays_stay_still_while_the_video_moves_and_the_qr_still_scans() {
     let dir = tempdir();
     let video = repo("samples/cooking.mp4");
     let meta = repo("samples/cooking.yaml");
-    let r = run_in(
-        dir.path(),
-        &[
-            "render",
-            video.to_str().unwrap(),
-            "--meta",
-            meta.to_str().unwrap(),
-            "-o",
-            "c.mp4",
-            "--animated",
-            "1",
-            "--fps",
-            "8",
-        ],
-    );
+    let r = render(dir.path(), &video, &meta, &["-o", "c.mp4", "--animated", "1", "--fps", "8"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     // Every frame as 8-bit grey.
     let raw = Command::new("ffmpeg")
@@ -236,22 +199,11 @@ fn settings_out_of_range_name_the_setting_and_the_range() {
     let dir = tempdir();
     let video = repo("samples/travel.mp4");
     let meta = repo("samples/travel.thumb.yaml");
-    let r = run_in(
+    let r = render(
         dir.path(),
-        &[
-            "render",
-            video.to_str().unwrap(),
-            "--meta",
-            meta.to_str().unwrap(),
-            "-o",
-            "c.mp4",
-            "--animated",
-            "40",
-            "--video-quality",
-            "70",
-            "--maxrate",
-            "2M",
-        ],
+        &video,
+        &meta,
+        &["-o", "c.mp4", "--animated", "40", "--video-quality", "70", "--maxrate", "2M"],
     );
     assert_eq!(r.code, 4, "{}", r.stderr);
     for needle in [
@@ -266,19 +218,7 @@ fn settings_out_of_range_name_the_setting_and_the_range() {
     let tpl = std::fs::read_to_string(repo("templates/thumb-320x180.yaml.tera")).unwrap();
     std::fs::write(dir.path().join("t.yaml.tera"), format!("{tpl}\nanimated:\n  gop: 0\n  preset: turbo\n"))
         .unwrap();
-    let r = run_in(
-        dir.path(),
-        &[
-            "render",
-            video.to_str().unwrap(),
-            "--meta",
-            meta.to_str().unwrap(),
-            "--template",
-            "t.yaml.tera",
-            "-o",
-            "c.mp4",
-        ],
-    );
+    let r = render(dir.path(), &video, &meta, &["--template", "t.yaml.tera", "-o", "c.mp4"]);
     assert_eq!(r.code, 4, "{}", r.stderr);
     assert!(r.stderr.contains("animated cover settings: gop 0 is out of range 1–600"), "{}", r.stderr);
     assert!(
@@ -294,24 +234,8 @@ fn a_missing_hardware_encoder_is_an_error_that_says_why_and_auto_falls_back() {
     let dir = tempdir();
     let video = repo("samples/travel.mp4");
     let meta = repo("samples/travel.thumb.yaml");
-    let args = |enc: &'static str| -> Vec<String> {
-        vec![
-            "render".into(),
-            video.to_str().unwrap().into(),
-            "--meta".into(),
-            meta.to_str().unwrap().into(),
-            "-o".into(),
-            "c.mp4".into(),
-            "--animated".into(),
-            "1".into(),
-            "--encoder".into(),
-            enc.into(),
-            "--json".into(),
-        ]
-    };
     let run = |enc| {
-        let a = args(enc);
-        run_in(dir.path(), &a.iter().map(String::as_str).collect::<Vec<_>>())
+        render(dir.path(), &video, &meta, &["-o", "c.mp4", "--animated", "1", "--encoder", enc, "--json"])
     };
     let nvenc = run("nvenc");
     if first_available("h264") == "nvenc" {

@@ -17,23 +17,7 @@ fn render(dir: &std::path::Path, extra: &[&str], env: Option<(&str, &str)>) -> c
     let mut args =
         vec!["render", video.to_str().unwrap(), "--meta", meta.to_str().unwrap(), "-o", "c.jpg", "--json"];
     args.extend_from_slice(extra);
-    match env {
-        Some((k, v)) => {
-            let out = std::process::Command::new(env!("CARGO_BIN_EXE_coverforge"))
-                .args(&args)
-                .current_dir(dir)
-                .env("COVERFORGE_HOME", common::root())
-                .env(k, v)
-                .output()
-                .unwrap();
-            common::Output {
-                code: out.status.code().unwrap_or(-1),
-                stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-            }
-        }
-        None => run_in(dir, &args),
-    }
+    common::run_in_env(dir, &args, env.as_slice())
 }
 
 #[test]

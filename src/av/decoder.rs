@@ -71,15 +71,11 @@ impl Decoder {
     }
 
     /// Sends a packet, with this stream's parameter sets attached when the decoder was reused.
-    pub(crate) fn send(&mut self, packet: &ff::Packet) -> Result<(), ff::Error> {
-        match &self.extradata {
-            Some(extra) => {
-                let mut with_extra = packet.clone();
-                attach_new_extradata(&mut with_extra, extra);
-                self.video.as_mut().expect("present until dropped").send_packet(&with_extra)
-            }
-            None => self.video.as_mut().expect("present until dropped").send_packet(packet),
+    pub(crate) fn send(&mut self, packet: &mut ff::Packet) -> Result<(), ff::Error> {
+        if let Some(extra) = &self.extradata {
+            attach_new_extradata(packet, extra);
         }
+        self.video.as_mut().expect("present until dropped").send_packet(packet)
     }
 }
 
@@ -145,17 +141,19 @@ fn take_pooled_decoder(key: &DecoderKey) -> Option<ff::decoder::Video> {
     Some(pool.swap_remove(i).1)
 }
 
-/// Attaches `extra` to `packet` as `AV_PKT_DATA_NEW_EXTRADATA`.
+/// Attaches `extra` to `packet` as `AV_PKT_DATA_NEW_EXTRADATA`, once (the same packet may be
+/// sent again).
 #[allow(unsafe_code)]
 fn attach_new_extradata(packet: &mut ff::Packet, extra: &[u8]) {
     // SAFETY: av_packet_new_side_data returns a buffer of the requested size (or null) owned
     // by the packet; we copy exactly that many bytes into it.
     unsafe {
-        let dst = ff::ffi::av_packet_new_side_data(
-            ff::packet::Mut::as_mut_ptr(packet),
-            ff::ffi::AVPacketSideDataType::AV_PKT_DATA_NEW_EXTRADATA,
-            extra.len(),
-        );
+        let kind = ff::ffi::AVPacketSideDataType::AV_PKT_DATA_NEW_EXTRADATA;
+        let raw = ff::packet::Mut::as_mut_ptr(packet);
+        if !ff::ffi::av_packet_get_side_data(raw, kind, std::ptr::null_mut()).is_null() {
+            return;
+        }
+        let dst = ff::ffi::av_packet_new_side_data(raw, kind, extra.len());
         if !dst.is_null() {
             std::ptr::copy_nonoverlapping(extra.as_ptr(), dst, extra.len());
         }

@@ -241,7 +241,7 @@ impl Source {
             let decoded = if self.device.is_some() {
                 self.decode_tagged(&mut packet, &mut frame)
             } else {
-                self.decode_draining(&packet, &mut frame)
+                self.decode_draining(&mut packet, &mut frame)
             };
             match decoded {
                 Err(e) => {
@@ -284,7 +284,7 @@ impl Source {
     /// it (end of stream; the decoder is flushed before the next packet, which is cheap here).
     fn decode_draining(
         &mut self,
-        packet: &ff::Packet,
+        packet: &mut ff::Packet,
         frame: &mut ff::frame::Video,
     ) -> Result<bool, ff::Error> {
         self.decoder.send(packet)?;
@@ -363,7 +363,7 @@ impl Source {
                 match packet.read(&mut self.input) {
                     Ok(()) if packet.stream() == self.stream_index => {
                         // A damaged packet is skipped: the next keyframe recovers.
-                        let _ = self.decoder.send(&packet);
+                        let _ = self.decoder.send(&mut packet);
                     }
                     Ok(()) | Err(ff::Error::InvalidData) => continue,
                     Err(_) => {

@@ -115,10 +115,17 @@ struct Worker {
     capacity: usize,
 }
 
+/// A CUDA or nvJPEG status as a result (0 is success in both APIs).
+fn check(what: &str, status: c_int) -> Result<(), String> {
+    if status == 0 {
+        Ok(())
+    } else {
+        Err(format!("nvjpeg: {what} failed ({status})"))
+    }
+}
+
 impl Worker {
     fn new(api: &Api) -> Result<Self, String> {
-        let check =
-            |what: &str, s: c_int| if s == 0 { Ok(()) } else { Err(format!("nvjpeg: {what} failed ({s})")) };
         let mut w = Worker {
             handle: std::ptr::null_mut(),
             state: std::ptr::null_mut(),
@@ -147,8 +154,6 @@ impl Worker {
         height: u32,
         quality: u8,
     ) -> Result<Vec<u8>, String> {
-        let check =
-            |what: &str, s: c_int| if s == 0 { Ok(()) } else { Err(format!("nvjpeg: {what} failed ({s})")) };
         let size = bgr.len();
         // SAFETY: the device buffer is (re)allocated to hold `size` bytes before the copy; the
         // image description points into it with the packed row pitch; the stream is

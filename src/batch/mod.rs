@@ -431,15 +431,15 @@ fn render_job(job: &BatchJob, ctx: &JobContext<'_>, report: &mut JobReport) -> R
     report.findings = doc.findings.clone();
     // What is written, as it enters the hash: the still format and quality, or the validated
     // clip settings.
-    let (format, output_options) = match &opts.animated {
-        None => {
-            let format = Format::from_path(&job.output).map_err(|e| e.to_string())?;
-            (Some(format), format!("{format:?}/{}", opts.quality))
-        }
+    let output = match &opts.animated {
+        None => Output::Still(Format::from_path(&job.output).map_err(|e| e.to_string())?),
         Some(over) => {
-            let settings = pipeline::animated_settings(&doc, over, &job.output).map_err(|e| e.to_string())?;
-            (None, format!("animated {settings:?} {}", file_name(&job.output)))
+            Output::Clip(pipeline::animated_settings(&doc, over, &job.output).map_err(|e| e.to_string())?)
         }
+    };
+    let output_options = match &output {
+        Output::Still(format) => format!("{format:?}/{}", opts.quality),
+        Output::Clip(settings) => format!("animated {settings:?} {}", file_name(&job.output)),
     };
     let identity = frame_cache::video_identity(&job.video).map_err(|e| format!("cannot read video: {e}"))?;
     let hash = job_hash(&identity, &meta, &doc, &output_options, env)?;
@@ -468,8 +468,14 @@ fn render_job(job: &BatchJob, ctx: &JobContext<'_>, report: &mut JobReport) -> R
     report.frame_time_s = Some(extracted.frame.time_s);
     report.warnings = extracted.warnings.clone();
 
-    let Some(format) = format else {
-        return animate_job(job, ctx, report, extracted, &doc, &state, &hash);
+    let format = match output {
+        Output::Still(format) => format,
+        Output::Clip(settings) => {
+            animate_job(job, ctx, report, extracted, &doc, &settings)?;
+            ctx.committer.commit(&job.output, &state, &hash);
+            report.status = Status::Ok;
+            return Ok(());
+        }
     };
     let t2 = Instant::now();
     let (canvas, contrast) =
@@ -493,30 +499,31 @@ fn render_job(job: &BatchJob, ctx: &JobContext<'_>, report: &mut JobReport) -> R
     Ok(())
 }
 
-/// The animated-cover end of [`render_job`]: the clip around the frame, then the same commit.
+/// What a job writes: a still cover in a format, or a clip with validated settings.
+enum Output {
+    Still(Format),
+    Clip(crate::animated::Settings),
+}
+
+/// The animated-cover end of [`render_job`]: the clip around the frame and its report fields.
 fn animate_job(
     job: &BatchJob,
     ctx: &JobContext<'_>,
     report: &mut JobReport,
     extracted: Extracted,
     doc: &LayoutDoc,
-    state: &Path,
-    hash: &str,
+    settings: &crate::animated::Settings,
 ) -> Result<(), String> {
-    let over = ctx.opts.animated.as_ref().expect("animated batch");
-    let settings = pipeline::animated_settings(doc, over, &job.output).map_err(|e| e.to_string())?;
-    let (result, cover) = pipeline::animate(&job.video, extracted, doc, &settings, &job.output, ctx.env)
+    let (result, cover) = pipeline::animate(&job.video, extracted, doc, settings, &job.output, ctx.env)
         .map_err(|e| e.to_string())?;
     report.ms.composite_ms = result.times.keyframe_ms;
     report.ms.encode_ms = result.times.clip_ms;
     report.contrast = result.contrast;
     report.output_bytes = Some(result.output_bytes);
     report.clip = Some(result.clip);
-    ctx.committer.commit(&job.output, state, hash);
     if ctx.opts.proof.is_some() {
         proof::write_thumbnail(&cover, &job.output, ctx.thumbs_dir);
     }
-    report.status = Status::Ok;
     Ok(())
 }
 

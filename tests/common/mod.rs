@@ -23,10 +23,16 @@ pub struct Output {
 
 /// Runs `coverforge ARGS` in `dir` with the repository as its data folder.
 pub fn run_in(dir: &Path, args: &[&str]) -> Output {
+    run_in_env(dir, args, &[])
+}
+
+/// As [`run_in`], with extra environment variables.
+pub fn run_in_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let out = Command::new(env!("CARGO_BIN_EXE_coverforge"))
         .args(args)
         .current_dir(dir)
         .env("COVERFORGE_HOME", root())
+        .envs(env.iter().copied())
         .output()
         .expect("coverforge runs");
     Output {
