@@ -26,6 +26,59 @@ pub enum HwAccel {
     None,
 }
 
+/// The `--compositor` / `COVERFORGE_COMPOSITOR` setting: where still covers are composited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Compositor {
+    /// The CPU (OpenCV and our own blending): the reference, the same bytes on every machine.
+    #[default]
+    Cpu,
+    /// The canvas in GPU memory: NVDEC frames are scaled there, scrims blended there, JPEG
+    /// encoded there by nvJPEG; text, logo and QR are drawn by the CPU code on small regions.
+    /// An error when CUDA, the kernels or nvJPEG are missing.
+    Cuda,
+    /// CUDA when it works here, else the CPU (reports say why).
+    Auto,
+}
+
+impl Compositor {
+    /// The name used on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Compositor::Cpu => "cpu",
+            Compositor::Cuda => "cuda",
+            Compositor::Auto => "auto",
+        }
+    }
+}
+
+impl fmt::Display for Compositor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Compositor {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "cpu" => Ok(Compositor::Cpu),
+            "cuda" | "gpu" => Ok(Compositor::Cuda),
+            "auto" => Ok(Compositor::Auto),
+            _ => Err(format!("unknown compositor `{s}`; allowed: cpu, cuda, auto")),
+        }
+    }
+}
+
+/// Whether the GPU compositor (CUDA driver, FFmpeg's CUDA device, the kernels, nvJPEG) works
+/// here, and why not.
+///
+/// # Errors
+/// The first thing missing, in the loader's or driver's words.
+pub fn gpu_compositor_available() -> Result<(), String> {
+    crate::av::cuda::available()
+}
+
 /// A hardware decode device kind, in the order `auto` tries them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -155,6 +208,8 @@ pub struct DevicesReport {
     pub max_hw_sessions: usize,
     /// Whether nvJPEG (GPU JPEG encoding for still covers) loads, and why not.
     pub nvjpeg: Result<(), String>,
+    /// Whether the GPU compositor (`--compositor cuda`) works, and why not.
+    pub gpu_compositor: Result<(), String>,
 }
 
 /// Opens each decode device and each encoder once and reports what works and why not.
@@ -176,6 +231,7 @@ pub fn devices() -> DevicesReport {
         encode: crate::av::encoder::probe().to_vec(),
         max_hw_sessions: crate::animated::max_hw_sessions(),
         nvjpeg: crate::encode::nvjpeg_available(),
+        gpu_compositor: gpu_compositor_available(),
     }
 }
 

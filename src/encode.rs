@@ -79,8 +79,10 @@ impl Format {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum JpegEncoder {
-    /// libjpeg-turbo on the CPU (the reference; same bytes on every machine).
+    /// nvJPEG when the canvas is already on the GPU (`--compositor cuda`), else libjpeg-turbo.
     #[default]
+    Auto,
+    /// libjpeg-turbo on the CPU (the reference; same bytes on every machine).
     Cpu,
     /// nvJPEG on an NVIDIA GPU (frees the CPU for compositing; different bytes).
     Nvjpeg,
@@ -90,9 +92,10 @@ impl std::str::FromStr for JpegEncoder {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         match s.to_ascii_lowercase().as_str() {
+            "auto" => Ok(JpegEncoder::Auto),
             "cpu" | "libjpeg" => Ok(JpegEncoder::Cpu),
             "nvjpeg" | "gpu" => Ok(JpegEncoder::Nvjpeg),
-            _ => Err(format!("unknown JPEG encoder `{s}`; allowed: cpu, nvjpeg")),
+            _ => Err(format!("unknown JPEG encoder `{s}`; allowed: auto, cpu, nvjpeg")),
         }
     }
 }
@@ -116,7 +119,7 @@ pub fn encode_with(
     path: &Path,
     jpeg: JpegEncoder,
 ) -> Result<Vec<u8>, EncodeError> {
-    if format != Format::Jpeg || jpeg == JpegEncoder::Cpu {
+    if format != Format::Jpeg || jpeg != JpegEncoder::Nvjpeg {
         return encode(canvas, format, quality, path);
     }
     if !(1..=100).contains(&quality) {

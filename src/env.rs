@@ -26,8 +26,10 @@ pub struct Env {
     pub limits: Limits,
     /// Which device decodes keyframes (`auto` unless the CLI or caller says otherwise).
     pub hwaccel: crate::accel::HwAccel,
-    /// Which encoder writes JPEG covers (`cpu` unless asked otherwise).
+    /// Which encoder writes JPEG covers (`auto` unless asked otherwise).
     pub jpeg_encoder: crate::encode::JpegEncoder,
+    /// Where still covers are composited (`cpu` unless asked otherwise).
+    pub compositor: crate::accel::Compositor,
 }
 
 impl Env {
@@ -43,7 +45,8 @@ impl Env {
             glyphs: Default::default(),
             limits,
             hwaccel: crate::accel::HwAccel::Auto,
-            jpeg_encoder: crate::encode::JpegEncoder::Cpu,
+            jpeg_encoder: crate::encode::JpegEncoder::Auto,
+            compositor: crate::accel::Compositor::Cpu,
         }
     }
 

@@ -19,7 +19,7 @@
 //! a calm background under the title counts. Ties go to the earlier frame.
 
 use crate::accel::{DecodedBy, HwAccel};
-use crate::av::Source;
+use crate::av::{KeyframePixels, Source};
 use crate::limits::Limits;
 use crate::pixels::{Image, PixelError};
 use crate::probe::{MediaInfo, ProbeError};
@@ -342,27 +342,93 @@ pub fn extract_for_layout(
     let frame = match spec {
         FrameSpec::Auto => best_keyframe(&mut source, &info, regions)?,
         FrameSpec::Seconds(_) | FrameSpec::Percent(_) => {
-            let wanted = match spec {
-                FrameSpec::Percent(p) => info.duration_s * p / 100.0,
-                FrameSpec::Seconds(s) => s,
-                FrameSpec::Auto => unreachable!(),
-            };
-            let t = if info.duration_s > 0.0 && wanted > info.duration_s {
-                warnings.push(format!(
-                    "{}: frame time {wanted:.3} s is past the end ({:.3} s); using the last keyframe",
-                    path.display(),
-                    info.duration_s
-                ));
-                info.duration_s
-            } else {
-                wanted
-            };
-            let k = source.keyframe_at(t)?;
+            let k = source.keyframe_at(fixed_time(spec, &info, &mut warnings))?;
             Frame { image: k.image, time_s: k.time_s, score: None, decoded_by: k.decoded_by }
         }
     };
     // Decoding may have refined the pixel aspect ratio (and so the display size).
     Ok(Extracted { info: source.info().clone(), frame, warnings })
+}
+
+/// The time a fixed frame spec asks for, clamped to the video (with a warning when past its end).
+fn fixed_time(spec: FrameSpec, info: &MediaInfo, warnings: &mut Vec<String>) -> f64 {
+    let wanted = match spec {
+        FrameSpec::Percent(p) => info.duration_s * p / 100.0,
+        FrameSpec::Seconds(s) => s,
+        FrameSpec::Auto => 0.0,
+    };
+    if info.duration_s > 0.0 && wanted > info.duration_s {
+        warnings.push(format!(
+            "{}: frame time {wanted:.3} s is past the end ({:.3} s); using the last keyframe",
+            info.path.display(),
+            info.duration_s
+        ));
+        info.duration_s
+    } else {
+        wanted
+    }
+}
+
+/// A probed video and its chosen keyframe, which may still be on the GPU (see
+/// [`extract_kept`]).
+pub(crate) struct ExtractedKept {
+    /// What the video is.
+    pub info: MediaInfo,
+    /// The frame's pixels.
+    pub pixels: KeyframePixels,
+    /// The frame's presentation time in seconds.
+    pub time_s: f64,
+    /// Its score, when chosen by `auto`.
+    pub score: Option<FrameScore>,
+    /// Which decoder produced it.
+    pub decoded_by: DecodedBy,
+    /// Warnings, as [`Extracted::warnings`].
+    pub warnings: Vec<String>,
+}
+
+/// As [`extract_for_layout`], for the GPU compositor: with `keep_on_device`, a fixed frame
+/// decoded on NVDEC stays on the GPU. `frame: auto` scores candidates on the CPU, so its frame
+/// comes back as BGR.
+///
+/// # Errors
+/// As [`extract`].
+pub(crate) fn extract_kept(
+    path: &Path,
+    spec: FrameSpec,
+    limits: &Limits,
+    regions: Option<&TextRegions>,
+    accel: HwAccel,
+    keep_on_device: bool,
+) -> Result<ExtractedKept, DecodeError> {
+    if spec == FrameSpec::Auto || !keep_on_device {
+        let e = extract_for_layout(path, spec, limits, regions, accel)?;
+        return Ok(ExtractedKept::from(e));
+    }
+    let mut source = Source::open(path, limits, false, accel)?;
+    let mut warnings = Vec::new();
+    let time = fixed_time(spec, &source.info().clone(), &mut warnings);
+    let k = source.keyframe_kept_at(time)?;
+    Ok(ExtractedKept {
+        info: source.info().clone(),
+        pixels: k.pixels,
+        time_s: k.time_s,
+        score: None,
+        decoded_by: k.decoded_by,
+        warnings,
+    })
+}
+
+impl From<Extracted> for ExtractedKept {
+    fn from(e: Extracted) -> Self {
+        ExtractedKept {
+            info: e.info,
+            pixels: KeyframePixels::Host(e.frame.image),
+            time_s: e.frame.time_s,
+            score: e.frame.score,
+            decoded_by: e.frame.decoded_by,
+            warnings: e.warnings,
+        }
+    }
 }
 
 fn best_keyframe(

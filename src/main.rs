@@ -27,16 +27,24 @@ struct Cli {
     #[arg(long, global = true, value_name = "DEVICE", env = "COVERFORGE_HWACCEL", default_value = "auto")]
     hwaccel: coverforge::accel::HwAccel,
 
-    /// JPEG encoder for still covers: cpu (libjpeg-turbo, the same bytes everywhere) or nvjpeg
-    /// (CUDA's nvJPEG on an NVIDIA GPU; an error when it cannot be loaded).
+    /// JPEG encoder for still covers: auto (nvjpeg when the cover was composited on the GPU,
+    /// else cpu), cpu (libjpeg-turbo, the same bytes everywhere) or nvjpeg (CUDA's nvJPEG on an
+    /// NVIDIA GPU; an error when it cannot be loaded).
     #[arg(
         long,
         global = true,
         value_name = "ENCODER",
         env = "COVERFORGE_JPEG_ENCODER",
-        default_value = "cpu"
+        default_value = "auto"
     )]
     jpeg_encoder: coverforge::encode::JpegEncoder,
+
+    /// Where still covers are composited: cpu (the reference), cuda (canvas in GPU memory: the
+    /// NVDEC frame is scaled there, scrims blended and the JPEG encoded there; text, logo and QR
+    /// drawn by the CPU on small regions; an error when CUDA is missing) or auto (cuda when it
+    /// works, else cpu, and reports say why).
+    #[arg(long, global = true, value_name = "WHERE", env = "COVERFORGE_COMPOSITOR", default_value = "cpu")]
+    compositor: coverforge::accel::Compositor,
 
     /// Most hardware encoder sessions open at once (consumer NVIDIA cards allow few).
     #[arg(long, global = true, value_name = "N", env = "COVERFORGE_MAX_HW_SESSIONS", default_value_t = 3,
@@ -244,6 +252,7 @@ fn main() -> ExitCode {
     let mut env = Env::new(&home, Default::default());
     env.hwaccel = cli.hwaccel;
     env.jpeg_encoder = cli.jpeg_encoder;
+    env.compositor = cli.compositor;
     coverforge::animated::set_max_hw_sessions(cli.max_hw_sessions as usize);
     let command = match cli.command {
         Command::Batch(args) => return batch(args, &env),
@@ -467,6 +476,10 @@ fn run(command: Command, env: &Env) -> Result<(), Error> {
             match &report.nvjpeg {
                 Ok(()) => println!("still covers: nvjpeg available (--jpeg-encoder nvjpeg)"),
                 Err(why) => println!("still covers: nvjpeg unavailable: {why}"),
+            }
+            match &report.gpu_compositor {
+                Ok(()) => println!("compositing: cuda available (--compositor cuda)"),
+                Err(why) => println!("compositing: cuda unavailable: {why}"),
             }
             if !check_decode.is_empty() && comparisons.is_empty() {
                 println!("decode check: no hardware decode device available; nothing to compare");

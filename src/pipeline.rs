@@ -75,6 +75,11 @@ pub struct JobResult {
     pub moved_off_faces: Vec<String>,
     /// The decoder that made the frame, and why not hardware when it was wanted.
     pub decoded_by: crate::accel::DecodedBy,
+    /// Where the cover was composited (`cpu` or `cuda`).
+    pub compositor: String,
+    /// Why not on the GPU when `--compositor auto` wanted it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compositor_fallback: Option<String>,
     /// Per-stage times.
     pub times: StageTimes,
 }
@@ -156,6 +161,16 @@ pub fn render(job: &Job, env: &Env) -> Result<JobResult, Error> {
         return Err(encode::EncodeError::Quality(job.quality).into());
     }
     let (meta, doc) = layout_for(&job.meta, job.template.as_deref(), env)?;
+    let mut compositor_fallback = match use_gpu_compositor(env, &job.output)? {
+        GpuChoice::Use => match render_on_gpu(job, &meta, &doc, format, env, t0) {
+            Ok(result) => return Ok(result),
+            Err(e) if env.compositor == crate::accel::Compositor::Auto && is_gpu_failure(&e) => {
+                Some(format!("{e}; composited on the CPU"))
+            }
+            Err(e) => return Err(e),
+        },
+        GpuChoice::Skip(why) => why,
+    };
     let t1 = Instant::now();
     let regions = keyframe::TextRegions::of_layout(&doc, &env.face_model());
     let extracted =
@@ -182,11 +197,147 @@ pub fn render(job: &Job, env: &Env) -> Result<JobResult, Error> {
         faces: contrast.faces,
         moved_off_faces: contrast.moved_off_faces,
         decoded_by: extracted.frame.decoded_by,
+        compositor: "cpu".into(),
+        compositor_fallback: compositor_fallback.take(),
         times: StageTimes {
             layout_ms: ms(t0, t1),
             decode_ms: ms(t1, t2),
             composite_ms: ms(t2, t3),
             encode_ms: ms(t3, t4),
+        },
+    })
+}
+
+/// Whether a job goes to the GPU compositor.
+pub(crate) enum GpuChoice {
+    /// Composite on the GPU.
+    Use,
+    /// Composite on the CPU; with `auto`, why not on the GPU.
+    Skip(Option<String>),
+}
+
+/// What `--compositor` means here: `cuda` is an error naming what is missing; `auto` falls back
+/// with the reason.
+///
+/// # Errors
+/// [`encode::EncodeError::Gpu`] (exit 6) for `cuda` when the GPU compositor cannot run.
+pub(crate) fn use_gpu_compositor(env: &Env, output: &Path) -> Result<GpuChoice, Error> {
+    use crate::accel::Compositor;
+    match env.compositor {
+        Compositor::Cpu => Ok(GpuChoice::Skip(None)),
+        Compositor::Cuda => match crate::accel::gpu_compositor_available() {
+            Ok(()) => Ok(GpuChoice::Use),
+            Err(why) => Err(encode::EncodeError::Gpu {
+                path: output.to_owned(),
+                message: format!("--compositor cuda: {why}"),
+            }
+            .into()),
+        },
+        Compositor::Auto => Ok(match crate::accel::gpu_compositor_available() {
+            Ok(()) => GpuChoice::Use,
+            Err(why) => GpuChoice::Skip(Some(why)),
+        }),
+    }
+}
+
+/// Whether `e` came from the GPU (CUDA or nvJPEG), so `auto` may retry the job on the CPU.
+pub(crate) fn is_gpu_failure(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::Composite(crate::composite::CompositeError::Gpu(_))
+            | Error::Encode(encode::EncodeError::Gpu { .. })
+    )
+}
+
+/// A still cover composited on the GPU and encoded.
+pub(crate) struct GpuStill {
+    /// The encoded cover.
+    pub bytes: Vec<u8>,
+    /// What compositing decided (auto colours).
+    pub report: crate::composite::CompositeReport,
+    /// The canvas in system memory, when asked for (proof sheets).
+    pub image: Option<crate::pixels::Image>,
+    /// Milliseconds compositing and encoding.
+    pub composite_ms: f64,
+    pub encode_ms: f64,
+}
+
+/// Composites `pixels` on the GPU and encodes the cover: JPEG by nvJPEG straight from GPU
+/// memory (unless `--jpeg-encoder cpu`), PNG and WebP from a downloaded canvas.
+///
+/// # Errors
+/// Compositing and encoding errors; GPU failures as [`is_gpu_failure`] recognises them.
+pub(crate) fn still_on_gpu(
+    pixels: crate::av::cuda::FramePixels<'_>,
+    doc: &LayoutDoc,
+    env: &Env,
+    (format, quality, path): (Format, u8, &Path),
+    keep_image: bool,
+) -> Result<GpuStill, Error> {
+    let t0 = Instant::now();
+    let (canvas, report) = crate::composite::gpu::composite_on_gpu(pixels, doc, env)?;
+    let t1 = Instant::now();
+    let gpu_err = |message: String| encode::EncodeError::Gpu { path: path.to_owned(), message };
+    let image = if keep_image || format != Format::Jpeg || env.jpeg_encoder == encode::JpegEncoder::Cpu {
+        Some(canvas.to_image().map_err(gpu_err)?)
+    } else {
+        None
+    };
+    let bytes = match &image {
+        Some(img) if format != Format::Jpeg || env.jpeg_encoder == encode::JpegEncoder::Cpu => {
+            encode::encode(img, format, quality, path)?
+        }
+        _ => canvas.encode_jpeg(quality).map_err(gpu_err)?,
+    };
+    let ms = |a: Instant, b: Instant| (b - a).as_secs_f64() * 1000.0;
+    Ok(GpuStill { bytes, report, image, composite_ms: ms(t0, t1), encode_ms: ms(t1, Instant::now()) })
+}
+
+/// [`render`] with the GPU compositor: a fixed frame decoded on NVDEC never leaves the GPU.
+fn render_on_gpu(
+    job: &Job,
+    meta: &Metadata,
+    doc: &LayoutDoc,
+    format: Format,
+    env: &Env,
+    t0: Instant,
+) -> Result<JobResult, Error> {
+    let t1 = Instant::now();
+    let regions = keyframe::TextRegions::of_layout(doc, &env.face_model());
+    let extracted = keyframe::extract_kept(
+        &job.video,
+        meta.frame,
+        &env.limits,
+        regions.as_ref(),
+        env.hwaccel,
+        !doc.faces,
+    )?;
+    let t2 = Instant::now();
+    let pixels = extracted.pixels.as_frame();
+    let still = still_on_gpu(pixels, doc, env, (format, job.quality, &job.output), false)?;
+    encode::write_atomic(&job.output, &still.bytes)?;
+    let ms = |a: Instant, b: Instant| (b - a).as_secs_f64() * 1000.0;
+    Ok(JobResult {
+        media: extracted.info,
+        frame_time_s: extracted.time_s,
+        frame_score: extracted.score,
+        output: job.output.clone(),
+        width: doc.canvas.width,
+        height: doc.canvas.height,
+        template: doc.template.clone(),
+        output_bytes: still.bytes.len(),
+        warnings: extracted.warnings,
+        contrast: still.report.contrast,
+        faces: still.report.faces,
+        moved_off_faces: still.report.moved_off_faces,
+        decoded_by: extracted.decoded_by,
+        compositor: "cuda".into(),
+        compositor_fallback: None,
+        times: StageTimes {
+            layout_ms: ms(t0, t1),
+            decode_ms: ms(t1, t2),
+            composite_ms: still.composite_ms,
+            encode_ms: still.encode_ms,
         },
     })
 }

@@ -83,9 +83,18 @@ fn create(d: Device) -> DeviceResult {
     }
     let mut ctx = std::ptr::null_mut();
     let (r, log) = with_captured_log(|| {
-        // SAFETY: ctx starts null; on success FFmpeg stores one owned reference in it.
+        // CUDA: the device's primary context, the one the CUDA runtime (nvJPEG) uses too, so
+        // the GPU compositor can read NVDEC's surfaces (see av/cuda.rs).
+        let mut opts: *mut ffi::AVDictionary = std::ptr::null_mut();
+        // SAFETY: ctx starts null; on success FFmpeg stores one owned reference in it. The
+        // dictionary is created here, read by FFmpeg, and freed after.
         unsafe {
-            ffi::av_hwdevice_ctx_create(&mut ctx, av_type(d), std::ptr::null(), std::ptr::null_mut(), 0)
+            if d == Device::Cuda {
+                ffi::av_dict_set(&mut opts, c"primary_ctx".as_ptr(), c"1".as_ptr(), 0);
+            }
+            let r = ffi::av_hwdevice_ctx_create(&mut ctx, av_type(d), std::ptr::null(), opts, 0);
+            ffi::av_dict_free(&mut opts);
+            r
         }
     });
     if r < 0 || ctx.is_null() {

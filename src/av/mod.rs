@@ -10,6 +10,7 @@
 //!   BGR24 frame, never into a packed buffer: see STACK-NOTES on swscale overruns) and one
 //!   stride-aware copy ([`crate::pixels::copy_strided`]).
 
+pub(crate) mod cuda;
 pub(crate) mod decoder;
 pub(crate) mod display;
 pub(crate) mod encoder;
@@ -76,6 +77,31 @@ pub(crate) struct Source {
 /// A decoded keyframe, upright and at display size.
 pub(crate) struct DecodedKeyframe {
     pub image: Image,
+    /// Presentation time in seconds from the start of the stream.
+    pub time_s: f64,
+    /// Which decoder produced it.
+    pub decoded_by: DecodedBy,
+}
+
+/// A decoded keyframe's pixels: BGR in system memory, or an NVDEC surface on the GPU.
+pub(crate) enum KeyframePixels {
+    Host(Image),
+    Device(cuda::DeviceFrame),
+}
+
+impl KeyframePixels {
+    /// The pixels as the GPU compositor takes them.
+    pub(crate) fn as_frame(&self) -> cuda::FramePixels<'_> {
+        match self {
+            KeyframePixels::Device(f) => cuda::FramePixels::Device(f),
+            KeyframePixels::Host(i) => cuda::FramePixels::Host(i),
+        }
+    }
+}
+
+/// A decoded keyframe as [`Source::keyframe_kept_at`] gives it.
+pub(crate) struct Keyframe {
+    pub pixels: KeyframePixels,
     /// Presentation time in seconds from the start of the stream.
     pub time_s: f64,
     /// Which decoder produced it.
@@ -220,6 +246,32 @@ impl Source {
         &mut self,
         time_s: f64,
     ) -> Result<DecodedKeyframe, crate::keyframe::DecodeError> {
+        let k = self.decode_keyframe(time_s, false)?;
+        let image = match k.pixels {
+            KeyframePixels::Host(image) => image,
+            KeyframePixels::Device(_) => unreachable!("only kept on the device when asked"),
+        };
+        Ok(DecodedKeyframe { image, time_s: k.time_s, decoded_by: k.decoded_by })
+    }
+
+    /// As [`Source::keyframe_at`], but an NVDEC frame that needs no turning or stretching stays
+    /// on the GPU for the GPU compositor; anything else comes back as BGR.
+    pub(crate) fn keyframe_kept_at(&mut self, time_s: f64) -> Result<Keyframe, crate::keyframe::DecodeError> {
+        self.decode_keyframe(time_s, true)
+    }
+
+    /// Whether a decoded frame can be used on the GPU as it is.
+    fn fits_device_path(&self, frame: &ff::frame::Video) -> bool {
+        let sar = frame.aspect_ratio();
+        let square = sar.numerator() == sar.denominator() || sar.numerator() == 0 || sar.denominator() == 0;
+        self.device == Some(Device::Cuda) && square && self.info.upright_turn == QuarterTurn::None
+    }
+
+    fn decode_keyframe(
+        &mut self,
+        time_s: f64,
+        keep_on_device: bool,
+    ) -> Result<Keyframe, crate::keyframe::DecodeError> {
         use crate::keyframe::DecodeError;
         let path = self.path.clone();
         self.seek_before(time_s).map_err(|e| DecodeError::Seek {
@@ -248,7 +300,7 @@ impl Source {
                     if self.device.is_some()
                         && self.retry_in_software(&format!("decoding failed: {}", describe(&e)))
                     {
-                        return self.keyframe_at(time_s);
+                        return self.decode_keyframe(time_s, keep_on_device);
                     }
                     last_error = Some(describe(&e));
                 }
@@ -256,11 +308,24 @@ impl Source {
                 Ok(true) => {
                     let time_s = packet_pts.map(|ts| self.ts_seconds(ts)).unwrap_or(time_s);
                     let decoded_by = self.decoded_by(&frame);
+                    if keep_on_device && hw::is_hw_frame(&frame) && self.fits_device_path(&frame) {
+                        let frame = std::mem::replace(&mut frame, ff::frame::Video::empty());
+                        match cuda::DeviceFrame::from_decoded(frame) {
+                            Some(on_device) => {
+                                return Ok(Keyframe {
+                                    pixels: KeyframePixels::Device(on_device),
+                                    time_s,
+                                    decoded_by,
+                                })
+                            }
+                            None => return self.decode_keyframe(time_s, false),
+                        }
+                    }
                     let image = if hw::is_hw_frame(&frame) {
                         match hw::download(&frame) {
                             Ok(sw) => self.convert_frame(&sw)?,
                             Err(reason) if self.retry_in_software(&reason) => {
-                                return self.keyframe_at(time_s)
+                                return self.decode_keyframe(time_s, keep_on_device)
                             }
                             Err(reason) => {
                                 return Err(DecodeError::Convert { path, reason });
@@ -269,7 +334,7 @@ impl Source {
                     } else {
                         self.convert_frame(&frame)?
                     };
-                    return Ok(DecodedKeyframe { image, time_s, decoded_by });
+                    return Ok(Keyframe { pixels: KeyframePixels::Host(image), time_s, decoded_by });
                 }
             }
         }

@@ -146,6 +146,63 @@ impl Worker {
         Ok(w)
     }
 
+    /// Encodes packed BGR already in device memory (`pitch` bytes a row) on `stream`.
+    ///
+    /// # Safety
+    /// `image` must point to `height` rows of `pitch` bytes in device memory of the current
+    /// context, written by work ordered before this call on `stream`.
+    unsafe fn encode_on_device(
+        &mut self,
+        api: &Api,
+        image: *mut c_uchar,
+        pitch: usize,
+        (width, height): (u32, u32),
+        quality: u8,
+        stream: Stream,
+    ) -> Result<Vec<u8>, String> {
+        // SAFETY (caller): the image is valid device memory; nvJPEG writes at most `len` bytes
+        // into `out`; the stream is synchronised before `out` is read.
+        unsafe {
+            if self.quality != c_int::from(quality) {
+                check(
+                    "nvjpegEncoderParamsSetQuality",
+                    (api.set_quality)(self.params, c_int::from(quality), stream),
+                )?;
+                self.quality = c_int::from(quality);
+            }
+            let desc = NvImage {
+                channel: [image, std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut()],
+                pitch: [pitch, 0, 0, 0],
+            };
+            check(
+                "nvjpegEncodeImage",
+                (api.encode_image)(
+                    self.handle,
+                    self.state,
+                    self.params,
+                    &desc,
+                    INPUT_BGRI,
+                    width as c_int,
+                    height as c_int,
+                    stream,
+                ),
+            )?;
+            let mut len = 0usize;
+            check(
+                "nvjpegEncodeRetrieveBitstream",
+                (api.retrieve)(self.handle, self.state, std::ptr::null_mut(), &mut len, stream),
+            )?;
+            let mut out = vec![0u8; len];
+            check(
+                "nvjpegEncodeRetrieveBitstream",
+                (api.retrieve)(self.handle, self.state, out.as_mut_ptr(), &mut len, stream),
+            )?;
+            check("cudaStreamSynchronize", (api.stream_sync)(stream))?;
+            out.truncate(len);
+            Ok(out)
+        }
+    }
+
     fn encode(
         &mut self,
         api: &Api,
@@ -238,6 +295,34 @@ pub(crate) fn encode(bgr: &[u8], width: u32, height: u32, quality: u8) -> Result
         let worker = w.get_or_insert_with(|| Worker::new(api));
         match worker {
             Ok(worker) => worker.encode(api, bgr, width, height, quality),
+            Err(e) => Err(e.clone()),
+        }
+    })
+}
+
+/// Encodes packed BGR that is already in GPU memory (the GPU compositor's canvas), on the
+/// caller's CUDA stream so it follows the compositing work queued there.
+///
+/// # Errors
+/// Why nvJPEG or CUDA could not be loaded or failed, in their words.
+pub(crate) fn encode_device(
+    image: *mut u8,
+    pitch: usize,
+    width: u32,
+    height: u32,
+    quality: u8,
+    stream: *mut c_void,
+) -> Result<Vec<u8>, String> {
+    let api = api()?;
+    WORKER.with(|w| {
+        let mut w = w.borrow_mut();
+        let worker = w.get_or_insert_with(|| Worker::new(api));
+        match worker {
+            // SAFETY: the only caller (cuda::DeviceCanvas::encode_jpeg) passes its canvas buffer,
+            // `height` rows of `pitch` bytes in the shared context, written on `stream`.
+            Ok(worker) => unsafe {
+                worker.encode_on_device(api, image, pitch, (width, height), quality, stream)
+            },
             Err(e) => Err(e.clone()),
         }
     })

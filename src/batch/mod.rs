@@ -122,6 +122,12 @@ pub struct JobReport {
     /// Why a hardware decoder was not used, when one was wanted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub decoder_fallback: Option<String>,
+    /// Where the cover was composited (`cpu`, `cuda`), when it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compositor: Option<String>,
+    /// Why not on the GPU when `--compositor auto` wanted it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compositor_fallback: Option<String>,
     /// Per-stage milliseconds.
     pub ms: StageTimes,
     /// Total milliseconds for the job.
@@ -220,8 +226,15 @@ pub fn run(input: &Path, opts: &Options, env: &Env) -> Result<Summary, BatchErro
     let progress = Progress::new(batch.jobs.len(), opts.verbosity);
     let counts = Counts::default();
     let rows: Mutex<Vec<(usize, proof::Row)>> = Mutex::new(Vec::new());
+    let (gpu, gpu_unavailable) = match pipeline::use_gpu_compositor(env, &opts.outdir) {
+        Ok(pipeline::GpuChoice::Use) => (opts.animated.is_none(), None),
+        Ok(pipeline::GpuChoice::Skip(why)) => (false, why),
+        Err(e) => return Err(BatchError(e.to_string())),
+    };
     let committer = Committer::start();
     let ctx = JobContext {
+        gpu,
+        gpu_unavailable,
         opts,
         env,
         defaults: batch.defaults.as_ref().map(|d| &d.1),
@@ -305,6 +318,9 @@ struct JobContext<'a> {
     thumbs_dir: &'a Path,
     /// Finished covers on their way to disk (see [`Committer`]).
     committer: &'a Committer,
+    /// Whether still covers go to the GPU compositor; else, with `auto`, why not.
+    gpu: bool,
+    gpu_unavailable: Option<String>,
 }
 
 /// Makes finished covers durable off the workers' path: a thread flushes each cover to disk
@@ -399,6 +415,8 @@ fn run_job(job: &BatchJob, ctx: &JobContext<'_>) -> JobReport {
         frame_source: None,
         decoder: None,
         decoder_fallback: None,
+        compositor: None,
+        compositor_fallback: None,
         clip: None,
         ms: StageTimes::default(),
         total_ms: 0.0,
@@ -438,7 +456,9 @@ fn render_job(job: &BatchJob, ctx: &JobContext<'_>, report: &mut JobReport) -> R
         }
     };
     let output_options = match &output {
-        Output::Still(format) => format!("{format:?}/{}", opts.quality),
+        Output::Still(format) => {
+            format!("{format:?}/{}/{}", opts.quality, if ctx.gpu { "cuda" } else { "cpu" })
+        }
         Output::Clip(settings) => format!("animated {settings:?} {}", file_name(&job.output)),
     };
     let identity = frame_cache::video_identity(&job.video).map_err(|e| format!("cannot read video: {e}"))?;
@@ -461,6 +481,22 @@ fn render_job(job: &BatchJob, ctx: &JobContext<'_>, report: &mut JobReport) -> R
         return Ok(());
     }
 
+    if let (true, Output::Still(format)) = (ctx.gpu, &output) {
+        match still_on_gpu(job, ctx, report, &meta, &doc, &identity, *format) {
+            Ok(()) => {
+                ctx.committer.commit(&job.output, &state, &hash);
+                return Ok(());
+            }
+            Err(e) if env.compositor == crate::accel::Compositor::Auto && pipeline::is_gpu_failure(&e) => {
+                report.compositor_fallback = Some(format!("{e}; composited on the CPU"));
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    if report.compositor_fallback.is_none() {
+        report.compositor_fallback = ctx.gpu_unavailable.clone();
+    }
+
     let t1 = Instant::now();
     let extracted = frame(&job.video, &identity, &meta, &doc, env, opts.cache.as_ref(), report)
         .map_err(|e| e.to_string())?;
@@ -478,6 +514,7 @@ fn render_job(job: &BatchJob, ctx: &JobContext<'_>, report: &mut JobReport) -> R
         }
     };
     let t2 = Instant::now();
+    report.compositor = Some("cpu".into());
     let (canvas, contrast) =
         crate::composite::composite_with_report(&extracted.frame.image, &doc, env, false)
             .map_err(|e| e.to_string())?;
@@ -495,6 +532,66 @@ fn render_job(job: &BatchJob, ctx: &JobContext<'_>, report: &mut JobReport) -> R
     }
     report.ms.encode_ms = ms_since(t3);
     report.output_bytes = Some(bytes.len() as u64);
+    report.status = Status::Ok;
+    Ok(())
+}
+
+/// The still-cover end of [`render_job`] on the GPU compositor: the keyframe (from the cache,
+/// else decoded and, on NVDEC, kept on the GPU), composited and encoded there, then written.
+fn still_on_gpu(
+    job: &BatchJob,
+    ctx: &JobContext<'_>,
+    report: &mut JobReport,
+    meta: &Metadata,
+    doc: &LayoutDoc,
+    identity: &str,
+    format: Format,
+) -> Result<(), Error> {
+    let (opts, env) = (ctx.opts, ctx.env);
+    let t1 = Instant::now();
+    let extracted = match &opts.cache {
+        // The cache stores frames in system memory: a frame decoded for it is downloaded anyway.
+        Some(_) => keyframe::ExtractedKept::from(frame(
+            &job.video,
+            identity,
+            meta,
+            doc,
+            env,
+            opts.cache.as_ref(),
+            report,
+        )?),
+        None => {
+            let regions = keyframe::TextRegions::of_layout(doc, &env.face_model());
+            let e = keyframe::extract_kept(
+                &job.video,
+                meta.frame,
+                &env.limits,
+                regions.as_ref(),
+                env.hwaccel,
+                !doc.faces,
+            )?;
+            report.frame_source = Some(FrameSource::Decode);
+            report.decoder = Some(e.decoded_by.decoder.clone());
+            report.decoder_fallback = e.decoded_by.fallback.clone();
+            e
+        }
+    };
+    report.ms.decode_ms = ms_since(t1);
+    report.frame_time_s = Some(extracted.time_s);
+    report.warnings = extracted.warnings.clone();
+    let pixels = extracted.pixels.as_frame();
+    let still =
+        pipeline::still_on_gpu(pixels, doc, env, (format, opts.quality, &job.output), opts.proof.is_some())?;
+    report.compositor = Some("cuda".into());
+    report.contrast = still.report.contrast;
+    report.ms.composite_ms = still.composite_ms;
+    let t3 = Instant::now();
+    encode::write_atomic_unsynced(&job.output, &still.bytes)?;
+    if let (Some(_), Some(image)) = (&opts.proof, &still.image) {
+        proof::write_thumbnail(image, &job.output, ctx.thumbs_dir);
+    }
+    report.ms.encode_ms = still.encode_ms + ms_since(t3);
+    report.output_bytes = Some(still.bytes.len() as u64);
     report.status = Status::Ok;
     Ok(())
 }

@@ -5,6 +5,7 @@
 //! and layout give the same pixels.
 
 pub mod glyphs;
+pub(crate) mod gpu;
 mod qr;
 mod text;
 
@@ -33,6 +34,9 @@ pub enum CompositeError {
     /// The QR data could not be encoded.
     #[error("cannot encode QR code: {0}")]
     Qr(String),
+    /// The GPU compositor failed (CUDA's or nvJPEG's words).
+    #[error("GPU compositor: {0}")]
+    Gpu(String),
 }
 
 /// What `auto` text colour chose, and the contrast it reached (measured on the pixels).
@@ -88,21 +92,21 @@ pub fn composite_with_report(
         Vec::new()
     };
     let (mut canvas, faces) = background(frame, doc, &faces)?;
-    let report = draw_layers(&mut canvas, doc, &faces, env, measure_all)?;
+    let report = draw_layers(&mut canvas, &doc.layers, &faces, env, measure_all)?;
     Ok((canvas, report))
 }
 
-/// Draws the layers of `doc` onto `canvas` (which already holds the fitted frame); `faces` are
-/// in canvas pixels.
+/// Draws `layers` onto `canvas` (which already holds the fitted frame); `faces` are in canvas
+/// pixels.
 fn draw_layers(
     canvas: &mut Image,
-    doc: &LayoutDoc,
+    layers: &[Layer],
     faces: &[BoxPx],
     env: &Env,
     measure_all: bool,
 ) -> Result<CompositeReport, CompositeError> {
     let mut report = CompositeReport { faces: faces.to_vec(), ..Default::default() };
-    for layer in &doc.layers {
+    for layer in layers {
         match layer {
             Layer::Text(t) => {
                 let placed = off_faces(t, faces);
@@ -166,13 +170,13 @@ impl CoverPlate {
             Vec::new()
         };
         let (mut canvas, faces) = background(frame, doc, &faces_in_frame)?;
-        let report = draw_layers(&mut canvas, doc, &faces, env, false)?;
+        let report = draw_layers(&mut canvas, &doc.layers, &faces, env, false)?;
         let frozen = frozen_layers(doc, &faces, &report);
         let (w, h) = (doc.canvas.width, doc.canvas.height);
         let mut over_black = Image::filled(w, h, crate::color::Rgba::BLACK);
         let mut over_white = Image::filled(w, h, crate::color::Rgba::WHITE);
-        draw_layers(&mut over_black, &frozen, &[], env, false)?;
-        draw_layers(&mut over_white, &frozen, &[], env, false)?;
+        draw_layers(&mut over_black, &frozen.layers, &[], env, false)?;
+        draw_layers(&mut over_white, &frozen.layers, &[], env, false)?;
         let plate = crate::pixels::Plate::from_black_and_white(&over_black, &over_white);
         Ok((canvas, report, CoverPlate { doc: frozen, faces_in_frame, plate }))
     }
@@ -234,56 +238,90 @@ fn off_faces(t: &TextLayer, faces: &[BoxPx]) -> TextLayer {
     }
 }
 
-/// The frame fitted to the canvas, and the faces mapped into canvas pixels. `cover` crops the
-/// source first and scales only the part that shows (about 3x cheaper than scaling the whole
-/// frame and cropping after); the crop is centred, or moved just enough to keep the faces in.
-fn background(
-    frame: &Image,
-    doc: &LayoutDoc,
-    faces: &[(i32, i32, u32, u32)],
-) -> Result<(Image, Vec<BoxPx>), PixelError> {
+/// Where the frame goes on the canvas: the part of the frame shown, the canvas rectangle it is
+/// scaled into, the background colour around it (`contain`), and the frame → canvas mapping.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Fitting {
+    crop: (u32, u32, u32, u32),
+    dst: (u32, u32, u32, u32),
+    /// The canvas colour around the frame, when the frame does not cover it.
+    fill: Option<crate::color::Rgba>,
+    /// Frame pixel shown at the canvas origin, and canvas pixels per frame pixel.
+    origin: (f64, f64),
+    scale: f64,
+}
+
+/// How a `frame_w` x `frame_h` frame fits the canvas. `cover` crops the source first and scales
+/// only the part that shows (about 3x cheaper than scaling the whole frame and cropping after);
+/// the crop is centred, or moved just enough to keep the faces (frame pixels) in.
+fn fitting(frame_w: u32, frame_h: u32, doc: &LayoutDoc, faces: &[(i32, i32, u32, u32)]) -> Fitting {
     let (cw, ch) = (doc.canvas.width, doc.canvas.height);
-    let (fw, fh) = (frame.width() as f64, frame.height() as f64);
-    let (x, y, scale, canvas) = match doc.fit {
+    let (fw, fh) = (frame_w as f64, frame_h as f64);
+    match doc.fit {
         Fit::Cover => {
             let scale = (cw as f64 / fw).max(ch as f64 / fh);
-            let crop_w = ((cw as f64 / scale).round() as u32).clamp(1, frame.width());
-            let crop_h = ((ch as f64 / scale).round() as u32).clamp(1, frame.height());
-            let x = keep_in_view(
-                (frame.width() - crop_w) / 2,
-                crop_w,
-                frame.width(),
-                faces.iter().map(|f| (f.0, f.2)),
-            );
-            let y = keep_in_view(
-                (frame.height() - crop_h) / 2,
-                crop_h,
-                frame.height(),
-                faces.iter().map(|f| (f.1, f.3)),
-            );
-            (x as f64, y as f64, scale, frame.crop_resized((x, y, crop_w, crop_h), cw, ch)?)
+            let crop_w = ((cw as f64 / scale).round() as u32).clamp(1, frame_w);
+            let crop_h = ((ch as f64 / scale).round() as u32).clamp(1, frame_h);
+            let x = keep_in_view((frame_w - crop_w) / 2, crop_w, frame_w, faces.iter().map(|f| (f.0, f.2)));
+            let y = keep_in_view((frame_h - crop_h) / 2, crop_h, frame_h, faces.iter().map(|f| (f.1, f.3)));
+            Fitting {
+                crop: (x, y, crop_w, crop_h),
+                dst: (0, 0, cw, ch),
+                fill: None,
+                origin: (x as f64, y as f64),
+                scale,
+            }
         }
         Fit::Contain => {
             let scale = (cw as f64 / fw).min(ch as f64 / fh);
             let w = ((fw * scale).round() as u32).clamp(1, cw);
             let h = ((fh * scale).round() as u32).clamp(1, ch);
-            let fitted = frame.crop_resized((0, 0, frame.width(), frame.height()), w, h)?;
-            let mut canvas = Image::filled(cw, ch, doc.canvas.background);
             let (ox, oy) = ((cw - w) / 2, (ch - h) / 2);
-            canvas.paste(&fitted, ox as i32, oy as i32);
-            (-(ox as f64) / scale, -(oy as f64) / scale, scale, canvas)
+            Fitting {
+                crop: (0, 0, frame_w, frame_h),
+                dst: (ox, oy, w, h),
+                fill: Some(doc.canvas.background),
+                origin: (-(ox as f64) / scale, -(oy as f64) / scale),
+                scale,
+            }
+        }
+    }
+}
+
+impl Fitting {
+    /// Faces found in the frame, in canvas pixels.
+    fn map_faces(&self, faces: &[(i32, i32, u32, u32)]) -> Vec<BoxPx> {
+        let (x, y) = self.origin;
+        faces
+            .iter()
+            .map(|&(fx, fy, w, h)| BoxPx {
+                x: ((fx as f64 - x) * self.scale).round() as i32,
+                y: ((fy as f64 - y) * self.scale).round() as i32,
+                width: (w as f64 * self.scale).round() as u32,
+                height: (h as f64 * self.scale).round() as u32,
+            })
+            .collect()
+    }
+}
+
+/// The frame fitted to the canvas, and the faces mapped into canvas pixels.
+fn background(
+    frame: &Image,
+    doc: &LayoutDoc,
+    faces: &[(i32, i32, u32, u32)],
+) -> Result<(Image, Vec<BoxPx>), PixelError> {
+    let fit = fitting(frame.width(), frame.height(), doc, faces);
+    let (dx, dy, dw, dh) = fit.dst;
+    let canvas = match fit.fill {
+        None => frame.crop_resized(fit.crop, dw, dh)?,
+        Some(color) => {
+            let fitted = frame.crop_resized(fit.crop, dw, dh)?;
+            let mut canvas = Image::filled(doc.canvas.width, doc.canvas.height, color);
+            canvas.paste(&fitted, dx as i32, dy as i32);
+            canvas
         }
     };
-    let mapped = faces
-        .iter()
-        .map(|&(fx, fy, w, h)| BoxPx {
-            x: ((fx as f64 - x) * scale).round() as i32,
-            y: ((fy as f64 - y) * scale).round() as i32,
-            width: (w as f64 * scale).round() as u32,
-            height: (h as f64 * scale).round() as u32,
-        })
-        .collect();
-    Ok((canvas, mapped))
+    Ok((canvas, fit.map_faces(faces)))
 }
 
 /// The start of a `len`-long window on a `total`-long axis: `centred` unless that leaves part of

@@ -40,10 +40,7 @@ pub(super) fn draw(
     }
     let scaled: Vec<_> = chain.iter().map(|f| f.font.as_scaled(f.scale(t.size))).collect();
     let primary = &scaled[0];
-    // Room around the box for overhanging glyphs, the outline and the blurred shadow.
-    let blur = t.shadow.map_or(0.0, |s| s.blur);
-    let stroke = t.stroke.map_or(0.0, |s| s.width);
-    let pad = (t.size * 0.5 + blur * 2.0 + stroke).ceil() as i32;
+    let pad = pad(t);
     let (mw, mh) = (t.bbox.width + 2 * pad as u32, t.bbox.height + 2 * pad as u32);
     let mut fill = Mask::new(mw, mh);
     let mut accent = t.highlight.map(|_| Mask::new(mw, mh));
@@ -115,6 +112,28 @@ pub(super) fn draw(
         canvas.draw_overlay(&img, x + gx, y + gy, 1.0);
     }
     Ok(report)
+}
+
+/// Room around a text box for overhanging glyphs, the outline and the blurred shadow.
+fn pad(t: &TextLayer) -> i32 {
+    let blur = t.shadow.map_or(0.0, |s| s.blur);
+    let stroke = t.stroke.map_or(0.0, |s| s.width);
+    (t.size * 0.5 + blur * 2.0 + stroke).ceil() as i32
+}
+
+/// Every pixel drawing `t` may touch, as (x, y, w, h): the padded box, the shadow's offset copy
+/// of it, and the `auto` scrim area.
+pub(super) fn extent(t: &TextLayer) -> (i32, i32, u32, u32) {
+    let p = pad(t);
+    let (dx, dy) = t.shadow.map_or((0, 0), |s| (s.dx, s.dy));
+    let (x0, y0) = (t.bbox.x - p, t.bbox.y - p);
+    let (x1, y1) = (t.bbox.x + t.bbox.width as i32 + p, t.bbox.y + t.bbox.height as i32 + p);
+    let area = text_area(t);
+    let left = x0.min(x0 + dx).min(area.0);
+    let top = y0.min(y0 + dy).min(area.1);
+    let right = x1.max(x1 + dx).max(area.0 + area.2 as i32);
+    let bottom = y1.max(y1 + dy).max(area.1 + area.3 as i32);
+    (left, top, (right - left) as u32, (bottom - top) as u32)
 }
 
 /// The contrast of a fixed text colour against the worst tenth of the pixels under it (the

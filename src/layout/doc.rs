@@ -117,7 +117,29 @@ pub enum Layer {
     Rect(RectLayer),
 }
 
+impl BoxPx {
+    /// The box moved by (dx, dy).
+    pub fn moved(self, dx: i32, dy: i32) -> BoxPx {
+        BoxPx { x: self.x + dx, y: self.y + dy, ..self }
+    }
+}
+
 impl Layer {
+    /// The layer moved by (dx, dy) (its box and, for text, its alternative placements).
+    pub fn moved(&self, dx: i32, dy: i32) -> Layer {
+        match self {
+            Layer::Text(l) => Layer::Text(TextLayer {
+                bbox: l.bbox.moved(dx, dy),
+                alternatives: l.alternatives.iter().map(|b| b.moved(dx, dy)).collect(),
+                ..l.clone()
+            }),
+            Layer::Image(l) => Layer::Image(ImageLayer { bbox: l.bbox.moved(dx, dy), ..l.clone() }),
+            Layer::Qr(l) => Layer::Qr(QrLayer { bbox: l.bbox.moved(dx, dy), ..l.clone() }),
+            Layer::Gradient(l) => Layer::Gradient(GradientLayer { bbox: l.bbox.moved(dx, dy), ..l.clone() }),
+            Layer::Rect(l) => Layer::Rect(RectLayer { bbox: l.bbox.moved(dx, dy), ..l.clone() }),
+        }
+    }
+
     /// The layer's box.
     pub fn bbox(&self) -> BoxPx {
         match self {

@@ -1,0 +1,693 @@
+//! The device side of the GPU compositor: the CUDA driver API (opened at run time, like nvJPEG),
+//! the kernels of `kernels.cu`, and a cover canvas that lives in GPU memory.
+//!
+//! Why: with keyframes decoded on NVDEC, the CPU still spent ~40 ms a cover downloading the
+//! frame, converting and scaling it, blending full-width scrims and encoding the JPEG. Here the
+//! frame never leaves the GPU: NVDEC's NV12 surface is converted and scaled straight into the
+//! canvas, scrims are blended there, nvJPEG encodes from there, and only the small regions under
+//! text, logo and QR code travel to the CPU and back to be drawn by the CPU compositor's own code.
+//!
+//! Invariants:
+//! - One CUDA context: FFmpeg's CUDA device is opened on the device's primary context
+//!   (`primary_ctx=1`), which the CUDA runtime (nvJPEG) also uses, so NVDEC surfaces, our buffers
+//!   and nvJPEG share one address space.
+//! - Each thread has its own [`Lane`]: a non-blocking stream, an event, and device buffers for the
+//!   canvas and an uploaded frame. Work on a lane is ordered by its stream; a decoded NVDEC
+//!   surface is waited for with an event recorded on FFmpeg's stream.
+//! - A device frame is read only while its `AVFrame` is alive: [`DeviceCanvas::draw_frame`]
+//!   synchronises before it returns.
+//!
+//! FFI like the rest of `av/`: every `unsafe` block says why it is sound.
+
+#![allow(unsafe_code)]
+
+use crate::color::Rgba;
+use crate::pixels::Image;
+use ff::ffi;
+use ffmpeg_next as ff;
+use libloading::Library;
+use std::cell::RefCell;
+use std::ffi::{c_char, c_int, c_uint, c_void, CStr};
+use std::sync::OnceLock;
+
+type CuResult = c_int;
+type CuContext = *mut c_void;
+type CuModule = *mut c_void;
+type CuFunction = *mut c_void;
+type CuStream = *mut c_void;
+type CuEvent = *mut c_void;
+type DevicePtr = u64;
+
+/// The kernels, compiled to PTX by build.rs (empty when clang could not target NVPTX).
+const PTX: &str = include_str!(concat!(env!("OUT_DIR"), "/kernels.ptx"));
+
+// cuda.h values.
+const MEMORYTYPE_HOST: c_uint = 1;
+const MEMORYTYPE_DEVICE: c_uint = 2;
+const STREAM_NON_BLOCKING: c_uint = 1;
+const EVENT_DISABLE_TIMING: c_uint = 2;
+
+/// `CUDA_MEMCPY2D`.
+#[repr(C)]
+struct Memcpy2D {
+    src_x_in_bytes: usize,
+    src_y: usize,
+    src_memory_type: c_uint,
+    src_host: *const c_void,
+    src_device: DevicePtr,
+    src_array: *mut c_void,
+    src_pitch: usize,
+    dst_x_in_bytes: usize,
+    dst_y: usize,
+    dst_memory_type: c_uint,
+    dst_host: *mut c_void,
+    dst_device: DevicePtr,
+    dst_array: *mut c_void,
+    dst_pitch: usize,
+    width_in_bytes: usize,
+    height: usize,
+}
+
+/// `AVCUDADeviceContext` (libavutil/hwcontext_cuda.h; not in ffmpeg-sys' bindings).
+#[repr(C)]
+struct AvCudaDeviceContext {
+    cuda_ctx: CuContext,
+    stream: CuStream,
+    internal: *mut c_void,
+}
+
+/// The colour conversion of `kernels.cu`'s `Yuv` (Y' and C scaled from the stream's range).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Yuv {
+    y_offset: f32,
+    y_scale: f32,
+    c_scale: f32,
+    cr_r: f32,
+    cb_g: f32,
+    cr_g: f32,
+    cb_b: f32,
+}
+
+impl Yuv {
+    /// The matrix for a stream's tags, chosen as `set_yuv_matrix` chooses swscale's (untagged:
+    /// BT.709 from 720 lines, else BT.601).
+    fn for_frame(space: ff::color::Space, range: ff::color::Range, height: u32) -> Self {
+        use ff::color::Space;
+        let (kr, kb) = match space {
+            Space::BT709 => (0.2126, 0.0722),
+            Space::BT470BG | Space::SMPTE170M => (0.299, 0.114),
+            Space::SMPTE240M => (0.212, 0.087),
+            Space::FCC => (0.30, 0.11),
+            Space::BT2020NCL | Space::BT2020CL => (0.2627, 0.0593),
+            _ if height >= 720 => (0.2126, 0.0722),
+            _ => (0.299, 0.114),
+        };
+        let kg = 1.0 - kr - kb;
+        let full = range == ff::color::Range::JPEG;
+        Yuv {
+            y_offset: if full { 0.0 } else { 16.0 },
+            y_scale: if full { 1.0 } else { 255.0 / 219.0 },
+            c_scale: if full { 1.0 } else { 255.0 / 224.0 },
+            cr_r: 2.0 * (1.0 - kr),
+            cb_g: 2.0 * kb * (1.0 - kb) / kg,
+            cr_g: 2.0 * kr * (1.0 - kr) / kg,
+            cb_b: 2.0 * (1.0 - kb),
+        }
+    }
+}
+
+struct Driver {
+    _lib: Library,
+    get_error_string: unsafe extern "C" fn(CuResult, *mut *const c_char) -> CuResult,
+    ctx_set_current: unsafe extern "C" fn(CuContext) -> CuResult,
+    module_load_data: unsafe extern "C" fn(*mut CuModule, *const c_void) -> CuResult,
+    module_get_function: unsafe extern "C" fn(*mut CuFunction, CuModule, *const c_char) -> CuResult,
+    launch_kernel: unsafe extern "C" fn(
+        CuFunction,
+        c_uint,
+        c_uint,
+        c_uint,
+        c_uint,
+        c_uint,
+        c_uint,
+        c_uint,
+        CuStream,
+        *mut *mut c_void,
+        *mut *mut c_void,
+    ) -> CuResult,
+    mem_alloc: unsafe extern "C" fn(*mut DevicePtr, usize) -> CuResult,
+    mem_free: unsafe extern "C" fn(DevicePtr) -> CuResult,
+    memcpy_2d_async: unsafe extern "C" fn(*const Memcpy2D, CuStream) -> CuResult,
+    stream_create: unsafe extern "C" fn(*mut CuStream, c_uint) -> CuResult,
+    stream_sync: unsafe extern "C" fn(CuStream) -> CuResult,
+    stream_wait_event: unsafe extern "C" fn(CuStream, CuEvent, c_uint) -> CuResult,
+    event_create: unsafe extern "C" fn(*mut CuEvent, c_uint) -> CuResult,
+    event_record: unsafe extern "C" fn(CuEvent, CuStream) -> CuResult,
+}
+
+impl Driver {
+    fn open() -> Result<Self, String> {
+        // SAFETY: loading NVIDIA's driver library runs its initialisers; it is designed to be
+        // loaded at run time (FFmpeg loads it the same way).
+        let lib =
+            unsafe { Library::new("libcuda.so.1") }.map_err(|e| format!("cannot load libcuda.so.1 ({e})"))?;
+        fn get<T: Copy>(lib: &Library, name: &[u8]) -> Result<T, String> {
+            // SAFETY: each symbol is looked up by its C name and given the signature cuda.h
+            // declares for it (the `Driver` field types).
+            let s: libloading::Symbol<T> = unsafe { lib.get(name) }
+                .map_err(|e| format!("libcuda.so.1 has no {}: {e}", String::from_utf8_lossy(name)))?;
+            Ok(*s)
+        }
+        Ok(Driver {
+            get_error_string: get(&lib, b"cuGetErrorString\0")?,
+            ctx_set_current: get(&lib, b"cuCtxSetCurrent\0")?,
+            module_load_data: get(&lib, b"cuModuleLoadData\0")?,
+            module_get_function: get(&lib, b"cuModuleGetFunction\0")?,
+            launch_kernel: get(&lib, b"cuLaunchKernel\0")?,
+            mem_alloc: get(&lib, b"cuMemAlloc_v2\0")?,
+            mem_free: get(&lib, b"cuMemFree_v2\0")?,
+            memcpy_2d_async: get(&lib, b"cuMemcpy2DAsync_v2\0")?,
+            stream_create: get(&lib, b"cuStreamCreate\0")?,
+            stream_sync: get(&lib, b"cuStreamSynchronize\0")?,
+            stream_wait_event: get(&lib, b"cuStreamWaitEvent\0")?,
+            event_create: get(&lib, b"cuEventCreate\0")?,
+            event_record: get(&lib, b"cuEventRecord\0")?,
+            _lib: lib,
+        })
+    }
+
+    /// A CUDA status as a result, with the driver's own words.
+    fn check(&self, what: &str, status: CuResult) -> Result<(), String> {
+        if status == 0 {
+            return Ok(());
+        }
+        let mut text: *const c_char = std::ptr::null();
+        // SAFETY: cuGetErrorString stores a pointer to a static string (or leaves it null).
+        unsafe { (self.get_error_string)(status, &mut text) };
+        let why = if text.is_null() {
+            format!("error {status}")
+        } else {
+            // SAFETY: non-null: a NUL-terminated static string owned by the driver.
+            unsafe { CStr::from_ptr(text) }.to_string_lossy().into_owned()
+        };
+        Err(format!("CUDA {what}: {why}"))
+    }
+}
+
+/// The kernels of `kernels.cu`.
+struct Kernels {
+    nv12_linear: CuFunction,
+    nv12_area: CuFunction,
+    bgr_linear: CuFunction,
+    bgr_area: CuFunction,
+    gradient: CuFunction,
+}
+
+/// The process's GPU: the driver, the shared context, FFmpeg's stream and the loaded kernels.
+struct Gpu {
+    driver: Driver,
+    ctx: CuContext,
+    /// The stream FFmpeg's CUDA device (NVDEC mapping, transfers) works on.
+    ffmpeg_stream: CuStream,
+    kernels: Kernels,
+}
+
+// SAFETY: CUDA contexts, modules and functions may be used from any thread; the struct is
+// read-only after creation and per-thread state lives in `Lane`.
+unsafe impl Send for Gpu {}
+unsafe impl Sync for Gpu {}
+
+fn gpu() -> Result<&'static Gpu, String> {
+    static GPU: OnceLock<Result<Gpu, String>> = OnceLock::new();
+    GPU.get_or_init(open_gpu).as_ref().map_err(Clone::clone)
+}
+
+fn open_gpu() -> Result<Gpu, String> {
+    if PTX.is_empty() {
+        return Err(
+            "this build has no GPU kernels (clang could not compile src/av/kernels.cu for NVPTX)".into()
+        );
+    }
+    let driver = Driver::open()?;
+    let device = super::hw::device(crate::accel::Device::Cuda)?;
+    // SAFETY: the device reference is valid for the process (cached); its `data` is an
+    // AVHWDeviceContext whose `hwctx` is an AVCUDADeviceContext for a CUDA device.
+    let (ctx, ffmpeg_stream) = unsafe {
+        let dev = (*device.raw()).data as *const ffi::AVHWDeviceContext;
+        let hw = (*dev).hwctx as *const AvCudaDeviceContext;
+        ((*hw).cuda_ctx, (*hw).stream)
+    };
+    // SAFETY: ctx is FFmpeg's live context; the PTX is NUL-terminated below; names are C strings.
+    unsafe {
+        driver.check("cuCtxSetCurrent", (driver.ctx_set_current)(ctx))?;
+        let ptx = std::ffi::CString::new(PTX).map_err(|_| "GPU kernels contain a NUL byte".to_string())?;
+        let mut module = std::ptr::null_mut();
+        driver.check("loading the kernels", (driver.module_load_data)(&mut module, ptx.as_ptr().cast()))?;
+        let function = |name: &[u8]| -> Result<CuFunction, String> {
+            let mut f = std::ptr::null_mut();
+            driver.check(
+                "cuModuleGetFunction",
+                (driver.module_get_function)(&mut f, module, name.as_ptr().cast()),
+            )?;
+            Ok(f)
+        };
+        let kernels = Kernels {
+            nv12_linear: function(b"nv12_resize_linear\0")?,
+            nv12_area: function(b"nv12_resize_area\0")?,
+            bgr_linear: function(b"bgr_resize_linear\0")?,
+            bgr_area: function(b"bgr_resize_area\0")?,
+            gradient: function(b"gradient\0")?,
+        };
+        Ok(Gpu { driver, ctx, ffmpeg_stream, kernels })
+    }
+}
+
+/// Whether the GPU compositor can run here, and why not: the CUDA driver, FFmpeg's CUDA device
+/// on the primary context, the kernels and nvJPEG.
+///
+/// # Errors
+/// The first thing missing, in the driver's or loader's words.
+pub(crate) fn available() -> Result<(), String> {
+    gpu()?;
+    super::nvjpeg::available()
+}
+
+/// A device buffer that grows to the largest size asked of it.
+struct Buffer {
+    ptr: DevicePtr,
+    capacity: usize,
+}
+
+impl Buffer {
+    fn ensure(&mut self, gpu: &Gpu, size: usize) -> Result<DevicePtr, String> {
+        if self.capacity < size {
+            // SAFETY: ptr is ours (or 0); freeing waits for work using it to finish.
+            unsafe {
+                if self.ptr != 0 {
+                    (gpu.driver.mem_free)(self.ptr);
+                    self.ptr = 0;
+                    self.capacity = 0;
+                }
+                gpu.driver.check("cuMemAlloc", (gpu.driver.mem_alloc)(&mut self.ptr, size))?;
+            }
+            self.capacity = size;
+        }
+        Ok(self.ptr)
+    }
+}
+
+/// One thread's stream, event and buffers.
+struct Lane {
+    stream: CuStream,
+    event: CuEvent,
+    canvas: Buffer,
+    frame: Buffer,
+}
+
+impl Lane {
+    fn new(gpu: &Gpu) -> Result<Self, String> {
+        let d = &gpu.driver;
+        let mut lane = Lane {
+            stream: std::ptr::null_mut(),
+            event: std::ptr::null_mut(),
+            canvas: Buffer { ptr: 0, capacity: 0 },
+            frame: Buffer { ptr: 0, capacity: 0 },
+        };
+        // SAFETY: binds the shared context to this thread, then creates handles we own.
+        unsafe {
+            d.check("cuCtxSetCurrent", (d.ctx_set_current)(gpu.ctx))?;
+            d.check("cuStreamCreate", (d.stream_create)(&mut lane.stream, STREAM_NON_BLOCKING))?;
+            d.check("cuEventCreate", (d.event_create)(&mut lane.event, EVENT_DISABLE_TIMING))?;
+        }
+        Ok(lane)
+    }
+}
+
+thread_local! {
+    static LANE: RefCell<Option<Result<Lane, String>>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` with this thread's lane (created on first use).
+fn with_lane<R>(f: impl FnOnce(&Gpu, &mut Lane) -> Result<R, String>) -> Result<R, String> {
+    let gpu = gpu()?;
+    LANE.with(|cell| {
+        let mut cell = cell.borrow_mut();
+        match cell.get_or_insert_with(|| Lane::new(gpu)) {
+            Ok(lane) => f(gpu, lane),
+            Err(e) => Err(e.clone()),
+        }
+    })
+}
+
+/// A kernel argument list: pointers to each argument's value, as `cuLaunchKernel` wants.
+macro_rules! args {
+    ($($a:expr),* $(,)?) => { [$( (&$a) as *const _ as *mut c_void ),*] };
+}
+
+fn launch(
+    gpu: &Gpu,
+    lane: &Lane,
+    f: CuFunction,
+    width: u32,
+    height: u32,
+    args: &mut [*mut c_void],
+) -> Result<(), String> {
+    const BLOCK: u32 = 16;
+    if width == 0 || height == 0 {
+        return Ok(());
+    }
+    // SAFETY: `f` comes from our module; `args` points at values whose types match the kernel's
+    // parameters (see each caller) and that outlive this call (launch copies them).
+    unsafe {
+        gpu.driver.check(
+            "cuLaunchKernel",
+            (gpu.driver.launch_kernel)(
+                f,
+                width.div_ceil(BLOCK),
+                height.div_ceil(BLOCK),
+                1,
+                BLOCK,
+                BLOCK,
+                1,
+                0,
+                lane.stream,
+                args.as_mut_ptr(),
+                std::ptr::null_mut(),
+            ),
+        )
+    }
+}
+
+/// A decoded frame on the GPU: NVDEC's NV12 surface, kept mapped while this lives.
+pub(crate) struct DeviceFrame {
+    frame: ff::frame::Video,
+    yuv: Yuv,
+}
+
+impl DeviceFrame {
+    /// Wraps a CUDA frame whose pixels are 8-bit NV12; `None` for anything else.
+    pub(crate) fn from_decoded(frame: ff::frame::Video) -> Option<Self> {
+        // SAFETY: a valid frame; hw_frames_ctx, when set, is an AVHWFramesContext.
+        let nv12 = unsafe {
+            let f = frame.as_ptr();
+            (*f).format == ffi::AVPixelFormat::AV_PIX_FMT_CUDA as c_int
+                && !(*f).hw_frames_ctx.is_null()
+                && (*((*(*f).hw_frames_ctx).data as *const ffi::AVHWFramesContext)).sw_format
+                    == ffi::AVPixelFormat::AV_PIX_FMT_NV12
+        };
+        if !nv12 {
+            return None;
+        }
+        let yuv = Yuv::for_frame(frame.color_space(), frame.color_range(), frame.height());
+        Some(DeviceFrame { frame, yuv })
+    }
+
+    pub(crate) fn width(&self) -> u32 {
+        self.frame.width()
+    }
+
+    pub(crate) fn height(&self) -> u32 {
+        self.frame.height()
+    }
+}
+
+/// Where the background comes from: an NVDEC surface or a frame in system memory.
+pub(crate) enum FramePixels<'a> {
+    Device(&'a DeviceFrame),
+    Host(&'a Image),
+}
+
+/// A cover canvas in this thread's GPU memory (packed BGR, `width * 3` bytes a row).
+pub(crate) struct DeviceCanvas {
+    width: u32,
+    height: u32,
+    /// Lanes are per thread: a canvas must not move to another thread.
+    _not_send: std::marker::PhantomData<*const ()>,
+}
+
+impl DeviceCanvas {
+    /// A canvas of `width` x `height`, filled with `fill` when given (else left as it was).
+    ///
+    /// # Errors
+    /// The driver's reason when the GPU is unavailable or memory cannot be allocated.
+    pub(crate) fn new(width: u32, height: u32, fill: Option<Rgba>) -> Result<Self, String> {
+        with_lane(|gpu, lane| {
+            lane.canvas.ensure(gpu, width as usize * height as usize * 3)?;
+            Ok(())
+        })?;
+        let mut canvas = DeviceCanvas { width, height, _not_send: std::marker::PhantomData };
+        if let Some(c) = fill {
+            let opaque = Rgba { a: 255, ..c };
+            canvas.gradient((0, 0, width, height), true, opaque, opaque)?;
+        }
+        Ok(canvas)
+    }
+
+    pub(crate) fn width(&self) -> u32 {
+        self.width
+    }
+
+    pub(crate) fn height(&self) -> u32 {
+        self.height
+    }
+
+    /// Scales the crop `(x, y, w, h)` of `src` into the canvas rectangle `dst`: bilinear when
+    /// enlarging, area averaging when shrinking (as the CPU compositor's OpenCV resize). Waits
+    /// for the GPU before returning, so a device frame may be released afterwards.
+    ///
+    /// # Errors
+    /// The driver's reason.
+    pub(crate) fn draw_frame(
+        &mut self,
+        src: FramePixels<'_>,
+        crop: (u32, u32, u32, u32),
+        dst: (u32, u32, u32, u32),
+    ) -> Result<(), String> {
+        let (cx, cy, cw, ch) = (crop.0 as c_int, crop.1 as c_int, crop.2 as c_int, crop.3 as c_int);
+        let (ox, oy, dw, dh) = (dst.0 as c_int, dst.1 as c_int, dst.2 as c_int, dst.3 as c_int);
+        let shrinking = dst.2 < crop.2 || dst.3 < crop.3;
+        let canvas_pitch = self.width as c_int * 3;
+        with_lane(|gpu, lane| {
+            let d = &gpu.driver;
+            let canvas = lane.canvas.ptr;
+            match src {
+                FramePixels::Device(frame) => {
+                    // SAFETY: the frame is a live CUDA frame; data[0]/[1] are device pointers to
+                    // its luma and interleaved chroma planes with their line sizes.
+                    let (luma, luma_pitch, chroma, chroma_pitch) = unsafe {
+                        let f = frame.frame.as_ptr();
+                        (
+                            (*f).data[0] as DevicePtr,
+                            (*f).linesize[0],
+                            (*f).data[1] as DevicePtr,
+                            (*f).linesize[1],
+                        )
+                    };
+                    // The surface is ready once FFmpeg's stream has done what it queued.
+                    // SAFETY: the event and both streams are live handles of this context.
+                    unsafe {
+                        d.check("cuEventRecord", (d.event_record)(lane.event, gpu.ffmpeg_stream))?;
+                        d.check("cuStreamWaitEvent", (d.stream_wait_event)(lane.stream, lane.event, 0))?;
+                    }
+                    let f = if shrinking { gpu.kernels.nv12_area } else { gpu.kernels.nv12_linear };
+                    let yuv = frame.yuv;
+                    let mut a = args![
+                        luma,
+                        luma_pitch,
+                        chroma,
+                        chroma_pitch,
+                        yuv,
+                        cx,
+                        cy,
+                        cw,
+                        ch,
+                        canvas,
+                        canvas_pitch,
+                        ox,
+                        oy,
+                        dw,
+                        dh
+                    ];
+                    launch(gpu, lane, f, dst.2, dst.3, &mut a)?;
+                }
+                FramePixels::Host(image) => {
+                    let pitch = image.width() as usize * 3;
+                    let frame = lane.frame.ensure(gpu, pitch * image.height() as usize)?;
+                    upload(gpu, lane, image, frame, pitch, 0, 0)?;
+                    let f = if shrinking { gpu.kernels.bgr_area } else { gpu.kernels.bgr_linear };
+                    let src_pitch = pitch as c_int;
+                    let mut a = args![frame, src_pitch, cx, cy, cw, ch, canvas, canvas_pitch, ox, oy, dw, dh];
+                    launch(gpu, lane, f, dst.2, dst.3, &mut a)?;
+                }
+            }
+            // SAFETY: a live stream of this thread.
+            unsafe { d.check("cuStreamSynchronize", (d.stream_sync)(lane.stream)) }
+        })
+    }
+
+    /// Blends a gradient over `rect` exactly as [`Image::fill_gradient`] does (a flat fill
+    /// when `from == to`, as [`Image::fill_rect`]).
+    ///
+    /// # Errors
+    /// The driver's reason.
+    pub(crate) fn gradient(
+        &mut self,
+        rect: (i32, i32, u32, u32),
+        vertical: bool,
+        from: Rgba,
+        to: Rgba,
+    ) -> Result<(), String> {
+        let pack = |c: Rgba| u32::from_le_bytes([c.b, c.g, c.r, c.a]);
+        let (w, h) = (self.width as c_int, self.height as c_int);
+        let pitch = w * 3;
+        let (x, y, rw, rh) = (rect.0, rect.1, rect.2 as c_int, rect.3 as c_int);
+        let (vertical, from, to) = (c_int::from(vertical), pack(from), pack(to));
+        with_lane(|gpu, lane| {
+            let canvas = lane.canvas.ptr;
+            let mut a = args![canvas, pitch, w, h, x, y, rw, rh, vertical, from, to];
+            launch(gpu, lane, gpu.kernels.gradient, rect.2, rect.3, &mut a)
+        })
+    }
+
+    /// The pixels of `rect` (inside the canvas) as an image.
+    ///
+    /// # Errors
+    /// The driver's reason.
+    pub(crate) fn download(&self, rect: (u32, u32, u32, u32)) -> Result<Image, String> {
+        let (x, y, w, h) = rect;
+        assert!(x + w <= self.width && y + h <= self.height, "region inside the canvas");
+        let mut bytes = vec![0u8; w as usize * h as usize * 3];
+        let pitch = self.width as usize * 3;
+        with_lane(|gpu, lane| {
+            let copy = Memcpy2D {
+                src_x_in_bytes: x as usize * 3,
+                src_y: y as usize,
+                src_memory_type: MEMORYTYPE_DEVICE,
+                src_host: std::ptr::null(),
+                src_device: lane.canvas.ptr,
+                src_array: std::ptr::null_mut(),
+                src_pitch: pitch,
+                dst_x_in_bytes: 0,
+                dst_y: 0,
+                dst_memory_type: MEMORYTYPE_HOST,
+                dst_host: bytes.as_mut_ptr().cast(),
+                dst_device: 0,
+                dst_array: std::ptr::null_mut(),
+                dst_pitch: w as usize * 3,
+                width_in_bytes: w as usize * 3,
+                height: h as usize,
+            };
+            let d = &gpu.driver;
+            // SAFETY: source rows lie inside the canvas buffer (asserted above); the host buffer
+            // holds h rows of w * 3 bytes; the stream is synchronised before `bytes` is used.
+            unsafe {
+                d.check("cuMemcpy2DAsync", (d.memcpy_2d_async)(&copy, lane.stream))?;
+                d.check("cuStreamSynchronize", (d.stream_sync)(lane.stream))
+            }
+        })?;
+        Ok(Image::from_bgr_bytes(w, h, bytes).expect("length matches"))
+    }
+
+    /// Writes `image` into the canvas with its top-left at (x, y) (it must fit).
+    ///
+    /// # Errors
+    /// The driver's reason.
+    pub(crate) fn upload(&mut self, image: &Image, x: u32, y: u32) -> Result<(), String> {
+        assert!(
+            x + image.width() <= self.width && y + image.height() <= self.height,
+            "region inside the canvas"
+        );
+        let pitch = self.width as usize * 3;
+        with_lane(|gpu, lane| upload(gpu, lane, image, lane.canvas.ptr, pitch, x, y))
+    }
+
+    /// The whole canvas in system memory.
+    ///
+    /// # Errors
+    /// The driver's reason.
+    pub(crate) fn to_image(&self) -> Result<Image, String> {
+        self.download((0, 0, self.width, self.height))
+    }
+
+    /// Encodes the canvas as a 4:2:0 JPEG with nvJPEG, straight from GPU memory.
+    ///
+    /// # Errors
+    /// nvJPEG's or the driver's reason.
+    pub(crate) fn encode_jpeg(&self, quality: u8) -> Result<Vec<u8>, String> {
+        let (w, h) = (self.width, self.height);
+        with_lane(|_, lane| {
+            super::nvjpeg::encode_device(
+                lane.canvas.ptr as *mut u8,
+                w as usize * 3,
+                w,
+                h,
+                quality,
+                lane.stream,
+            )
+        })
+    }
+}
+
+/// Copies `image` to the device buffer `dst` (row pitch `pitch`) at (x, y), on the lane's stream.
+/// From pageable memory the driver stages the bytes before returning, so `image` may be dropped.
+fn upload(
+    gpu: &Gpu,
+    lane: &Lane,
+    image: &Image,
+    dst: DevicePtr,
+    pitch: usize,
+    x: u32,
+    y: u32,
+) -> Result<(), String> {
+    let row = image.width() as usize * 3;
+    let copy = Memcpy2D {
+        src_x_in_bytes: 0,
+        src_y: 0,
+        src_memory_type: MEMORYTYPE_HOST,
+        src_host: image.bgr_bytes().as_ptr().cast(),
+        src_device: 0,
+        src_array: std::ptr::null_mut(),
+        src_pitch: row,
+        dst_x_in_bytes: x as usize * 3,
+        dst_y: y as usize,
+        dst_memory_type: MEMORYTYPE_DEVICE,
+        dst_host: std::ptr::null_mut(),
+        dst_device: dst,
+        dst_array: std::ptr::null_mut(),
+        dst_pitch: pitch,
+        width_in_bytes: row,
+        height: image.height() as usize,
+    };
+    // SAFETY: the host image holds height rows of `row` bytes; callers keep the destination rows
+    // inside the device buffer.
+    unsafe { gpu.driver.check("cuMemcpy2DAsync", (gpu.driver.memcpy_2d_async)(&copy, lane.stream)) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bt709_limited_range_matches_the_usual_coefficients() {
+        let m = Yuv::for_frame(ff::color::Space::Unspecified, ff::color::Range::Unspecified, 1080);
+        assert!((m.cr_r - 1.5748).abs() < 1e-4);
+        assert!((m.cb_b - 1.8556).abs() < 1e-4);
+        assert!((m.cb_g - 0.1873).abs() < 1e-3);
+        assert!((m.cr_g - 0.4681).abs() < 1e-3);
+        assert_eq!(m.y_offset, 16.0);
+        let sd = Yuv::for_frame(ff::color::Space::Unspecified, ff::color::Range::JPEG, 480);
+        assert!((sd.cr_r - 1.402).abs() < 1e-4);
+        assert_eq!(sd.y_scale, 1.0);
+    }
+
+    #[test]
+    fn the_kernels_were_compiled() {
+        // CI builds with clang (needed for the OpenCV bindings anyway), which has NVPTX.
+        for name in
+            ["nv12_resize_linear", "nv12_resize_area", "bgr_resize_linear", "bgr_resize_area", "gradient"]
+        {
+            assert!(PTX.contains(&format!(".entry {name}(")), "{name} missing from the PTX");
+        }
+    }
+}
