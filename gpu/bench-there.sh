@@ -3,9 +3,10 @@
 # gpu/carry:   gpu/bench-there.sh   (N jobs, default 4000; logs and reports under $OUT)
 # 1. what `coverforge devices` finds (NVDEC in, NVENC out on Hopper);
 # 2. NVDEC against software decodes of the same keyframes (PSNR, target >= 45 dB);
-# 3. batch throughput, all cores, CPU-only (--hwaccel none) against NVDEC (--hwaccel cuda),
-#    same manifest, no keyframe cache, fresh output folders, twice each, alternating;
-# 4. animated covers: NVENC asked for explicitly fails cleanly; auto falls back to x264.
+# 3. the GPU compositor against the CPU one on the same frames (PNG and JPEG);
+# 4. batch throughput, all cores: CPU only, NVDEC + CPU compositing + nvJPEG, NVDEC + GPU
+#    compositor; same manifest, no keyframe cache, fresh output folders, twice each, alternating;
+# 5. animated covers: NVENC asked for explicitly fails cleanly; auto falls back to x264.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 CF=gpu/run-there.sh
@@ -29,27 +30,65 @@ for c in v["decode_checks"]:
 PY
 K=$(ls gpu/carry/clips/*.mp4 | wc -l)
 { echo "video,output,meta"; for k in $(seq 0 $((N - 1))); do i=$((k % K)); printf '%s/gpu/carry/clips/clip%04d.mp4,c%05d.jpg,%s/gpu/carry/clips/clip%04d.yaml\n' "$PWD" "$i" "$k" "$PWD" "$i"; done; } > "$W/jobs.csv"
-run() { # accel jobs label [jpeg-encoder]
-  rm -rf "$W/out-$3"
+run() { # label threads coverforge-global-options...
+  local label=$1 threads=$2; shift 2
+  rm -rf "$W/out-$label"
   local t0 t1; t0=$(date +%s.%N)
-  timeout "${RUN_LIMIT:-100}" $CF --hwaccel "$1" --jpeg-encoder "${4:-cpu}" batch "$W/jobs.csv" -o "$W/out-$3" -j "$2" -q --no-cache --report "$W/$3.jsonl"
+  timeout "${RUN_LIMIT:-100}" $CF "$@" batch "$W/jobs.csv" -o "$W/out-$label" -j "$threads" -q --no-cache --report "$W/$label.jsonl"
   local rc=$?; t1=$(date +%s.%N)
-  python3 - "$W/$3.jsonl" "$t0" "$t1" "$3" "$rc" <<'PY' | tee -a "$OUT/throughput.txt"
+  python3 - "$W/$label.jsonl" "$t0" "$t1" "$label" "$rc" "$*" <<'PY' | tee -a "$OUT/throughput.txt"
 import json, sys, collections
-path, t0, t1, label, rc = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.argv[4], sys.argv[5]
+path, t0, t1, label, rc, opts = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6]
 jobs = [json.loads(l) for l in open(path) if '"status"' in l and '"input"' in l]
 ok = [j for j in jobs if j["status"] == "ok"]
 dec = collections.Counter(j.get("decoder") for j in ok)
+comp = collections.Counter(j.get("compositor") for j in ok)
+errors = collections.Counter((j.get("error") or "")[:160] for j in jobs if j["status"] != "ok")
 mean = lambda k: sum(j["ms"][k] for j in ok) / max(len(ok), 1)
-print(f"{label}: {len(ok)}/{len(jobs)} ok (exit {rc}) in {t1-t0:.2f} s = {len(ok)/(t1-t0):.1f} covers/s; decoders {dict(dec)}; "
+print(f"{label} ({opts}): {len(ok)}/{len(jobs)} ok (exit {rc}) in {t1-t0:.2f} s = {len(ok)/(t1-t0):.1f} covers/s; decoders {dict(dec)}; compositors {dict(comp)}; "
       f"mean ms decode {mean('decode_ms'):.1f} composite {mean('composite_ms'):.1f} encode {mean('encode_ms'):.1f}")
+for e, n in errors.most_common(3): print(f"   {n} failed: {e}")
 PY
 }
+echo "== GPU compositor against the CPU compositor (PNG: pixels, JPEG: as shipped)"
+for v in clip0001 clip0005 clip0017; do
+  m="gpu/carry/clips/$v.yaml"; c="gpu/carry/clips/$v.mp4"
+  $CF --hwaccel none --compositor cpu render "$c" --meta "$m" -o "$W/$v-cpu.png" >/dev/null
+  $CF --hwaccel none --compositor cuda render "$c" --meta "$m" -o "$W/$v-gpu-upload.png" --json > "$OUT/$v-gpu-upload.json"; echo "$v software frame, GPU compositor: exit $?"
+  $CF --hwaccel cuda --compositor cpu render "$c" --meta "$m" -o "$W/$v-nvdec-cpu.png" >/dev/null
+  $CF --hwaccel cuda --compositor cuda render "$c" --meta "$m" -o "$W/$v-nvdec-gpu.png" --json > "$OUT/$v-nvdec-gpu.json"; echo "$v NVDEC frame kept on the GPU: exit $?"
+  $CF --hwaccel none --compositor cpu render "$c" --meta "$m" -o "$W/$v-cpu.jpg" >/dev/null
+  $CF --hwaccel cuda --compositor cuda render "$c" --meta "$m" -o "$W/$v-nvdec-gpu.jpg" >/dev/null
+done
+for s in cooking travel; do
+  $CF --hwaccel none --compositor cpu render samples/$s.mp4 --meta samples/$s.yaml -o "$W/$s-cpu.png" >/dev/null
+  $CF --hwaccel cuda --compositor cuda render samples/$s.mp4 --meta samples/$s.yaml -o "$W/$s-nvdec-gpu.png" --json > "$OUT/$s-nvdec-gpu.json"; echo "$s GPU compositor: exit $?"
+done
+python3 - "$W" <<'PY' | tee "$OUT/compositor-check.txt"
+import cv2, sys, numpy as np
+W = sys.argv[1]
+def cmp(a, b, what):
+    x, y = cv2.imread(f"{W}/{a}"), cv2.imread(f"{W}/{b}")
+    if x is None or y is None: print(f"{what}: missing {a if x is None else b}"); return
+    d = np.abs(x.astype(int) - y.astype(int))
+    print(f"{what}: PSNR {cv2.PSNR(x, y):.2f} dB, max diff {d.max()}, pixels differing {np.count_nonzero(d.max(axis=2))/d.shape[0]/d.shape[1]*100:.3f} %")
+for v in ["clip0001", "clip0005", "clip0017"]:
+    cmp(f"{v}-cpu.png", f"{v}-gpu-upload.png", f"{v} same software frame, GPU vs CPU compositor")
+    cmp(f"{v}-nvdec-cpu.png", f"{v}-nvdec-gpu.png", f"{v} NVDEC frame, GPU (kept on device) vs CPU compositor")
+    cmp(f"{v}-cpu.png", f"{v}-nvdec-gpu.png", f"{v} GPU path end to end vs CPU reference (PNG)")
+    cmp(f"{v}-cpu.jpg", f"{v}-nvdec-gpu.jpg", f"{v} JPEG nvJPEG+GPU vs libjpeg+CPU")
+for s in ["cooking", "travel"]:
+    cmp(f"{s}-cpu.png", f"{s}-nvdec-gpu.png", f"sample {s}: GPU path vs CPU reference")
+PY
 echo "== throughput ($N covers, 1080x1920 JPEG q90 from 1080p H.264 keyframes)"
-run none "$J" cpu-1; run cuda "$J" nvdec-1; run cuda "$J" nvdec-nvjpeg-1 nvjpeg
-run none "$J" cpu-2; run cuda "$J" nvdec-2; run cuda "$J" nvdec-nvjpeg-2 nvjpeg
-run cuda $((J * 3 / 2)) nvdec-1.5xthreads; run cuda $((J * 3 / 2)) nvdec-nvjpeg-1.5xthreads nvjpeg
-python3 -c "import cv2; a=cv2.imread('$W/out-cpu-1/c00001.jpg'); b=cv2.imread('$W/out-nvdec-nvjpeg-1/c00001.jpg'); print('nvJPEG cover vs libjpeg-turbo cover (both q90) PSNR', round(cv2.PSNR(a,b),2), 'dB; sizes', __import__('os').path.getsize('$W/out-cpu-1/c00001.jpg'), __import__('os').path.getsize('$W/out-nvdec-nvjpeg-1/c00001.jpg'))"
+run cpu-1 "$J" --hwaccel none --compositor cpu --jpeg-encoder cpu
+run nvdec-nvjpeg-1 "$J" --hwaccel cuda --compositor cpu --jpeg-encoder nvjpeg
+run gpu-compositor-1 "$J" --hwaccel cuda --compositor cuda
+run cpu-2 "$J" --hwaccel none --compositor cpu --jpeg-encoder cpu
+run nvdec-nvjpeg-2 "$J" --hwaccel cuda --compositor cpu --jpeg-encoder nvjpeg
+run gpu-compositor-2 "$J" --hwaccel cuda --compositor cuda
+run gpu-compositor-2xthreads $((J * 2)) --hwaccel cuda --compositor cuda
+python3 -c "import cv2; a=cv2.imread('$W/out-cpu-1/c00001.jpg'); b=cv2.imread('$W/out-gpu-compositor-1/c00001.jpg'); print('batch cover c00001: GPU compositor vs CPU PSNR', round(cv2.PSNR(a,b),2), 'dB')"
 echo "== animated covers"
 $CF render samples/cooking.mp4 --meta samples/cooking.yaml -o "$W/a.mp4" --animated 2 --encoder nvenc; echo "nvenc asked for: exit $?"
 $CF --hwaccel cuda render samples/cooking.mp4 --meta samples/cooking.yaml -o "$W/a.mp4" --animated 2 --json > "$OUT/animated.json"; echo "auto: exit $?"

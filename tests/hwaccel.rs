@@ -97,3 +97,47 @@ fn hardware_decodes_match_software_within_45_db() {
         assert!(c["min_psnr_db"].as_f64().unwrap() >= 45.0, "{c}");
     }
 }
+
+#[test]
+fn gpu_compositor_matches_the_cpu_one_or_says_what_is_missing() {
+    let v = devices();
+    let dir = tempdir();
+    let video = repo("samples/cooking.mp4");
+    let meta = repo("samples/cooking.yaml");
+    let render_png = |out: &str, compositor: &str| {
+        let args = ["render", video.to_str().unwrap(), "--meta", meta.to_str().unwrap(), "-o", out, "--json"];
+        common::run_in_env(dir.path(), &args, &[("COVERFORGE_COMPOSITOR", compositor)])
+    };
+    match v["devices"]["gpu_compositor"].get("Err").and_then(|e| e.as_str()) {
+        Some(why) => {
+            eprintln!(
+                "skipped: GPU compositor not available here ({why}); checking the error and the fallback"
+            );
+            let r = render_png("gpu.png", "cuda");
+            assert_eq!(r.code, 6, "{}", r.stderr);
+            assert!(r.stderr.contains("--compositor cuda: "), "{}", r.stderr);
+            assert!(r.stderr.contains(why), "{}", r.stderr);
+            assert!(!dir.path().join("gpu.png").exists());
+            let r = render_png("auto.png", "auto");
+            assert_eq!(r.code, 0, "{}", r.stderr);
+            let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+            assert_eq!(j["compositor"], "cpu");
+            assert_eq!(j["compositor_fallback"], why);
+        }
+        None => {
+            let r = render_png("gpu.png", "cuda");
+            assert_eq!(r.code, 0, "{}", r.stderr);
+            let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+            assert_eq!(j["compositor"], "cuda");
+            let r = render_png("cpu.png", "cpu");
+            assert_eq!(r.code, 0, "{}", r.stderr);
+            let load = |f: &str| coverforge::pixels::Image::load(&dir.path().join(f)).unwrap().to_rgb();
+            let (a, b) = (load("gpu.png"), load("cpu.png"));
+            assert_eq!(a.len(), b.len());
+            let mse =
+                a.iter().zip(&b).map(|(x, y)| (*x as f64 - *y as f64).powi(2)).sum::<f64>() / a.len() as f64;
+            let psnr = if mse == 0.0 { 100.0 } else { 10.0 * (255.0 * 255.0 / mse).log10() };
+            assert!(psnr >= 40.0, "GPU vs CPU compositor: {psnr:.2} dB");
+        }
+    }
+}
