@@ -87,7 +87,9 @@ run gpu-compositor-1 "$J" --hwaccel cuda --compositor cuda
 run cpu-2 "$J" --hwaccel none --compositor cpu --jpeg-encoder cpu
 run nvdec-nvjpeg-2 "$J" --hwaccel cuda --compositor cpu --jpeg-encoder nvjpeg
 run gpu-compositor-2 "$J" --hwaccel cuda --compositor cuda
+run gpu-compositor-libjpeg-1 "$J" --hwaccel cuda --compositor cuda --jpeg-encoder cpu
 run gpu-compositor-2xthreads $((J * 2)) --hwaccel cuda --compositor cuda
+run gpu-compositor-libjpeg-2xthreads $((J * 2)) --hwaccel cuda --compositor cuda --jpeg-encoder cpu
 python3 -c "import cv2; a=cv2.imread('$W/out-cpu-1/c00001.jpg'); b=cv2.imread('$W/out-gpu-compositor-1/c00001.jpg'); print('batch cover c00001: GPU compositor vs CPU PSNR', round(cv2.PSNR(a,b),2), 'dB')"
 echo "== animated covers"
 $CF render samples/cooking.mp4 --meta samples/cooking.yaml -o "$W/a.mp4" --animated 2 --encoder nvenc; echo "nvenc asked for: exit $?"

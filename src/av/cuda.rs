@@ -14,8 +14,8 @@
 //! - Each thread has its own [`Lane`]: a non-blocking stream, an event, and device buffers for the
 //!   canvas and an uploaded frame. Work on a lane is ordered by its stream; a decoded NVDEC
 //!   surface is waited for with an event recorded on FFmpeg's stream.
-//! - A device frame is read only while its `AVFrame` is alive: [`DeviceCanvas::draw_frame`]
-//!   synchronises before it returns.
+//! - A device frame is read only while its `AVFrame` is alive: a [`DeviceCanvas`] borrows the
+//!   frame drawn into it and waits for its lane when dropped.
 //!
 //! FFI like the rest of `av/`: every `unsafe` block says why it is sound.
 
@@ -263,6 +263,30 @@ fn open_gpu() -> Result<Gpu, String> {
     }
 }
 
+/// Gives FFmpeg's new CUDA device a stream of its own (non-blocking) instead of the legacy
+/// default stream, before any decoder uses it. On the legacy stream, every NVDEC frame mapping
+/// waited for all work queued by every thread in the context (compositing, nvJPEG) and stalled
+/// it in turn: more threads made the batch slower.
+///
+/// # Safety
+/// `device` must be a freshly created CUDA `AVHWDeviceContext` reference that no decoder uses yet.
+pub(crate) unsafe fn give_ffmpeg_its_own_stream(device: *mut ffi::AVBufferRef) -> Result<(), String> {
+    let driver = Driver::open()?;
+    // SAFETY (caller): a CUDA device context; its hwctx is an AVCUDADeviceContext whose stream
+    // nothing has read yet. The stream is created in the device's context and lives as long as
+    // the process (the device context is cached for the whole process).
+    unsafe {
+        let dev = (*device).data as *const ffi::AVHWDeviceContext;
+        let hw = (*dev).hwctx as *mut AvCudaDeviceContext;
+        driver.check("cuCtxSetCurrent", (driver.ctx_set_current)((*hw).cuda_ctx))?;
+        let mut stream = std::ptr::null_mut();
+        driver.check("cuStreamCreate", (driver.stream_create)(&mut stream, STREAM_NON_BLOCKING))?;
+        (*hw).stream = stream;
+    }
+    std::mem::forget(driver); // keep libcuda loaded (FFmpeg holds it too)
+    Ok(())
+}
+
 /// Whether the GPU compositor can run here, and why not: the CUDA driver, FFmpeg's CUDA device
 /// on the primary context, the kernels and nvJPEG.
 ///
@@ -418,15 +442,28 @@ pub(crate) enum FramePixels<'a> {
     Host(&'a Image),
 }
 
-/// A cover canvas in this thread's GPU memory (packed BGR, `width * 3` bytes a row).
-pub(crate) struct DeviceCanvas {
+/// A cover canvas in this thread's GPU memory (packed BGR, `width * 3` bytes a row). It borrows
+/// the frame drawn into it (`'frame`): GPU work reading the frame may still be queued until the
+/// canvas is read back, encoded or dropped (which waits for the lane).
+pub(crate) struct DeviceCanvas<'frame> {
     width: u32,
     height: u32,
     /// Lanes are per thread: a canvas must not move to another thread.
     _not_send: std::marker::PhantomData<*const ()>,
+    _frame: std::marker::PhantomData<&'frame DeviceFrame>,
 }
 
-impl DeviceCanvas {
+impl Drop for DeviceCanvas<'_> {
+    fn drop(&mut self) {
+        // Nothing queued may outlive the frame it reads (errors were reported by the calls).
+        let _ = with_lane(|gpu, lane| {
+            // SAFETY: a live stream of this thread.
+            unsafe { gpu.driver.check("cuStreamSynchronize", (gpu.driver.stream_sync)(lane.stream)) }
+        });
+    }
+}
+
+impl<'frame> DeviceCanvas<'frame> {
     /// A canvas of `width` x `height`, filled with `fill` when given (else left as it was).
     ///
     /// # Errors
@@ -436,7 +473,12 @@ impl DeviceCanvas {
             lane.canvas.ensure(gpu, width as usize * height as usize * 3)?;
             Ok(())
         })?;
-        let mut canvas = DeviceCanvas { width, height, _not_send: std::marker::PhantomData };
+        let mut canvas = DeviceCanvas {
+            width,
+            height,
+            _not_send: std::marker::PhantomData,
+            _frame: std::marker::PhantomData,
+        };
         if let Some(c) = fill {
             let opaque = Rgba { a: 255, ..c };
             canvas.gradient((0, 0, width, height), true, opaque, opaque)?;
@@ -453,14 +495,14 @@ impl DeviceCanvas {
     }
 
     /// Scales the crop `(x, y, w, h)` of `src` into the canvas rectangle `dst`: bilinear when
-    /// enlarging, area averaging when shrinking (as the CPU compositor's OpenCV resize). Waits
-    /// for the GPU before returning, so a device frame may be released afterwards.
+    /// enlarging, area averaging when shrinking (as the CPU compositor's OpenCV resize). Queued:
+    /// the canvas borrows the frame until it is dropped.
     ///
     /// # Errors
     /// The driver's reason.
     pub(crate) fn draw_frame(
         &mut self,
-        src: FramePixels<'_>,
+        src: FramePixels<'frame>,
         crop: (u32, u32, u32, u32),
         dst: (u32, u32, u32, u32),
     ) -> Result<(), String> {
@@ -521,8 +563,7 @@ impl DeviceCanvas {
                     launch(gpu, lane, f, dst.2, dst.3, &mut a)?;
                 }
             }
-            // SAFETY: a live stream of this thread.
-            unsafe { d.check("cuStreamSynchronize", (d.stream_sync)(lane.stream)) }
+            Ok(())
         })
     }
 

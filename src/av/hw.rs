@@ -101,6 +101,13 @@ fn create(d: Device) -> DeviceResult {
         let why = if log.is_empty() { super::describe(&ff::Error::from(r)) } else { log.join("; ") };
         return Err(format!("no {d} device ({why})"));
     }
+    if d == Device::Cuda {
+        // SAFETY: a CUDA device context created just now; no decoder has it yet.
+        if let Err(why) = unsafe { super::cuda::give_ffmpeg_its_own_stream(ctx) } {
+            // Still usable on the legacy default stream, only slower with many threads.
+            eprintln!("warning: CUDA: {why}");
+        }
+    }
     Ok(Arc::new(DeviceRef(ctx)))
 }
 

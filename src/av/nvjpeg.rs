@@ -12,7 +12,7 @@
 
 use libloading::{Library, Symbol};
 use std::cell::RefCell;
-use std::ffi::{c_int, c_uchar, c_void};
+use std::ffi::{c_int, c_uchar, c_uint, c_void};
 use std::sync::OnceLock;
 
 type Status = c_int;
@@ -30,6 +30,8 @@ struct NvImage {
 const CSS_420: c_int = 2;
 const INPUT_BGRI: c_int = 6;
 const HOST_TO_DEVICE: c_int = 1;
+// cuda_runtime_api.h: cudaStreamNonBlocking.
+const STREAM_NON_BLOCKING: c_uint = 1;
 
 struct Api {
     _nvjpeg: Library,
@@ -45,7 +47,7 @@ struct Api {
     malloc: unsafe extern "C" fn(*mut *mut c_void, usize) -> c_int,
     free: unsafe extern "C" fn(*mut c_void) -> c_int,
     memcpy_async: unsafe extern "C" fn(*mut c_void, *const c_void, usize, c_int, Stream) -> c_int,
-    stream_create: unsafe extern "C" fn(*mut Stream) -> c_int,
+    stream_create: unsafe extern "C" fn(*mut Stream, c_uint) -> c_int,
     stream_sync: unsafe extern "C" fn(Stream) -> c_int,
 }
 
@@ -93,7 +95,7 @@ fn api() -> Result<&'static Api, String> {
                 malloc: get(&cudart, b"cudaMalloc\0")?,
                 free: get(&cudart, b"cudaFree\0")?,
                 memcpy_async: get(&cudart, b"cudaMemcpyAsync\0")?,
-                stream_create: get(&cudart, b"cudaStreamCreate\0")?,
+                stream_create: get(&cudart, b"cudaStreamCreateWithFlags\0")?,
                 stream_sync: get(&cudart, b"cudaStreamSynchronize\0")?,
                 _nvjpeg: nvjpeg,
                 _cudart: cudart,
@@ -137,7 +139,9 @@ impl Worker {
         };
         // SAFETY: each call writes one handle into a field we own; failures are reported.
         unsafe {
-            check("cudaStreamCreate", (api.stream_create)(&mut w.stream))?;
+            // Non-blocking: work on the legacy default stream (other threads' NVDEC mapping)
+            // must not serialise with every thread's encodes.
+            check("cudaStreamCreateWithFlags", (api.stream_create)(&mut w.stream, STREAM_NON_BLOCKING))?;
             check("nvjpegCreateSimple", (api.create_simple)(&mut w.handle))?;
             check("nvjpegEncoderStateCreate", (api.state_create)(w.handle, &mut w.state, w.stream))?;
             check("nvjpegEncoderParamsCreate", (api.params_create)(w.handle, &mut w.params, w.stream))?;

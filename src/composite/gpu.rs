@@ -64,7 +64,7 @@ impl Surface for Image {
     }
 }
 
-impl Surface for DeviceCanvas {
+impl Surface for DeviceCanvas<'_> {
     fn size(&self) -> (u32, u32) {
         (self.width(), self.height())
     }
@@ -93,11 +93,11 @@ impl Surface for DeviceCanvas {
 ///
 /// # Errors
 /// CUDA's reason when the GPU fails; the CPU compositor's errors for the layers.
-pub(crate) fn composite_on_gpu(
-    frame: FramePixels<'_>,
+pub(crate) fn composite_on_gpu<'f>(
+    frame: FramePixels<'f>,
     doc: &LayoutDoc,
     env: &Env,
-) -> Result<(DeviceCanvas, CompositeReport), CompositeError> {
+) -> Result<(DeviceCanvas<'f>, CompositeReport), CompositeError> {
     let (fw, fh, faces_in_frame) = match frame {
         FramePixels::Host(image) => {
             let faces = if doc.faces {
