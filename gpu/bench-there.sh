@@ -28,28 +28,8 @@ v = json.load(open(sys.argv[1]))
 for c in v["decode_checks"]:
     print(f'{c["device"]} vs software {c["video"].split("/")[-1]}: {c["keyframes"]} keyframes, PSNR min {c["min_psnr_db"]:.2f} mean {c["mean_psnr_db"]:.2f} dB, {c["device_ms"]:.1f} vs {c["software_ms"]:.1f} ms')
 PY
-K=$(ls gpu/carry/clips/*.mp4 | wc -l)
-{ echo "video,output,meta"; for k in $(seq 0 $((N - 1))); do i=$((k % K)); printf '%s/gpu/carry/clips/clip%04d.mp4,c%05d.jpg,%s/gpu/carry/clips/clip%04d.yaml\n' "$PWD" "$i" "$k" "$PWD" "$i"; done; } > "$W/jobs.csv"
-run() { # label threads coverforge-global-options...
-  local label=$1 threads=$2; shift 2
-  rm -rf "$W/out-$label"
-  local t0 t1; t0=$(date +%s.%N)
-  timeout "${RUN_LIMIT:-100}" $CF "$@" batch "$W/jobs.csv" -o "$W/out-$label" -j "$threads" -q --no-cache --report "$W/$label.jsonl"
-  local rc=$?; t1=$(date +%s.%N)
-  python3 - "$W/$label.jsonl" "$t0" "$t1" "$label" "$rc" "$*" <<'PY' | tee -a "$OUT/throughput.txt"
-import json, sys, collections
-path, t0, t1, label, rc, opts = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6]
-jobs = [json.loads(l) for l in open(path) if '"status"' in l and '"input"' in l]
-ok = [j for j in jobs if j["status"] == "ok"]
-dec = collections.Counter(j.get("decoder") for j in ok)
-comp = collections.Counter(j.get("compositor") for j in ok)
-errors = collections.Counter((j.get("error") or "")[:160] for j in jobs if j["status"] != "ok")
-mean = lambda k: sum(j["ms"][k] for j in ok) / max(len(ok), 1)
-print(f"{label} ({opts}): {len(ok)}/{len(jobs)} ok (exit {rc}) in {t1-t0:.2f} s = {len(ok)/(t1-t0):.1f} covers/s; decoders {dict(dec)}; compositors {dict(comp)}; "
-      f"mean ms decode {mean('decode_ms'):.1f} composite {mean('composite_ms'):.1f} encode {mean('encode_ms'):.1f}")
-for e, n in errors.most_common(3): print(f"   {n} failed: {e}")
-PY
-}
+. gpu/batch-run.sh  # make_jobs; run LABEL THREADS OPTIONS... [-- BATCH OPTIONS...]
+make_jobs
 echo "== GPU compositor against the CPU compositor (PNG: pixels, JPEG: as shipped)"
 for v in clip0001 clip0005 clip0017; do
   m="gpu/carry/clips/$v.yaml"; c="gpu/carry/clips/$v.mp4"

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 K=${K:-24}
 GRAIN=${GRAIN:-10}
-D=gpu/carry/clips
+D=${CLIPS:-gpu/carry/clips}
 mkdir -p "$D"
 for i in $(seq 0 $((K - 1))); do
   name=$(printf 'clip%04d' "$i")
