@@ -40,9 +40,17 @@ for v in clip0001 clip0005 clip0017; do
   $CF --hwaccel none --compositor cpu render "$c" --meta "$m" -o "$W/$v-cpu.jpg" >/dev/null
   $CF --hwaccel cuda --compositor cuda render "$c" --meta "$m" -o "$W/$v-nvdec-gpu.jpg" >/dev/null
 done
-for s in cooking travel; do
-  $CF --hwaccel none --compositor cpu render samples/$s.mp4 --meta samples/$s.yaml -o "$W/$s-cpu.png" >/dev/null
-  $CF --hwaccel cuda --compositor cuda render samples/$s.mp4 --meta samples/$s.yaml -o "$W/$s-nvdec-gpu.png" --json > "$OUT/$s-nvdec-gpu.json"; echo "$s GPU compositor: exit $?"
+for s in cooking travel travel.thumb rotated anamorphic; do
+  v=samples/${s%%.*}.mp4
+  $CF --hwaccel none --compositor cpu render $v --meta samples/$s.yaml -o "$W/$s-cpu.png" >/dev/null
+  $CF --hwaccel none --compositor cuda render $v --meta samples/$s.yaml -o "$W/$s-sw-gpu.png" >/dev/null; echo "$s GPU compositor, software frame: exit $?"
+  $CF --hwaccel cuda --compositor cuda render $v --meta samples/$s.yaml -o "$W/$s-nvdec-gpu.png" --json > "$OUT/$s-nvdec-gpu.json"; echo "$s GPU compositor: exit $?"
+done
+# fit: contain (the frame letterboxed on the canvas colour), on NVDEC frames and software ones.
+sed -e 's/^fit: cover/fit: contain/' -e 's/background: "#000000"/background: "#203040"/' templates/douyin-9x16.yaml.tera > "$W/contain.yaml.tera"
+for a in none cuda; do
+  $CF --hwaccel $a --compositor cpu render gpu/carry/clips/clip0002.mp4 --meta gpu/carry/clips/clip0002.yaml --template "$W/contain.yaml.tera" -o "$W/contain-$a-cpu.png" >/dev/null
+  $CF --hwaccel $a --compositor cuda render gpu/carry/clips/clip0002.mp4 --meta gpu/carry/clips/clip0002.yaml --template "$W/contain.yaml.tera" -o "$W/contain-$a-gpu.png" >/dev/null; echo "contain ($a) GPU compositor: exit $?"
 done
 python3 - "$W" <<'PY' | tee "$OUT/compositor-check.txt"
 import cv2, sys, numpy as np
@@ -57,8 +65,11 @@ for v in ["clip0001", "clip0005", "clip0017"]:
     cmp(f"{v}-nvdec-cpu.png", f"{v}-nvdec-gpu.png", f"{v} NVDEC frame, GPU (kept on device) vs CPU compositor")
     cmp(f"{v}-cpu.png", f"{v}-nvdec-gpu.png", f"{v} GPU path end to end vs CPU reference (PNG)")
     cmp(f"{v}-cpu.jpg", f"{v}-nvdec-gpu.jpg", f"{v} JPEG nvJPEG+GPU vs libjpeg+CPU")
-for s in ["cooking", "travel"]:
-    cmp(f"{s}-cpu.png", f"{s}-nvdec-gpu.png", f"sample {s}: GPU path vs CPU reference")
+for s in ["cooking", "travel", "travel.thumb", "rotated", "anamorphic"]:
+    cmp(f"{s}-cpu.png", f"{s}-sw-gpu.png", f"sample {s}: same software frame, GPU vs CPU compositor")
+    cmp(f"{s}-cpu.png", f"{s}-nvdec-gpu.png", f"sample {s}: GPU path (NVDEC) vs CPU reference")
+for a in ["none", "cuda"]:
+    cmp(f"contain-{a}-cpu.png", f"contain-{a}-gpu.png", f"fit: contain, {a} decode: GPU vs CPU compositor")
 PY
 echo "== throughput ($N covers, 1080x1920 JPEG q90 from 1080p H.264 keyframes)"
 run cpu-1 "$J" --hwaccel none --compositor cpu --jpeg-encoder cpu

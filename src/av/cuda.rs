@@ -327,6 +327,8 @@ struct Lane {
     event: CuEvent,
     canvas: Buffer,
     frame: Buffer,
+    /// A [`DeviceCanvas`] owns `canvas` (one at a time per thread).
+    canvas_taken: bool,
 }
 
 impl Lane {
@@ -337,6 +339,7 @@ impl Lane {
             event: std::ptr::null_mut(),
             canvas: Buffer { ptr: 0, capacity: 0 },
             frame: Buffer { ptr: 0, capacity: 0 },
+            canvas_taken: false,
         };
         // SAFETY: binds the shared context to this thread, then creates handles we own.
         unsafe {
@@ -410,21 +413,23 @@ pub(crate) struct DeviceFrame {
 }
 
 impl DeviceFrame {
-    /// Wraps a CUDA frame whose pixels are 8-bit NV12; `None` for anything else.
-    pub(crate) fn from_decoded(frame: ff::frame::Video) -> Option<Self> {
+    /// Whether `frame` is a CUDA frame whose pixels are 8-bit NV12 (what the kernels read).
+    pub(crate) fn accepts(frame: &ff::frame::Video) -> bool {
         // SAFETY: a valid frame; hw_frames_ctx, when set, is an AVHWFramesContext.
-        let nv12 = unsafe {
+        unsafe {
             let f = frame.as_ptr();
             (*f).format == ffi::AVPixelFormat::AV_PIX_FMT_CUDA as c_int
                 && !(*f).hw_frames_ctx.is_null()
                 && (*((*(*f).hw_frames_ctx).data as *const ffi::AVHWFramesContext)).sw_format
                     == ffi::AVPixelFormat::AV_PIX_FMT_NV12
-        };
-        if !nv12 {
-            return None;
         }
+    }
+
+    /// Wraps a frame [`DeviceFrame::accepts`].
+    pub(crate) fn new(frame: ff::frame::Video) -> Self {
+        debug_assert!(Self::accepts(&frame));
         let yuv = Yuv::for_frame(frame.color_space(), frame.color_range(), frame.height());
-        Some(DeviceFrame { frame, yuv })
+        DeviceFrame { frame, yuv }
     }
 
     pub(crate) fn width(&self) -> u32 {
@@ -457,6 +462,7 @@ impl Drop for DeviceCanvas<'_> {
     fn drop(&mut self) {
         // Nothing queued may outlive the frame it reads (errors were reported by the calls).
         let _ = with_lane(|gpu, lane| {
+            lane.canvas_taken = false;
             // SAFETY: a live stream of this thread.
             unsafe { gpu.driver.check("cuStreamSynchronize", (gpu.driver.stream_sync)(lane.stream)) }
         });
@@ -470,7 +476,11 @@ impl<'frame> DeviceCanvas<'frame> {
     /// The driver's reason when the GPU is unavailable or memory cannot be allocated.
     pub(crate) fn new(width: u32, height: u32, fill: Option<Rgba>) -> Result<Self, String> {
         with_lane(|gpu, lane| {
+            if lane.canvas_taken {
+                return Err("a thread composites one cover at a time on the GPU".into());
+            }
             lane.canvas.ensure(gpu, width as usize * height as usize * 3)?;
+            lane.canvas_taken = true;
             Ok(())
         })?;
         let mut canvas = DeviceCanvas {

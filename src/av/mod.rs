@@ -260,11 +260,15 @@ impl Source {
         self.decode_keyframe(time_s, true)
     }
 
-    /// Whether a decoded frame can be used on the GPU as it is.
+    /// Whether a decoded frame can be used on the GPU as it is: an 8-bit NV12 CUDA frame that
+    /// needs no turning and has square pixels.
     fn fits_device_path(&self, frame: &ff::frame::Video) -> bool {
         let sar = frame.aspect_ratio();
         let square = sar.numerator() == sar.denominator() || sar.numerator() == 0 || sar.denominator() == 0;
-        self.device == Some(Device::Cuda) && square && self.info.upright_turn == QuarterTurn::None
+        self.device == Some(Device::Cuda)
+            && cuda::DeviceFrame::accepts(frame)
+            && square
+            && self.info.upright_turn == QuarterTurn::None
     }
 
     fn decode_keyframe(
@@ -308,18 +312,10 @@ impl Source {
                 Ok(true) => {
                     let time_s = packet_pts.map(|ts| self.ts_seconds(ts)).unwrap_or(time_s);
                     let decoded_by = self.decoded_by(&frame);
-                    if keep_on_device && hw::is_hw_frame(&frame) && self.fits_device_path(&frame) {
+                    if keep_on_device && self.fits_device_path(&frame) {
                         let frame = std::mem::replace(&mut frame, ff::frame::Video::empty());
-                        match cuda::DeviceFrame::from_decoded(frame) {
-                            Some(on_device) => {
-                                return Ok(Keyframe {
-                                    pixels: KeyframePixels::Device(on_device),
-                                    time_s,
-                                    decoded_by,
-                                })
-                            }
-                            None => return self.decode_keyframe(time_s, false),
-                        }
+                        let pixels = KeyframePixels::Device(cuda::DeviceFrame::new(frame));
+                        return Ok(Keyframe { pixels, time_s, decoded_by });
                     }
                     let image = if hw::is_hw_frame(&frame) {
                         match hw::download(&frame) {
