@@ -11,6 +11,9 @@
 //! - One CUDA context: FFmpeg's CUDA device is opened on the device's primary context
 //!   (`primary_ctx=1`), which the CUDA runtime (nvJPEG) also uses, so NVDEC surfaces, our buffers
 //!   and nvJPEG share one address space.
+//! - FFmpeg's CUDA device works on a non-blocking stream of its own
+//!   ([`give_ffmpeg_its_own_stream`]), not the legacy default stream, which would order every
+//!   NVDEC frame mapping after all threads' work.
 //! - Each thread has its own [`Lane`]: a non-blocking stream, an event, and device buffers for the
 //!   canvas and an uploaded frame. Work on a lane is ordered by its stream; a decoded NVDEC
 //!   surface is waited for with an event recorded on FFmpeg's stream.
@@ -306,7 +309,8 @@ struct Buffer {
 impl Buffer {
     fn ensure(&mut self, gpu: &Gpu, size: usize) -> Result<DevicePtr, String> {
         if self.capacity < size {
-            // SAFETY: ptr is ours (or 0); freeing waits for work using it to finish.
+            // SAFETY: ptr is ours (or 0) and idle: buffers grow only when a canvas is created,
+            // after the previous one's drop synchronised the lane.
             unsafe {
                 if self.ptr != 0 {
                     (gpu.driver.mem_free)(self.ptr);

@@ -4,7 +4,7 @@
 //! cover most of a cover) are blended there, and the cover is JPEG-encoded there. Text, images
 //! and QR codes are drawn by the CPU compositor's own code on copies of just the regions they
 //! touch, which go back to the canvas: so these layers come out exactly as on the CPU, `auto`
-//! colours see the real pixels under them, and only a few hundred kilobytes cross the bus.
+//! colours see the real pixels under them, and only those regions cross the bus, not the canvas.
 //!
 //! The region logic is written against [`Surface`], which an [`Image`] implements too: the tests
 //! run it on the CPU and check it gives the same pixels as [`super::composite`].
