@@ -278,19 +278,30 @@ pub(crate) fn still_on_gpu(
     let (canvas, report) = crate::composite::gpu::composite_on_gpu(pixels, doc, env)?;
     let t1 = Instant::now();
     let gpu_err = |message: String| encode::EncodeError::Gpu { path: path.to_owned(), message };
-    let image = if keep_image || format != Format::Jpeg || env.jpeg_encoder == encode::JpegEncoder::Cpu {
-        Some(canvas.to_image().map_err(gpu_err)?)
-    } else {
-        None
-    };
+    // nvJPEG reads the canvas where it is; anything else is encoded from a downloaded copy.
+    let on_cpu = format != Format::Jpeg || env.jpeg_encoder == encode::JpegEncoder::Cpu;
+    let image = if keep_image || on_cpu { Some(canvas.to_image().map_err(gpu_err)?) } else { None };
     let bytes = match &image {
-        Some(img) if format != Format::Jpeg || env.jpeg_encoder == encode::JpegEncoder::Cpu => {
-            encode::encode(img, format, quality, path)?
-        }
+        Some(img) if on_cpu => encode::encode(img, format, quality, path)?,
         _ => canvas.encode_jpeg(quality).map_err(gpu_err)?,
     };
     let ms = |a: Instant, b: Instant| (b - a).as_secs_f64() * 1000.0;
     Ok(GpuStill { bytes, report, image, composite_ms: ms(t0, t1), encode_ms: ms(t1, Instant::now()) })
+}
+
+/// The keyframe a job's layout asks for, for the GPU compositor: kept on the GPU when NVDEC
+/// decoded it and nothing needs it on the CPU (face detection does).
+///
+/// # Errors
+/// As [`keyframe::extract`].
+pub(crate) fn keyframe_for_gpu(
+    video: &Path,
+    meta: &Metadata,
+    doc: &LayoutDoc,
+    env: &Env,
+) -> Result<keyframe::ExtractedKept, Error> {
+    let regions = keyframe::TextRegions::of_layout(doc, &env.face_model());
+    Ok(keyframe::extract_kept(video, meta.frame, &env.limits, regions.as_ref(), env.hwaccel, !doc.faces)?)
 }
 
 /// [`render`] with the GPU compositor: a fixed frame decoded on NVDEC never leaves the GPU.
@@ -303,15 +314,7 @@ fn render_on_gpu(
     t0: Instant,
 ) -> Result<JobResult, Error> {
     let t1 = Instant::now();
-    let regions = keyframe::TextRegions::of_layout(doc, &env.face_model());
-    let extracted = keyframe::extract_kept(
-        &job.video,
-        meta.frame,
-        &env.limits,
-        regions.as_ref(),
-        env.hwaccel,
-        !doc.faces,
-    )?;
+    let extracted = keyframe_for_gpu(&job.video, meta, doc, env)?;
     let t2 = Instant::now();
     let pixels = extracted.pixels.as_frame();
     let still = still_on_gpu(pixels, doc, env, (format, job.quality, &job.output), false)?;

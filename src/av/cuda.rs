@@ -151,31 +151,22 @@ struct Driver {
 
 impl Driver {
     fn open() -> Result<Self, String> {
-        // SAFETY: loading NVIDIA's driver library runs its initialisers; it is designed to be
-        // loaded at run time (FFmpeg loads it the same way).
-        let lib =
-            unsafe { Library::new("libcuda.so.1") }.map_err(|e| format!("cannot load libcuda.so.1 ({e})"))?;
-        fn get<T: Copy>(lib: &Library, name: &[u8]) -> Result<T, String> {
-            // SAFETY: each symbol is looked up by its C name and given the signature cuda.h
-            // declares for it (the `Driver` field types).
-            let s: libloading::Symbol<T> = unsafe { lib.get(name) }
-                .map_err(|e| format!("libcuda.so.1 has no {}: {e}", String::from_utf8_lossy(name)))?;
-            Ok(*s)
-        }
+        const LIB: &str = "libcuda.so.1";
+        let lib = open_first(&[LIB])?;
         Ok(Driver {
-            get_error_string: get(&lib, b"cuGetErrorString\0")?,
-            ctx_set_current: get(&lib, b"cuCtxSetCurrent\0")?,
-            module_load_data: get(&lib, b"cuModuleLoadData\0")?,
-            module_get_function: get(&lib, b"cuModuleGetFunction\0")?,
-            launch_kernel: get(&lib, b"cuLaunchKernel\0")?,
-            mem_alloc: get(&lib, b"cuMemAlloc_v2\0")?,
-            mem_free: get(&lib, b"cuMemFree_v2\0")?,
-            memcpy_2d_async: get(&lib, b"cuMemcpy2DAsync_v2\0")?,
-            stream_create: get(&lib, b"cuStreamCreate\0")?,
-            stream_sync: get(&lib, b"cuStreamSynchronize\0")?,
-            stream_wait_event: get(&lib, b"cuStreamWaitEvent\0")?,
-            event_create: get(&lib, b"cuEventCreate\0")?,
-            event_record: get(&lib, b"cuEventRecord\0")?,
+            get_error_string: symbol(&lib, LIB, b"cuGetErrorString\0")?,
+            ctx_set_current: symbol(&lib, LIB, b"cuCtxSetCurrent\0")?,
+            module_load_data: symbol(&lib, LIB, b"cuModuleLoadData\0")?,
+            module_get_function: symbol(&lib, LIB, b"cuModuleGetFunction\0")?,
+            launch_kernel: symbol(&lib, LIB, b"cuLaunchKernel\0")?,
+            mem_alloc: symbol(&lib, LIB, b"cuMemAlloc_v2\0")?,
+            mem_free: symbol(&lib, LIB, b"cuMemFree_v2\0")?,
+            memcpy_2d_async: symbol(&lib, LIB, b"cuMemcpy2DAsync_v2\0")?,
+            stream_create: symbol(&lib, LIB, b"cuStreamCreate\0")?,
+            stream_sync: symbol(&lib, LIB, b"cuStreamSynchronize\0")?,
+            stream_wait_event: symbol(&lib, LIB, b"cuStreamWaitEvent\0")?,
+            event_create: symbol(&lib, LIB, b"cuEventCreate\0")?,
+            event_record: symbol(&lib, LIB, b"cuEventRecord\0")?,
             _lib: lib,
         })
     }
@@ -198,6 +189,43 @@ impl Driver {
     }
 }
 
+/// The first of `names` that loads (NVIDIA's libraries, versioned names first).
+///
+/// # Errors
+/// The loader's reason for the last name tried.
+pub(super) fn open_first(names: &[&str]) -> Result<Library, String> {
+    let mut last = String::new();
+    for name in names {
+        // SAFETY: loading a shared library runs its initialisers; these are NVIDIA's CUDA
+        // libraries, which are designed to be loaded at run time (FFmpeg loads libcuda so too).
+        match unsafe { Library::new(name) } {
+            Ok(lib) => return Ok(lib),
+            Err(e) => last = format!("cannot load {name} ({e})"),
+        }
+    }
+    Err(last)
+}
+
+/// The C function `name` (NUL-terminated) of `lib`, typed as `T`.
+///
+/// Every caller gives `T` the signature the library's header declares for `name` (the field
+/// types of `Driver` and `nvjpeg::Api`), which is what makes calling it sound.
+///
+/// # Errors
+/// When the library (`lib_name`, for the message) has no such symbol.
+pub(super) fn symbol<T: Copy>(lib: &Library, lib_name: &str, name: &[u8]) -> Result<T, String> {
+    // SAFETY: see above: the type is the header's signature for the symbol.
+    let s: libloading::Symbol<T> = unsafe { lib.get(name) }
+        .map_err(|e| format!("{lib_name} has no {}: {e}", String::from_utf8_lossy(name)))?;
+    Ok(*s)
+}
+
+/// The CUDA driver, loaded once per process.
+fn driver() -> Result<&'static Driver, String> {
+    static DRIVER: OnceLock<Result<Driver, String>> = OnceLock::new();
+    DRIVER.get_or_init(Driver::open).as_ref().map_err(Clone::clone)
+}
+
 /// The kernels of `kernels.cu`.
 struct Kernels {
     nv12_linear: CuFunction,
@@ -209,7 +237,7 @@ struct Kernels {
 
 /// The process's GPU: the driver, the shared context, FFmpeg's stream and the loaded kernels.
 struct Gpu {
-    driver: Driver,
+    driver: &'static Driver,
     ctx: CuContext,
     /// The stream FFmpeg's CUDA device (NVDEC mapping, transfers) works on.
     ffmpeg_stream: CuStream,
@@ -232,7 +260,7 @@ fn open_gpu() -> Result<Gpu, String> {
             "this build has no GPU kernels (clang could not compile src/av/kernels.cu for NVPTX)".into()
         );
     }
-    let driver = Driver::open()?;
+    let driver = driver()?;
     let device = super::hw::device(crate::accel::Device::Cuda)?;
     // SAFETY: the device reference is valid for the process (cached); its `data` is an
     // AVHWDeviceContext whose `hwctx` is an AVCUDADeviceContext for a CUDA device.
@@ -274,7 +302,7 @@ fn open_gpu() -> Result<Gpu, String> {
 /// # Safety
 /// `device` must be a freshly created CUDA `AVHWDeviceContext` reference that no decoder uses yet.
 pub(crate) unsafe fn give_ffmpeg_its_own_stream(device: *mut ffi::AVBufferRef) -> Result<(), String> {
-    let driver = Driver::open()?;
+    let driver = driver()?;
     // SAFETY (caller): a CUDA device context; its hwctx is an AVCUDADeviceContext whose stream
     // nothing has read yet. The stream is created in the device's context and lives as long as
     // the process (the device context is cached for the whole process).
@@ -286,7 +314,6 @@ pub(crate) unsafe fn give_ffmpeg_its_own_stream(device: *mut ffi::AVBufferRef) -
         driver.check("cuStreamCreate", (driver.stream_create)(&mut stream, STREAM_NON_BLOCKING))?;
         (*hw).stream = stream;
     }
-    std::mem::forget(driver); // keep libcuda loaded (FFmpeg holds it too)
     Ok(())
 }
 
@@ -672,14 +699,17 @@ impl<'frame> DeviceCanvas<'frame> {
     pub(crate) fn encode_jpeg(&self, quality: u8) -> Result<Vec<u8>, String> {
         let (w, h) = (self.width, self.height);
         with_lane(|_, lane| {
-            super::nvjpeg::encode_device(
-                lane.canvas.ptr as *mut u8,
-                w as usize * 3,
-                w,
-                h,
-                quality,
-                lane.stream,
-            )
+            // SAFETY: the canvas buffer holds h rows of w * 3 bytes in the shared context, written
+            // by the work queued on this lane's stream.
+            unsafe {
+                super::nvjpeg::encode_device(
+                    lane.canvas.ptr as *mut u8,
+                    w as usize * 3,
+                    (w, h),
+                    quality,
+                    lane.stream,
+                )
+            }
         })
     }
 }

@@ -10,7 +10,8 @@
 
 #![allow(unsafe_code)]
 
-use libloading::{Library, Symbol};
+use super::cuda::{open_first, symbol};
+use libloading::Library;
 use std::cell::RefCell;
 use std::ffi::{c_int, c_uchar, c_uint, c_void};
 use std::sync::OnceLock;
@@ -56,47 +57,27 @@ struct Api {
 unsafe impl Send for Api {}
 unsafe impl Sync for Api {}
 
-fn open_first(names: &[&str]) -> Result<Library, String> {
-    let mut last = String::new();
-    for name in names {
-        // SAFETY: loading a shared library runs its initialisers; these are NVIDIA's CUDA
-        // libraries, which are designed to be loaded at runtime.
-        match unsafe { Library::new(name) } {
-            Ok(lib) => return Ok(lib),
-            Err(e) => last = e.to_string(),
-        }
-    }
-    Err(last)
-}
-
 fn api() -> Result<&'static Api, String> {
     static API: OnceLock<Result<Api, String>> = OnceLock::new();
     API.get_or_init(|| {
         let nvjpeg = open_first(&["libnvjpeg.so.13", "libnvjpeg.so.12", "libnvjpeg.so.11", "libnvjpeg.so"])
-            .map_err(|e| format!("nvjpeg: cannot load libnvjpeg ({e})"))?;
+            .map_err(|e| format!("nvjpeg: {e}"))?;
         let cudart = open_first(&["libcudart.so.13", "libcudart.so.12", "libcudart.so.11.0", "libcudart.so"])
-            .map_err(|e| format!("nvjpeg: cannot load the CUDA runtime ({e})"))?;
-        fn get<T: Copy>(lib: &Library, name: &[u8]) -> Result<T, String> {
-            // SAFETY: each symbol is looked up by its C name and given the signature nvjpeg.h
-            // and cuda_runtime_api.h declare for it (the `Api` field types).
-            let s: Symbol<T> = unsafe { lib.get(name) }
-                .map_err(|e| format!("nvjpeg: missing {}: {e}", String::from_utf8_lossy(name)))?;
-            Ok(*s)
-        }
+            .map_err(|e| format!("nvjpeg: the CUDA runtime: {e}"))?;
         {
             Ok(Api {
-                create_simple: get(&nvjpeg, b"nvjpegCreateSimple\0")?,
-                state_create: get(&nvjpeg, b"nvjpegEncoderStateCreate\0")?,
-                params_create: get(&nvjpeg, b"nvjpegEncoderParamsCreate\0")?,
-                set_quality: get(&nvjpeg, b"nvjpegEncoderParamsSetQuality\0")?,
-                set_sampling: get(&nvjpeg, b"nvjpegEncoderParamsSetSamplingFactors\0")?,
-                encode_image: get(&nvjpeg, b"nvjpegEncodeImage\0")?,
-                retrieve: get(&nvjpeg, b"nvjpegEncodeRetrieveBitstream\0")?,
-                malloc: get(&cudart, b"cudaMalloc\0")?,
-                free: get(&cudart, b"cudaFree\0")?,
-                memcpy_async: get(&cudart, b"cudaMemcpyAsync\0")?,
-                stream_create: get(&cudart, b"cudaStreamCreateWithFlags\0")?,
-                stream_sync: get(&cudart, b"cudaStreamSynchronize\0")?,
+                create_simple: symbol(&nvjpeg, "nvjpeg", b"nvjpegCreateSimple\0")?,
+                state_create: symbol(&nvjpeg, "nvjpeg", b"nvjpegEncoderStateCreate\0")?,
+                params_create: symbol(&nvjpeg, "nvjpeg", b"nvjpegEncoderParamsCreate\0")?,
+                set_quality: symbol(&nvjpeg, "nvjpeg", b"nvjpegEncoderParamsSetQuality\0")?,
+                set_sampling: symbol(&nvjpeg, "nvjpeg", b"nvjpegEncoderParamsSetSamplingFactors\0")?,
+                encode_image: symbol(&nvjpeg, "nvjpeg", b"nvjpegEncodeImage\0")?,
+                retrieve: symbol(&nvjpeg, "nvjpeg", b"nvjpegEncodeRetrieveBitstream\0")?,
+                malloc: symbol(&cudart, "the CUDA runtime", b"cudaMalloc\0")?,
+                free: symbol(&cudart, "the CUDA runtime", b"cudaFree\0")?,
+                memcpy_async: symbol(&cudart, "the CUDA runtime", b"cudaMemcpyAsync\0")?,
+                stream_create: symbol(&cudart, "the CUDA runtime", b"cudaStreamCreateWithFlags\0")?,
+                stream_sync: symbol(&cudart, "the CUDA runtime", b"cudaStreamSynchronize\0")?,
                 _nvjpeg: nvjpeg,
                 _cudart: cudart,
             })
@@ -207,6 +188,7 @@ impl Worker {
         }
     }
 
+    /// Encodes packed BGR from system memory: copied to this worker's device buffer first.
     fn encode(
         &mut self,
         api: &Api,
@@ -216,9 +198,9 @@ impl Worker {
         quality: u8,
     ) -> Result<Vec<u8>, String> {
         let size = bgr.len();
-        // SAFETY: the device buffer is (re)allocated to hold `size` bytes before the copy; the
-        // image description points into it with the packed row pitch; the stream is
-        // synchronised before the host buffer is read; nvJPEG writes at most `len` bytes.
+        // SAFETY: the device buffer is (re)allocated to hold `size` bytes before the copy, which
+        // is queued on the worker's stream ahead of the encode; the buffer holds `height` rows
+        // of `width * 3` bytes, as encode_on_device requires.
         unsafe {
             if self.capacity < size {
                 if !self.buffer.is_null() {
@@ -229,52 +211,19 @@ impl Worker {
                 check("cudaMalloc", (api.malloc)(&mut self.buffer, size))?;
                 self.capacity = size;
             }
-            if self.quality != c_int::from(quality) {
-                check(
-                    "nvjpegEncoderParamsSetQuality",
-                    (api.set_quality)(self.params, c_int::from(quality), self.stream),
-                )?;
-                self.quality = c_int::from(quality);
-            }
             check(
                 "cudaMemcpyAsync",
                 (api.memcpy_async)(self.buffer, bgr.as_ptr().cast(), size, HOST_TO_DEVICE, self.stream),
             )?;
-            let image = NvImage {
-                channel: [
-                    self.buffer.cast(),
-                    std::ptr::null_mut(),
-                    std::ptr::null_mut(),
-                    std::ptr::null_mut(),
-                ],
-                pitch: [width as usize * 3, 0, 0, 0],
-            };
-            check(
-                "nvjpegEncodeImage",
-                (api.encode_image)(
-                    self.handle,
-                    self.state,
-                    self.params,
-                    &image,
-                    INPUT_BGRI,
-                    width as c_int,
-                    height as c_int,
-                    self.stream,
-                ),
-            )?;
-            let mut len = 0usize;
-            check(
-                "nvjpegEncodeRetrieveBitstream",
-                (api.retrieve)(self.handle, self.state, std::ptr::null_mut(), &mut len, self.stream),
-            )?;
-            let mut out = vec![0u8; len];
-            check(
-                "nvjpegEncodeRetrieveBitstream",
-                (api.retrieve)(self.handle, self.state, out.as_mut_ptr(), &mut len, self.stream),
-            )?;
-            check("cudaStreamSynchronize", (api.stream_sync)(self.stream))?;
-            out.truncate(len);
-            Ok(out)
+            let stream = self.stream;
+            self.encode_on_device(
+                api,
+                self.buffer.cast(),
+                width as usize * 3,
+                (width, height),
+                quality,
+                stream,
+            )
         }
     }
 }
@@ -288,46 +237,41 @@ pub(crate) fn available() -> Result<(), String> {
     api().map(|_| ())
 }
 
+/// Runs `f` with this thread's worker (created on first use).
+fn with_worker<R>(f: impl FnOnce(&Api, &mut Worker) -> Result<R, String>) -> Result<R, String> {
+    let api = api()?;
+    WORKER.with(|w| match w.borrow_mut().get_or_insert_with(|| Worker::new(api)) {
+        Ok(worker) => f(api, worker),
+        Err(e) => Err(e.clone()),
+    })
+}
+
 /// Encodes packed BGR as a 4:2:0 JPEG on the GPU.
 ///
 /// # Errors
 /// Why nvJPEG or CUDA could not be loaded or failed, in their words.
 pub(crate) fn encode(bgr: &[u8], width: u32, height: u32, quality: u8) -> Result<Vec<u8>, String> {
-    let api = api()?;
-    WORKER.with(|w| {
-        let mut w = w.borrow_mut();
-        let worker = w.get_or_insert_with(|| Worker::new(api));
-        match worker {
-            Ok(worker) => worker.encode(api, bgr, width, height, quality),
-            Err(e) => Err(e.clone()),
-        }
-    })
+    with_worker(|api, worker| worker.encode(api, bgr, width, height, quality))
 }
 
 /// Encodes packed BGR that is already in GPU memory (the GPU compositor's canvas), on the
 /// caller's CUDA stream so it follows the compositing work queued there.
 ///
+/// # Safety
+/// `image` must point to `height` rows of `pitch` bytes in device memory of the shared context,
+/// written by work ordered before this call on `stream`.
+///
 /// # Errors
 /// Why nvJPEG or CUDA could not be loaded or failed, in their words.
-pub(crate) fn encode_device(
+pub(crate) unsafe fn encode_device(
     image: *mut u8,
     pitch: usize,
-    width: u32,
-    height: u32,
+    (width, height): (u32, u32),
     quality: u8,
     stream: *mut c_void,
 ) -> Result<Vec<u8>, String> {
-    let api = api()?;
-    WORKER.with(|w| {
-        let mut w = w.borrow_mut();
-        let worker = w.get_or_insert_with(|| Worker::new(api));
-        match worker {
-            // SAFETY: the only caller (cuda::DeviceCanvas::encode_jpeg) passes its canvas buffer,
-            // `height` rows of `pitch` bytes in the shared context, written on `stream`.
-            Ok(worker) => unsafe {
-                worker.encode_on_device(api, image, pitch, (width, height), quality, stream)
-            },
-            Err(e) => Err(e.clone()),
-        }
+    // SAFETY (caller): as encode_on_device requires.
+    with_worker(|api, worker| unsafe {
+        worker.encode_on_device(api, image, pitch, (width, height), quality, stream)
     })
 }

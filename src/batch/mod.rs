@@ -551,25 +551,11 @@ fn still_on_gpu(
     let t1 = Instant::now();
     let extracted = match &opts.cache {
         // The cache stores frames in system memory: a frame decoded for it is downloaded anyway.
-        Some(_) => keyframe::ExtractedKept::from(frame(
-            &job.video,
-            identity,
-            meta,
-            doc,
-            env,
-            opts.cache.as_ref(),
-            report,
-        )?),
+        Some(cache) => {
+            keyframe::ExtractedKept::from(frame(&job.video, identity, meta, doc, env, Some(cache), report)?)
+        }
         None => {
-            let regions = keyframe::TextRegions::of_layout(doc, &env.face_model());
-            let e = keyframe::extract_kept(
-                &job.video,
-                meta.frame,
-                &env.limits,
-                regions.as_ref(),
-                env.hwaccel,
-                !doc.faces,
-            )?;
+            let e = pipeline::keyframe_for_gpu(&job.video, meta, doc, env)?;
             report.frame_source = Some(FrameSource::Decode);
             report.decoder = Some(e.decoded_by.decoder.clone());
             report.decoder_fallback = e.decoded_by.fallback.clone();
