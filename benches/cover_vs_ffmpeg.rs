@@ -67,21 +67,23 @@ fn main() {
     // Single-threaded: OpenCV's own worker pool off; FFmpeg decodes with one thread already.
     opencv::core::set_num_threads(1).unwrap();
     let env = Env::new(&root(), Default::default());
+    let opts = pipeline::RenderOptions::default();
     let job = |i: usize| pipeline::Job {
         video: video.clone(),
-        meta: meta.clone(),
+        meta: coverforge::metadata::MetaSource::File(meta.clone()),
+        defaults: None,
         template: None,
         output: dir.join(format!("cf-{}.jpg", i % 4)),
-        quality: 90,
+        kind: pipeline::OutputKind::Still { quality: 90 },
     };
     for i in 0..3 {
-        pipeline::render(&job(i), &env).expect("warm-up render"); // fonts, logo, page cache
+        pipeline::run(&job(i), &opts, &env).expect("warm-up render"); // fonts, logo, page cache
     }
     let n = count("BENCH_COVERS", 40);
     let mut stages = pipeline::StageTimes::default();
     let t = Instant::now();
     for i in 0..n {
-        let r = pipeline::render(&job(i), &env).expect("render");
+        let r = pipeline::run(&job(i), &opts, &env).expect("render");
         stages.layout_ms += r.times.layout_ms / n as f64;
         stages.decode_ms += r.times.decode_ms / n as f64;
         stages.composite_ms += r.times.composite_ms / n as f64;

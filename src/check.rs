@@ -4,12 +4,13 @@
 //! ellipsis or shrunk below its minimum, missing glyphs, contrast under 4.5:1, layers in a
 //! platform safe zone, QR codes with modules under 4 px or a short quiet zone.
 
-use crate::batch::input::VIDEO_EXTENSIONS;
-use crate::composite::{self, TARGET_CONTRAST};
+use crate::composite::TARGET_CONTRAST;
 use crate::env::Env;
-use crate::keyframe;
-use crate::layout::doc::{FindingKind, Layer};
-use crate::{layout, metadata, pipeline};
+use crate::error::Error;
+use crate::layout::{doc::FindingKind, doc::Layer, LayoutError};
+use crate::metadata::MetaSource;
+use crate::model::VIDEO_EXTENSIONS;
+use crate::pipeline::{self, Job, OutputKind, RenderOptions};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -49,54 +50,52 @@ pub fn video_beside(meta: &Path) -> Option<PathBuf> {
     VIDEO_EXTENSIONS.iter().map(|ext| dir.join(format!("{name}.{ext}"))).find(|p| p.is_file())
 }
 
-/// Checks one metadata file.
-pub fn check(meta_path: &Path, template_override: Option<&str>, env: &Env) -> CheckReport {
+/// Checks one metadata file: the job `render` would run for it, up to the composite.
+pub fn check(
+    meta_path: &Path,
+    template_override: Option<&str>,
+    opts: &RenderOptions,
+    env: &Env,
+) -> CheckReport {
     let mut report =
         CheckReport { meta: meta_path.to_owned(), video: None, findings: Vec::new(), errors: Vec::new() };
-    let meta = match metadata::load(meta_path, &env.limits) {
-        Ok(m) => m,
-        Err(e) => {
-            report.errors.extend(e.0.iter().map(|d| d.to_string()));
+    let video = video_beside(meta_path);
+    let job = Job {
+        video: video.clone().unwrap_or_default(),
+        meta: MetaSource::File(meta_path.to_owned()),
+        defaults: None,
+        template: template_override.map(str::to_owned),
+        // Never written: check stops before the encoder.
+        output: PathBuf::from("check.png"),
+        kind: OutputKind::Still { quality: 90 },
+    };
+    let prepared = match pipeline::prepare(&job, env) {
+        Ok(p) => p,
+        // Problems of the metadata file are listed one by one; a template's as one line.
+        Err(Error::Layout(LayoutError::Diagnostics(d))) if d.0.iter().all(|d| d.file == meta_path) => {
+            report.errors.extend(d.0.iter().map(|d| d.to_string()));
             return report;
         }
-    };
-    let source = match pipeline::find_template(&meta, template_override, env) {
-        Ok(s) => s,
         Err(e) => {
             report.errors.push(e.to_string());
             return report;
         }
     };
-    let doc = match layout::resolve(&meta, &source, env) {
-        Ok(d) => d,
-        Err(e) => {
-            report.errors.push(e.to_string());
-            return report;
-        }
-    };
+    let doc = &prepared.doc;
     report.findings.extend(doc.findings.iter().map(|f| CheckFinding {
-        file: source.path.clone(),
+        file: prepared.template_path.clone(),
         line: f.line,
         kind: f.kind,
         layer: f.layer.clone(),
         message: f.message.clone(),
     }));
-    let Some(video) = video_beside(meta_path) else { return report };
+    let Some(video) = video else { return report };
     report.video = Some(video.clone());
-    let regions = keyframe::TextRegions::of_layout(&doc, &env.face_model());
-    let frame =
-        match keyframe::extract_for_layout(&video, meta.frame, &env.limits, regions.as_ref(), env.hwaccel) {
-            Ok(f) => f,
-            Err(e) => {
-                report.errors.push(e.to_string());
-                return report;
-            }
-        };
-    match composite::composite_with_report(&frame.frame.image, &doc, env, true) {
-        Ok((_, contrasts)) => {
-            for c in contrasts.contrast.iter().filter(|c| c.contrast < TARGET_CONTRAST) {
+    match pipeline::inspect(&video, &prepared, opts, env) {
+        Ok(measured) => {
+            for c in measured.contrast.iter().filter(|c| c.contrast < TARGET_CONTRAST) {
                 report.findings.push(CheckFinding {
-                    file: source.path.clone(),
+                    file: prepared.template_path.clone(),
                     // The resolved layout keeps no source lines; the layer is named instead.
                     line: None,
                     kind: FindingKind::Contrast,

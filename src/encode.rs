@@ -1,10 +1,8 @@
-//! Stage 4: encode a canvas as JPEG, PNG or WebP (chosen by the output extension) and write it
-//! atomically: bytes go to a temporary file in the output's folder, which is renamed over the
-//! output only when complete, so a failure never leaves a half-written cover.
+//! Stage 4: encode a canvas as JPEG, PNG or WebP (chosen by the output extension). The bytes
+//! are written by [`crate::files::write_atomic`], so a failure never leaves a half-written cover.
 
 use crate::pixels::{Image, PixelError};
 use opencv::imgcodecs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Still-image output formats.
@@ -50,13 +48,8 @@ pub enum EncodeError {
         message: String,
     },
     /// Writing the file failed.
-    #[error("{}: cannot write: {message}", path.display())]
-    Io {
-        /// The output path.
-        path: PathBuf,
-        /// The OS error.
-        message: String,
-    },
+    #[error(transparent)]
+    Write(#[from] crate::files::WriteError),
 }
 
 impl Format {
@@ -75,30 +68,7 @@ impl Format {
     }
 }
 
-/// Which JPEG encoder writes still covers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum JpegEncoder {
-    /// nvJPEG when the canvas is already on the GPU (`--compositor cuda`), else libjpeg-turbo.
-    #[default]
-    Auto,
-    /// libjpeg-turbo on the CPU (the reference; same bytes on every machine).
-    Cpu,
-    /// nvJPEG on an NVIDIA GPU (frees the CPU for compositing; different bytes).
-    Nvjpeg,
-}
-
-impl std::str::FromStr for JpegEncoder {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s.to_ascii_lowercase().as_str() {
-            "auto" => Ok(JpegEncoder::Auto),
-            "cpu" | "libjpeg" => Ok(JpegEncoder::Cpu),
-            "nvjpeg" | "gpu" => Ok(JpegEncoder::Nvjpeg),
-            _ => Err(format!("unknown JPEG encoder `{s}`; allowed: auto, cpu, nvjpeg")),
-        }
-    }
-}
+pub use crate::model::JpegEncoder;
 
 /// Whether nvJPEG can be loaded here, and why not.
 ///
@@ -145,43 +115,4 @@ pub fn encode(canvas: &Image, format: Format, quality: u8, path: &Path) -> Resul
         Format::Webp => (".webp", vec![imgcodecs::IMWRITE_WEBP_QUALITY, q]),
     };
     canvas.encode(ext, &params).map_err(|source| EncodeError::Encoder { path: path.to_owned(), source })
-}
-
-/// Writes `bytes` to `path` through a temporary file in the same folder and a rename, flushed
-/// to disk before the rename.
-///
-/// # Errors
-/// [`EncodeError::Io`] naming the path.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), EncodeError> {
-    write_renamed(path, bytes, true)
-}
-
-/// As [`write_atomic`] without the flush to disk: a killed process still never leaves a partial
-/// file (the rename is atomic); the batch runner flushes covers on a thread of its own.
-///
-/// # Errors
-/// [`EncodeError::Io`] naming the path.
-pub fn write_atomic_unsynced(path: &Path, bytes: &[u8]) -> Result<(), EncodeError> {
-    write_renamed(path, bytes, false)
-}
-
-fn write_renamed(path: &Path, bytes: &[u8], sync: bool) -> Result<(), EncodeError> {
-    let io = |e: std::io::Error| EncodeError::Io { path: path.to_owned(), message: e.to_string() };
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    // Temporary files are private (0600) by default; a cover is an ordinary file (0644).
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".coverforge-")
-        .suffix(".tmp")
-        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
-        .tempfile_in(dir)
-        .map_err(io)?;
-    tmp.write_all(bytes).map_err(io)?;
-    if sync {
-        tmp.as_file().sync_data().map_err(io)?;
-    }
-    tmp.persist(path).map_err(|e| io(e.error))?;
-    Ok(())
 }

@@ -1,9 +1,10 @@
 //! The job environment (typst's `World`): where templates, fonts and assets come from, and the
-//! caches shared by every job of a process. Nothing here is per-job state.
+//! caches shared by every job of a process. Nothing here is per-job state, and no option: device
+//! choices travel in [`crate::pipeline::RenderOptions`].
 
-use crate::error::Diagnostics;
 use crate::fonts::FontBook;
 use crate::limits::Limits;
+use crate::model::Diagnostics;
 use crate::pixels::Overlay;
 use crate::template::{Compiled, TemplateSource};
 use std::collections::HashMap;
@@ -21,15 +22,9 @@ pub struct Env {
     /// Content hashes of files, keyed by path, size and modification time.
     file_hashes: Mutex<HashMap<(PathBuf, u64, std::time::SystemTime), [u8; 32]>>,
     /// Rasterised glyphs shared by every job.
-    pub glyphs: crate::composite::glyphs::GlyphCache,
+    pub glyphs: crate::fonts::glyphs::GlyphCache,
     /// Limits every job runs under.
     pub limits: Limits,
-    /// Which device decodes keyframes (`auto` unless the CLI or caller says otherwise).
-    pub hwaccel: crate::accel::HwAccel,
-    /// Which encoder writes JPEG covers (`auto` unless asked otherwise).
-    pub jpeg_encoder: crate::encode::JpegEncoder,
-    /// Where still covers are composited (`cpu` unless asked otherwise).
-    pub compositor: crate::accel::Compositor,
 }
 
 impl Env {
@@ -44,9 +39,6 @@ impl Env {
             file_hashes: Mutex::new(HashMap::new()),
             glyphs: Default::default(),
             limits,
-            hwaccel: crate::accel::HwAccel::Auto,
-            jpeg_encoder: crate::encode::JpegEncoder::Auto,
-            compositor: crate::accel::Compositor::Cpu,
         }
     }
 

@@ -1,94 +1,25 @@
-//! The top-level error, grouped by whose fault a failure is, and template/metadata diagnostics.
+//! The top-level error of a cover job, grouped by whose fault a failure is.
 //!
-//! Each stage has its own error enum; [`Error`] wraps them and [`Error::kind`] tells the CLI
-//! which exit code to use. Diagnostics carry file, line and column so a designer can jump to
-//! the problem, and all diagnostics of one pass are reported together.
+//! Each stage has its own error enum; [`Error`] wraps them, [`Error::kind`] says whose fault it
+//! is (the CLI maps that once to an exit code) and [`ErrorReport`] is how reports and other
+//! callers carry it: kind, the message, and the file, line and column it points at.
 
+use crate::animated::AnimatedError;
 use crate::composite::CompositeError;
 use crate::encode::EncodeError;
 use crate::keyframe::DecodeError;
-use crate::limits::LimitError;
+use crate::layout::LayoutError;
+use crate::model::Diagnostics;
 use crate::probe::ProbeError;
-use std::fmt;
-use std::path::PathBuf;
-
-/// One problem in a template, metadata or layout file, located as precisely as we can.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct Diagnostic {
-    /// The file at fault.
-    pub file: PathBuf,
-    /// 1-based line, when known.
-    pub line: Option<usize>,
-    /// 1-based column, when known.
-    pub column: Option<usize>,
-    /// What is wrong.
-    pub message: String,
-    /// How to fix it, when we can tell.
-    pub hint: Option<String>,
-}
-
-impl Diagnostic {
-    /// A diagnostic for a whole file.
-    pub fn new(file: impl Into<PathBuf>, message: impl Into<String>) -> Self {
-        Diagnostic { file: file.into(), line: None, column: None, message: message.into(), hint: None }
-    }
-
-    /// Sets the line and column.
-    pub fn at(mut self, line: Option<usize>, column: Option<usize>) -> Self {
-        self.line = line;
-        self.column = column;
-        self
-    }
-
-    /// Adds a hint.
-    pub fn hint(mut self, hint: impl Into<String>) -> Self {
-        self.hint = Some(hint.into());
-        self
-    }
-}
-
-impl fmt::Display for Diagnostic {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.file.display())?;
-        if let Some(line) = self.line {
-            write!(f, ":{line}")?;
-            if let Some(col) = self.column {
-                write!(f, ":{col}")?;
-            }
-        }
-        write!(f, ": {}", self.message)?;
-        if let Some(hint) = &self.hint {
-            write!(f, " ({hint})")?;
-        }
-        Ok(())
-    }
-}
-
-/// One or more diagnostics from a template or metadata pass.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub struct Diagnostics(pub Vec<Diagnostic>);
-
-impl fmt::Display for Diagnostics {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, d) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str("; ")?;
-            }
-            write!(f, "{d}")?;
-        }
-        Ok(())
-    }
-}
-
-impl From<Diagnostic> for Diagnostics {
-    fn from(d: Diagnostic) -> Self {
-        Diagnostics(vec![d])
-    }
-}
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
 
 /// Whose fault a failure is; the CLI maps each to an exit code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
+    /// The command line asks for something impossible (clap's own errors are these too).
+    Usage,
     /// The input video is missing, unreadable or undecodable.
     InputMedia,
     /// The template or metadata is wrong.
@@ -102,9 +33,10 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    /// The process exit code for this kind (2 is clap's usage error).
-    pub fn exit_code(self) -> i32 {
+    /// The process exit code for this kind.
+    pub fn exit_code(self) -> u8 {
         match self {
+            ErrorKind::Usage => 2,
             ErrorKind::InputMedia => 3,
             ErrorKind::Template => 4,
             ErrorKind::Limit => 5,
@@ -121,17 +53,9 @@ pub enum Error {
     /// The video could not be probed or decoded.
     #[error(transparent)]
     Decode(#[from] DecodeError),
-    /// Template, metadata or layout problems.
+    /// Template, metadata or layout problems, or a limit the layout exceeded.
     #[error(transparent)]
-    Layout(#[from] Diagnostics),
-    /// A limit was exceeded.
-    #[error("{}: {source}", file.display())]
-    Limit {
-        /// The file whose content exceeded it.
-        file: PathBuf,
-        /// Which limit.
-        source: LimitError,
-    },
+    Layout(#[from] LayoutError),
     /// Compositing failed.
     #[error(transparent)]
     Composite(#[from] CompositeError),
@@ -140,7 +64,7 @@ pub enum Error {
     Encode(#[from] EncodeError),
     /// An animated cover could not be made.
     #[error(transparent)]
-    Animated(#[from] crate::animated::AnimatedError),
+    Animated(#[from] AnimatedError),
 }
 
 impl From<ProbeError> for Error {
@@ -149,31 +73,95 @@ impl From<ProbeError> for Error {
     }
 }
 
+impl From<Diagnostics> for Error {
+    fn from(d: Diagnostics) -> Self {
+        Error::Layout(LayoutError::Diagnostics(d))
+    }
+}
+
+/// Whose fault a failure to open a video is.
+fn probe_kind(e: &ProbeError) -> ErrorKind {
+    match e {
+        ProbeError::Limit { .. } => ErrorKind::Limit,
+        ProbeError::Unsupported { .. } | ProbeError::Hardware { .. } => ErrorKind::Unsupported,
+        _ => ErrorKind::InputMedia,
+    }
+}
+
 impl Error {
     /// Whose fault this is.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::Decode(DecodeError::Probe(ProbeError::Limit { .. })) => ErrorKind::Limit,
-            Error::Decode(DecodeError::Probe(
-                ProbeError::Unsupported { .. } | ProbeError::Hardware { .. },
-            )) => ErrorKind::Unsupported,
-            Error::Decode(DecodeError::Probe(ProbeError::Io { .. })) => ErrorKind::InputMedia,
+            Error::Decode(DecodeError::Probe(p)) => probe_kind(p),
             Error::Decode(_) => ErrorKind::InputMedia,
+            Error::Layout(LayoutError::Limit { .. }) => ErrorKind::Limit,
             Error::Layout(_) => ErrorKind::Template,
-            Error::Limit { .. } => ErrorKind::Limit,
             Error::Composite(CompositeError::Asset { .. }) => ErrorKind::Template,
             Error::Composite(_) => ErrorKind::Unsupported,
             Error::Encode(EncodeError::Format { .. } | EncodeError::Gpu { .. }) => ErrorKind::Unsupported,
+            Error::Encode(EncodeError::Quality(_)) => ErrorKind::Usage,
             Error::Encode(_) => ErrorKind::Io,
-            Error::Animated(a) => {
-                use crate::animated::AnimatedError as A;
-                match a {
-                    A::Settings { .. } => ErrorKind::Template,
-                    A::Format { .. } | A::NoEncoder { .. } => ErrorKind::Unsupported,
-                    A::Decode { .. } => ErrorKind::InputMedia,
-                    _ => ErrorKind::Io,
-                }
-            }
+            Error::Animated(a) => match a {
+                AnimatedError::Settings { .. } => ErrorKind::Template,
+                AnimatedError::Format { .. } | AnimatedError::NoEncoder { .. } => ErrorKind::Unsupported,
+                AnimatedError::Open(p) => probe_kind(p),
+                AnimatedError::Decode { .. } => ErrorKind::InputMedia,
+                _ => ErrorKind::Io,
+            },
         }
+    }
+
+    /// The file this error points at, with line and column when known: the first diagnostic's
+    /// place for template and metadata errors, else the file the error names.
+    pub fn location(&self) -> (Option<&Path>, Option<usize>, Option<usize>) {
+        fn file(p: &Path) -> (Option<&Path>, Option<usize>, Option<usize>) {
+            (Some(p), None, None)
+        }
+        match self {
+            Error::Layout(LayoutError::Diagnostics(d)) => match d.0.first() {
+                Some(d) => (Some(d.file.as_path()), d.line, d.column),
+                None => (None, None, None),
+            },
+            Error::Layout(LayoutError::Limit { file: f, .. }) => file(f),
+            Error::Decode(e) => e.path().map_or((None, None, None), file),
+            Error::Animated(AnimatedError::Open(p)) => file(p.path()),
+            Error::Animated(
+                AnimatedError::Format { path, .. }
+                | AnimatedError::NoEncoder { path, .. }
+                | AnimatedError::Write { path, .. },
+            ) => file(path),
+            Error::Composite(CompositeError::Asset { path, .. }) => file(path),
+            Error::Encode(
+                EncodeError::Format { path, .. }
+                | EncodeError::Encoder { path, .. }
+                | EncodeError::Gpu { path, .. },
+            ) => file(path),
+            Error::Encode(EncodeError::Write(w)) => file(&w.path),
+            _ => (None, None, None),
+        }
+    }
+}
+
+/// An error as reports carry it (a batch report line, a queue result, a web page).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorReport {
+    /// Whose fault it is.
+    pub kind: ErrorKind,
+    /// The whole message, one line.
+    pub message: String,
+    /// The file it points at, when it names one.
+    pub file: Option<PathBuf>,
+    /// 1-based line in that file, when known.
+    pub line: Option<usize>,
+    /// 1-based column, when known.
+    pub column: Option<usize>,
+}
+
+impl ErrorReport {
+    /// The report of `e`, with `message` as the text (callers may prefix it, e.g. with the
+    /// input's name).
+    pub fn new(e: &Error, message: String) -> Self {
+        let (file, line, column) = e.location();
+        ErrorReport { kind: e.kind(), message, file: file.map(Path::to_path_buf), line, column }
     }
 }

@@ -24,21 +24,23 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod accel;
 pub mod animated;
 mod av;
 pub mod batch;
 pub mod check;
 pub mod color;
 pub mod composite;
+pub mod devices;
 pub mod encode;
 pub mod env;
 pub mod error;
+pub mod files;
 pub mod fonts;
 pub mod keyframe;
 pub mod layout;
 pub mod limits;
 pub mod metadata;
+pub mod model;
 pub mod pipeline;
 pub mod pixels;
 pub mod probe;

@@ -4,9 +4,9 @@
 //! and line, relative paths are resolved against the YAML's folder, and a link is an absolute
 //! `http`/`https` URL. All validation problems of one file are reported together.
 
-use crate::error::{Diagnostic, Diagnostics};
-use crate::keyframe::FrameSpec;
 use crate::limits::Limits;
+use crate::model::FrameSpec;
+use crate::model::{Diagnostic, Diagnostics};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -106,12 +106,75 @@ pub struct Metadata {
     pub vars: serde_json::Map<String, serde_json::Value>,
 }
 
+/// Where a job's metadata comes from.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MetaSource {
+    /// A sidecar or `meta:` file.
+    File(PathBuf),
+    /// Values written in a manifest, as YAML text; `origin` names the manifest and row.
+    Inline {
+        /// The manifest (for messages and relative paths).
+        origin: PathBuf,
+        /// Which job in it, 1-based.
+        row: usize,
+        /// The values as a YAML document.
+        yaml: String,
+    },
+    /// The job cannot run; the text says why.
+    Invalid(String),
+}
+
+impl MetaSource {
+    /// How reports name it: the file, or the manifest and job number.
+    pub fn label(&self) -> String {
+        match self {
+            MetaSource::File(p) => p.display().to_string(),
+            MetaSource::Inline { origin, row, .. } => format!("{} (job {row})", origin.display()),
+            MetaSource::Invalid(_) => String::new(),
+        }
+    }
+}
+
+/// Reads and validates metadata from wherever a job has it, over `defaults` (a folder's
+/// `defaults.yaml` or a manifest's `defaults:`).
+///
+/// # Errors
+/// As [`load`]; an [`MetaSource::Invalid`] job's reason names `video`. Messages for inline
+/// metadata name the manifest and job (`jobs.yaml#job3`); relative paths resolve against the
+/// manifest's folder.
+pub fn load_source(
+    source: &MetaSource,
+    video: &Path,
+    defaults: Option<&serde_yaml_ng::Mapping>,
+    limits: &Limits,
+) -> Result<Metadata, Diagnostics> {
+    match source {
+        MetaSource::Invalid(msg) => Err(Diagnostic::new(video, msg.clone()).into()),
+        MetaSource::File(path) => {
+            let text = read_limited(path, limits)?;
+            parse_with_defaults(&text, path, defaults, limits)
+        }
+        MetaSource::Inline { origin, row, yaml } => {
+            let name = origin.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let label = origin.with_file_name(format!("{name}#job{row}"));
+            parse_with_defaults(yaml, &label, defaults, limits)
+        }
+    }
+}
+
 /// Reads and validates a metadata file.
 ///
 /// # Errors
 /// [`Diagnostics`] naming the file, line and column of each problem: unreadable file,
 /// malformed YAML, unknown or missing keys, a bad link, frame or watermark, a title too long.
 pub fn load(path: &Path, limits: &Limits) -> Result<Metadata, Diagnostics> {
+    let text = read_limited(path, limits)?;
+    parse(&text, path, limits)
+}
+
+/// A metadata file's text, refused before reading when larger than the limit.
+fn read_limited(path: &Path, limits: &Limits) -> Result<String, Diagnostics> {
     let size = std::fs::metadata(path)
         .map_err(|e| Diagnostic::new(path, format!("cannot read metadata: {e}")))?
         .len();
@@ -122,9 +185,8 @@ pub fn load(path: &Path, limits: &Limits) -> Result<Metadata, Diagnostics> {
         )
         .into());
     }
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Diagnostic::new(path, format!("cannot read metadata: {e}")))?;
-    parse(&text, path, limits)
+    Ok(std::fs::read_to_string(path)
+        .map_err(|e| Diagnostic::new(path, format!("cannot read metadata: {e}")))?)
 }
 
 /// Parses metadata text; `path` is used for messages and to resolve relative paths.

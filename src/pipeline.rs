@@ -1,57 +1,110 @@
 //! One cover job, end to end: metadata → template → layout → keyframe → composite → encode.
 //!
-//! Cheap checks run first: metadata, template, layout and the output format are validated
-//! before the video is opened, so a typo costs milliseconds, not a decode.
+//! This is the only place that strings the stages together. Every caller (`render`, `batch`,
+//! `check`, and later the preview server and queue workers) runs a [`Job`] through it and wraps
+//! the call with its own concerns (hashing and skipping, reporting, watching, acknowledging).
+//!
+//! A job runs in two steps so callers can act between them: [`prepare`] does the cheap checks
+//! (metadata, template, layout, the output's format or clip settings) before the video is
+//! opened, so a typo costs milliseconds, not a decode; [`finish`] takes the frame, composites and
+//! encodes. Where the frame comes from (a decode, or a keyframe cache) and where the canvas
+//! lives (system memory, or kept on the GPU) are choices inside [`finish`], not copies of it.
+//! [`inspect`] runs the same stages and stops before the encoder (`coverforge check`).
 
-use crate::encode::{self, Format};
+use crate::composite::{self, CompositeReport, CoverPlate, TextContrast};
+use crate::encode::{self, EncodeError, Format};
 use crate::env::Env;
-use crate::error::{Diagnostic, Error};
-use crate::keyframe::{self, FrameScore};
+use crate::error::Error;
+use crate::files::{self, Durability};
+use crate::keyframe::{self, cache::FrameCache, Extracted, ExtractedKept, FrameScore};
 use crate::layout::{self, doc::LayoutDoc};
-use crate::metadata::{self, Metadata};
-use crate::probe::MediaInfo;
-use crate::template;
-use serde::Serialize;
+use crate::metadata::{self, MetaSource, Metadata};
+use crate::model::clip::{self, ClipReport};
+use crate::model::{Compositor, DecodedBy, HwAccel, JpegEncoder, MediaInfo, Rect};
+use crate::pixels::Image;
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-/// What to render.
-#[derive(Debug, Clone)]
+/// What a job writes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutputKind {
+    /// A still cover; the format follows the output's extension (`.jpg`, `.png`, `.webp`).
+    Still {
+        /// JPEG and WebP quality, 1–100 (PNG ignores it).
+        quality: u8,
+    },
+    /// An animated cover: these settings over the template's `animated:` block; MP4, or an
+    /// animated WebP for a `.webp` output.
+    Animated(clip::EncodeSettings),
+}
+
+/// One cover to make: a plain value a queue or a web page can carry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Job {
     /// The video.
     pub video: PathBuf,
-    /// Its metadata YAML.
-    pub meta: PathBuf,
+    /// Its metadata.
+    pub meta: MetaSource,
+    /// Values every job of a folder or manifest shares (`defaults.yaml`), under the metadata.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub defaults: Option<serde_yaml_ng::Mapping>,
     /// Template name or path; overrides the metadata's `template`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub template: Option<String>,
-    /// The cover file to write (`.jpg`, `.png`, `.webp`).
+    /// The file to write.
     pub output: PathBuf,
-    /// JPEG/WebP quality 1–100.
-    pub quality: u8,
+    /// Still or animated, and how.
+    pub kind: OutputKind,
+}
+
+/// How jobs run on this machine: the device choices of the command line or a batch plan, the
+/// same for every job of a run. Defaults: `auto` decoding, `auto` JPEG encoder, CPU compositor.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RenderOptions {
+    /// Which device decodes keyframes.
+    pub hwaccel: HwAccel,
+    /// Which encoder writes still JPEG covers.
+    pub jpeg_encoder: JpegEncoder,
+    /// Where still covers are composited.
+    pub compositor: Compositor,
 }
 
 /// Milliseconds spent in each stage.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct StageTimes {
     /// Metadata + template + layout.
     pub layout_ms: f64,
-    /// Probe + seek + keyframe decode (+ scoring for `auto`).
+    /// Probe + seek + keyframe decode (+ scoring for `auto`), or a cache read.
     pub decode_ms: f64,
-    /// Background + layers.
+    /// Background + layers (for animated covers: freezing the overlays on the chosen frame).
     pub composite_ms: f64,
-    /// Encode + write.
+    /// Encode + write (for animated covers: the whole clip).
     pub encode_ms: f64,
 }
 
+/// Where a job's frame came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FrameSource {
+    /// Decoded from the video.
+    Decode,
+    /// Read from the keyframe cache.
+    Cache,
+}
+
 /// What a finished job produced.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct JobResult {
     /// The video's facts.
     pub media: MediaInfo,
-    /// Time of the frame used, seconds.
+    /// Time of the frame used, seconds (for animated covers, the frame the clip centres on).
     pub frame_time_s: f64,
     /// Its score when chosen by `auto`.
     pub frame_score: Option<FrameScore>,
+    /// Where the frame came from.
+    pub frame_source: FrameSource,
     /// The file written.
     pub output: PathBuf,
     /// Cover width in pixels.
@@ -61,350 +114,134 @@ pub struct JobResult {
     /// The template used.
     pub template: String,
     /// Bytes written.
-    pub output_bytes: usize,
+    pub output_bytes: u64,
     /// Warnings (e.g. a clamped frame time).
     pub warnings: Vec<String>,
     /// Colours chosen for `color: auto` text, and the contrast reached.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub contrast: Vec<crate::composite::TextContrast>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contrast: Vec<TextContrast>,
     /// Faces found in the frame (templates with `faces: true`), in cover pixels.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub faces: Vec<crate::layout::doc::BoxPx>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faces: Vec<Rect>,
     /// Text layers moved to an alternative placement to keep off a face.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub moved_off_faces: Vec<String>,
     /// The decoder that made the frame, and why not hardware when it was wanted.
-    pub decoded_by: crate::accel::DecodedBy,
+    pub decoded_by: DecodedBy,
     /// Where the cover was composited (`cpu` or `cuda`).
     pub compositor: String,
     /// Why not on the GPU when `--compositor auto` wanted it.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compositor_fallback: Option<String>,
+    /// For animated covers: encoder, size, frames, frame rate, clip window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clip: Option<ClipReport>,
     /// Per-stage times.
     pub times: StageTimes,
+    /// The canvas in system memory, when [`Delivery::keep_canvas`] asked for it (proof sheets,
+    /// previews); for animated covers, the still cover of the chosen frame.
+    #[serde(skip)]
+    pub canvas: Option<Image>,
 }
 
-/// Loads metadata, finds the template and resolves the layout.
-///
-/// # Errors
-/// Metadata, template and layout diagnostics; limit errors.
-pub fn layout_for(
-    meta_path: &Path,
-    template_override: Option<&str>,
-    env: &Env,
-) -> Result<(Metadata, LayoutDoc), Error> {
-    let meta = metadata::load(meta_path, &env.limits)?;
-    let doc = layout_for_metadata(&meta, template_override, env)?;
-    Ok((meta, doc))
+/// How a job's output is delivered, beyond the file itself.
+#[derive(Debug, Clone, Copy)]
+pub struct Delivery<'a> {
+    /// A keyframe cache to read the frame from and store a decoded one in, with the video's
+    /// identity ([`keyframe::cache::video_identity`]).
+    pub cache: Option<(&'a FrameCache, &'a str)>,
+    /// Whether the cover is flushed to disk before it is renamed into place.
+    pub durability: Durability,
+    /// Keep the canvas in [`JobResult::canvas`].
+    pub keep_canvas: bool,
 }
 
-/// Finds the template for already-loaded metadata and resolves the layout.
-///
-/// # Errors
-/// Template and layout diagnostics; limit errors.
-pub fn layout_for_metadata(
-    meta: &Metadata,
-    template_override: Option<&str>,
-    env: &Env,
-) -> Result<LayoutDoc, Error> {
-    let source = find_template(meta, template_override, env)?;
-    layout::resolve(meta, &source, env)
+impl Default for Delivery<'_> {
+    /// No cache, flushed to disk, no canvas kept: what `coverforge render` does.
+    fn default() -> Self {
+        Delivery { cache: None, durability: Durability::Synced, keep_canvas: false }
+    }
 }
 
-/// The template a job uses: the override, else the metadata's `template` key.
-///
-/// # Errors
-/// A diagnostic when neither names one, or the named one does not exist.
-pub fn find_template(
-    meta: &Metadata,
-    template_override: Option<&str>,
-    env: &Env,
-) -> Result<template::TemplateSource, Error> {
-    let name = template_override.or(meta.template.as_deref()).ok_or_else(|| {
-        crate::error::Diagnostics::from(
-            Diagnostic::new(&meta.source, "no template: add `template: NAME` or pass --template")
-                .hint(format!("available: {}", template::available(env.templates_dir()).join(", "))),
-        )
-    })?;
-    // A template path written in the metadata is relative to the metadata's folder, like the
-    // watermark; one given on the command line is relative to the current folder.
-    let name = match (template_override, meta.source.parent()) {
-        (None, Some(dir)) if template::is_path(name) => dir.join(name).to_string_lossy().into_owned(),
-        _ => name.to_string(),
-    };
-    template::find(&name, env.templates_dir(), &meta.source).map_err(|mut d| {
-        // Point at whoever named the template: the flag, or the metadata's `template:` line
-        // (looked up only now, on failure, to keep the file read off the success path).
-        let (file, line) = match template_override {
-            Some(_) => (std::path::PathBuf::from("--template"), None),
-            None => {
-                let text = std::fs::read_to_string(&meta.source).unwrap_or_default();
-                (meta.source.clone(), metadata::line_of_key(&text, "template"))
-            }
-        };
-        for diag in &mut d.0 {
-            diag.file = file.clone();
-            diag.line = line;
-        }
-        Error::from(d)
-    })
+/// What a job will write, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OutputPlan {
+    /// A still cover.
+    Still {
+        /// By the output's extension.
+        format: Format,
+        /// 1–100.
+        quality: u8,
+    },
+    /// An animated cover with these settings.
+    Clip(clip::Settings),
 }
 
-/// Renders one cover.
+/// A job after its cheap checks.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// The metadata, with defaults applied.
+    pub meta: Metadata,
+    /// The resolved layout.
+    pub doc: LayoutDoc,
+    /// The template file it came from.
+    pub template_path: PathBuf,
+    /// What will be written.
+    pub output: OutputPlan,
+    /// Milliseconds these checks took.
+    pub layout_ms: f64,
+}
+
+/// Runs one job: [`prepare`], then [`finish`] without cache, flushed to disk.
 ///
 /// # Errors
 /// Any stage's error; nothing is written unless every stage succeeded.
-pub fn render(job: &Job, env: &Env) -> Result<JobResult, Error> {
+pub fn run(job: &Job, opts: &RenderOptions, env: &Env) -> Result<JobResult, Error> {
+    let prepared = prepare(job, env)?;
+    finish(job, prepared, opts, env, &Delivery::default())
+}
+
+/// The cheap checks of a job, before its video is opened: the output's format and quality (or
+/// its clip settings, from the template's `animated:` block and the job's), the metadata, the
+/// template and the layout.
+///
+/// # Errors
+/// Output, metadata, template and layout errors.
+pub fn prepare(job: &Job, env: &Env) -> Result<Prepared, Error> {
     let t0 = Instant::now();
-    let format = Format::from_path(&job.output)?;
-    if !(1..=100).contains(&job.quality) {
-        return Err(encode::EncodeError::Quality(job.quality).into());
-    }
-    let (meta, doc) = layout_for(&job.meta, job.template.as_deref(), env)?;
-    let mut compositor_fallback = match use_gpu_compositor(env, &job.output)? {
-        GpuChoice::Use => match render_on_gpu(job, &meta, &doc, format, env, t0) {
-            Ok(result) => return Ok(result),
-            Err(e) if env.compositor == crate::accel::Compositor::Auto && is_gpu_failure(&e) => {
-                Some(format!("{e}; composited on the CPU"))
+    let still = match &job.kind {
+        OutputKind::Still { quality } => {
+            let format = Format::from_path(&job.output)?;
+            if !(1..=100).contains(quality) {
+                return Err(EncodeError::Quality(*quality).into());
             }
-            Err(e) => return Err(e),
-        },
-        GpuChoice::Skip(why) => why,
+            Some((format, *quality))
+        }
+        OutputKind::Animated(_) => None,
     };
-    let t1 = Instant::now();
-    let regions = keyframe::TextRegions::of_layout(&doc, &env.face_model());
-    let extracted =
-        keyframe::extract_for_layout(&job.video, meta.frame, &env.limits, regions.as_ref(), env.hwaccel)?;
-    let t2 = Instant::now();
-    let (canvas, contrast) =
-        crate::composite::composite_with_report(&extracted.frame.image, &doc, env, false)?;
-    let t3 = Instant::now();
-    let bytes = encode::encode_with(&canvas, format, job.quality, &job.output, env.jpeg_encoder)?;
-    encode::write_atomic(&job.output, &bytes)?;
-    let t4 = Instant::now();
-    let ms = |a: Instant, b: Instant| (b - a).as_secs_f64() * 1000.0;
-    Ok(JobResult {
-        media: extracted.info,
-        frame_time_s: extracted.frame.time_s,
-        frame_score: extracted.frame.score,
-        output: job.output.clone(),
-        width: canvas.width(),
-        height: canvas.height(),
-        template: doc.template.clone(),
-        output_bytes: bytes.len(),
-        warnings: extracted.warnings,
-        contrast: contrast.contrast,
-        faces: contrast.faces,
-        moved_off_faces: contrast.moved_off_faces,
-        decoded_by: extracted.frame.decoded_by,
-        compositor: "cpu".into(),
-        compositor_fallback: compositor_fallback.take(),
-        times: StageTimes {
-            layout_ms: ms(t0, t1),
-            decode_ms: ms(t1, t2),
-            composite_ms: ms(t2, t3),
-            encode_ms: ms(t3, t4),
-        },
-    })
-}
-
-/// Whether a job goes to the GPU compositor.
-pub(crate) enum GpuChoice {
-    /// Composite on the GPU.
-    Use,
-    /// Composite on the CPU; with `auto`, why not on the GPU.
-    Skip(Option<String>),
-}
-
-/// What `--compositor` means here: `cuda` is an error naming what is missing; `auto` falls back
-/// with the reason.
-///
-/// # Errors
-/// [`encode::EncodeError::Gpu`] (exit 6) for `cuda` when the GPU compositor cannot run.
-pub(crate) fn use_gpu_compositor(env: &Env, output: &Path) -> Result<GpuChoice, Error> {
-    use crate::accel::Compositor;
-    match env.compositor {
-        Compositor::Cpu => Ok(GpuChoice::Skip(None)),
-        Compositor::Cuda => match crate::accel::gpu_compositor_available() {
-            Ok(()) => Ok(GpuChoice::Use),
-            Err(why) => Err(encode::EncodeError::Gpu {
-                path: output.to_owned(),
-                message: format!("--compositor cuda: {why}"),
-            }
-            .into()),
-        },
-        Compositor::Auto => Ok(match crate::accel::gpu_compositor_available() {
-            Ok(()) => GpuChoice::Use,
-            Err(why) => GpuChoice::Skip(Some(why)),
-        }),
-    }
-}
-
-/// Whether `e` came from the GPU (CUDA or nvJPEG), so `auto` may retry the job on the CPU.
-pub(crate) fn is_gpu_failure(e: &Error) -> bool {
-    matches!(
-        e,
-        Error::Composite(crate::composite::CompositeError::Gpu(_))
-            | Error::Encode(encode::EncodeError::Gpu { .. })
-    )
-}
-
-/// A still cover composited on the GPU and encoded.
-pub(crate) struct GpuStill {
-    /// The encoded cover.
-    pub bytes: Vec<u8>,
-    /// What compositing decided (auto colours).
-    pub report: crate::composite::CompositeReport,
-    /// The canvas in system memory, when asked for (proof sheets).
-    pub image: Option<crate::pixels::Image>,
-    /// Milliseconds compositing and encoding.
-    pub composite_ms: f64,
-    pub encode_ms: f64,
-}
-
-/// Composites `pixels` on the GPU and encodes the cover: JPEG by nvJPEG straight from GPU
-/// memory (unless `--jpeg-encoder cpu`), PNG and WebP from a downloaded canvas.
-///
-/// # Errors
-/// Compositing and encoding errors; GPU failures as [`is_gpu_failure`] recognises them.
-pub(crate) fn still_on_gpu(
-    pixels: crate::av::cuda::FramePixels<'_>,
-    doc: &LayoutDoc,
-    env: &Env,
-    (format, quality, path): (Format, u8, &Path),
-    keep_image: bool,
-) -> Result<GpuStill, Error> {
-    let t0 = Instant::now();
-    let (canvas, report) = crate::composite::gpu::composite_on_gpu(pixels, doc, env)?;
-    let t1 = Instant::now();
-    let gpu_err = |message: String| encode::EncodeError::Gpu { path: path.to_owned(), message };
-    // nvJPEG reads the canvas where it is; anything else is encoded from a downloaded copy.
-    let on_cpu = format != Format::Jpeg || env.jpeg_encoder == encode::JpegEncoder::Cpu;
-    let image = if keep_image || on_cpu { Some(canvas.to_image().map_err(gpu_err)?) } else { None };
-    let bytes = match &image {
-        Some(img) if on_cpu => encode::encode(img, format, quality, path)?,
-        _ => canvas.encode_jpeg(quality).map_err(gpu_err)?,
+    let meta = metadata::load_source(&job.meta, &job.video, job.defaults.as_ref(), &env.limits)?;
+    let (template_path, doc) = layout::for_metadata(&meta, job.template.as_deref(), env)?;
+    let output = match (&job.kind, still) {
+        (OutputKind::Animated(over), _) => OutputPlan::Clip(clip_settings(&doc, over, &job.output)?),
+        (_, Some((format, quality))) => OutputPlan::Still { format, quality },
+        (OutputKind::Still { .. }, None) => unreachable!("still outputs are checked above"),
     };
-    let ms = |a: Instant, b: Instant| (b - a).as_secs_f64() * 1000.0;
-    Ok(GpuStill { bytes, report, image, composite_ms: ms(t0, t1), encode_ms: ms(t1, Instant::now()) })
+    Ok(Prepared { meta, doc, template_path, output, layout_ms: ms_since(t0) })
 }
 
-/// The keyframe a job's layout asks for, for the GPU compositor: kept on the GPU when NVDEC
-/// decoded it and nothing needs it on the CPU (face detection does).
+/// The metadata of a file and its resolved layout: the first half of [`prepare`], for callers
+/// that need no video (`coverforge layout`, tests, previews of a layout).
 ///
 /// # Errors
-/// As [`keyframe::extract`].
-pub(crate) fn keyframe_for_gpu(
-    video: &Path,
-    meta: &Metadata,
-    doc: &LayoutDoc,
+/// Metadata, template and layout errors.
+pub fn layout_for(
+    meta_path: &Path,
+    template: Option<&str>,
     env: &Env,
-) -> Result<keyframe::ExtractedKept, Error> {
-    let regions = keyframe::TextRegions::of_layout(doc, &env.face_model());
-    Ok(keyframe::extract_kept(video, meta.frame, &env.limits, regions.as_ref(), env.hwaccel, !doc.faces)?)
-}
-
-/// [`render`] with the GPU compositor: a fixed frame decoded on NVDEC never leaves the GPU.
-fn render_on_gpu(
-    job: &Job,
-    meta: &Metadata,
-    doc: &LayoutDoc,
-    format: Format,
-    env: &Env,
-    t0: Instant,
-) -> Result<JobResult, Error> {
-    let t1 = Instant::now();
-    let extracted = keyframe_for_gpu(&job.video, meta, doc, env)?;
-    let t2 = Instant::now();
-    let pixels = extracted.pixels.as_frame();
-    let still = still_on_gpu(pixels, doc, env, (format, job.quality, &job.output), false)?;
-    encode::write_atomic(&job.output, &still.bytes)?;
-    let ms = |a: Instant, b: Instant| (b - a).as_secs_f64() * 1000.0;
-    Ok(JobResult {
-        media: extracted.info,
-        frame_time_s: extracted.time_s,
-        frame_score: extracted.score,
-        output: job.output.clone(),
-        width: doc.canvas.width,
-        height: doc.canvas.height,
-        template: doc.template.clone(),
-        output_bytes: still.bytes.len(),
-        warnings: extracted.warnings,
-        contrast: still.report.contrast,
-        faces: still.report.faces,
-        moved_off_faces: still.report.moved_off_faces,
-        decoded_by: extracted.decoded_by,
-        compositor: "cuda".into(),
-        compositor_fallback: None,
-        times: StageTimes {
-            layout_ms: ms(t0, t1),
-            decode_ms: ms(t1, t2),
-            composite_ms: still.composite_ms,
-            encode_ms: still.encode_ms,
-        },
-    })
-}
-
-/// What an animated cover render did.
-#[derive(Debug, Clone, Serialize)]
-pub struct AnimatedResult {
-    /// What the video is.
-    pub media: MediaInfo,
-    /// The chosen frame, which the clip is centred on.
-    pub frame_time_s: f64,
-    /// The clip written.
-    pub output: PathBuf,
-    /// The template used.
-    pub template: String,
-    /// Bytes written.
-    pub output_bytes: u64,
-    /// Encoder, size, frames, frame rate, clip window and decoder.
-    pub clip: crate::animated::ClipReport,
-    /// Colours chosen for `color: auto` text on the chosen frame (kept for every frame).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub contrast: Vec<crate::composite::TextContrast>,
-    /// Warnings.
-    pub warnings: Vec<String>,
-    /// Milliseconds: layout, keyframe, clip (decode + composite + encode).
-    pub times: AnimatedTimes,
-}
-
-/// Stage times of an animated render.
-#[derive(Debug, Clone, Copy, Default, Serialize)]
-pub struct AnimatedTimes {
-    /// Template and layout.
-    pub layout_ms: f64,
-    /// Choosing and decoding the keyframe, freezing the overlays.
-    pub keyframe_ms: f64,
-    /// Decoding, compositing and encoding the clip.
-    pub clip_ms: f64,
-}
-
-/// Renders an animated cover: a clip of `settings.seconds` centred on the chosen frame (moved
-/// to stay inside the video), with the template's overlays still over the moving video.
-/// Settings come from the template's `animated:` block, overridden by `over`.
-///
-/// # Errors
-/// Any stage's error; settings out of range name the setting and the allowed range; nothing is
-/// written unless the clip completed.
-pub fn render_animated(
-    job: &Job,
-    over: &crate::animated::EncodeSettings,
-    env: &Env,
-) -> Result<AnimatedResult, Error> {
-    let t0 = Instant::now();
-    let (meta, doc) = layout_for(&job.meta, job.template.as_deref(), env)?;
-    let settings = animated_settings(&doc, over, &job.output)?;
-    let layout_ms = (Instant::now() - t0).as_secs_f64() * 1000.0;
-    let t1 = Instant::now();
-    let regions = keyframe::TextRegions::of_layout(&doc, &env.face_model());
-    let extracted =
-        keyframe::extract_for_layout(&job.video, meta.frame, &env.limits, regions.as_ref(), env.hwaccel)?;
-    let keyframe_ms = (Instant::now() - t1).as_secs_f64() * 1000.0;
-    let (mut result, _) = animate(&job.video, extracted, &doc, &settings, &job.output, env)?;
-    result.times.layout_ms = layout_ms;
-    result.times.keyframe_ms += keyframe_ms;
-    Ok(result)
+) -> Result<(Metadata, LayoutDoc), Error> {
+    let meta = metadata::load(meta_path, &env.limits)?;
+    let (_, doc) = layout::for_metadata(&meta, template, env)?;
+    Ok((meta, doc))
 }
 
 /// The template's `animated:` settings overridden by `over`, validated (WebP allows quality up
@@ -412,11 +249,11 @@ pub fn render_animated(
 ///
 /// # Errors
 /// [`crate::animated::AnimatedError::Settings`] listing every problem.
-pub fn animated_settings(
+pub fn clip_settings(
     doc: &LayoutDoc,
-    over: &crate::animated::EncodeSettings,
+    over: &clip::EncodeSettings,
     output: &Path,
-) -> Result<crate::animated::Settings, Error> {
+) -> Result<clip::Settings, Error> {
     use crate::animated::AnimatedError;
     let webp = output.extension().is_some_and(|e| e.eq_ignore_ascii_case("webp"));
     over.validate(webp)
@@ -428,54 +265,304 @@ pub fn animated_settings(
     Ok(settings)
 }
 
-/// Makes the animated cover from an extracted keyframe: freezes the overlays on it and writes
-/// the clip around it. Returns the report and the still cover of the chosen frame (for proof
-/// sheets).
+/// Takes the frame, composites the cover and writes it (see the module docs).
 ///
 /// # Errors
-/// As [`render_animated`].
-pub fn animate(
-    video: &Path,
-    extracted: keyframe::Extracted,
-    doc: &LayoutDoc,
-    settings: &crate::animated::Settings,
-    output: &Path,
+/// Any stage's error; nothing is written unless every stage succeeded.
+pub fn finish(
+    job: &Job,
+    prepared: Prepared,
+    opts: &RenderOptions,
     env: &Env,
-) -> Result<(AnimatedResult, crate::pixels::Image), Error> {
-    let t0 = Instant::now();
-    let (cover, report, plate) = crate::composite::CoverPlate::new(&extracted.frame.image, doc, env)?;
+    delivery: &Delivery<'_>,
+) -> Result<JobResult, Error> {
+    match prepared.output.clone() {
+        OutputPlan::Clip(settings) => animate(job, &prepared, &settings, opts, env, delivery),
+        OutputPlan::Still { format, quality } => {
+            let fallback = match gpu_compositor(opts.compositor, &job.output)? {
+                GpuChoice::Use => {
+                    match still_on_gpu(job, &prepared, (format, quality), opts, env, delivery) {
+                        Ok(result) => return Ok(result),
+                        Err(e) if opts.compositor == Compositor::Auto && is_gpu_failure(&e) => {
+                            Some(format!("{e}; composited on the CPU"))
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+                GpuChoice::Skip(why) => why,
+            };
+            still_on_cpu(job, &prepared, (format, quality), opts, env, delivery, fallback)
+        }
+    }
+}
+
+/// The stages of a job up to the composite, measuring every text layer's contrast, without
+/// encoding or writing anything (`coverforge check`).
+///
+/// # Errors
+/// Keyframe and compositing errors.
+pub fn inspect(
+    video: &Path,
+    prepared: &Prepared,
+    opts: &RenderOptions,
+    env: &Env,
+) -> Result<CompositeReport, Error> {
+    let (extracted, _) = frame(video, prepared, opts, env, None)?;
+    let (_, report) = composite::composite_with_report(&extracted.frame.image, &prepared.doc, env, true)?;
+    Ok(report)
+}
+
+/// Whether a job's still cover goes to the GPU compositor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GpuChoice {
+    /// Composite on the GPU.
+    Use,
+    /// Composite on the CPU; with `auto`, why not on the GPU.
+    Skip(Option<String>),
+}
+
+/// What `--compositor` means here: `cuda` is an error naming what is missing; `auto` falls back
+/// with the reason. `output` is the file (or folder) the error names.
+///
+/// # Errors
+/// [`EncodeError::Gpu`] (unsupported) for `cuda` when the GPU compositor cannot run.
+pub fn gpu_compositor(compositor: Compositor, output: &Path) -> Result<GpuChoice, Error> {
+    match compositor {
+        Compositor::Cpu => Ok(GpuChoice::Skip(None)),
+        Compositor::Cuda => match composite::gpu::available() {
+            Ok(()) => Ok(GpuChoice::Use),
+            Err(why) => Err(EncodeError::Gpu {
+                path: output.to_owned(),
+                message: format!("--compositor cuda: {why}"),
+            }
+            .into()),
+        },
+        Compositor::Auto => Ok(match composite::gpu::available() {
+            Ok(()) => GpuChoice::Use,
+            Err(why) => GpuChoice::Skip(Some(why)),
+        }),
+    }
+}
+
+/// Whether `e` came from the GPU (CUDA or nvJPEG), so `auto` may retry the job on the CPU.
+fn is_gpu_failure(e: &Error) -> bool {
+    matches!(e, Error::Composite(composite::CompositeError::Gpu(_)) | Error::Encode(EncodeError::Gpu { .. }))
+}
+
+/// The keyframe the layout asks for: from the cache when it has it (storing a decoded one).
+fn frame(
+    video: &Path,
+    prepared: &Prepared,
+    opts: &RenderOptions,
+    env: &Env,
+    cache: Option<(&FrameCache, &str)>,
+) -> Result<(Extracted, FrameSource), Error> {
+    let regions = keyframe::TextRegions::of_layout(&prepared.doc, &env.face_model());
+    let spec = prepared.meta.frame;
+    let key = cache.map(|(_, identity)| FrameCache::key(identity, spec, regions.as_ref()));
+    if let (Some((cache, _)), Some(key)) = (cache, &key) {
+        if let Some(hit) = cache.get(key) {
+            return Ok((hit, FrameSource::Cache));
+        }
+    }
+    let extracted = keyframe::extract_for_layout(video, spec, &env.limits, regions.as_ref(), opts.hwaccel)?;
+    if let (Some((cache, _)), Some(key)) = (cache, &key) {
+        cache.put(key, &extracted);
+    }
+    Ok((extracted, FrameSource::Decode))
+}
+
+/// A still cover composited in system memory.
+fn still_on_cpu(
+    job: &Job,
+    prepared: &Prepared,
+    (format, quality): (Format, u8),
+    opts: &RenderOptions,
+    env: &Env,
+    delivery: &Delivery<'_>,
+    compositor_fallback: Option<String>,
+) -> Result<JobResult, Error> {
     let t1 = Instant::now();
+    let (extracted, frame_source) = frame(&job.video, prepared, opts, env, delivery.cache)?;
+    let t2 = Instant::now();
+    let (canvas, report) =
+        composite::composite_with_report(&extracted.frame.image, &prepared.doc, env, false)?;
+    let t3 = Instant::now();
+    let bytes = encode::encode_with(&canvas, format, quality, &job.output, opts.jpeg_encoder)?;
+    files::write_atomic(&job.output, &bytes, delivery.durability).map_err(EncodeError::from)?;
+    let kept = ExtractedKept::from(extracted);
+    Ok(JobResult {
+        width: canvas.width(),
+        height: canvas.height(),
+        output_bytes: bytes.len() as u64,
+        compositor: "cpu".into(),
+        compositor_fallback,
+        times: StageTimes {
+            layout_ms: prepared.layout_ms,
+            decode_ms: ms_between(t1, t2),
+            composite_ms: ms_between(t2, t3),
+            encode_ms: ms_since(t3),
+        },
+        canvas: delivery.keep_canvas.then_some(canvas),
+        ..result_of(job, prepared, kept, frame_source, report)
+    })
+}
+
+/// A still cover composited on the GPU: a fixed frame decoded on NVDEC stays there (unless a
+/// cache wants it in system memory, or face detection needs it on the CPU); the JPEG is encoded
+/// there by nvJPEG (unless `--jpeg-encoder cpu`); PNG and WebP from a downloaded canvas.
+fn still_on_gpu(
+    job: &Job,
+    prepared: &Prepared,
+    (format, quality): (Format, u8),
+    opts: &RenderOptions,
+    env: &Env,
+    delivery: &Delivery<'_>,
+) -> Result<JobResult, Error> {
+    let doc = &prepared.doc;
+    let t1 = Instant::now();
+    let (extracted, frame_source) = match delivery.cache {
+        // The cache stores frames in system memory: a frame decoded for it is downloaded anyway.
+        Some(_) => {
+            let (e, source) = frame(&job.video, prepared, opts, env, delivery.cache)?;
+            (ExtractedKept::from(e), source)
+        }
+        None => {
+            let regions = keyframe::TextRegions::of_layout(doc, &env.face_model());
+            let spec = prepared.meta.frame;
+            let keep_on_device = !doc.faces;
+            let e = keyframe::extract_kept(
+                &job.video,
+                spec,
+                &env.limits,
+                regions.as_ref(),
+                opts.hwaccel,
+                keep_on_device,
+            )?;
+            (e, FrameSource::Decode)
+        }
+    };
+    let t2 = Instant::now();
+    let (canvas, report) = composite::gpu::composite_on_gpu(extracted.pixels.as_frame(), doc, env)?;
+    let t3 = Instant::now();
+    let gpu_err = |message: String| EncodeError::Gpu { path: job.output.clone(), message };
+    // nvJPEG reads the canvas where it is; anything else is encoded from a downloaded copy.
+    let on_cpu = format != Format::Jpeg || opts.jpeg_encoder == JpegEncoder::Cpu;
+    let image = if delivery.keep_canvas || on_cpu { Some(canvas.to_image().map_err(gpu_err)?) } else { None };
+    let bytes = match &image {
+        Some(img) if on_cpu => encode::encode(img, format, quality, &job.output)?,
+        _ => canvas.encode_jpeg(quality).map_err(gpu_err)?,
+    };
+    // The canvas borrows the frame it was drawn on: let go of it before the frame.
+    drop(canvas);
+    files::write_atomic(&job.output, &bytes, delivery.durability).map_err(EncodeError::from)?;
+    Ok(JobResult {
+        width: doc.canvas.width,
+        height: doc.canvas.height,
+        output_bytes: bytes.len() as u64,
+        compositor: "cuda".into(),
+        compositor_fallback: None,
+        times: StageTimes {
+            layout_ms: prepared.layout_ms,
+            decode_ms: ms_between(t1, t2),
+            composite_ms: ms_between(t2, t3),
+            encode_ms: ms_since(t3),
+        },
+        canvas: image.filter(|_| delivery.keep_canvas),
+        ..result_of(job, prepared, extracted, frame_source, report)
+    })
+}
+
+/// An animated cover: the overlays are frozen on the chosen frame and drawn over a clip of
+/// `settings.seconds` centred on it (moved to stay inside the video). The clip is composited on
+/// the CPU whatever `--compositor` says.
+fn animate(
+    job: &Job,
+    prepared: &Prepared,
+    settings: &clip::Settings,
+    opts: &RenderOptions,
+    env: &Env,
+    delivery: &Delivery<'_>,
+) -> Result<JobResult, Error> {
+    let doc = &prepared.doc;
+    let t1 = Instant::now();
+    let (extracted, frame_source) = frame(&job.video, prepared, opts, env, delivery.cache)?;
+    let t2 = Instant::now();
+    let (cover, report, plate) = CoverPlate::new(&extracted.frame.image, doc, env)?;
+    let t3 = Instant::now();
     let duration = extracted.info.duration_s;
     let start = (extracted.frame.time_s - settings.seconds / 2.0).min(duration - settings.seconds).max(0.0);
+    let size = (doc.canvas.width, doc.canvas.height);
     let clip = crate::animated::write_clip(
-        video,
-        env,
+        &job.video,
+        (&env.limits, opts.hwaccel),
         &plate,
-        (doc.canvas.width, doc.canvas.height),
+        size,
         settings,
         start,
-        output,
+        &job.output,
     )?;
-    let t2 = Instant::now();
-    let mut warnings = extracted.warnings;
+    let t4 = Instant::now();
+    let mut result = result_of(job, prepared, ExtractedKept::from(extracted), frame_source, report);
     if duration > 0.0 && settings.seconds > duration + 1e-3 {
-        warnings.push(format!(
+        result.warnings.push(format!(
             "{}: the video is {duration:.2} s long, shorter than the {:.2} s clip asked for; its last frame is held",
-            video.display(),
+            job.video.display(),
             settings.seconds
         ));
     }
-    let ms = |a: Instant, b: Instant| (b - a).as_secs_f64() * 1000.0;
-    let result = AnimatedResult {
+    Ok(JobResult {
+        width: clip.width,
+        height: clip.height,
+        output_bytes: std::fs::metadata(&job.output).map(|m| m.len()).unwrap_or(0),
+        compositor: "cpu".into(),
+        clip: Some(clip),
+        times: StageTimes {
+            layout_ms: prepared.layout_ms,
+            decode_ms: ms_between(t1, t2),
+            composite_ms: ms_between(t2, t3),
+            encode_ms: ms_between(t3, t4),
+        },
+        canvas: delivery.keep_canvas.then_some(cover),
+        ..result
+    })
+}
+
+/// The fields every kind of job fills the same way.
+fn result_of(
+    job: &Job,
+    prepared: &Prepared,
+    extracted: ExtractedKept,
+    frame_source: FrameSource,
+    report: CompositeReport,
+) -> JobResult {
+    JobResult {
         media: extracted.info,
-        frame_time_s: extracted.frame.time_s,
-        output: output.to_owned(),
-        template: doc.template.clone(),
-        output_bytes: std::fs::metadata(output).map(|m| m.len()).unwrap_or(0),
-        clip,
+        frame_time_s: extracted.time_s,
+        frame_score: extracted.score,
+        frame_source,
+        output: job.output.clone(),
+        width: prepared.doc.canvas.width,
+        height: prepared.doc.canvas.height,
+        template: prepared.doc.template.clone(),
+        output_bytes: 0,
+        warnings: extracted.warnings,
         contrast: report.contrast,
-        warnings,
-        times: AnimatedTimes { layout_ms: 0.0, keyframe_ms: ms(t0, t1), clip_ms: ms(t1, t2) },
-    };
-    Ok((result, cover))
+        faces: report.faces,
+        moved_off_faces: report.moved_off_faces,
+        decoded_by: extracted.decoded_by,
+        compositor: String::new(),
+        compositor_fallback: None,
+        clip: None,
+        times: StageTimes::default(),
+        canvas: None,
+    }
+}
+
+fn ms_between(a: Instant, b: Instant) -> f64 {
+    (b - a).as_secs_f64() * 1000.0
+}
+
+fn ms_since(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1000.0
 }

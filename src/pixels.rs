@@ -104,18 +104,7 @@ impl std::fmt::Debug for Image {
     }
 }
 
-/// Quarter turns that make a stored video frame upright.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum QuarterTurn {
-    /// Already upright.
-    None,
-    /// Turn 90° clockwise.
-    Clockwise,
-    /// Turn 180°.
-    Half,
-    /// Turn 90° counter-clockwise.
-    CounterClockwise,
-}
+pub use crate::model::QuarterTurn;
 
 impl Image {
     /// A `width`×`height` image filled with `fill` (alpha ignored).

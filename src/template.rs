@@ -6,8 +6,8 @@
 //! quoted numerals for the same reason. Rendering stops as soon as the output exceeds the
 //! template-output limit, before it can grow without bound.
 
-use crate::error::{Diagnostic, Diagnostics};
 use crate::metadata::{closest, Metadata};
+use crate::model::{Diagnostic, Diagnostics};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -67,6 +67,46 @@ pub fn find(
         .map(|n| n.trim_end_matches(".tera").trim_end_matches(".yaml").to_string())
         .unwrap_or_else(|| name_or_path.to_string());
     Ok(TemplateSource { name, path, text })
+}
+
+/// The template a job uses: `template_override` (a name or a path relative to the current
+/// folder), else the metadata's `template` key (a path there is relative to the metadata's
+/// folder, like the watermark).
+///
+/// # Errors
+/// A diagnostic pointing at whoever named the template (the flag, or the metadata's
+/// `template:` line) when neither names one or the named one does not exist.
+pub fn find_for(
+    meta: &Metadata,
+    template_override: Option<&str>,
+    templates_dir: &Path,
+) -> Result<TemplateSource, Diagnostics> {
+    let name = template_override.or(meta.template.as_deref()).ok_or_else(|| {
+        Diagnostics::from(
+            Diagnostic::new(&meta.source, "no template: add `template: NAME` or pass --template")
+                .hint(format!("available: {}", available(templates_dir).join(", "))),
+        )
+    })?;
+    let name = match (template_override, meta.source.parent()) {
+        (None, Some(dir)) if is_path(name) => dir.join(name).to_string_lossy().into_owned(),
+        _ => name.to_string(),
+    };
+    find(&name, templates_dir, &meta.source).map_err(|mut d| {
+        // Point at whoever named the template: the flag, or the metadata's `template:` line
+        // (looked up only now, on failure, to keep the file read off the success path).
+        let (file, line) = match template_override {
+            Some(_) => (PathBuf::from("--template"), None),
+            None => {
+                let text = std::fs::read_to_string(&meta.source).unwrap_or_default();
+                (meta.source.clone(), crate::metadata::line_of_key(&text, "template"))
+            }
+        };
+        for diag in &mut d.0 {
+            diag.file = file.clone();
+            diag.line = line;
+        }
+        d
+    })
 }
 
 /// Whether a template reference is a path rather than a name under `templates/`.

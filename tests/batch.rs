@@ -78,12 +78,19 @@ fn good_jobs_render_and_bad_ones_are_reported_with_exit_code_1() {
         zbar(&dir.path().join("out/a.jpg")),
         vec!["https://example.com/x?utm_source=batch".to_string()]
     );
-    let error = |name: &str| {
-        jobs.iter().find(|j| j["output"].as_str().unwrap().ends_with(name)).unwrap()["error"]
-            .as_str()
-            .unwrap()
-            .to_string()
+    let error_of = |name: &str| {
+        jobs.iter().find(|j| j["output"].as_str().unwrap().ends_with(name)).unwrap()["error"].clone()
     };
+    let error = |name: &str| error_of(name)["message"].as_str().unwrap().to_string();
+    // The error object says whose fault it is and where: the metadata's line and column for a
+    // typo, the video for a broken file.
+    let typo = error_of("typo.jpg");
+    assert_eq!(typo["kind"], "template", "{typo}");
+    assert!(typo["file"].as_str().unwrap().ends_with("typo.yaml") && typo["line"] == 2, "{typo}");
+    assert!(typo["column"].is_u64(), "{typo}");
+    let broken = error_of("broken.jpg");
+    assert_eq!(broken["kind"], "input_media", "{broken}");
+    assert!(broken["file"].as_str().unwrap().ends_with("broken.mp4") && broken["line"].is_null(), "{broken}");
     assert!(
         error("broken.jpg").contains("broken.mp4") && error("broken.jpg").contains("not a readable video"),
         "{}",
@@ -263,14 +270,19 @@ fn manifests_in_yaml_and_csv_with_inline_values() {
 
     write(&dir.path().join("bad.csv"), "video,titel\nclip.mp4,x\n");
     let r = run_in(dir.path(), &["batch", "bad.csv", "-o", "out"]);
-    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert_eq!(r.code, 4, "a malformed manifest is a metadata error: {}", r.stderr);
     assert!(r.stderr.contains("bad.csv:1: unknown column `titel` (did you mean `title`?)"), "{}", r.stderr);
 }
 
 #[test]
-fn usage_errors_exit_with_2() {
+fn batch_start_failures_exit_by_their_cause() {
     let dir = tempdir();
     let r = run_in(dir.path(), &["batch", "no-such-folder", "-o", "out"]);
+    assert_eq!(r.code, 7, "a missing INPUT is an I/O error: {}", r.stderr);
+    assert!(r.stderr.contains("no-such-folder: cannot read"), "{}", r.stderr);
+    write(&dir.path().join("notes.txt"), "x");
+    let r = run_in(dir.path(), &["batch", "notes.txt", "-o", "out"]);
+    assert_eq!(r.code, 2, "an INPUT that is neither folder nor manifest is a usage error: {}", r.stderr);
+    let r = run_in(dir.path(), &["batch", ".", "-o", "out", "-j", "0"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
-    assert!(r.stderr.contains("no-such-folder"), "{}", r.stderr);
 }

@@ -207,3 +207,21 @@ fn probe_prints_text_by_default() {
     assert!(r.stdout.contains("codec:      h264") && r.stdout.contains("1280x720"), "{}", r.stdout);
     let _ = Rgba::BLACK;
 }
+
+#[test]
+fn completions_and_man_page_come_from_the_clap_definitions() {
+    let dir = tempdir();
+    let bash = run_in(dir.path(), &["completions", "bash"]);
+    assert_eq!(bash.code, 0, "{}", bash.stderr);
+    assert!(bash.stdout.contains("complete -F") && bash.stdout.contains("--hwaccel"), "{}", bash.stdout);
+    for shell in ["zsh", "fish"] {
+        let r = run_in(dir.path(), &["completions", shell]);
+        assert_eq!(r.code, 0, "{shell}: {}", r.stderr);
+        assert!(r.stdout.contains("check-decode"), "{shell} completions name every option");
+    }
+    let man = run_in(dir.path(), &["man"]);
+    assert_eq!(man.code, 0, "{}", man.stderr);
+    assert!(man.stdout.starts_with(".ie") || man.stdout.contains(".TH coverforge"), "{}", &man.stdout[..200]);
+    assert!(man.stdout.contains("hwaccel"), "the manual documents the options");
+    assert_eq!(run_in(dir.path(), &["completions", "tcsh"]).code, 2, "an unknown shell is a usage error");
+}

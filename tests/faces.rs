@@ -4,7 +4,7 @@
 
 mod common;
 use common::*;
-use coverforge::layout::doc::{BoxPx, Layer};
+use coverforge::layout::doc::{Layer, Rect};
 use coverforge::pixels::Image;
 use coverforge::{composite, pipeline, Env};
 
@@ -16,7 +16,7 @@ fn frame() -> Image {
     Image::load(&repo("tests/faces/frame.jpg")).unwrap()
 }
 
-fn overlaps(a: &BoxPx, b: &BoxPx) -> bool {
+fn overlaps(a: &Rect, b: &Rect) -> bool {
     a.x < b.x + b.width as i32
         && b.x < a.x + a.width as i32
         && a.y < b.y + b.height as i32

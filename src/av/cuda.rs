@@ -24,6 +24,7 @@
 
 #![allow(unsafe_code)]
 
+use super::dl::{open_first, symbol};
 use crate::color::Rgba;
 use crate::pixels::Image;
 use ff::ffi;
@@ -189,37 +190,6 @@ impl Driver {
     }
 }
 
-/// The first of `names` that loads (NVIDIA's libraries, versioned names first).
-///
-/// # Errors
-/// The loader's reason for the last name tried.
-pub(super) fn open_first(names: &[&str]) -> Result<Library, String> {
-    let mut last = String::new();
-    for name in names {
-        // SAFETY: loading a shared library runs its initialisers; these are NVIDIA's CUDA
-        // libraries, which are designed to be loaded at run time (FFmpeg loads libcuda so too).
-        match unsafe { Library::new(name) } {
-            Ok(lib) => return Ok(lib),
-            Err(e) => last = format!("cannot load {name} ({e})"),
-        }
-    }
-    Err(last)
-}
-
-/// The C function `name` (NUL-terminated) of `lib`, typed as `T`.
-///
-/// Every caller gives `T` the signature the library's header declares for `name` (the field
-/// types of `Driver` and `nvjpeg::Api`), which is what makes calling it sound.
-///
-/// # Errors
-/// When the library (`lib_name`, for the message) has no such symbol.
-pub(super) fn symbol<T: Copy>(lib: &Library, lib_name: &str, name: &[u8]) -> Result<T, String> {
-    // SAFETY: see above: the type is the header's signature for the symbol.
-    let s: libloading::Symbol<T> = unsafe { lib.get(name) }
-        .map_err(|e| format!("{lib_name} has no {}: {e}", String::from_utf8_lossy(name)))?;
-    Ok(*s)
-}
-
 /// The CUDA driver, loaded once per process.
 fn driver() -> Result<&'static Driver, String> {
     static DRIVER: OnceLock<Result<Driver, String>> = OnceLock::new();
@@ -261,7 +231,7 @@ fn open_gpu() -> Result<Gpu, String> {
         );
     }
     let driver = driver()?;
-    let device = super::hw::device(crate::accel::Device::Cuda)?;
+    let device = super::hw::device(crate::model::Device::Cuda)?;
     // SAFETY: the device reference is valid for the process (cached); its `data` is an
     // AVHWDeviceContext whose `hwctx` is an AVCUDADeviceContext for a CUDA device.
     let (ctx, ffmpeg_stream) = unsafe {

@@ -1,9 +1,9 @@
 //! Opening decoders: on the device [`HwAccel`] picks (or software), keyframes-only or every
 //! frame, and a process-wide pool of hardware decoders reused across videos.
 
+use super::error::ProbeError;
 use super::{describe, hw};
-use crate::accel::{Device, HwAccel};
-use crate::probe::ProbeError;
+use crate::model::{Device, HwAccel};
 use ff::codec::discard::Discard;
 use ffmpeg_next as ff;
 use std::path::Path;

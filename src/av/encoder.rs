@@ -17,13 +17,13 @@
 #![allow(unsafe_code)]
 
 use super::hw;
-use crate::accel::Device;
-use crate::animated::{Backend, RateControl, Settings, VideoCodec};
+use crate::model::clip::{Backend, RateControl, Settings, VideoCodec};
+use crate::model::Device;
 use crate::pixels::Image;
 use ff::ffi;
 use ff::software::scaling;
 use ffmpeg_next as ff;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, OnceLock};
 
@@ -354,7 +354,7 @@ pub fn probe() -> &'static [EncoderProbe] {
     static PROBES: OnceLock<Vec<EncoderProbe>> = OnceLock::new();
     PROBES.get_or_init(|| {
         let settings =
-            crate::animated::EncodeSettings::default().validate(false).expect("defaults are valid");
+            crate::model::clip::EncodeSettings::default().validate(false).expect("defaults are valid");
         let mut out = Vec::new();
         let combos = [
             (Container::Mp4, VideoCodec::H264),
@@ -407,8 +407,8 @@ pub(crate) struct ClipWriter {
     bgr: ff::frame::Video,
     converted: ff::frame::Video,
     next_pts: i64,
-    tmp: PathBuf,
-    dest: PathBuf,
+    /// The file being written under a temporary name; removed unless the clip completes.
+    staged: Option<crate::files::Staged>,
     /// Why earlier backends were not used.
     pub fallbacks: Vec<String>,
 }
@@ -446,18 +446,10 @@ impl ClipWriter {
         let Some(opened) = opened else {
             return Err(CreateError::NoEncoder(format!("no encoder opened: {}", fallbacks.join("; "))));
         };
-        let dir = dest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        let file = dest.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
-        let tmp = dir.join(format!(".{file}.{}.tmp", std::process::id()));
+        let staged =
+            crate::files::Staged::new(dest).map_err(|e| CreateError::Io(format!("cannot create: {e}")))?;
         let enc_tb = fps.invert();
-        let started = Self::start_file(&tmp, container, &opened, enc_tb);
-        let (octx, stream_tb) = match started {
-            Ok(v) => v,
-            Err(e) => {
-                let _ = std::fs::remove_file(&tmp);
-                return Err(e);
-            }
-        };
+        let (octx, stream_tb) = Self::start_file(staged.path(), container, &opened, enc_tb)?;
         let scaler = scaling::Context::get(
             ff::format::Pixel::BGR24,
             width,
@@ -471,7 +463,6 @@ impl ClipWriter {
             Ok(sc) => sc,
             Err(e) => {
                 drop(octx);
-                let _ = std::fs::remove_file(&tmp);
                 let why = format!("no BGR24 → {:?} converter: {}", opened.sw_format, super::describe(&e));
                 return Err(CreateError::Io(why));
             }
@@ -485,8 +476,7 @@ impl ClipWriter {
             bgr: ff::frame::Video::new(ff::format::Pixel::BGR24, width, height),
             converted: ff::frame::Video::empty(),
             next_pts: 0,
-            tmp,
-            dest: dest.to_owned(),
+            staged: Some(staged),
             fallbacks,
             opened: Some(opened),
         })
@@ -601,7 +591,9 @@ impl ClipWriter {
         let mut octx = self.octx.take().expect("open until finished");
         octx.write_trailer().map_err(|e| format!("writing the clip: {}", super::describe(&e)))?;
         drop(octx);
-        std::fs::rename(&self.tmp, &self.dest).map_err(|e| format!("{}: {e}", self.dest.display()))?;
+        let staged = self.staged.take().expect("open until finished");
+        let dest = staged.dest().to_owned();
+        staged.commit(crate::files::Durability::Unsynced).map_err(|e| format!("{}: {e}", dest.display()))?;
         if let Some(mut o) = self.opened.take() {
             if o.backend.is_hardware() && can_restart(&o.enc) {
                 // SAFETY: the encoder is open and drained; flushing resets it for a new stream.
@@ -615,10 +607,9 @@ impl ClipWriter {
 
 impl Drop for ClipWriter {
     fn drop(&mut self) {
-        // Unfinished: close the muxer and remove the partial file.
-        if self.octx.take().is_some() {
-            let _ = std::fs::remove_file(&self.tmp);
-        }
+        // Unfinished: close the muxer before the partial file is removed (with `staged`).
+        drop(self.octx.take());
+        drop(self.staged.take());
     }
 }
 

@@ -12,7 +12,7 @@
 
 #![allow(unsafe_code)]
 
-use crate::accel::Device;
+use crate::model::Device;
 use ff::ffi;
 use ffmpeg_next as ff;
 use std::collections::HashMap;

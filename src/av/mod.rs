@@ -13,15 +13,18 @@
 pub(crate) mod cuda;
 pub(crate) mod decoder;
 pub(crate) mod display;
+pub(crate) mod dl;
 pub(crate) mod encoder;
+pub mod error;
 pub(crate) mod hw;
 pub(crate) mod nvjpeg;
 
-use crate::accel::{DecodedBy, Device, HwAccel};
 use crate::limits::{self, Limits};
+use crate::model::MediaInfo;
+use crate::model::{DecodedBy, Device, HwAccel};
 use crate::pixels::{Image, QuarterTurn};
-use crate::probe::{MediaInfo, ProbeError};
 use decoder::{open_decoder_for, Decoder};
+use error::ProbeError;
 use ff::software::scaling;
 use ffmpeg_next as ff;
 use std::path::{Path, PathBuf};
@@ -242,10 +245,7 @@ impl Source {
 
     /// Decodes the keyframe at or before `time_s` (the last keyframe when `time_s` is past the
     /// end), upright, with square pixels, as BGR.
-    pub(crate) fn keyframe_at(
-        &mut self,
-        time_s: f64,
-    ) -> Result<DecodedKeyframe, crate::keyframe::DecodeError> {
+    pub(crate) fn keyframe_at(&mut self, time_s: f64) -> Result<DecodedKeyframe, error::DecodeError> {
         let k = self.decode_keyframe(time_s, false)?;
         let image = match k.pixels {
             KeyframePixels::Host(image) => image,
@@ -256,7 +256,7 @@ impl Source {
 
     /// As [`Source::keyframe_at`], but an NVDEC frame that needs no turning or stretching stays
     /// on the GPU for the GPU compositor; anything else comes back as BGR.
-    pub(crate) fn keyframe_kept_at(&mut self, time_s: f64) -> Result<Keyframe, crate::keyframe::DecodeError> {
+    pub(crate) fn keyframe_kept_at(&mut self, time_s: f64) -> Result<Keyframe, error::DecodeError> {
         self.decode_keyframe(time_s, true)
     }
 
@@ -271,12 +271,8 @@ impl Source {
             && self.info.upright_turn == QuarterTurn::None
     }
 
-    fn decode_keyframe(
-        &mut self,
-        time_s: f64,
-        keep_on_device: bool,
-    ) -> Result<Keyframe, crate::keyframe::DecodeError> {
-        use crate::keyframe::DecodeError;
+    fn decode_keyframe(&mut self, time_s: f64, keep_on_device: bool) -> Result<Keyframe, error::DecodeError> {
+        use error::DecodeError;
         let path = self.path.clone();
         self.seek_before(time_s).map_err(|e| DecodeError::Seek {
             path: path.clone(),
@@ -527,7 +523,7 @@ impl Source {
     }
 
     /// Converts a decoded frame to an upright BGR [`Image`] with square pixels.
-    fn convert_frame(&mut self, frame: &ff::frame::Video) -> Result<Image, crate::keyframe::DecodeError> {
+    fn convert_frame(&mut self, frame: &ff::frame::Video) -> Result<Image, error::DecodeError> {
         let (fmt, w, h) = (frame.format(), frame.width(), frame.height());
         // The bitstream's pixel aspect ratio is the authority (containers may not repeat it).
         let sar = frame.aspect_ratio();
@@ -551,7 +547,7 @@ impl Source {
                 // frames are stretched horizontally with bicubic filtering.
                 scaling::Flags::BICUBIC,
             )
-            .map_err(|e| crate::keyframe::DecodeError::Convert {
+            .map_err(|e| error::DecodeError::Convert {
                 path: self.path.clone(),
                 reason: format!("no {fmt:?} → BGR24 scaler ({})", describe(&e)),
             })?;
@@ -562,15 +558,13 @@ impl Source {
         let (_, _, _, scaler) = self.scaler.as_mut().expect("scaler was just set");
         // FFmpeg allocates `bgr` with padded rows: swscale may write past `width * 3`.
         let mut bgr = ff::frame::Video::empty();
-        scaler.run(frame, &mut bgr).map_err(|e| crate::keyframe::DecodeError::Convert {
-            path: self.path.clone(),
-            reason: describe(&e),
-        })?;
+        scaler
+            .run(frame, &mut bgr)
+            .map_err(|e| error::DecodeError::Convert { path: self.path.clone(), reason: describe(&e) })?;
         let image = Image::from_bgr_strided(out_w, h, bgr.data(0), bgr.stride(0));
-        image.rotated(self.info.upright_turn).map_err(|e| crate::keyframe::DecodeError::Convert {
-            path: self.path.clone(),
-            reason: e.to_string(),
-        })
+        image
+            .rotated(self.info.upright_turn)
+            .map_err(|e| error::DecodeError::Convert { path: self.path.clone(), reason: e.to_string() })
     }
 }
 

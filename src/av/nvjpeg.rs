@@ -10,7 +10,7 @@
 
 #![allow(unsafe_code)]
 
-use super::cuda::{open_first, symbol};
+use super::dl::{open_first, symbol};
 use libloading::Library;
 use std::cell::RefCell;
 use std::ffi::{c_int, c_uchar, c_uint, c_void};

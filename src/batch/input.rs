@@ -12,26 +12,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-/// File extensions taken as videos in folder mode.
-pub const VIDEO_EXTENSIONS: &[&str] = &["mp4", "mov", "m4v", "mkv", "webm", "avi", "ts", "mts", "flv", "3gp"];
-
-/// Where a job's metadata comes from.
-#[derive(Debug, Clone)]
-pub enum MetaSource {
-    /// A sidecar or `meta:` file.
-    File(PathBuf),
-    /// Values written in a manifest, as YAML text; `origin` names the manifest and row.
-    Inline {
-        /// The manifest (for messages and relative paths).
-        origin: PathBuf,
-        /// Which job in it, 1-based.
-        row: usize,
-        /// The values as a YAML document.
-        yaml: String,
-    },
-    /// The job cannot run; the text says why.
-    Invalid(String),
-}
+use super::BatchError;
+use crate::metadata::MetaSource;
+use crate::model::VIDEO_EXTENSIONS;
 
 /// One cover to make.
 #[derive(Debug, Clone)]
@@ -58,15 +41,20 @@ pub struct BatchInput {
 /// # Errors
 /// A message naming INPUT when it is missing or unreadable, or a manifest is malformed: these
 /// are usage errors (exit code 2). Problems with single jobs become failed jobs instead.
-pub fn discover(input: &Path, outdir: &Path, ext: &str) -> Result<BatchInput, String> {
-    let meta = std::fs::metadata(input).map_err(|e| format!("{}: {e}", input.display()))?;
+pub fn discover(input: &Path, outdir: &Path, ext: &str) -> Result<BatchInput, BatchError> {
+    let meta = std::fs::metadata(input).map_err(|source| io(input, "cannot read", source))?;
     let mut batch = if meta.is_dir() {
         folder(input, outdir, ext)?
     } else {
         match input.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
             Some("csv") => csv_manifest(input, outdir, ext)?,
             Some("yaml" | "yml") => yaml_manifest(input, outdir, ext)?,
-            _ => return Err(format!("{}: INPUT must be a folder or a .yaml/.csv manifest", input.display())),
+            _ => {
+                return Err(BatchError::Usage(format!(
+                    "{}: INPUT must be a folder or a .yaml/.csv manifest",
+                    input.display()
+                )))
+            }
         }
     };
     // Two jobs writing one file would race; the later ones fail.
@@ -86,21 +74,21 @@ pub fn discover(input: &Path, outdir: &Path, ext: &str) -> Result<BatchInput, St
     Ok(batch)
 }
 
-fn read_defaults(path: &Path) -> Result<Option<(PathBuf, serde_yaml_ng::Mapping)>, String> {
+fn read_defaults(path: &Path) -> Result<Option<(PathBuf, serde_yaml_ng::Mapping)>, BatchError> {
     if !path.is_file() {
         return Ok(None);
     }
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path).map_err(|source| io(path, "cannot read", source))?;
     let map: serde_yaml_ng::Mapping = serde_yaml_ng::from_str(&text)
-        .map_err(|e| crate::metadata::yaml_diagnostic(path, &e, &[]).to_string())?;
+        .map_err(|e| BatchError::Manifest(crate::metadata::yaml_diagnostic(path, &e, &[]).to_string()))?;
     Ok(Some((path.to_owned(), map)))
 }
 
-fn folder(dir: &Path, outdir: &Path, ext: &str) -> Result<BatchInput, String> {
+fn folder(dir: &Path, outdir: &Path, ext: &str) -> Result<BatchInput, BatchError> {
     let mut videos: BTreeMap<String, PathBuf> = BTreeMap::new();
     let mut sidecars: BTreeMap<String, PathBuf> = BTreeMap::new();
-    for entry in std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))? {
-        let path = entry.map_err(|e| format!("{}: {e}", dir.display()))?.path();
+    for entry in std::fs::read_dir(dir).map_err(|source| io(dir, "cannot read folder", source))? {
+        let path = entry.map_err(|source| io(dir, "cannot read folder", source))?.path();
         let (Some(stem), Some(e)) =
             (path.file_stem().and_then(|s| s.to_str()), path.extension().and_then(|e| e.to_str()))
         else {
@@ -162,16 +150,17 @@ fn output_for(outdir: &Path, video: &Path, given: Option<&str>, ext: &str) -> Pa
     }
 }
 
-fn yaml_manifest(path: &Path, outdir: &Path, ext: &str) -> Result<BatchInput, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+fn yaml_manifest(path: &Path, outdir: &Path, ext: &str) -> Result<BatchInput, BatchError> {
+    let text = std::fs::read_to_string(path).map_err(|source| io(path, "cannot read", source))?;
     #[derive(serde::Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Manifest {
         defaults: Option<serde_yaml_ng::Mapping>,
         jobs: Vec<serde_yaml_ng::Mapping>,
     }
-    let m: Manifest = serde_yaml_ng::from_str(&text)
-        .map_err(|e| crate::metadata::yaml_diagnostic(path, &e, &["defaults", "jobs"]).to_string())?;
+    let m: Manifest = serde_yaml_ng::from_str(&text).map_err(|e| {
+        BatchError::Manifest(crate::metadata::yaml_diagnostic(path, &e, &["defaults", "jobs"]).to_string())
+    })?;
     let base = path.parent().unwrap_or(Path::new("."));
     let defaults = match m.defaults {
         Some(d) => Some((path.to_owned(), d)),
@@ -216,11 +205,12 @@ fn yaml_manifest(path: &Path, outdir: &Path, ext: &str) -> Result<BatchInput, St
     Ok(BatchInput { jobs, defaults })
 }
 
-fn csv_manifest(path: &Path, outdir: &Path, ext: &str) -> Result<BatchInput, String> {
-    let mut reader = csv::Reader::from_path(path).map_err(|e| format!("{}: {e}", path.display()))?;
+fn csv_manifest(path: &Path, outdir: &Path, ext: &str) -> Result<BatchInput, BatchError> {
+    let mut reader =
+        csv::Reader::from_path(path).map_err(|e| BatchError::Manifest(format!("{}: {e}", path.display())))?;
     let headers: Vec<String> = reader
         .headers()
-        .map_err(|e| format!("{}: {e}", path.display()))?
+        .map_err(|e| BatchError::Manifest(format!("{}: {e}", path.display())))?
         .iter()
         .map(|h| h.trim().to_string())
         .collect();
@@ -246,17 +236,17 @@ fn csv_manifest(path: &Path, outdir: &Path, ext: &str) -> Result<BatchInput, Str
             let hint = crate::metadata::closest(h, COLUMNS)
                 .map(|c| format!(" (did you mean `{c}`?)"))
                 .unwrap_or_default();
-            return Err(format!("{}:1: unknown column `{h}`{hint}", path.display()));
+            return Err(BatchError::Manifest(format!("{}:1: unknown column `{h}`{hint}", path.display())));
         }
     }
     if !headers.iter().any(|h| h == "video") {
-        return Err(format!("{}:1: no `video` column", path.display()));
+        return Err(BatchError::Manifest(format!("{}:1: no `video` column", path.display())));
     }
     let base = path.parent().unwrap_or(Path::new("."));
     let mut jobs = Vec::new();
     for (i, record) in reader.records().enumerate() {
         let line = i + 2;
-        let record = record.map_err(|e| format!("{}:{line}: {e}", path.display()))?;
+        let record = record.map_err(|e| BatchError::Manifest(format!("{}:{line}: {e}", path.display())))?;
         let get = |name: &str| {
             headers
                 .iter()
@@ -308,4 +298,8 @@ fn csv_manifest(path: &Path, outdir: &Path, ext: &str) -> Result<BatchInput, Str
         jobs.push(BatchJob { video, meta, output });
     }
     Ok(BatchInput { jobs, defaults: read_defaults(&base.join("defaults.yaml"))? })
+}
+
+fn io(path: &Path, what: &'static str, source: std::io::Error) -> BatchError {
+    BatchError::Io { path: path.to_owned(), what, source }
 }

@@ -11,19 +11,20 @@
 //! - Memory does not grow with the number of jobs: a job holds its own frame and canvas only
 //!   while it runs; report lines are streamed to disk; proof thumbnails go to files.
 
-pub mod frame_cache;
 pub mod input;
 mod proof;
 
-use crate::encode::{self, Format};
+use crate::encode::Format;
 use crate::env::Env;
-use crate::error::Error;
-use crate::keyframe::{self, Extracted};
+use crate::error::{Error, ErrorKind, ErrorReport};
+use crate::files::Durability;
+use crate::keyframe::cache::{self as frame_cache, FrameCache};
 use crate::layout::doc::{Layer, LayoutDoc};
-use crate::metadata::{self, Metadata};
-use crate::pipeline::{self, StageTimes};
-use frame_cache::FrameCache;
-use input::{BatchJob, MetaSource};
+use crate::metadata::Metadata;
+use crate::pipeline::{
+    self, Delivery, FrameSource, GpuChoice, Job, OutputKind, OutputPlan, RenderOptions, StageTimes,
+};
+use input::BatchJob;
 use rayon::prelude::*;
 use serde::Serialize;
 use std::io::Write;
@@ -73,6 +74,8 @@ pub struct Options {
     pub cache: Option<FrameCache>,
     /// Output verbosity.
     pub verbosity: Verbosity,
+    /// Device choices for every job.
+    pub render: RenderOptions,
 }
 
 /// A job's outcome.
@@ -89,16 +92,6 @@ pub enum Status {
     Planned,
 }
 
-/// Where a job's frame came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FrameSource {
-    /// Decoded from the video.
-    Decode,
-    /// Read from the keyframe cache.
-    Cache,
-}
-
 /// One line of the report.
 #[derive(Debug, Clone, Serialize)]
 pub struct JobReport {
@@ -110,8 +103,9 @@ pub struct JobReport {
     pub output: PathBuf,
     /// What happened.
     pub status: Status,
-    /// `"{input}: {error}"` when failed.
-    pub error: Option<String>,
+    /// Why it failed: whose fault (`kind`), the message (`"{input}: {error}"`), and the file,
+    /// line and column it points at.
+    pub error: Option<ErrorReport>,
     /// Time of the frame used.
     pub frame_time_s: Option<f64>,
     /// Where the frame came from.
@@ -177,10 +171,42 @@ pub struct Summary {
     pub threads: usize,
 }
 
-/// Why a batch could not start (a usage error: exit code 2).
+/// Why a batch could not start; [`BatchError::kind`] gives its exit code.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct BatchError(pub String);
+#[non_exhaustive]
+pub enum BatchError {
+    /// INPUT or OUTDIR cannot be used as asked (not a folder or manifest, a bad option).
+    #[error("{0}")]
+    Usage(String),
+    /// A manifest or `defaults.yaml` is malformed.
+    #[error("{0}")]
+    Manifest(String),
+    /// A file or folder could not be read or written.
+    #[error("{}: {what}: {source}", path.display())]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// What was being done.
+        what: &'static str,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The compositor or another device asked for is missing.
+    #[error(transparent)]
+    Job(#[from] Error),
+}
+
+impl BatchError {
+    /// Whose fault it is (the CLI's exit code).
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            BatchError::Usage(_) => ErrorKind::Usage,
+            BatchError::Manifest(_) => ErrorKind::Template,
+            BatchError::Io { .. } => ErrorKind::Io,
+            BatchError::Job(e) => e.kind(),
+        }
+    }
+}
 
 const STATE_DIR: &str = ".coverforge";
 
@@ -199,19 +225,23 @@ pub fn run(input: &Path, opts: &Options, env: &Env) -> Result<Summary, BatchErro
         (None, _, Format::Png) => "png",
         (None, _, Format::Webp) => "webp",
     };
-    let batch = input::discover(input, &opts.outdir, ext).map_err(BatchError)?;
+    let batch = input::discover(input, &opts.outdir, ext)?;
     let state_dir = opts.outdir.join(STATE_DIR).join("state");
     let thumbs_dir = opts.outdir.join(STATE_DIR).join("proof");
     for d in [&opts.outdir, &state_dir, &thumbs_dir] {
-        std::fs::create_dir_all(d)
-            .map_err(|e| BatchError(format!("{}: cannot create folder: {e}", d.display())))?;
+        std::fs::create_dir_all(d).map_err(|source| BatchError::Io {
+            path: d.clone(),
+            what: "cannot create folder",
+            source,
+        })?;
     }
-    remove_stale_temporaries(&opts.outdir);
+    crate::files::remove_stale_temporaries(&opts.outdir);
     let report_file = match &opts.report {
-        Some(p) => Some(Mutex::new(std::io::BufWriter::new(
-            std::fs::File::create(p)
-                .map_err(|e| BatchError(format!("{}: cannot write report: {e}", p.display())))?,
-        ))),
+        Some(p) => {
+            Some(Mutex::new(std::io::BufWriter::new(std::fs::File::create(p).map_err(|source| {
+                BatchError::Io { path: p.clone(), what: "cannot write report", source }
+            })?)))
+        }
         None => None,
     };
     if let Some(cache) = &opts.cache {
@@ -221,20 +251,17 @@ pub fn run(input: &Path, opts: &Options, env: &Env) -> Result<Summary, BatchErro
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.threads.max(1))
         .build()
-        .map_err(|e| BatchError(format!("cannot start {} worker threads: {e}", opts.threads)))?;
+        .map_err(|e| BatchError::Usage(format!("cannot start {} worker threads: {e}", opts.threads)))?;
 
     let progress = Progress::new(batch.jobs.len(), opts.verbosity);
     let counts = Counts::default();
     let rows: Mutex<Vec<(usize, proof::Row)>> = Mutex::new(Vec::new());
-    let (gpu, gpu_unavailable) = match pipeline::use_gpu_compositor(env, &opts.outdir) {
-        Ok(pipeline::GpuChoice::Use) => (opts.animated.is_none(), None),
-        Ok(pipeline::GpuChoice::Skip(why)) => (false, why),
-        Err(e) => return Err(BatchError(e.to_string())),
-    };
+    // Whether still covers go to the GPU compositor (it enters their hash); `cuda` where it
+    // cannot run stops the batch here rather than failing every job.
+    let gpu = pipeline::gpu_compositor(opts.render.compositor, &opts.outdir)? == GpuChoice::Use;
     let committer = Committer::start();
     let ctx = JobContext {
         gpu,
-        gpu_unavailable,
         opts,
         env,
         defaults: batch.defaults.as_ref().map(|d| &d.1),
@@ -291,23 +318,13 @@ pub fn run(input: &Path, opts: &Options, env: &Env) -> Result<Summary, BatchErro
         let mut rows = rows.into_inner().expect("proof rows poisoned");
         rows.sort_by_key(|r| r.0);
         let rows: Vec<proof::Row> = rows.into_iter().map(|r| r.1).collect();
-        proof::write(path, &rows, &summary)
-            .map_err(|e| BatchError(format!("{}: cannot write proof sheet: {e}", path.display())))?;
+        proof::write(path, &rows, &summary).map_err(|source| BatchError::Io {
+            path: path.clone(),
+            what: "cannot write proof sheet",
+            source,
+        })?;
     }
     Ok(summary)
-}
-
-/// Deletes temporary files a killed run left behind (`write_atomic` names them
-/// `.coverforge-*.tmp`); finished covers are never temporaries.
-fn remove_stale_temporaries(outdir: &Path) {
-    let Ok(entries) = std::fs::read_dir(outdir) else { return };
-    for e in entries.flatten() {
-        let name = e.file_name();
-        let name = name.to_string_lossy();
-        if name.starts_with(".coverforge-") && name.ends_with(".tmp") {
-            let _ = std::fs::remove_file(e.path());
-        }
-    }
 }
 
 struct JobContext<'a> {
@@ -318,9 +335,8 @@ struct JobContext<'a> {
     thumbs_dir: &'a Path,
     /// Finished covers on their way to disk (see [`Committer`]).
     committer: &'a Committer,
-    /// Whether still covers go to the GPU compositor; else, with `auto`, why not.
+    /// Whether still covers go to the GPU compositor.
     gpu: bool,
-    gpu_unavailable: Option<String>,
 }
 
 /// Makes finished covers durable off the workers' path: a thread flushes each cover to disk
@@ -343,7 +359,10 @@ impl Committer {
                 let synced = std::fs::File::open(&cover).and_then(|f| f.sync_data());
                 let result = synced
                     .map_err(|e| format!("{}: cannot flush to disk: {e}", cover.display()))
-                    .and_then(|()| encode::write_atomic(&state, hash.as_bytes()).map_err(|e| e.to_string()));
+                    .and_then(|()| {
+                        crate::files::write_atomic(&state, hash.as_bytes(), Durability::Synced)
+                            .map_err(|e| e.to_string())
+                    });
                 if let Err(e) = result {
                     errors.push(e);
                 }
@@ -395,19 +414,11 @@ impl Counts {
     }
 }
 
-fn meta_label(m: &MetaSource) -> String {
-    match m {
-        MetaSource::File(p) => p.display().to_string(),
-        MetaSource::Inline { origin, row, .. } => format!("{} (job {row})", origin.display()),
-        MetaSource::Invalid(_) => String::new(),
-    }
-}
-
 fn run_job(job: &BatchJob, ctx: &JobContext<'_>) -> JobReport {
     let t0 = Instant::now();
     let mut report = JobReport {
         input: job.video.clone(),
-        meta: meta_label(&job.meta),
+        meta: job.meta.label(),
         output: job.output.clone(),
         status: Status::Failed,
         error: None,
@@ -430,46 +441,53 @@ fn run_job(job: &BatchJob, ctx: &JobContext<'_>) -> JobReport {
     if let Err(e) = render_job(job, ctx, &mut report) {
         report.status = Status::Failed;
         // "{input}: {error}", without repeating the input when the error already names it.
-        let input = job.video.display().to_string();
-        report.error = Some(if e.starts_with(&input) { e } else { format!("{input}: {e}") });
+        let (input, message) = (job.video.display().to_string(), e.to_string());
+        let message = if message.starts_with(&input) { message } else { format!("{input}: {message}") };
+        report.error = Some(ErrorReport::new(&e, message));
     }
     report.total_ms = t0.elapsed().as_secs_f64() * 1000.0;
     report
 }
 
-/// Renders one job, filling `report` as it goes.
-fn render_job(job: &BatchJob, ctx: &JobContext<'_>, report: &mut JobReport) -> Result<(), String> {
+/// Runs one job through the pipeline, with batch's own concerns around it: the hash that lets
+/// an unchanged cover be skipped, the keyframe cache, deferred flushing and the proof thumbnail.
+fn render_job(job: &BatchJob, ctx: &JobContext<'_>, report: &mut JobReport) -> Result<(), Error> {
     let opts = ctx.opts;
     let env = ctx.env;
     let t0 = Instant::now();
-    let meta = load_meta(job, ctx.defaults, env).map_err(|e| e.to_string())?;
-    report.title = Some(meta.title.clone());
-    let doc =
-        pipeline::layout_for_metadata(&meta, opts.template.as_deref(), env).map_err(|e| e.to_string())?;
-    report.findings = doc.findings.clone();
+    let kind = match &opts.animated {
+        None => OutputKind::Still { quality: opts.quality },
+        Some(settings) => OutputKind::Animated(settings.clone()),
+    };
+    let job = Job {
+        video: job.video.clone(),
+        meta: job.meta.clone(),
+        defaults: ctx.defaults.cloned(),
+        template: opts.template.clone(),
+        output: job.output.clone(),
+        kind,
+    };
+    let prepared = pipeline::prepare(&job, env)?;
+    report.title = Some(prepared.meta.title.clone());
+    report.findings = prepared.doc.findings.clone();
     // What is written, as it enters the hash: the still format and quality, or the validated
     // clip settings.
-    let output = match &opts.animated {
-        None => Output::Still(Format::from_path(&job.output).map_err(|e| e.to_string())?),
-        Some(over) => {
-            Output::Clip(pipeline::animated_settings(&doc, over, &job.output).map_err(|e| e.to_string())?)
+    let output_options = match &prepared.output {
+        OutputPlan::Still { format, quality } => {
+            format!("{format:?}/{quality}/{}", if ctx.gpu { "cuda" } else { "cpu" })
         }
+        OutputPlan::Clip(settings) => format!("animated {settings:?} {}", file_name(&job.output)),
     };
-    let output_options = match &output {
-        Output::Still(format) => {
-            format!("{format:?}/{}/{}", opts.quality, if ctx.gpu { "cuda" } else { "cpu" })
-        }
-        Output::Clip(settings) => format!("animated {settings:?} {}", file_name(&job.output)),
-    };
-    let identity = frame_cache::video_identity(&job.video).map_err(|e| format!("cannot read video: {e}"))?;
-    let hash = job_hash(&identity, &meta, &doc, &output_options, env)?;
+    let identity = frame_cache::video_identity(&job.video)
+        .map_err(|e| crate::probe::ProbeError::Io { path: job.video.clone(), message: e.to_string() })?;
+    let hash = job_hash(&identity, &prepared.meta, &prepared.doc, &output_options, opts.render, env)?;
     report.input_hash = Some(hash.clone());
-    report.ms.layout_ms = ms_since(t0);
 
     let state = ctx.state_dir.join(format!("{}.hash", file_name(&job.output)));
     if !opts.force && job.output.is_file() && std::fs::read_to_string(&state).is_ok_and(|h| h.trim() == hash)
     {
         report.status = Status::Skipped;
+        report.ms.layout_ms = ms_since(t0);
         report.output_bytes = std::fs::metadata(&job.output).ok().map(|m| m.len());
         if opts.proof.is_some() {
             proof::ensure_thumbnail(&job.output, ctx.thumbs_dir);
@@ -478,135 +496,37 @@ fn render_job(job: &BatchJob, ctx: &JobContext<'_>, report: &mut JobReport) -> R
     }
     if opts.dry_run {
         report.status = Status::Planned;
+        report.ms.layout_ms = ms_since(t0);
         return Ok(());
     }
-
-    if let (true, Output::Still(format)) = (ctx.gpu, &output) {
-        match still_on_gpu(job, ctx, report, &meta, &doc, &identity, *format) {
-            Ok(()) => {
-                ctx.committer.commit(&job.output, &state, &hash);
-                return Ok(());
-            }
-            Err(e) if env.compositor == crate::accel::Compositor::Auto && pipeline::is_gpu_failure(&e) => {
-                report.compositor_fallback = Some(format!("{e}; composited on the CPU"));
-            }
-            Err(e) => return Err(e.to_string()),
-        }
-    }
-    if report.compositor_fallback.is_none() {
-        report.compositor_fallback = ctx.gpu_unavailable.clone();
-    }
-
-    let t1 = Instant::now();
-    let extracted = frame(&job.video, &identity, &meta, &doc, env, opts.cache.as_ref(), report)
-        .map_err(|e| e.to_string())?;
-    report.ms.decode_ms = ms_since(t1);
-    report.frame_time_s = Some(extracted.frame.time_s);
-    report.warnings = extracted.warnings.clone();
-
-    let format = match output {
-        Output::Still(format) => format,
-        Output::Clip(settings) => {
-            animate_job(job, ctx, report, extracted, &doc, &settings)?;
-            ctx.committer.commit(&job.output, &state, &hash);
-            report.status = Status::Ok;
-            return Ok(());
-        }
+    let hashing_ms = ms_since(t0) - prepared.layout_ms;
+    let delivery = Delivery {
+        cache: opts.cache.as_ref().map(|c| (c, identity.as_str())),
+        // Covers are flushed by the committer, off the workers' path.
+        durability: Durability::Unsynced,
+        keep_canvas: opts.proof.is_some(),
     };
-    let t2 = Instant::now();
-    report.compositor = Some("cpu".into());
-    let (canvas, contrast) =
-        crate::composite::composite_with_report(&extracted.frame.image, &doc, env, false)
-            .map_err(|e| e.to_string())?;
-    report.contrast = contrast.contrast;
-    report.ms.composite_ms = ms_since(t2);
-    let t3 = Instant::now();
-    let bytes = encode::encode_with(&canvas, format, opts.quality, &job.output, env.jpeg_encoder)
-        .map_err(|e| e.to_string())?;
-    encode::write_atomic_unsynced(&job.output, &bytes).map_err(|e| e.to_string())?;
+    let result = pipeline::finish(&job, prepared, &opts.render, env, &delivery)?;
     // The hash goes last, once the cover is on disk: a cover without its hash is simply
     // rendered again next time.
     ctx.committer.commit(&job.output, &state, &hash);
-    if opts.proof.is_some() {
-        proof::write_thumbnail(&canvas, &job.output, ctx.thumbs_dir);
+    if let (Some(_), Some(canvas)) = (&opts.proof, &result.canvas) {
+        proof::write_thumbnail(canvas, &job.output, ctx.thumbs_dir);
     }
-    report.ms.encode_ms = ms_since(t3);
-    report.output_bytes = Some(bytes.len() as u64);
     report.status = Status::Ok;
-    Ok(())
-}
-
-/// The still-cover end of [`render_job`] on the GPU compositor: the keyframe (from the cache,
-/// else decoded and, on NVDEC, kept on the GPU), composited and encoded there, then written.
-fn still_on_gpu(
-    job: &BatchJob,
-    ctx: &JobContext<'_>,
-    report: &mut JobReport,
-    meta: &Metadata,
-    doc: &LayoutDoc,
-    identity: &str,
-    format: Format,
-) -> Result<(), Error> {
-    let (opts, env) = (ctx.opts, ctx.env);
-    let t1 = Instant::now();
-    let extracted = match &opts.cache {
-        // The cache stores frames in system memory: a frame decoded for it is downloaded anyway.
-        Some(cache) => {
-            keyframe::ExtractedKept::from(frame(&job.video, identity, meta, doc, env, Some(cache), report)?)
-        }
-        None => {
-            let e = pipeline::keyframe_for_gpu(&job.video, meta, doc, env)?;
-            report.frame_source = Some(FrameSource::Decode);
-            report.decoder = Some(e.decoded_by.decoder.clone());
-            report.decoder_fallback = e.decoded_by.fallback.clone();
-            e
-        }
-    };
-    report.ms.decode_ms = ms_since(t1);
-    report.frame_time_s = Some(extracted.time_s);
-    report.warnings = extracted.warnings.clone();
-    let pixels = extracted.pixels.as_frame();
-    let still =
-        pipeline::still_on_gpu(pixels, doc, env, (format, opts.quality, &job.output), opts.proof.is_some())?;
-    report.compositor = Some("cuda".into());
-    report.contrast = still.report.contrast;
-    report.ms.composite_ms = still.composite_ms;
-    let t3 = Instant::now();
-    encode::write_atomic_unsynced(&job.output, &still.bytes)?;
-    if let (Some(_), Some(image)) = (&opts.proof, &still.image) {
-        proof::write_thumbnail(image, &job.output, ctx.thumbs_dir);
+    report.frame_time_s = Some(result.frame_time_s);
+    report.frame_source = Some(result.frame_source);
+    if result.frame_source == FrameSource::Decode {
+        report.decoder = Some(result.decoded_by.decoder);
+        report.decoder_fallback = result.decoded_by.fallback;
     }
-    report.ms.encode_ms = still.encode_ms + ms_since(t3);
-    report.output_bytes = Some(still.bytes.len() as u64);
-    report.status = Status::Ok;
-    Ok(())
-}
-
-/// What a job writes: a still cover in a format, or a clip with validated settings.
-enum Output {
-    Still(Format),
-    Clip(crate::animated::Settings),
-}
-
-/// The animated-cover end of [`render_job`]: the clip around the frame and its report fields.
-fn animate_job(
-    job: &BatchJob,
-    ctx: &JobContext<'_>,
-    report: &mut JobReport,
-    extracted: Extracted,
-    doc: &LayoutDoc,
-    settings: &crate::animated::Settings,
-) -> Result<(), String> {
-    let (result, cover) = pipeline::animate(&job.video, extracted, doc, settings, &job.output, ctx.env)
-        .map_err(|e| e.to_string())?;
-    report.ms.composite_ms = result.times.keyframe_ms;
-    report.ms.encode_ms = result.times.clip_ms;
+    report.compositor = Some(result.compositor);
+    report.compositor_fallback = result.compositor_fallback;
+    report.warnings = result.warnings;
     report.contrast = result.contrast;
+    report.clip = result.clip;
     report.output_bytes = Some(result.output_bytes);
-    report.clip = Some(result.clip);
-    if ctx.opts.proof.is_some() {
-        proof::write_thumbnail(&cover, &job.output, ctx.thumbs_dir);
-    }
+    report.ms = StageTimes { layout_ms: result.times.layout_ms + hashing_ms, ..result.times };
     Ok(())
 }
 
@@ -618,67 +538,15 @@ fn file_name(p: &Path) -> String {
     p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
-fn load_meta(
-    job: &BatchJob,
-    defaults: Option<&serde_yaml_ng::Mapping>,
-    env: &Env,
-) -> Result<Metadata, Error> {
-    match &job.meta {
-        MetaSource::Invalid(msg) => Err(Error::from(crate::error::Diagnostics::from(
-            crate::error::Diagnostic::new(job.video.clone(), msg.clone()),
-        ))),
-        MetaSource::File(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                crate::error::Diagnostics::from(crate::error::Diagnostic::new(
-                    path,
-                    format!("cannot read metadata: {e}"),
-                ))
-            })?;
-            Ok(metadata::parse_with_defaults(&text, path, defaults, &env.limits)?)
-        }
-        MetaSource::Inline { origin, row, yaml } => {
-            // Messages name the manifest and row; relative paths resolve against its folder.
-            let label = origin.with_file_name(format!("{}#job{row}", file_name(origin)));
-            Ok(metadata::parse_with_defaults(yaml, &label, defaults, &env.limits)?)
-        }
-    }
-}
-
-/// The keyframe, from the cache when it has it.
-fn frame(
-    video: &Path,
-    identity: &str,
-    meta: &Metadata,
-    doc: &LayoutDoc,
-    env: &Env,
-    cache: Option<&FrameCache>,
-    report: &mut JobReport,
-) -> Result<Extracted, Error> {
-    let regions = keyframe::TextRegions::of_layout(doc, &env.face_model());
-    let key = FrameCache::key(identity, meta.frame, regions.as_ref());
-    if let Some(hit) = cache.and_then(|c| c.get(&key)) {
-        report.frame_source = Some(FrameSource::Cache);
-        return Ok(hit);
-    }
-    let extracted =
-        keyframe::extract_for_layout(video, meta.frame, &env.limits, regions.as_ref(), env.hwaccel)?;
-    report.frame_source = Some(FrameSource::Decode);
-    report.decoder = Some(extracted.frame.decoded_by.decoder.clone());
-    report.decoder_fallback = extracted.frame.decoded_by.fallback.clone();
-    if let Some(c) = cache {
-        c.put(&key, &extracted);
-    }
-    Ok(extracted)
-}
-
 /// Hash of everything a cover depends on (see the module docs).
 fn job_hash(
     identity: &str,
     meta: &Metadata,
     doc: &LayoutDoc,
     output_options: &str,
+    render: RenderOptions,
     env: &Env,
-) -> Result<String, String> {
+) -> Result<String, Error> {
     let mut h = blake3::Hasher::new();
     let mut field = |name: &str, bytes: &[u8]| {
         h.update(name.as_bytes());
@@ -687,23 +555,34 @@ fn job_hash(
     };
     field("version", env!("CARGO_PKG_VERSION").as_bytes());
     field("video", identity.as_bytes());
-    field("jpeg-encoder", format!("{:?}", env.jpeg_encoder).as_bytes());
+    field("jpeg-encoder", format!("{:?}", render.jpeg_encoder).as_bytes());
     let mut meta_for_hash = meta.clone();
     meta_for_hash.source = PathBuf::new(); // where the values came from does not change the cover
-    field("meta", &serde_json::to_vec(&meta_for_hash).map_err(|e| e.to_string())?);
-    field("layout", &serde_json::to_vec(doc).map_err(|e| e.to_string())?);
+    field("meta", &serde_json::to_vec(&meta_for_hash).expect("metadata serialises"));
+    field("layout", &serde_json::to_vec(doc).expect("layouts serialise"));
     field("options", output_options.as_bytes());
     for layer in &doc.layers {
         match layer {
-            Layer::Image(l) => field("image", &env.file_hash(&l.src)?),
+            Layer::Image(l) => field("image", &env.file_hash(&l.src).map_err(asset_error(&l.src))?),
             Layer::Text(t) => {
-                let path = env.fonts.path(&t.font)?;
-                field("font", &env.file_hash(&path)?)
+                let font = PathBuf::from(&t.font);
+                let path = env.fonts.path(&t.font).map_err(asset_error(&font))?;
+                field("font", &env.file_hash(&path).map_err(asset_error(&path))?)
             }
             _ => {}
         }
     }
     Ok(h.finalize().to_hex().to_string())
+}
+
+/// A font or image the hash could not read, as the compositor would report it.
+fn asset_error(path: &Path) -> impl Fn(String) -> Error + '_ {
+    move |message| {
+        // `Env` names the file in its messages already; the error names it once.
+        let prefix = format!("{}: ", path.display());
+        let message = message.strip_prefix(&prefix).map(str::to_owned).unwrap_or(message);
+        crate::composite::CompositeError::Asset { path: path.to_owned(), message }.into()
+    }
 }
 
 /// Progress on stderr: a bar on a terminal, lines otherwise.
@@ -750,7 +629,7 @@ impl Progress {
         }
         if self.verbosity == Verbosity::Verbose || r.status == Status::Failed {
             let line = match &r.error {
-                Some(e) => format!("failed  {}", e),
+                Some(e) => format!("failed  {}", e.message),
                 None => format!(
                     "{:<7} {} ({:.0} ms)",
                     format!("{:?}", r.status).to_lowercase(),

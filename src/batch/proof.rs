@@ -28,7 +28,7 @@ impl Row {
             thumb: thumb_path(&r.output, thumbs_dir),
             status: r.status,
             title: r.title.clone().unwrap_or_default(),
-            error: r.error.clone(),
+            error: r.error.as_ref().map(|e| e.message.clone()),
         }
     }
 }
@@ -43,7 +43,11 @@ pub(super) fn write_thumbnail(canvas: &Image, output: &Path, thumbs_dir: &Path) 
     let w = ((canvas.width() as u64 * h as u64) / canvas.height().max(1) as u64).max(1) as u32;
     if let Ok(small) = canvas.crop_resized((0, 0, canvas.width(), canvas.height()), w, h) {
         if let Ok(bytes) = small.encode(".jpg", &[opencv::imgcodecs::IMWRITE_JPEG_QUALITY, 80]) {
-            let _ = crate::encode::write_atomic_unsynced(&thumb_path(output, thumbs_dir), &bytes);
+            let _ = crate::files::write_atomic(
+                &thumb_path(output, thumbs_dir),
+                &bytes,
+                crate::files::Durability::Unsynced,
+            );
         }
     }
 }
@@ -70,9 +74,9 @@ pub(super) fn write(path: &Path, rows: &[Row], summary: &Summary) -> std::io::Re
     use base64::Engine;
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::Builder::new().prefix(".coverforge-").suffix(".tmp").tempfile_in(dir)?;
+    let mut staged = crate::files::Staged::new(path)?;
     {
-        let mut w = std::io::BufWriter::new(tmp.as_file_mut());
+        let mut w = std::io::BufWriter::new(staged.file());
         write!(
             w,
             "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>coverforge proof sheet</title>\n<style>\
@@ -111,6 +115,5 @@ pub(super) fn write(path: &Path, rows: &[Row], summary: &Summary) -> std::io::Re
         writeln!(w, "</div></body></html>")?;
         w.flush()?;
     }
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    staged.commit(crate::files::Durability::Unsynced)
 }

@@ -9,11 +9,20 @@
 //! The region logic is written against [`Surface`], which an [`Image`] implements too: the tests
 //! run it on the CPU and check it gives the same pixels as [`super::composite`].
 
+/// Whether the GPU compositor (CUDA driver, FFmpeg's CUDA device, the kernels, nvJPEG) works
+/// here, and why not.
+///
+/// # Errors
+/// The first thing missing, in the loader's or driver's words.
+pub fn available() -> Result<(), String> {
+    crate::av::cuda::available()
+}
+
 use super::{draw_layers, fitting, off_faces, text, CompositeError, CompositeReport};
 use crate::av::cuda::{DeviceCanvas, FramePixels};
 use crate::color::Rgba;
 use crate::env::Env;
-use crate::layout::doc::{BoxPx, Layer, LayoutDoc};
+use crate::layout::doc::{Layer, LayoutDoc, Rect};
 use crate::pixels::Image;
 
 /// A canvas the layers can be drawn on: gradients and rectangles in place, anything else on a
@@ -135,7 +144,7 @@ pub(crate) fn composite_on_gpu<'f>(
 pub(crate) fn draw_layers_in_regions(
     surface: &mut impl Surface,
     layers: &[Layer],
-    faces: &[BoxPx],
+    faces: &[Rect],
     env: &Env,
 ) -> Result<CompositeReport, CompositeError> {
     let mut report = CompositeReport { faces: faces.to_vec(), ..Default::default() };
@@ -180,7 +189,7 @@ fn draw_groups(
     surface: &mut impl Surface,
     mut groups: Vec<Group>,
     layers: &[Layer],
-    faces: &[BoxPx],
+    faces: &[Rect],
     env: &Env,
     report: &mut CompositeReport,
 ) -> Result<(), CompositeError> {
@@ -190,7 +199,7 @@ fn draw_groups(
         let (x, y, _, _) = g.rect;
         let (dx, dy) = (-(x as i32), -(y as i32));
         let moved: Vec<Layer> = g.layers.iter().map(|&i| layers[i].moved(dx, dy)).collect();
-        let moved_faces: Vec<BoxPx> = faces.iter().map(|f| f.moved(dx, dy)).collect();
+        let moved_faces: Vec<Rect> = faces.iter().map(|f| f.moved(dx, dy)).collect();
         let mut region = surface.region(g.rect)?;
         let r = draw_layers(&mut region, &moved, &moved_faces, env, false)?;
         surface.put(&region, x, y)?;
@@ -201,7 +210,7 @@ fn draw_groups(
 }
 
 /// Every pixel a text, image or QR layer may touch (text at the placement it takes off faces).
-fn extent(layer: &Layer, faces: &[BoxPx]) -> (i32, i32, u32, u32) {
+fn extent(layer: &Layer, faces: &[Rect]) -> (i32, i32, u32, u32) {
     match layer {
         Layer::Text(t) => text::extent(&off_faces(t, faces)),
         other => {
@@ -252,7 +261,8 @@ mod tests {
         let env = crate::env::Env::new(root, Default::default());
         for sample in ["cooking", "travel"] {
             let meta = root.join(format!("samples/{sample}.yaml"));
-            let (_, doc) = crate::pipeline::layout_for(&meta, None, &env).expect("sample layout");
+            let meta = crate::metadata::load(&meta, &env.limits).expect("sample metadata");
+            let (_, doc) = crate::layout::for_metadata(&meta, None, &env).expect("sample layout");
             let frame = busy_frame(640, 360);
             let (expected, expected_report) =
                 super::super::composite_with_report(&frame, &doc, &env, false).unwrap();

@@ -4,7 +4,6 @@
 //! images from the [`Env`], and draws layers in order. Drawing is deterministic: the same frame
 //! and layout give the same pixels.
 
-pub mod glyphs;
 pub(crate) mod gpu;
 mod qr;
 mod text;
@@ -12,7 +11,7 @@ mod text;
 pub use text::TARGET_CONTRAST;
 
 use crate::env::Env;
-use crate::layout::doc::{BoxPx, Fit, Layer, LayoutDoc, TextLayer};
+use crate::layout::doc::{Fit, Layer, LayoutDoc, Rect, TextLayer};
 use crate::pixels::{Image, PixelError};
 use std::path::PathBuf;
 
@@ -40,7 +39,7 @@ pub enum CompositeError {
 }
 
 /// What `auto` text colour chose, and the contrast it reached (measured on the pixels).
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TextContrast {
     /// The text layer's id.
     pub id: Option<String>,
@@ -59,7 +58,7 @@ pub struct CompositeReport {
     pub contrast: Vec<TextContrast>,
     /// Faces found (with `faces: true`), in canvas pixels.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub faces: Vec<BoxPx>,
+    pub faces: Vec<Rect>,
     /// Text layers moved to an alternative placement to keep off a face.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub moved_off_faces: Vec<String>,
@@ -101,7 +100,7 @@ pub fn composite_with_report(
 fn draw_layers(
     canvas: &mut Image,
     layers: &[Layer],
-    faces: &[BoxPx],
+    faces: &[Rect],
     env: &Env,
     measure_all: bool,
 ) -> Result<CompositeReport, CompositeError> {
@@ -194,7 +193,7 @@ impl CoverPlate {
 
 /// `doc` with the decisions made on one frame written in: text at its face-free placement,
 /// `auto` colours fixed, and their scrims as rectangles; no face detection left to do.
-fn frozen_layers(doc: &LayoutDoc, faces: &[BoxPx], report: &CompositeReport) -> LayoutDoc {
+fn frozen_layers(doc: &LayoutDoc, faces: &[Rect], report: &CompositeReport) -> LayoutDoc {
     let mut chosen = report.contrast.iter();
     let mut layers = Vec::with_capacity(doc.layers.len());
     for layer in &doc.layers {
@@ -218,7 +217,7 @@ fn frozen_layers(doc: &LayoutDoc, faces: &[BoxPx], report: &CompositeReport) -> 
     LayoutDoc { faces: false, layers, ..doc.clone() }
 }
 
-fn overlaps(a: &BoxPx, b: &BoxPx) -> bool {
+fn overlaps(a: &Rect, b: &Rect) -> bool {
     a.x < b.x + b.width as i32
         && b.x < a.x + a.width as i32
         && a.y < b.y + b.height as i32
@@ -227,8 +226,8 @@ fn overlaps(a: &BoxPx, b: &BoxPx) -> bool {
 
 /// The text layer at its first placement (its own, then its alternatives) clear of every face;
 /// unchanged when there are no faces or no placement is clear.
-fn off_faces(t: &TextLayer, faces: &[BoxPx]) -> TextLayer {
-    let clear = |b: &BoxPx| !faces.iter().any(|f| overlaps(b, f));
+fn off_faces(t: &TextLayer, faces: &[Rect]) -> TextLayer {
+    let clear = |b: &Rect| !faces.iter().any(|f| overlaps(b, f));
     if faces.is_empty() || clear(&t.bbox) {
         return t.clone();
     }
@@ -290,11 +289,11 @@ fn fitting(frame_w: u32, frame_h: u32, doc: &LayoutDoc, faces: &[(i32, i32, u32,
 
 impl Fitting {
     /// Faces found in the frame, in canvas pixels.
-    fn map_faces(&self, faces: &[(i32, i32, u32, u32)]) -> Vec<BoxPx> {
+    fn map_faces(&self, faces: &[(i32, i32, u32, u32)]) -> Vec<Rect> {
         let (x, y) = self.origin;
         faces
             .iter()
-            .map(|&(fx, fy, w, h)| BoxPx {
+            .map(|&(fx, fy, w, h)| Rect {
                 x: ((fx as f64 - x) * self.scale).round() as i32,
                 y: ((fy as f64 - y) * self.scale).round() as i32,
                 width: (w as f64 * self.scale).round() as u32,
@@ -309,7 +308,7 @@ fn background(
     frame: &Image,
     doc: &LayoutDoc,
     faces: &[(i32, i32, u32, u32)],
-) -> Result<(Image, Vec<BoxPx>), PixelError> {
+) -> Result<(Image, Vec<Rect>), PixelError> {
     let fit = fitting(frame.width(), frame.height(), doc, faces);
     let (dx, dy, dw, dh) = fit.dst;
     let canvas = match fit.fill {

@@ -157,7 +157,7 @@ pub(super) fn scrim_rect(t: &TextLayer, chosen: &TextContrast) -> crate::layout:
     let scrim = if dark_text { Rgba::WHITE } else { Rgba::BLACK };
     crate::layout::doc::RectLayer {
         id: t.id.as_ref().map(|id| format!("{id}-scrim")),
-        bbox: crate::layout::doc::BoxPx { x: area.0, y: area.1, width: area.2, height: area.3 },
+        bbox: crate::layout::doc::Rect { x: area.0, y: area.1, width: area.2, height: area.3 },
         color: Rgba { a: (chosen.scrim_alpha * 255.0).round() as u8, ..scrim },
     }
 }

@@ -3,6 +3,7 @@
 //! asset paths. The compositor reads only this; it can be dumped, snapshot-tested and queued.
 
 use crate::color::Rgba;
+pub use crate::model::Rect;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -29,7 +30,7 @@ pub struct LayoutDoc {
     pub findings: Vec<Finding>,
     /// Animated cover settings from the template (`animated:`), validated when used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub animated: Option<crate::animated::EncodeSettings>,
+    pub animated: Option<crate::model::clip::EncodeSettings>,
 }
 
 /// What a finding is about.
@@ -87,20 +88,6 @@ pub enum Fit {
     Contain,
 }
 
-/// An absolute pixel box; `x`, `y` may be negative or exceed the canvas (drawing clips).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BoxPx {
-    /// Left edge.
-    pub x: i32,
-    /// Top edge.
-    pub y: i32,
-    /// Width.
-    pub width: u32,
-    /// Height.
-    pub height: u32,
-}
-
 /// One drawable layer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
@@ -115,13 +102,6 @@ pub enum Layer {
     Gradient(GradientLayer),
     /// A solid rectangle.
     Rect(RectLayer),
-}
-
-impl BoxPx {
-    /// The box moved by (dx, dy).
-    pub fn moved(self, dx: i32, dy: i32) -> BoxPx {
-        BoxPx { x: self.x + dx, y: self.y + dy, ..self }
-    }
 }
 
 impl Layer {
@@ -141,7 +121,7 @@ impl Layer {
     }
 
     /// The layer's box.
-    pub fn bbox(&self) -> BoxPx {
+    pub fn bbox(&self) -> Rect {
         match self {
             Layer::Text(l) => l.bbox,
             Layer::Image(l) => l.bbox,
@@ -215,7 +195,7 @@ pub struct TextLayer {
     /// Layer id, if the template gave one.
     pub id: Option<String>,
     /// The box: width as given, height = lines × line height.
-    pub bbox: BoxPx,
+    pub bbox: Rect,
     /// Font name (file stem in `fonts/`).
     pub font: String,
     /// Em size in pixels.
@@ -242,7 +222,7 @@ pub struct TextLayer {
     pub fallback: Vec<String>,
     /// Boxes the text may move to (in order) when a face is under `bbox`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub alternatives: Vec<BoxPx>,
+    pub alternatives: Vec<Rect>,
     /// Alignment.
     pub align: Align,
     /// Optional drop shadow.
@@ -260,7 +240,7 @@ pub struct ImageLayer {
     /// Layer id.
     pub id: Option<String>,
     /// Where the image is drawn, at this size.
-    pub bbox: BoxPx,
+    pub bbox: Rect,
     /// The image file.
     pub src: PathBuf,
     /// Opacity 0–1, multiplied with the image's own alpha.
@@ -274,7 +254,7 @@ pub struct QrLayer {
     /// Layer id.
     pub id: Option<String>,
     /// The square box; the symbol is drawn with whole-pixel modules, centred in it.
-    pub bbox: BoxPx,
+    pub bbox: Rect,
     /// The encoded text.
     pub data: String,
     /// Modules per side of the symbol (without quiet zone).
@@ -294,7 +274,7 @@ pub struct GradientLayer {
     /// Layer id.
     pub id: Option<String>,
     /// The area.
-    pub bbox: BoxPx,
+    pub bbox: Rect,
     /// Top-to-bottom when true, left-to-right otherwise.
     pub vertical: bool,
     /// Start colour.
@@ -310,7 +290,7 @@ pub struct RectLayer {
     /// Layer id.
     pub id: Option<String>,
     /// The area.
-    pub bbox: BoxPx,
+    pub bbox: Rect,
     /// Fill colour (alpha blends).
     pub color: Rgba,
 }

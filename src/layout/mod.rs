@@ -10,9 +10,9 @@ mod spec;
 pub mod text;
 
 use crate::env::Env;
-use crate::error::{Diagnostic, Diagnostics, Error};
 use crate::limits;
 use crate::metadata::{closest, yaml_diagnostic, Metadata};
+use crate::model::{Diagnostic, Diagnostics};
 use crate::template::TemplateSource;
 use doc::*;
 use spec::{Anchor, Direction, Kind, LayerSpec, Paint, Spec};
@@ -23,11 +23,42 @@ pub const DEFAULT_FONT: &str = "wqy-microhei";
 /// Fonts tried, in order, for characters the layer's font lacks (when they are installed).
 pub const DEFAULT_FALLBACK: &[&str] = &["noto-color-emoji"];
 
+/// Why a layout could not be resolved: located diagnostics (all of one pass), or a limit.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LayoutError {
+    /// Template, metadata or layout problems, each with file, line and column.
+    #[error(transparent)]
+    Diagnostics(#[from] Diagnostics),
+    /// A value exceeded a limit (a canvas side, a text length).
+    #[error("{}: {source}", file.display())]
+    Limit {
+        /// The file whose content exceeded it.
+        file: PathBuf,
+        /// Which limit.
+        source: limits::LimitError,
+    },
+}
+
+/// Finds the template `meta` names (or `template_override`) and resolves the layout for it:
+/// the layout stage as a job runs it. Returns the template's file and the layout.
+///
+/// # Errors
+/// Template and layout diagnostics; limit errors.
+pub fn for_metadata(
+    meta: &Metadata,
+    template_override: Option<&str>,
+    env: &Env,
+) -> Result<(PathBuf, LayoutDoc), LayoutError> {
+    let source = crate::template::find_for(meta, template_override, env.templates_dir())?;
+    Ok((source.path.clone(), resolve(meta, &source, env)?))
+}
+
 /// Renders the template for `meta` and resolves the result.
 ///
 /// # Errors
 /// Template, metadata or layout diagnostics; limit errors.
-pub fn resolve(meta: &Metadata, template: &TemplateSource, env: &Env) -> Result<LayoutDoc, Error> {
+pub fn resolve(meta: &Metadata, template: &TemplateSource, env: &Env) -> Result<LayoutDoc, LayoutError> {
     let text = env.compiled_template(template)?.render(meta, env.limits.max_template_output)?;
     from_rendered(&text, template, env)
 }
@@ -36,7 +67,7 @@ pub fn resolve(meta: &Metadata, template: &TemplateSource, env: &Env) -> Result<
 ///
 /// # Errors
 /// Diagnostics located in the rendered text (file = the template), or limit errors.
-pub fn from_rendered(text: &str, template: &TemplateSource, env: &Env) -> Result<LayoutDoc, Error> {
+pub fn from_rendered(text: &str, template: &TemplateSource, env: &Env) -> Result<LayoutDoc, LayoutError> {
     let file = &template.path;
     let spec: Spec = serde_yaml_ng::from_str(text).map_err(|e| {
         let keys: Vec<&str> = spec::LAYER_KEYS
@@ -60,7 +91,7 @@ pub fn from_rendered(text: &str, template: &TemplateSource, env: &Env) -> Result
     })?;
 
     let lim = &env.limits;
-    let limit_err = |source| Error::Limit { file: file.clone(), source };
+    let limit_err = |source| LayoutError::Limit { file: file.clone(), source };
     let width = spec.canvas.width.0;
     let height = spec.canvas.height.0;
     for (what, v) in [("canvas width", width), ("canvas height", height)] {
@@ -121,7 +152,7 @@ pub fn from_rendered(text: &str, template: &TemplateSource, env: &Env) -> Result
                 ctx.placed.push((layer.id.clone(), l.bbox()));
                 layers.push(l);
             }
-            Ok(None) => ctx.placed.push((layer.id.clone(), BoxPx { x: 0, y: 0, width: 0, height: 0 })),
+            Ok(None) => ctx.placed.push((layer.id.clone(), Rect { x: 0, y: 0, width: 0, height: 0 })),
             Err(Some(e)) => return Err(e),
             Err(None) => {}
         }
@@ -171,7 +202,7 @@ struct Resolver<'a> {
     canvas: &'a CanvasDef,
     template_dir: PathBuf,
     /// Ids and boxes of the layers so far (for `relative_to`).
-    placed: Vec<(Option<String>, BoxPx)>,
+    placed: Vec<(Option<String>, Rect)>,
     problems: Vec<Diagnostic>,
     /// Safe zones text and QR codes keep out of.
     zones: Vec<safe_zones::Zone>,
@@ -181,10 +212,10 @@ struct Resolver<'a> {
 }
 
 /// `Err(None)`: a problem was recorded, go on with the next layer. `Err(Some)`: stop now.
-type LayerResult = Result<Option<Layer>, Option<Error>>;
+type LayerResult = Result<Option<Layer>, Option<LayoutError>>;
 
 impl Resolver<'_> {
-    fn problem(&mut self, message: String) -> Option<Error> {
+    fn problem(&mut self, message: String) -> Option<LayoutError> {
         self.problems.push(Diagnostic::new(self.file, message));
         None
     }
@@ -194,7 +225,7 @@ impl Resolver<'_> {
     }
 
     /// Moves a text or QR box out of the safe zones, or records a finding when it cannot.
-    fn keep_clear(&mut self, name: &str, b: BoxPx) -> BoxPx {
+    fn keep_clear(&mut self, name: &str, b: Rect) -> Rect {
         match safe_zones::keep_out(b, &self.zones, self.canvas.width, self.canvas.height) {
             Ok(moved) => moved,
             Err(zone) => {
@@ -233,7 +264,7 @@ impl Resolver<'_> {
                 };
                 let n = text.chars().count();
                 if n > self.env.limits.max_text_chars {
-                    return Err(Some(Error::Limit {
+                    return Err(Some(LayoutError::Limit {
                         file: self.file.clone(),
                         source: limits::LimitError::new(
                             format!("{name} text length"),
@@ -507,13 +538,13 @@ impl Resolver<'_> {
         }
     }
 
-    fn check_size(&mut self, name: &str, w: f64, h: f64) -> Result<(), Option<Error>> {
+    fn check_size(&mut self, name: &str, w: f64, h: f64) -> Result<(), Option<LayoutError>> {
         let max = self.env.limits.max_canvas_side as f64;
         if !(w >= 0.0 && h >= 0.0) {
             return Err(self.problem(format!("{name}: size {w}x{h} must not be negative")));
         }
         if w > max || h > max {
-            return Err(Some(Error::Limit {
+            return Err(Some(LayoutError::Limit {
                 file: self.file.clone(),
                 source: limits::LimitError::new(
                     format!("{name} size"),
@@ -535,7 +566,7 @@ impl Resolver<'_> {
         h: f64,
         dx: f64,
         dy: f64,
-    ) -> Result<BoxPx, Option<Error>> {
+    ) -> Result<Rect, Option<LayoutError>> {
         let p = spec::Placement {
             anchor: l.anchor,
             at: l.at,
@@ -555,10 +586,10 @@ impl Resolver<'_> {
         h: f64,
         dx: f64,
         dy: f64,
-    ) -> Result<BoxPx, Option<Error>> {
+    ) -> Result<Rect, Option<LayoutError>> {
         let reference = match l.relative_to.as_deref() {
             None | Some("canvas") => {
-                BoxPx { x: 0, y: 0, width: self.canvas.width, height: self.canvas.height }
+                Rect { x: 0, y: 0, width: self.canvas.width, height: self.canvas.height }
             }
             Some(other) => match self.placed.iter().find(|(id, _)| id.as_deref() == Some(other)) {
                 Some((_, b)) => *b,
@@ -577,7 +608,7 @@ impl Resolver<'_> {
         let (sx, sy) = anchor.fractions();
         let x = reference.x as f64 + ax * reference.width as f64 + dx - sx * w;
         let y = reference.y as f64 + ay * reference.height as f64 + dy - sy * h;
-        Ok(BoxPx {
+        Ok(Rect {
             x: x.round() as i32,
             y: y.round() as i32,
             width: w.round() as u32,

@@ -5,7 +5,7 @@
 //! Profiles are fractions of the canvas, so they scale with it; a template may also list its
 //! own zones in pixels.
 
-use crate::layout::doc::BoxPx;
+use crate::model::Rect;
 use serde::{Deserialize, Serialize};
 
 /// A no-go rectangle in canvas pixels.
@@ -58,7 +58,7 @@ pub fn profile(name: &str, width: u32, height: u32) -> Option<Vec<Zone>> {
     )
 }
 
-fn overlaps(b: &BoxPx, z: &Zone) -> bool {
+fn overlaps(b: &Rect, z: &Zone) -> bool {
     b.width > 0
         && b.height > 0
         && b.x < z.x + z.width as i32
@@ -69,20 +69,20 @@ fn overlaps(b: &BoxPx, z: &Zone) -> bool {
 
 /// The box moved clear of every zone by the smallest shift (up, down, left or right past an
 /// offending zone) that keeps it inside the canvas; the zone in the way when there is none.
-pub fn keep_out(b: BoxPx, zones: &[Zone], canvas_w: u32, canvas_h: u32) -> Result<BoxPx, &Zone> {
+pub fn keep_out(b: Rect, zones: &[Zone], canvas_w: u32, canvas_h: u32) -> Result<Rect, &Zone> {
     let Some(first) = zones.iter().find(|z| overlaps(&b, z)) else { return Ok(b) };
-    let inside = |c: &BoxPx| {
+    let inside = |c: &Rect| {
         c.x >= 0
             && c.y >= 0
             && c.x + c.width as i32 <= canvas_w as i32
             && c.y + c.height as i32 <= canvas_h as i32
     };
-    let mut candidates: Vec<BoxPx> = Vec::new();
+    let mut candidates: Vec<Rect> = Vec::new();
     for z in zones.iter().filter(|z| overlaps(&b, z)) {
-        candidates.push(BoxPx { y: z.y - b.height as i32, ..b });
-        candidates.push(BoxPx { y: z.y + z.height as i32, ..b });
-        candidates.push(BoxPx { x: z.x - b.width as i32, ..b });
-        candidates.push(BoxPx { x: z.x + z.width as i32, ..b });
+        candidates.push(Rect { y: z.y - b.height as i32, ..b });
+        candidates.push(Rect { y: z.y + z.height as i32, ..b });
+        candidates.push(Rect { x: z.x - b.width as i32, ..b });
+        candidates.push(Rect { x: z.x + z.width as i32, ..b });
     }
     candidates.sort_by_key(|c| (c.x - b.x).abs() + (c.y - b.y).abs());
     candidates.into_iter().find(|c| inside(c) && !zones.iter().any(|z| overlaps(c, z))).ok_or(first)
@@ -96,14 +96,14 @@ mod tests {
     fn boxes_move_the_shortest_way_out() {
         let zones = profile("douyin", 1080, 1920).unwrap();
         // A QR code under the right-hand buttons moves left, just clear of them.
-        let qr = BoxPx { x: 800, y: 1300, width: 200, height: 200 };
+        let qr = Rect { x: 800, y: 1300, width: 200, height: 200 };
         let moved = keep_out(qr, &zones, 1080, 1920).unwrap();
         assert_eq!((moved.x, moved.y), (945 - 200, 1300));
         // A box in the clear stays put.
-        let clear = BoxPx { x: 64, y: 1000, width: 500, height: 100 };
+        let clear = Rect { x: 64, y: 1000, width: 500, height: 100 };
         assert_eq!(keep_out(clear, &zones, 1080, 1920).unwrap(), clear);
         // A box taller than the room between the zones cannot be kept out.
-        let tall = BoxPx { x: 0, y: 0, width: 1080, height: 1900 };
+        let tall = Rect { x: 0, y: 0, width: 1080, height: 1900 };
         assert!(keep_out(tall, &zones, 1080, 1920).is_err());
     }
 }

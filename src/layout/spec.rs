@@ -124,7 +124,7 @@ pub(crate) struct Spec {
     pub layers: Vec<LayerSpec>,
     /// Animated cover settings (clip length, codec, encoder, rate control).
     #[serde(default)]
-    pub animated: Option<crate::animated::EncodeSettings>,
+    pub animated: Option<crate::model::clip::EncodeSettings>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -4,7 +4,7 @@
 //! Horizontal positions are quantised to quarter pixels (four cache entries per glyph at most);
 //! baselines are whole pixels. The error (< 1/8 px) is invisible; the cache hit rate is not.
 
-use crate::fonts::FontHandle;
+use super::FontHandle;
 use crate::pixels::{Overlay, PixelError};
 use ab_glyph::{point, Font, GlyphId};
 use std::collections::HashMap;

@@ -18,113 +18,19 @@
 //! `0.8 score + 0.2 / (1 + s / 24)` where `s` is the luma standard deviation under the text boxes:
 //! a calm background under the title counts. Ties go to the earlier frame.
 
-use crate::accel::{DecodedBy, HwAccel};
+pub mod cache;
+
 use crate::av::{KeyframePixels, Source};
 use crate::limits::Limits;
+use crate::model::MediaInfo;
+use crate::model::{DecodedBy, HwAccel};
 use crate::pixels::{Image, PixelError};
-use crate::probe::{MediaInfo, ProbeError};
 use serde::{Deserialize, Serialize};
-use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-/// Which frame the cover uses.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
-pub enum FrameSpec {
-    /// Pick the best of several keyframes (see the module docs).
-    #[default]
-    Auto,
-    /// The keyframe at or before this many seconds.
-    Seconds(f64),
-    /// The keyframe at or before this fraction of the duration, in percent.
-    Percent(f64),
-}
+pub use crate::model::FrameSpec;
 
-impl std::str::FromStr for FrameSpec {
-    type Err = String;
-
-    /// Parses `auto`, `5.5`, `5.5s`, `00:00:05.5`, `1:05` or `40%`.
-    fn from_str(s: &str) -> Result<Self, String> {
-        let t = s.trim();
-        let bad = || {
-            format!("frame `{s}` is not `auto`, seconds (`5.5` or `5.5s`), a time (`00:00:05.5`) or a percentage (`40%`)")
-        };
-        if t.eq_ignore_ascii_case("auto") {
-            return Ok(FrameSpec::Auto);
-        }
-        if let Some(p) = t.strip_suffix('%') {
-            let p: f64 = p.trim().parse().map_err(|_| bad())?;
-            if !(0.0..=100.0).contains(&p) {
-                return Err(format!("frame `{s}`: percentage must be between 0% and 100%"));
-            }
-            return Ok(FrameSpec::Percent(p));
-        }
-        let secs = if t.contains(':') {
-            let mut total = 0.0;
-            let parts: Vec<&str> = t.split(':').collect();
-            if parts.len() > 3 {
-                return Err(bad());
-            }
-            for part in parts {
-                let v: f64 = part.parse().map_err(|_| bad())?;
-                total = total * 60.0 + v;
-            }
-            total
-        } else {
-            t.strip_suffix('s').unwrap_or(t).trim().parse().map_err(|_| bad())?
-        };
-        if !secs.is_finite() || secs < 0.0 {
-            return Err(format!("frame `{s}`: time must be zero or positive"));
-        }
-        Ok(FrameSpec::Seconds(secs))
-    }
-}
-
-impl fmt::Display for FrameSpec {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            FrameSpec::Auto => write!(f, "auto"),
-            FrameSpec::Seconds(s) => write!(f, "{s}s"),
-            FrameSpec::Percent(p) => write!(f, "{p}%"),
-        }
-    }
-}
-
-/// Why a keyframe could not be decoded. Every message names the file.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum DecodeError {
-    /// The video could not be opened.
-    #[error(transparent)]
-    Probe(#[from] ProbeError),
-    /// Seeking failed.
-    #[error("{}: cannot seek to {time_s:.3} s: {reason}", path.display())]
-    Seek {
-        /// The file.
-        path: PathBuf,
-        /// The time asked for.
-        time_s: f64,
-        /// FFmpeg's reason.
-        reason: String,
-    },
-    /// No keyframe could be decoded at or after the seek point.
-    #[error("{}: no keyframe could be decoded near {time_s:.3} s: {reason}", path.display())]
-    NoKeyframe {
-        /// The file.
-        path: PathBuf,
-        /// The time asked for.
-        time_s: f64,
-        /// Why.
-        reason: String,
-    },
-    /// The decoded frame could not be converted to the canvas format.
-    #[error("{}: cannot convert decoded frame: {reason}", path.display())]
-    Convert {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        reason: String,
-    },
-}
+pub use crate::av::error::DecodeError;
 
 /// How a candidate frame scored (see the module docs).
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]

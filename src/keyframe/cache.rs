@@ -9,7 +9,7 @@
 //! written to a temporary name and renamed. The total size is bounded: least-recently-used
 //! entries (by modification time, refreshed on every hit) are evicted.
 
-use crate::keyframe::{Extracted, Frame, FrameScore, FrameSpec};
+use super::{Extracted, Frame, FrameScore, FrameSpec};
 use crate::pixels::Image;
 use crate::probe::MediaInfo;
 use serde::{Deserialize, Serialize};
@@ -108,7 +108,7 @@ impl FrameCache {
                     image,
                     time_s: header.time_s,
                     score: header.score,
-                    decoded_by: crate::accel::DecodedBy { decoder: "cache".into(), fallback: None },
+                    decoded_by: crate::model::DecodedBy { decoder: "cache".into(), fallback: None },
                 },
                 warnings: header.warnings,
             })
@@ -140,10 +140,11 @@ impl FrameCache {
         };
         let Ok(mut head) = serde_json::to_vec(&header) else { return };
         head.push(b'\n');
-        let Ok(mut tmp) = tempfile::Builder::new().prefix(".tmp-").tempfile_in(&self.dir) else { return };
+        let Ok(mut staged) = crate::files::Staged::new(&self.path(key)) else { return };
         // Header and pixels written in turn: no 6 MB copy to join them.
-        if tmp.write_all(&head).and_then(|()| tmp.write_all(e.frame.image.bgr_bytes())).is_ok() {
-            let _ = tmp.persist(self.path(key));
+        let file = staged.file();
+        if file.write_all(&head).and_then(|()| file.write_all(e.frame.image.bgr_bytes())).is_ok() {
+            let _ = staged.commit(crate::files::Durability::Unsynced);
         }
     }
 

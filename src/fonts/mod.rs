@@ -2,7 +2,10 @@
 //!
 //! A font is named by its file stem (`fonts/wqy-microhei.ttc` is `wqy-microhei`). Sizes in
 //! templates are em sizes in pixels, as in CSS: [`FontHandle::scale`] converts them to
-//! ab_glyph's scale (which is the ascent-to-descent height).
+//! ab_glyph's scale (which is the ascent-to-descent height). [`glyphs`] caches rasterised glyphs
+//! across covers.
+
+pub mod glyphs;
 
 use ab_glyph::{Font, FontArc, FontVec, PxScale};
 use std::collections::HashMap;

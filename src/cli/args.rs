@@ -1,0 +1,263 @@
+//! The command line's raw arguments, as clap parses them (the first of the two levels: see
+//! [`super`]). Every option documents its default.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// `--format` of `batch`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BatchFormat {
+    /// JPEG stills.
+    Jpg,
+    /// PNG stills.
+    Png,
+    /// WebP stills (animated WebP with --animated).
+    Webp,
+    /// Animated MP4 covers.
+    Mp4,
+}
+
+/// Make video covers: keyframe → Tera layout → composite → JPEG/PNG/WebP.
+///
+/// Exit codes: 0 success, 2 usage error, 3 bad input video, 4 template or metadata error,
+/// 5 a limit exceeded, 6 unsupported, 7 I/O error.
+#[derive(Parser, Debug)]
+#[command(name = "coverforge", version, max_term_width = 100)]
+pub struct Cli {
+    /// Data folder holding `templates/` and `fonts/`.
+    /// [default: $COVERFORGE_HOME, else ./ if it has templates/ and fonts/, else the source tree]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub home: Option<PathBuf>,
+
+    /// Keyframe decoding device: auto (CUDA/NVDEC, then VAAPI, then QSV, then software; a
+    /// missing device falls back to software and reports say why), cuda, vaapi, qsv (an error
+    /// when missing) or none (software, the reference path).
+    #[arg(long, global = true, value_name = "DEVICE", env = "COVERFORGE_HWACCEL", default_value = "auto")]
+    pub hwaccel: coverforge::model::HwAccel,
+
+    /// JPEG encoder for still covers: auto (nvjpeg when the cover was composited on the GPU,
+    /// else cpu), cpu (libjpeg-turbo, the same bytes everywhere) or nvjpeg (CUDA's nvJPEG on an
+    /// NVIDIA GPU; an error when it cannot be loaded).
+    #[arg(
+        long,
+        global = true,
+        value_name = "ENCODER",
+        env = "COVERFORGE_JPEG_ENCODER",
+        default_value = "auto"
+    )]
+    pub jpeg_encoder: coverforge::model::JpegEncoder,
+
+    /// Where still covers are composited: cpu (the reference), cuda (canvas in GPU memory: the
+    /// NVDEC frame is scaled there, scrims blended and the JPEG encoded there; text, logo and QR
+    /// drawn by the CPU on small regions; an error when CUDA is missing) or auto (cuda when it
+    /// works, else cpu, and reports say why).
+    #[arg(long, global = true, value_name = "WHERE", env = "COVERFORGE_COMPOSITOR", default_value = "cpu")]
+    pub compositor: coverforge::model::Compositor,
+
+    /// Most hardware encoder sessions open at once (consumer NVIDIA cards allow few).
+    #[arg(long, global = true, value_name = "N", env = "COVERFORGE_MAX_HW_SESSIONS", default_value_t = 3,
+          value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub max_hw_sessions: u32,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Render one cover from a video and its metadata.
+    Render {
+        /// The video to take the frame from.
+        video: PathBuf,
+        /// The metadata YAML (title, subtitle, author, watermark, link, frame, template).
+        #[arg(long, value_name = "META.yaml")]
+        meta: PathBuf,
+        /// Template name (under templates/) or path; overrides the metadata's `template`.
+        /// [default: the metadata's `template`]
+        #[arg(long, value_name = "NAME|PATH")]
+        template: Option<String>,
+        /// Output file; the format follows the extension: .jpg/.jpeg, .png or .webp (an
+        /// animated cover with --animated), .mp4 (always an animated cover).
+        #[arg(short, long, value_name = "OUT")]
+        output: PathBuf,
+        /// JPEG and WebP quality, 1–100 (PNG is lossless and ignores it).
+        #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u8).range(1..=100))]
+        quality: u8,
+        /// Print a JSON report of the job (media, frame time, stage timings) on stdout.
+        #[arg(long, default_value_t = false)]
+        json: bool,
+        #[command(flatten)]
+        animated: AnimatedArgs,
+    },
+    /// Show the hardware this machine offers: decode devices (CUDA/NVDEC, VAAPI, QSV) and the
+    /// codecs they take, and every encoder (NVENC, QSV, VAAPI, x264/x265, libwebp) opened once to
+    /// see whether it works, with the reason when it does not.
+    Devices {
+        /// Print JSON instead of text.
+        #[arg(long, default_value_t = false)]
+        json: bool,
+        /// Also decode these videos' keyframes on every available device and in software and
+        /// compare them (PSNR; exit 1 when any falls under 45 dB).
+        #[arg(long, value_name = "VIDEO", num_args = 1..)]
+        check_decode: Vec<PathBuf>,
+    },
+    /// Render many covers: a folder of videos with NAME.yaml sidecars (and an optional
+    /// defaults.yaml), or a YAML/CSV manifest. Unchanged covers are skipped.
+    ///
+    /// Exit codes: 0 all covers ok or unchanged, 1 some failed, 2 usage error.
+    Batch(BatchArgs),
+    /// Pre-flight check: layout and measurement without encoding. Reports text cut by an
+    /// ellipsis or shrunk below its minimum, missing glyphs, contrast under 4.5:1 (when the video
+    /// NAME.mp4 sits beside NAME[.variant].yaml), layers in platform safe zones, and QR codes with
+    /// modules under 4 px or a short quiet zone.
+    ///
+    /// Exit codes: 0 nothing found, 1 findings, 4 errors.
+    Check {
+        /// Metadata files to check.
+        #[arg(required = true, value_name = "META.yaml")]
+        metas: Vec<PathBuf>,
+        /// Template name or path for every file. [default: each metadata's `template`]
+        #[arg(long, value_name = "NAME|PATH")]
+        template: Option<String>,
+        /// Print JSON instead of text.
+        #[arg(long, default_value_t = false)]
+        json: bool,
+    },
+    /// Print what a video is: container, codec, size, rotation, pixel aspect, duration.
+    Probe {
+        /// The video.
+        video: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long, default_value_t = false)]
+        json: bool,
+    },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) on stdout: `coverforge man | man -l -`.
+    Man,
+    /// Resolve the layout for a metadata file (no video needed).
+    Layout {
+        /// The metadata YAML.
+        #[arg(long, value_name = "META.yaml")]
+        meta: PathBuf,
+        /// Template name or path; overrides the metadata's `template`. [default: the metadata's]
+        #[arg(long, value_name = "NAME|PATH")]
+        template: Option<String>,
+        /// Print the resolved layout (absolute boxes, wrapped lines) as YAML.
+        #[arg(long, default_value_t = false)]
+        dump: bool,
+        /// Print the template's rendered text before resolution (what layout errors point into).
+        #[arg(long, default_value_t = false, conflicts_with = "dump")]
+        raw: bool,
+    },
+}
+
+/// Animated cover options of `render` (they override the template's `animated:` block).
+#[derive(clap::Args, Debug)]
+pub struct AnimatedArgs {
+    /// Render an animated cover: a clip of SECONDS (0.5–15) around the chosen frame with the
+    /// overlays on every frame, written as MP4 (H.264/HEVC, no audio) or animated WebP by the
+    /// output's extension. An .mp4 output implies it. [default: the template's, else 3]
+    #[arg(long, value_name = "SECONDS", help_heading = "Animated covers")]
+    pub animated: Option<f64>,
+    /// Video codec for MP4: h264 or hevc. [default: the template's, else h264]
+    #[arg(long, value_name = "CODEC", help_heading = "Animated covers")]
+    pub video_codec: Option<coverforge::model::clip::VideoCodec>,
+    /// Encoder backend: auto (NVENC, then QSV, then VAAPI, then software: the first that opens),
+    /// nvenc, qsv, vaapi or software. [default: the template's, else auto]
+    #[arg(long, value_name = "BACKEND", help_heading = "Animated covers")]
+    pub encoder: Option<coverforge::model::clip::EncoderChoice>,
+    /// Preset: fast, medium, slow, or the backend's own (x264: ultrafast…placebo; NVENC: p1…p7;
+    /// QSV: veryfast…veryslow). [default: the encoder's]
+    #[arg(long, value_name = "PRESET", help_heading = "Animated covers")]
+    pub preset: Option<String>,
+    /// Constant quality: 0–51 for MP4, lower is better; 0–100 for WebP, higher is better.
+    /// [default: 23; WebP 75]
+    #[arg(long, value_name = "Q", help_heading = "Animated covers")]
+    pub video_quality: Option<u32>,
+    /// Bitrate (2M, 800k, ...; 100k–100M): constant, or variable with --maxrate.
+    #[arg(long, value_name = "RATE", help_heading = "Animated covers")]
+    pub bitrate: Option<String>,
+    /// Peak bitrate for variable bitrate (at least --bitrate).
+    #[arg(long, value_name = "RATE", help_heading = "Animated covers")]
+    pub maxrate: Option<String>,
+    /// Keyframe interval in frames (1–600). [default: the encoder's]
+    #[arg(long, value_name = "FRAMES", help_heading = "Animated covers")]
+    pub gop: Option<u32>,
+    /// Frame rate (1–60). [default: the video's, at most 60]
+    #[arg(long, value_name = "FPS", help_heading = "Animated covers")]
+    pub fps: Option<f64>,
+}
+
+impl AnimatedArgs {
+    /// The clip settings these flags set (each overrides the template's).
+    pub fn settings(&self) -> coverforge::model::clip::EncodeSettings {
+        coverforge::model::clip::EncodeSettings {
+            seconds: self.animated,
+            codec: self.video_codec,
+            encoder: self.encoder,
+            preset: self.preset.clone(),
+            quality: self.video_quality,
+            bitrate: self.bitrate.clone(),
+            maxrate: self.maxrate.clone(),
+            gop: self.gop,
+            fps: self.fps,
+        }
+    }
+}
+
+/// `coverforge batch` options (see `coverforge batch --help`).
+#[derive(clap::Args, Debug)]
+pub struct BatchArgs {
+    /// A folder (videos + sidecars) or a manifest (.yaml/.csv).
+    pub input: PathBuf,
+    /// Folder for the covers (created if missing).
+    #[arg(short, long, value_name = "OUTDIR")]
+    pub output: PathBuf,
+    /// Worker threads. [default: the number of CPUs]
+    #[arg(short = 'j', long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Render every cover, even unchanged ones.
+    #[arg(long, default_value_t = false)]
+    pub force: bool,
+    /// Report what would be rendered or skipped; write no covers.
+    #[arg(long, default_value_t = false)]
+    pub dry_run: bool,
+    /// Write one JSON line per job, then a summary line.
+    #[arg(long, value_name = "FILE.jsonl")]
+    pub report: Option<PathBuf>,
+    /// Write an HTML page with a thumbnail, status and error for every cover.
+    #[arg(long, value_name = "FILE.html")]
+    pub proof: Option<PathBuf>,
+    /// Cover format when the manifest names no output file; mp4 makes animated covers (as does
+    /// --animated, with webp then meaning animated WebP).
+    #[arg(long, value_enum, default_value_t = BatchFormat::Jpg)]
+    pub format: BatchFormat,
+    /// JPEG and WebP quality, 1–100.
+    #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u8).range(1..=100))]
+    pub quality: u8,
+    /// Template name or path for every job. [default: each metadata's `template`]
+    #[arg(long, value_name = "NAME|PATH")]
+    pub template: Option<String>,
+    /// Keyframe cache folder. [default: $XDG_CACHE_HOME/coverforge/keyframes or
+    /// ~/.cache/coverforge/keyframes]
+    #[arg(long, value_name = "DIR", env = "COVERFORGE_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Keyframe cache size bound in MiB (least recently used frames are evicted).
+    #[arg(long, value_name = "MIB", default_value_t = 2048)]
+    pub cache_size: u64,
+    /// Do not read or write the keyframe cache.
+    #[arg(long, default_value_t = false)]
+    pub no_cache: bool,
+    #[command(flatten)]
+    pub animated: AnimatedArgs,
+    /// Print nothing but errors that stop the batch.
+    #[arg(short, long, default_value_t = false, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Also print one line per job.
+    #[arg(short, long, default_value_t = false)]
+    pub verbose: bool,
+}

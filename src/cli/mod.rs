@@ -1,0 +1,184 @@
+//! The `coverforge` command line: parse → validated plan → run → print, in two levels as
+//! ripgrep does. [`args`] holds clap's raw flags; [`main`] turns them into library values
+//! (`RenderOptions`, `Job`, a batch plan with enums and real objects) before any work starts,
+//! runs them, and hands the result to [`print`]. Every failure is printed as one line naming the
+//! file and the problem; only here does an error become an exit code, through
+//! [`coverforge::error::ErrorKind::exit_code`].
+
+pub mod args;
+mod print;
+
+use args::{BatchArgs, BatchFormat, Cli, Command};
+use clap::{CommandFactory, Parser};
+use coverforge::batch::BatchError;
+use coverforge::error::{Error, ErrorKind};
+use coverforge::keyframe::cache::FrameCache;
+use coverforge::pipeline::{self, Job, OutputKind, RenderOptions};
+use coverforge::{metadata::MetaSource, Env};
+use std::process::ExitCode;
+
+/// A failure of a command, with its exit code.
+struct Failure {
+    kind: ErrorKind,
+    message: String,
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Failure { kind: e.kind(), message: e.to_string() }
+    }
+}
+
+impl From<BatchError> for Failure {
+    fn from(e: BatchError) -> Self {
+        Failure { kind: e.kind(), message: e.to_string() }
+    }
+}
+
+/// What a command that succeeded asks the process to exit with (0, or 1 for "some findings").
+type Outcome = Result<ExitCode, Failure>;
+
+/// Parses the command line, runs it and returns the process's exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let home = cli.home.clone().unwrap_or_else(Env::default_data_dir);
+    let env = Env::new(&home, Default::default());
+    let opts =
+        RenderOptions { hwaccel: cli.hwaccel, jpeg_encoder: cli.jpeg_encoder, compositor: cli.compositor };
+    coverforge::animated::set_max_hw_sessions(cli.max_hw_sessions as usize);
+    match run(cli.command, &opts, &env) {
+        Ok(code) => code,
+        Err(f) => {
+            eprintln!("error: {}", f.message.replace('\n', " "));
+            ExitCode::from(f.kind.exit_code())
+        }
+    }
+}
+
+fn run(command: Command, opts: &RenderOptions, env: &Env) -> Outcome {
+    match command {
+        Command::Render { video, meta, template, output, quality, json, animated } => {
+            let is_mp4 = output.extension().is_some_and(|e| e.eq_ignore_ascii_case("mp4"));
+            let kind = if animated.animated.is_some() || is_mp4 {
+                OutputKind::Animated(animated.settings())
+            } else {
+                OutputKind::Still { quality }
+            };
+            let job = Job { video, meta: MetaSource::File(meta), defaults: None, template, output, kind };
+            let result = pipeline::run(&job, opts, env)?;
+            print::render(&result, json);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Batch(args) => batch(args, opts, env),
+        Command::Check { metas, template, json } => {
+            let reports: Vec<_> =
+                metas.iter().map(|m| coverforge::check::check(m, template.as_deref(), opts, env)).collect();
+            print::check(&reports, json);
+            Ok(if reports.iter().any(|r| !r.errors.is_empty()) {
+                ExitCode::from(ErrorKind::Template.exit_code())
+            } else {
+                ExitCode::from(u8::from(reports.iter().any(|r| !r.findings.is_empty())))
+            })
+        }
+        Command::Devices { json, check_decode } => {
+            let report = coverforge::devices::devices();
+            let mut comparisons = Vec::new();
+            for d in report.decode.iter().filter(|d| d.available) {
+                for v in &check_decode {
+                    comparisons.push(coverforge::devices::compare_decoders(v, d.device, &env.limits)?);
+                }
+            }
+            print::devices(&report, &comparisons, !check_decode.is_empty(), json);
+            let below = comparisons.iter().any(|c| c.min_psnr_db < coverforge::devices::MIN_PSNR_DB);
+            Ok(ExitCode::from(u8::from(below)))
+        }
+        Command::Probe { video, json } => {
+            let info = coverforge::probe::probe(&video, &env.limits).map_err(Error::from)?;
+            print::probe(&info, json);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Layout { meta, template, dump, raw } => {
+            if raw {
+                let m = coverforge::metadata::load(&meta, &env.limits).map_err(Error::from)?;
+                let source = coverforge::template::find_for(&m, template.as_deref(), env.templates_dir())
+                    .map_err(Error::from)?;
+                let text = coverforge::template::render(&source, &m, env.limits.max_template_output)
+                    .map_err(Error::from)?;
+                print!("{text}");
+                return Ok(ExitCode::SUCCESS);
+            }
+            let (_, doc) = pipeline::layout_for(&meta, template.as_deref(), env)?;
+            print::layout(&meta, &doc, dump);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "coverforge", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man => {
+            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()).map_err(|e| Failure {
+                kind: ErrorKind::Io,
+                message: format!("cannot write the manual: {e}"),
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// `coverforge batch`: 0 when every cover is ok or unchanged, 1 when some failed; a batch that
+/// cannot start exits by its cause (2 usage, 4 manifest, 6 unsupported, 7 I/O).
+fn batch(args: BatchArgs, opts: &RenderOptions, env: &Env) -> Outcome {
+    let usage = |message: String| Failure { kind: ErrorKind::Usage, message };
+    let cache = if args.no_cache {
+        None
+    } else {
+        let dir = args.cache_dir.clone().unwrap_or_else(FrameCache::default_dir);
+        let cache = FrameCache::new(&dir, args.cache_size.saturating_mul(1 << 20)).map_err(|e| Failure {
+            kind: ErrorKind::Io,
+            message: format!("{}: cannot use keyframe cache: {e}", dir.display()),
+        })?;
+        Some(cache)
+    };
+    let format = match args.format {
+        BatchFormat::Png => coverforge::encode::Format::Png,
+        BatchFormat::Webp => coverforge::encode::Format::Webp,
+        BatchFormat::Jpg | BatchFormat::Mp4 => coverforge::encode::Format::Jpeg,
+    };
+    let animated = (args.animated.animated.is_some() || args.format == BatchFormat::Mp4)
+        .then(|| args.animated.settings());
+    let animated_webp = animated.is_some() && args.format == BatchFormat::Webp;
+    if let Some(Err(problems)) = animated.as_ref().map(|a| a.validate(animated_webp)) {
+        return Err(usage(format!("animated cover settings: {}", problems.join("; "))));
+    }
+    let threads = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    if threads == 0 {
+        return Err(usage("-j must be at least 1".into()));
+    }
+    let plan = coverforge::batch::Options {
+        outdir: args.output,
+        threads,
+        force: args.force,
+        dry_run: args.dry_run,
+        report: args.report,
+        proof: args.proof,
+        format,
+        quality: args.quality,
+        template: args.template,
+        animated_webp,
+        animated,
+        cache,
+        verbosity: if args.quiet {
+            coverforge::batch::Verbosity::Quiet
+        } else if args.verbose {
+            coverforge::batch::Verbosity::Verbose
+        } else {
+            coverforge::batch::Verbosity::Normal
+        },
+        render: *opts,
+    };
+    let summary = coverforge::batch::run(&args.input, &plan, env)?;
+    if !args.quiet {
+        print::batch_summary(&summary);
+    }
+    Ok(ExitCode::from(u8::from(summary.failed > 0)))
+}

@@ -1,0 +1,179 @@
+//! What the commands print: text for people, `--json` for programs.
+
+use coverforge::check::CheckReport;
+use coverforge::devices::{DecodeComparison, DevicesReport, MIN_PSNR_DB};
+use coverforge::layout::doc::LayoutDoc;
+use coverforge::pipeline::JobResult;
+use coverforge::probe::MediaInfo;
+use std::path::Path;
+
+/// `render`: warnings on stderr, then one line (or the JSON report).
+pub fn render(result: &JobResult, json: bool) {
+    for w in &result.warnings {
+        eprintln!("warning: {w}");
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(result).expect("report serialises"));
+        return;
+    }
+    match &result.clip {
+        Some(c) => println!(
+            "{}: {}x{} {} animated cover, {} frames at {:.2} fps ({:.2} s from {:.2} s), {} ({}), {} bytes",
+            result.output.display(),
+            c.width,
+            c.height,
+            result.template,
+            c.frames,
+            c.fps,
+            c.seconds,
+            c.start_s,
+            c.encoder,
+            c.backend,
+            result.output_bytes
+        ),
+        None => println!(
+            "{}: {}x{} {} cover, frame at {:.2} s of {}, {} bytes",
+            result.output.display(),
+            result.width,
+            result.height,
+            result.template,
+            result.frame_time_s,
+            result.media.path.display(),
+            result.output_bytes
+        ),
+    }
+}
+
+/// `batch`'s closing line.
+pub fn batch_summary(s: &coverforge::batch::Summary) {
+    eprintln!(
+        "batch: {} covers: {} rendered, {} unchanged, {} failed{} in {:.2} s ({:.1} covers/s, {} decoded, {} from cache)",
+        s.total,
+        s.ok,
+        s.skipped,
+        s.failed,
+        if s.planned > 0 { format!(", {} planned", s.planned) } else { String::new() },
+        s.wall_s,
+        s.covers_per_s,
+        s.decodes,
+        s.cache_hits
+    );
+}
+
+/// `check`: one line per error and finding, `ok` for a clean file.
+pub fn check(reports: &[CheckReport], json: bool) {
+    if json {
+        println!("{}", serde_json::to_string_pretty(reports).expect("reports serialise"));
+        return;
+    }
+    for r in reports {
+        for e in &r.errors {
+            println!("error: {}", e.replace('\n', " "));
+        }
+        for f in &r.findings {
+            let at = f.line.map(|l| format!(":{l}")).unwrap_or_default();
+            println!(
+                "{}: {}{at}: warning[{}]: {}: {}",
+                r.meta.display(),
+                f.file.display(),
+                serde_json::to_value(f.kind)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
+                f.layer,
+                f.message
+            );
+        }
+        if r.errors.is_empty() && r.findings.is_empty() {
+            let measured = r.video.as_ref().map(|v| format!(" (contrast measured on {})", v.display()));
+            println!("{}: ok{}", r.meta.display(), measured.unwrap_or_default());
+        }
+    }
+}
+
+/// `devices`: the decode devices, encoders, nvJPEG and the GPU compositor, and decode checks.
+pub fn devices(report: &DevicesReport, comparisons: &[DecodeComparison], asked_to_compare: bool, json: bool) {
+    if json {
+        let v = serde_json::json!({ "devices": report, "decode_checks": comparisons });
+        println!("{}", serde_json::to_string_pretty(&v).expect("report serialises"));
+        return;
+    }
+    println!("decode (tried in this order by --hwaccel auto; software always works):");
+    for d in &report.decode {
+        let state = if d.available { "available" } else { "unavailable" };
+        println!("  {:<6} {state}  codecs: {}", d.device.name(), d.codecs.join(", "));
+        if let Some(r) = &d.reason {
+            println!("         {r}");
+        }
+    }
+    println!(
+        "encode (--encoder auto takes the first that opens; at most {} hardware sessions):",
+        report.max_hw_sessions
+    );
+    for e in &report.encode {
+        let state = if e.available { "available" } else { "unavailable" };
+        let codec =
+            if e.format == "webp" { "-".to_string() } else { format!("{:?}", e.codec).to_lowercase() };
+        println!("  {:<4} {:<5} {:<8} {:<13} {state}", e.format, codec, e.backend.name(), e.encoder);
+        if let Some(r) = &e.reason {
+            println!("         {r}");
+        }
+    }
+    match &report.nvjpeg {
+        Ok(()) => println!("still covers: nvjpeg available (--jpeg-encoder nvjpeg)"),
+        Err(why) => println!("still covers: nvjpeg unavailable: {why}"),
+    }
+    match &report.gpu_compositor {
+        Ok(()) => println!("compositing: cuda available (--compositor cuda)"),
+        Err(why) => println!("compositing: cuda unavailable: {why}"),
+    }
+    if asked_to_compare && comparisons.is_empty() {
+        println!("decode check: no hardware decode device available; nothing to compare");
+    }
+    for c in comparisons {
+        println!(
+            "decode check: {} vs software on {}: {} keyframes, PSNR min {:.2} dB, mean {:.2} dB ({}), {:.1} ms vs {:.1} ms a keyframe",
+            c.device,
+            c.video.display(),
+            c.keyframes,
+            c.min_psnr_db,
+            c.mean_psnr_db,
+            if c.min_psnr_db >= MIN_PSNR_DB { "ok" } else { "BELOW 45 dB" },
+            c.device_ms,
+            c.software_ms
+        );
+    }
+}
+
+/// `probe`: what a video is.
+pub fn probe(info: &MediaInfo, json: bool) {
+    if json {
+        println!("{}", serde_json::to_string_pretty(info).expect("info serialises"));
+        return;
+    }
+    println!("file:       {}", info.path.display());
+    println!("container:  {}", info.container);
+    println!("codec:      {}", info.codec);
+    println!("coded size: {}x{}", info.width, info.height);
+    println!("pixel AR:   {}:{}", info.sample_aspect_ratio.0, info.sample_aspect_ratio.1);
+    println!("rotation:   {}°", info.rotation_degrees);
+    println!("display:    {}x{}", info.display_width, info.display_height);
+    println!("duration:   {:.3} s", info.duration_s);
+    println!("frame rate: {:.3} fps", info.frame_rate);
+}
+
+/// `layout`: one line, or the resolved layout as YAML with `--dump`.
+pub fn layout(meta: &Path, doc: &LayoutDoc, dump: bool) {
+    if dump {
+        print!("{}", serde_yaml_ng::to_string(doc).expect("layout serialises"));
+    } else {
+        println!(
+            "{}: template {} ok, {}x{}, {} layers",
+            meta.display(),
+            doc.template,
+            doc.canvas.width,
+            doc.canvas.height,
+            doc.layers.len()
+        );
+    }
+}
