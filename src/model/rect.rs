@@ -51,7 +51,9 @@ impl Rect {
 
     /// Whether the two share at least one pixel (touching edges do not).
     pub fn overlaps(&self, other: &Rect) -> bool {
-        (self.x as i64) < other.right()
+        !self.is_empty()
+            && !other.is_empty()
+            && (self.x as i64) < other.right()
             && (other.x as i64) < self.right()
             && (self.y as i64) < other.bottom()
             && (other.y as i64) < self.bottom()
