@@ -93,8 +93,8 @@ impl Staged {
     /// The OS error of the flush or the rename; the destination is then untouched.
     pub fn commit(self, durability: Durability) -> std::io::Result<()> {
         if durability == Durability::Synced {
-            // Through a fresh handle: a writer may have written by path, not through ours.
-            std::fs::File::open(self.tmp.path())?.sync_data()?;
+            // Flushes the file, whichever handle wrote it (FFmpeg's muxer writes by path).
+            self.tmp.as_file().sync_data()?;
         }
         self.tmp.persist(&self.dest).map_err(|e| e.error)?;
         Ok(())

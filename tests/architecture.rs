@@ -12,6 +12,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+/// Module → module it uses → the first file and line that does.
+type Graph = BTreeMap<String, BTreeMap<String, (String, usize)>>;
+
 /// One reference from a source file to a module.
 #[derive(Debug, Clone)]
 struct Reference {
@@ -88,7 +91,7 @@ fn code_only(src: &str) -> String {
                 i += 1;
                 continue;
             }
-            let close: Vec<u8> = std::iter::once(b'"').chain(std::iter::repeat(b'#').take(hashes)).collect();
+            let close: Vec<u8> = std::iter::once(b'"').chain(std::iter::repeat_n(b'#', hashes)).collect();
             let body = &rest[2 + hashes..];
             let end = body
                 .windows(close.len())
@@ -178,11 +181,8 @@ fn parse_path(code: &str, start: usize) -> (Vec<Vec<String>>, usize) {
                     full.extend(p.into_iter().filter(|s| s != "self"));
                     out.push(full);
                 }
-                if inner_is_empty(end, i) {
-                    i += 1;
-                } else {
-                    i = end;
-                }
+                // An item that is not a path (a stray token) is stepped over.
+                i = if end <= i { i + 1 } else { end };
             }
         }
         let id_start = i;
@@ -206,10 +206,6 @@ fn parse_path(code: &str, start: usize) -> (Vec<Vec<String>>, usize) {
             return (vec![segs], i);
         }
     }
-}
-
-fn inner_is_empty(end: usize, start: usize) -> bool {
-    end <= start
 }
 
 /// The module a source file is: `src/a/b.rs` → `a::b`, `src/a/mod.rs` → `a`, `src/lib.rs` → root.
@@ -317,8 +313,7 @@ fn violations(root: &Path) -> Vec<String> {
         }
     }
     // Cycles among siblings: an edge between the two children of the common ancestor.
-    let mut graphs: BTreeMap<Vec<String>, BTreeMap<String, BTreeMap<String, (String, usize)>>> =
-        BTreeMap::new();
+    let mut graphs: BTreeMap<Vec<String>, Graph> = BTreeMap::new();
     for r in &refs {
         let common = r.from.iter().zip(&r.to).take_while(|(a, b)| a == b).count();
         if common == r.from.len() || common == r.to.len() {
@@ -359,7 +354,7 @@ fn violations(root: &Path) -> Vec<String> {
 }
 
 /// One cycle per strongly connected component of more than one node, as a closed walk.
-fn cycles(graph: &BTreeMap<String, BTreeMap<String, (String, usize)>>) -> Vec<Vec<String>> {
+fn cycles(graph: &Graph) -> Vec<Vec<String>> {
     let mut found = Vec::new();
     let mut seen_in_cycle = BTreeSet::new();
     for start in graph.keys() {

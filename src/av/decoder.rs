@@ -222,7 +222,8 @@ pub(crate) fn open_decoder_for(
         // Each keyframe comes out as soon as it is decoded, not after the reorder delay.
         ctx.set_flags(ff::codec::Flags::LOW_DELAY);
     }
-    // One keyframe at a time: frame threads would only add latency (see STACK-NOTES).
+    // One keyframe at a time: frame threads would only add latency (an H.264 keyframe is one
+    // slice, so only slice threads can help, and only for HEVC).
     ctx.set_threading(ff::codec::threading::Config {
         kind: ff::codec::threading::Type::Slice,
         count: 1,

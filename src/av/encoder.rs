@@ -3,7 +3,7 @@
 //!
 //! Invariants:
 //! - An encoder is "available" only when it actually opens: FFmpeg lists `h264_nvenc` on any
-//!   machine and fails on open without a GPU (STACK-NOTES). [`probe`] opens each one once per
+//!   machine and fails on open without a GPU ("Cannot load libcuda.so.1"). [`probe`] opens each one once per
 //!   process on a small picture and remembers the result and FFmpeg's reason.
 //! - Hardware encoder sessions are capped process-wide ([`set_max_hw_sessions`]; consumer NVIDIA
 //!   cards allow few). Opened hardware contexts whose encoder can be flushed and restarted

@@ -7,7 +7,8 @@
 //! - Hardware decoders (see [`hw`]) are tried in the order [`HwAccel`] gives; their frames come
 //!   back to system memory in one transfer, then take the same path as software frames.
 //! - Decoded frames leave FFmpeg through one conversion (`sws_scale` into an FFmpeg-allocated
-//!   BGR24 frame, never into a packed buffer: see STACK-NOTES on swscale overruns) and one
+//!   BGR24 frame, never into a packed buffer: for widths where `width * 3` is not a multiple of
+//!   32, such as 1080, swscale writes past packed rows and corrupts the heap) and one
 //!   stride-aware copy ([`crate::pixels::copy_strided`]).
 
 pub(crate) mod cuda;
