@@ -28,23 +28,8 @@ command -v ffmpeg >/dev/null || { echo "ffmpeg is needed (make deps)"; exit 1; }
 [ -x /usr/bin/time ] || { echo "installing GNU time for peak-RSS figures"; apt-get install -y -qq time >/dev/null 2>&1 || sudo apt-get install -y -qq time; }
 cargo build --release --quiet
 
-mkdir -p "$W/clips" "$W/tpl"
-cp templates/douyin-9x16.yaml.tera "$W/tpl/brand.yaml.tera"
-gen() {
-  i=$1; name=$(printf 'clip%04d' "$i"); f="$W/clips/$name.mp4"
-  if [ ! -f "$f" ]; then
-    ffmpeg -nostdin -y -loglevel error -f lavfi \
-      -i "testsrc2=s=1920x1080:r=25:d=6,hue=h=$((i * 37 % 360)),noise=alls=$GRAIN:allf=u:all_seed=$i" \
-      -c:v libx264 -preset veryfast -crf 23 -g 250 -pix_fmt yuv420p -threads 1 -an "$f.tmp.mp4"
-    mv "$f.tmp.mp4" "$f"
-  fi
-  printf 'template: ../tpl/brand.yaml.tera\ntitle: 第 %d 期 · 三分钟学会红烧肉\nsubtitle: 家常做法 · 零失败\nauthor: "@王师傅的厨房"\nwatermark: %s/assets/logo.png\nlink:\n  url: https://shop.example.com/item/%d\n  utm: {source: douyin, medium: cover_qr, campaign: bench}\nframe: "3s"\n' \
-    "$i" "$ROOT" "$i" > "$W/clips/$name.yaml"
-}
-export -f gen; export W ROOT GRAIN
-echo "generating $N clips in $W/clips (first run only) ..."
-seq 0 $((N - 1)) | xargs -P "$J" -I{} bash -c 'gen {}'
-rm -f "$W"/clips/*.tmp.mp4
+source bench/clips.sh
+make_clips
 
 now() { date +%s.%N; }
 rate() { python3 -c "print(f'{$1/($3-$2):.1f}')"; }

@@ -122,7 +122,7 @@ pub fn compare_decoders(
         }
         sw_ms += (t1 - t0).as_secs_f64() * 1000.0;
         hw_ms += (t2 - t1).as_secs_f64() * 1000.0;
-        psnrs.push(psnr(&sw.image, &hw.image));
+        psnrs.push(psnr(&sw.pixels, &hw.pixels));
     }
     let n = psnrs.len().max(1) as f64;
     Ok(DecodeComparison {

@@ -16,7 +16,7 @@ use crate::encode::{self, EncodeError, Format};
 use crate::env::Env;
 use crate::error::Error;
 use crate::files::{self, Durability};
-use crate::keyframe::{self, cache::FrameCache, Extracted, ExtractedKept, FrameScore};
+use crate::keyframe::{self, cache::FrameCache, Extracted, FrameScore};
 use crate::layout::{self, doc::LayoutDoc};
 use crate::metadata::{self, MetaSource, Metadata};
 use crate::model::clip::{self, ClipReport};
@@ -308,7 +308,7 @@ pub fn inspect(
     env: &Env,
 ) -> Result<CompositeReport, Error> {
     let (extracted, _) = frame(video, prepared, opts, env, None)?;
-    let (_, report) = composite::composite_with_report(&extracted.frame.image, &prepared.doc, env, true)?;
+    let (_, report) = composite::composite_with_report(&extracted.frame.pixels, &prepared.doc, env, true)?;
     Ok(report)
 }
 
@@ -386,11 +386,10 @@ fn still_on_cpu(
     let (extracted, frame_source) = frame(&job.video, prepared, opts, env, delivery.cache)?;
     let t2 = Instant::now();
     let (canvas, report) =
-        composite::composite_with_report(&extracted.frame.image, &prepared.doc, env, false)?;
+        composite::composite_with_report(&extracted.frame.pixels, &prepared.doc, env, false)?;
     let t3 = Instant::now();
     let bytes = encode::encode_with(&canvas, format, quality, &job.output, opts.jpeg_encoder)?;
     files::write_atomic(&job.output, &bytes, delivery.durability).map_err(EncodeError::from)?;
-    let kept = ExtractedKept::from(extracted);
     Ok(JobResult {
         width: canvas.width(),
         height: canvas.height(),
@@ -404,7 +403,7 @@ fn still_on_cpu(
             encode_ms: ms_since(t3),
         },
         canvas: delivery.keep_canvas.then_some(canvas),
-        ..result_of(job, prepared, kept, frame_source, report)
+        ..result_of(job, prepared, extracted, frame_source, report)
     })
 }
 
@@ -425,7 +424,7 @@ fn still_on_gpu(
         // The cache stores frames in system memory: a frame decoded for it is downloaded anyway.
         Some(_) => {
             let (e, source) = frame(&job.video, prepared, opts, env, delivery.cache)?;
-            (ExtractedKept::from(e), source)
+            (Extracted::from(e), source)
         }
         None => {
             let regions = keyframe::TextRegions::of_layout(doc, &env.face_model());
@@ -443,7 +442,7 @@ fn still_on_gpu(
         }
     };
     let t2 = Instant::now();
-    let (canvas, report) = composite::gpu::composite_on_gpu(extracted.pixels.as_frame(), doc, env)?;
+    let (canvas, report) = composite::gpu::composite_on_gpu(&extracted.frame.pixels, doc, env)?;
     let t3 = Instant::now();
     let gpu_err = |message: String| EncodeError::Gpu { path: job.output.clone(), message };
     // nvJPEG reads the canvas where it is; anything else is encoded from a downloaded copy.
@@ -488,7 +487,7 @@ fn animate(
     let t1 = Instant::now();
     let (extracted, frame_source) = frame(&job.video, prepared, opts, env, delivery.cache)?;
     let t2 = Instant::now();
-    let (cover, report, plate) = CoverPlate::new(&extracted.frame.image, doc, env)?;
+    let (cover, report, plate) = CoverPlate::new(&extracted.frame.pixels, doc, env)?;
     let t3 = Instant::now();
     let duration = extracted.info.duration_s;
     let start = (extracted.frame.time_s - settings.seconds / 2.0).min(duration - settings.seconds).max(0.0);
@@ -503,7 +502,7 @@ fn animate(
         &job.output,
     )?;
     let t4 = Instant::now();
-    let mut result = result_of(job, prepared, ExtractedKept::from(extracted), frame_source, report);
+    let mut result = result_of(job, prepared, extracted, frame_source, report);
     if duration > 0.0 && settings.seconds > duration + 1e-3 {
         result.warnings.push(format!(
             "{}: the video is {duration:.2} s long, shorter than the {:.2} s clip asked for; its last frame is held",
@@ -529,16 +528,16 @@ fn animate(
 }
 
 /// The fields every kind of job fills the same way.
-fn result_of(
+fn result_of<P>(
     job: &Job,
     prepared: &Prepared,
-    extracted: ExtractedKept,
+    extracted: Extracted<P>,
     frame_source: FrameSource,
     report: CompositeReport,
 ) -> JobResult {
     JobResult {
         media: extracted.info,
-        frame_time_s: extracted.time_s,
+        frame_time_s: extracted.frame.time_s,
         frame_score: extracted.score,
         frame_source,
         output: job.output.clone(),
@@ -550,7 +549,7 @@ fn result_of(
         contrast: report.contrast,
         faces: report.faces,
         moved_off_faces: report.moved_off_faces,
-        decoded_by: extracted.decoded_by,
+        decoded_by: extracted.frame.decoded_by,
         compositor: String::new(),
         compositor_fallback: None,
         clip: None,

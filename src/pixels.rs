@@ -9,6 +9,7 @@
 //!   one owner of pixel memory and no `unsafe` here.
 
 use crate::color::Rgba;
+use crate::model::Rect;
 use opencv::core::{self as cv, Mat, MatTraitConst, MatTraitConstManual, Size, Vec3b, Vec4b, Vector};
 use opencv::{imgcodecs, imgproc};
 use std::path::Path;
@@ -237,22 +238,26 @@ impl Image {
         Ok(out)
     }
 
-    /// Copies the `crop` rectangle (x, y, w, h) and resizes it to `width`×`height`, with area
+    /// The whole image as a rectangle at the origin.
+    pub fn bounds(&self) -> Rect {
+        Rect::new(0, 0, self.width, self.height)
+    }
+
+    /// Copies the `crop` rectangle (inside the image) and resizes it to `width`×`height`, with area
     /// averaging when shrinking (no aliasing) and bilinear filtering when enlarging.
     ///
     /// # Errors
     /// Only on an OpenCV failure.
     pub fn crop_resized(
         &self,
-        crop: (u32, u32, u32, u32),
+        crop: Rect,
         width: u32,
         height: u32,
     ) -> Result<Self, PixelError> {
-        let (x, y, w, h) = crop;
         let src = self.mat()?;
-        let roi =
-            Mat::roi(&src, cv::Rect::new(x as i32, y as i32, w as i32, h as i32)).map_err(cv_err("crop"))?;
-        let shrinking = width < w || height < h;
+        let roi = Mat::roi(&src, cv::Rect::new(crop.x, crop.y, crop.width as i32, crop.height as i32))
+            .map_err(cv_err("crop"))?;
+        let shrinking = width < crop.width || height < crop.height;
         // Bilinear when enlarging: bicubic is several times slower and no sharper on video.
         let interpolation = if shrinking { imgproc::INTER_AREA } else { imgproc::INTER_LINEAR };
         let mut out = Image::filled(width, height, Rgba::BLACK);
@@ -268,12 +273,11 @@ impl Image {
         Ok(out)
     }
 
-    /// Frontal faces found with the cascade model at `model`, as (x, y, w, h) in this image's
-    /// pixels. Detection runs on a grey copy at most 640 px wide.
+    /// Frontal faces found with the cascade model at `model`, in this image's pixels. Detection runs on a grey copy at most 640 px wide.
     ///
     /// # Errors
     /// When the model cannot be loaded or OpenCV fails.
-    pub fn detect_faces(&self, model: &Path) -> Result<Vec<(i32, i32, u32, u32)>, PixelError> {
+    pub fn detect_faces(&self, model: &Path) -> Result<Vec<Rect>, PixelError> {
         use opencv::objdetect::{CascadeClassifier, CascadeClassifierTrait, CascadeClassifierTraitConst};
         let gray = self.small_luma(640)?;
         let scale = self.width as f64 / gray.width as f64;
@@ -309,7 +313,7 @@ impl Image {
                 .iter()
                 .map(|r| {
                     let s = |v: i32| (v as f64 * scale).round();
-                    (s(r.x) as i32, s(r.y) as i32, s(r.width) as u32, s(r.height) as u32)
+                    Rect::new(s(r.x) as i32, s(r.y) as i32, s(r.width) as u32, s(r.height) as u32)
                 })
                 .collect())
         })
@@ -323,7 +327,7 @@ impl Image {
         let scale = (max_width as f64 / self.width as f64).min(1.0);
         let w = ((self.width as f64 * scale).round() as u32).max(1);
         let h = ((self.height as f64 * scale).round() as u32).max(1);
-        let small = self.crop_resized((0, 0, self.width, self.height), w, h)?;
+        let small = self.crop_resized(self.bounds(), w, h)?;
         let mut gray = Mask::new(w, h);
         imgproc::cvt_color(&small.mat()?, &mut gray.mat_mut()?, imgproc::COLOR_BGR2GRAY, 0)
             .map_err(cv_err("cvtColor"))?;
@@ -345,16 +349,16 @@ impl Image {
     }
 
     /// Fills a rectangle with `color`, blending by its alpha. Clipped to the image.
-    pub fn fill_rect(&mut self, x: i32, y: i32, w: u32, h: u32, color: Rgba) {
+    pub fn fill_rect(&mut self, rect: Rect, color: Rgba) {
         let src = [color.b, color.g, color.r];
         let a = color.a;
-        self.clipped_rows(x, y, w, h, |span, _, _| blend_row_const(span, src, a));
+        self.clipped_rows(rect.x, rect.y, rect.width, rect.height, |span, _, _| blend_row_const(span, src, a));
     }
 
     /// Blends a linear gradient from `from` to `to` over a rectangle; `vertical` runs top to
     /// bottom, otherwise left to right. Colours and alpha are interpolated.
-    pub fn fill_gradient(&mut self, rect: (i32, i32, u32, u32), vertical: bool, from: Rgba, to: Rgba) {
-        let (x, y, w, h) = rect;
+    pub fn fill_gradient(&mut self, rect: Rect, vertical: bool, from: Rgba, to: Rgba) {
+        let Rect { x, y, width: w, height: h } = rect;
         let steps = if vertical { h } else { w }.max(2) - 1;
         // One interpolated colour per row (or column): cheap, and exact for a linear ramp.
         let ramp: Vec<([u8; 3], u32)> = (0..=steps)
@@ -389,10 +393,10 @@ impl Image {
     }
 
     /// The part of the image inside `rect` (clipped), as a new image.
-    pub fn clone_region(&self, rect: (i32, i32, u32, u32)) -> Image {
-        let (x0, y0) = (rect.0.max(0) as u32, rect.1.max(0) as u32);
-        let x1 = ((rect.0 as i64 + rect.2 as i64).clamp(0, self.width as i64)) as u32;
-        let y1 = ((rect.1 as i64 + rect.3 as i64).clamp(0, self.height as i64)) as u32;
+    pub fn clone_region(&self, rect: Rect) -> Image {
+        let (x0, y0) = (rect.x.max(0) as u32, rect.y.max(0) as u32);
+        let x1 = rect.right().clamp(0, self.width as i64) as u32;
+        let y1 = rect.bottom().clamp(0, self.height as i64) as u32;
         let (w, h) = (x1.saturating_sub(x0), y1.saturating_sub(y0));
         let mut bgr = Vec::with_capacity(w as usize * h as usize * 3);
         for y in y0..y0 + h {
@@ -419,7 +423,7 @@ impl Image {
     /// The `lo` and `hi` quantiles (0–1) of WCAG relative luminance over `rect` (clipped):
     /// e.g. (0.1, 0.9) gives the darkest and brightest tenth, robust to a few stray pixels.
     /// An empty area reads as mid-grey.
-    pub fn luminance_percentiles(&self, rect: (i32, i32, u32, u32), lo: f64, hi: f64) -> (f64, f64) {
+    pub fn luminance_percentiles(&self, rect: Rect, lo: f64, hi: f64) -> (f64, f64) {
         // sRGB → linear light for every byte value, computed once per process.
         static LUT: std::sync::OnceLock<Vec<f64>> = std::sync::OnceLock::new();
         let lut = LUT.get_or_init(|| (0..=255u8).map(crate::color::linear).collect());
@@ -829,9 +833,9 @@ mod tests {
     #[test]
     fn blending_is_exact_at_the_ends_and_halfway() {
         let mut img = Image::filled(3, 1, Rgba::BLACK);
-        img.fill_rect(0, 0, 1, 1, Rgba::WHITE);
-        img.fill_rect(1, 0, 1, 1, Rgba { a: 128, ..Rgba::WHITE });
-        img.fill_rect(-10, -10, 5, 5, Rgba::WHITE); // fully outside: no effect, no panic
+        img.fill_rect(Rect::new(0, 0, 1, 1), Rgba::WHITE);
+        img.fill_rect(Rect::new(1, 0, 1, 1), Rgba { a: 128, ..Rgba::WHITE });
+        img.fill_rect(Rect::new(-10, -10, 5, 5), Rgba::WHITE); // fully outside: no effect, no panic
         assert_eq!(img.pixel(0, 0), Rgba::WHITE);
         assert_eq!(img.pixel(1, 0), Rgba::rgb(128, 128, 128));
         assert_eq!(img.pixel(2, 0), Rgba::BLACK);
@@ -855,7 +859,7 @@ mod tests {
     #[test]
     fn area_downscale_averages() {
         let img = Image::from_rgb(2, 1, &[0, 0, 0, 255, 255, 255]);
-        let small = img.crop_resized((0, 0, 2, 1), 1, 1).unwrap();
+        let small = img.crop_resized(Rect::new(0, 0, 2, 1), 1, 1).unwrap();
         let p = small.pixel(0, 0);
         assert!((127..=128).contains(&p.r), "{p:?}");
     }

@@ -123,7 +123,7 @@ fn a_black_opening_does_not_make_a_black_cover() {
     )
     .unwrap();
     assert!(ex.frame.time_s >= 1.5, "picked {} s", ex.frame.time_s);
-    let score = ex.frame.score.unwrap();
+    let score = ex.score.unwrap();
     assert!(score.mean_luma > 40.0, "{score:?}");
     // ...while asking for t=0 really gives the black frame (the test above is not vacuous).
     let first = coverforge::keyframe::extract(
@@ -132,7 +132,7 @@ fn a_black_opening_does_not_make_a_black_cover() {
         &limits,
     )
     .unwrap();
-    let luma = coverforge::keyframe::FrameScore::of(&first.frame.image).unwrap().mean_luma;
+    let luma = coverforge::keyframe::FrameScore::of(&first.frame.pixels).unwrap().mean_luma;
     assert!(luma < 10.0, "t=0 luma {luma}");
 }
 

@@ -27,7 +27,7 @@ fn overlaps(a: &Rect, b: &Rect) -> bool {
 fn the_astronaut_is_found_at_the_left() {
     let faces = frame().detect_faces(&model()).unwrap();
     assert_eq!(faces.len(), 1, "{faces:?}");
-    let (x, y, w, h) = faces[0];
+    let Rect { x, y, width: w, height: h } = faces[0];
     let (cx, cy) = (x + w as i32 / 2, y + h as i32 / 2);
     assert!((150..300).contains(&cx) && (200..360).contains(&cy), "{faces:?}");
 }
@@ -72,7 +72,7 @@ fn without_face_awareness_the_centre_crop_cuts_the_face_out() {
     let (_, report, _) = render(false);
     assert!(report.faces.is_empty(), "no detection unless the template asks for it");
     // The centred 9:16 window of the 1280x720 frame spans x 437..842; the face is further left.
-    let (x, _, w, _) = frame().detect_faces(&model()).unwrap()[0];
+    let Rect { x, width: w, .. } = frame().detect_faces(&model()).unwrap()[0];
     assert!(x + (w as i32) < 437, "the face ({x}+{w}) lies outside the centred crop");
 }
 
@@ -80,8 +80,8 @@ fn without_face_awareness_the_centre_crop_cuts_the_face_out() {
 fn auto_frame_scores_penalise_text_over_a_face() {
     use coverforge::keyframe::{FrameScore, TextRegions};
     let regions = |boxes| TextRegions { canvas: (1280, 720), cover: true, boxes, face_model: Some(model()) };
-    let over_face = FrameScore::with_layout(&frame(), &regions(vec![(150, 180, 150, 150)])).unwrap();
-    let elsewhere = FrameScore::with_layout(&frame(), &regions(vec![(800, 40, 200, 100)])).unwrap();
+    let over_face = FrameScore::with_layout(&frame(), &regions(vec![Rect::new(150, 180, 150, 150)])).unwrap();
+    let elsewhere = FrameScore::with_layout(&frame(), &regions(vec![Rect::new(800, 40, 200, 100)])).unwrap();
     assert_eq!((over_face.faces_under_text, elsewhere.faces_under_text), (1, 0));
     assert!(elsewhere.total > over_face.total, "{over_face:?} {elsewhere:?}");
 }

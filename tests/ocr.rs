@@ -7,7 +7,7 @@ mod common;
 use common::*;
 use coverforge::color::Rgba;
 use coverforge::keyframe::{self, FrameSpec};
-use coverforge::layout::doc::{Layer, LayoutDoc};
+use coverforge::layout::doc::{Layer, LayoutDoc, Rect};
 use coverforge::pixels::Image;
 use coverforge::{composite, pipeline, Env};
 use std::collections::HashMap;
@@ -39,11 +39,11 @@ const TITLES: [&str; 20] = [
 /// Characters tesseract read from the title region of `img`. The crop is scaled so glyphs are
 /// ~40 px tall (tesseract's comfort zone); Chinese titles are read with `chi_sim`, Latin ones
 /// with `eng` (mixing the two models reads short Chinese titles worse).
-fn ocr(img: &Image, region: (i32, i32, u32, u32), size: f32, title: &str, dir: &Path, name: &str) -> String {
+fn ocr(img: &Image, region: Rect, size: f32, title: &str, dir: &Path, name: &str) -> String {
     let crop = img.clone_region(region);
     let k = (40.0 / size).min(1.0);
     let (w, h) = (((crop.width() as f32 * k) as u32).max(1), ((crop.height() as f32 * k) as u32).max(1));
-    let crop = crop.crop_resized((0, 0, crop.width(), crop.height()), w, h).unwrap();
+    let crop = crop.crop_resized(crop.bounds(), w, h).unwrap();
     let path = dir.join(format!("{name}.png"));
     std::fs::write(&path, crop.encode(".png", &[]).unwrap()).unwrap();
     let cjk = title.chars().any(|c| ('\u{4E00}'..='\u{9FFF}').contains(&c));
@@ -102,7 +102,7 @@ fn titles_on_busy_frames_read_back_as_well_as_plain_renders() {
             keyframe::extract(&repo(&format!("samples/{s}.mp4")), FrameSpec::Percent(50.0), &limits)
                 .unwrap()
                 .frame
-                .image
+                .pixels
         })
         .collect();
     let dir = tempdir();
@@ -123,7 +123,7 @@ fn titles_on_busy_frames_read_back_as_well_as_plain_renders() {
         let (_, doc) = pipeline::layout_for(&meta, None, &env).unwrap();
         let t = title_layer(&doc);
         let margin = (t.size * 0.25) as i32;
-        let region = (
+        let region = Rect::new(
             t.bbox.x - margin,
             t.bbox.y - margin,
             t.bbox.width + 2 * margin as u32,

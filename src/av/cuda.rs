@@ -26,6 +26,7 @@
 
 use super::dl::{open_first, symbol};
 use crate::color::Rgba;
+use crate::model::Rect;
 use crate::pixels::Image;
 use ff::ffi;
 use ffmpeg_next as ff;
@@ -408,7 +409,7 @@ fn launch(
 }
 
 /// A decoded frame on the GPU: NVDEC's NV12 surface, kept mapped while this lives.
-pub(crate) struct DeviceFrame {
+pub struct DeviceFrame {
     frame: ff::frame::Video,
     yuv: Yuv,
 }
@@ -442,10 +443,34 @@ impl DeviceFrame {
     }
 }
 
-/// Where the background comes from: an NVDEC surface or a frame in system memory.
-pub(crate) enum FramePixels<'a> {
-    Device(&'a DeviceFrame),
-    Host(&'a Image),
+/// What the scaling kernels take: the crop of the source, the canvas rectangle it is scaled
+/// into, and whether that shrinks (area averaging) or enlarges (bilinear).
+struct Scaling {
+    cx: c_int,
+    cy: c_int,
+    cw: c_int,
+    ch: c_int,
+    ox: c_int,
+    oy: c_int,
+    dw: c_int,
+    dh: c_int,
+    shrinking: bool,
+}
+
+impl Scaling {
+    fn new(crop: Rect, dst: Rect) -> Self {
+        Scaling {
+            cx: crop.x,
+            cy: crop.y,
+            cw: crop.width as c_int,
+            ch: crop.height as c_int,
+            ox: dst.x,
+            oy: dst.y,
+            dw: dst.width as c_int,
+            dh: dst.height as c_int,
+            shrinking: dst.width < crop.width || dst.height < crop.height,
+        }
+    }
 }
 
 /// A cover canvas in this thread's GPU memory (packed BGR, `width * 3` bytes a row). It borrows
@@ -492,7 +517,7 @@ impl<'frame> DeviceCanvas<'frame> {
         };
         if let Some(c) = fill {
             let opaque = Rgba { a: 255, ..c };
-            canvas.gradient((0, 0, width, height), true, opaque, opaque)?;
+            canvas.gradient(Rect::new(0, 0, width, height), true, opaque, opaque)?;
         }
         Ok(canvas)
     }
@@ -505,75 +530,85 @@ impl<'frame> DeviceCanvas<'frame> {
         self.height
     }
 
-    /// Scales the crop `(x, y, w, h)` of `src` into the canvas rectangle `dst`: bilinear when
-    /// enlarging, area averaging when shrinking (as the CPU compositor's OpenCV resize). Queued:
-    /// the canvas borrows the frame until it is dropped.
+    /// Scales the crop `(x, y, w, h)` of an NVDEC surface into the canvas rectangle `dst`:
+    /// bilinear when enlarging, area averaging when shrinking (as the CPU compositor's OpenCV
+    /// resize). Queued: the canvas borrows the frame until it is dropped.
     ///
     /// # Errors
     /// The driver's reason.
-    pub(crate) fn draw_frame(
+    pub(crate) fn draw_device_frame(
         &mut self,
-        src: FramePixels<'frame>,
-        crop: (u32, u32, u32, u32),
-        dst: (u32, u32, u32, u32),
+        frame: &'frame DeviceFrame,
+        crop: Rect,
+        dst: Rect,
     ) -> Result<(), String> {
-        let (cx, cy, cw, ch) = (crop.0 as c_int, crop.1 as c_int, crop.2 as c_int, crop.3 as c_int);
-        let (ox, oy, dw, dh) = (dst.0 as c_int, dst.1 as c_int, dst.2 as c_int, dst.3 as c_int);
-        let shrinking = dst.2 < crop.2 || dst.3 < crop.3;
+        let Scaling { cx, cy, cw, ch, ox, oy, dw, dh, shrinking } = Scaling::new(crop, dst);
         let canvas_pitch = self.width as c_int * 3;
         with_lane(|gpu, lane| {
             let d = &gpu.driver;
             let canvas = lane.canvas.ptr;
-            match src {
-                FramePixels::Device(frame) => {
-                    // SAFETY: the frame is a live CUDA frame; data[0]/[1] are device pointers to
-                    // its luma and interleaved chroma planes with their line sizes.
-                    let (luma, luma_pitch, chroma, chroma_pitch) = unsafe {
-                        let f = frame.frame.as_ptr();
-                        (
-                            (*f).data[0] as DevicePtr,
-                            (*f).linesize[0],
-                            (*f).data[1] as DevicePtr,
-                            (*f).linesize[1],
-                        )
-                    };
-                    // The surface is ready once FFmpeg's stream has done what it queued.
-                    // SAFETY: the event and both streams are live handles of this context.
-                    unsafe {
-                        d.check("cuEventRecord", (d.event_record)(lane.event, gpu.ffmpeg_stream))?;
-                        d.check("cuStreamWaitEvent", (d.stream_wait_event)(lane.stream, lane.event, 0))?;
-                    }
-                    let f = if shrinking { gpu.kernels.nv12_area } else { gpu.kernels.nv12_linear };
-                    let yuv = frame.yuv;
-                    let mut a = args![
-                        luma,
-                        luma_pitch,
-                        chroma,
-                        chroma_pitch,
-                        yuv,
-                        cx,
-                        cy,
-                        cw,
-                        ch,
-                        canvas,
-                        canvas_pitch,
-                        ox,
-                        oy,
-                        dw,
-                        dh
-                    ];
-                    launch(gpu, lane, f, dst.2, dst.3, &mut a)?;
-                }
-                FramePixels::Host(image) => {
-                    let pitch = image.width() as usize * 3;
-                    let frame = lane.frame.ensure(gpu, pitch * image.height() as usize)?;
-                    upload(gpu, lane, image, frame, pitch, 0, 0)?;
-                    let f = if shrinking { gpu.kernels.bgr_area } else { gpu.kernels.bgr_linear };
-                    let src_pitch = pitch as c_int;
-                    let mut a = args![frame, src_pitch, cx, cy, cw, ch, canvas, canvas_pitch, ox, oy, dw, dh];
-                    launch(gpu, lane, f, dst.2, dst.3, &mut a)?;
-                }
+            // SAFETY: the frame is a live CUDA frame; data[0]/[1] are device pointers to
+            // its luma and interleaved chroma planes with their line sizes.
+            let (luma, luma_pitch, chroma, chroma_pitch) = unsafe {
+                let f = frame.frame.as_ptr();
+                (
+                    (*f).data[0] as DevicePtr,
+                    (*f).linesize[0],
+                    (*f).data[1] as DevicePtr,
+                    (*f).linesize[1],
+                )
+            };
+            // The surface is ready once FFmpeg's stream has done what it queued.
+            // SAFETY: the event and both streams are live handles of this context.
+            unsafe {
+                d.check("cuEventRecord", (d.event_record)(lane.event, gpu.ffmpeg_stream))?;
+                d.check("cuStreamWaitEvent", (d.stream_wait_event)(lane.stream, lane.event, 0))?;
             }
+            let f = if shrinking { gpu.kernels.nv12_area } else { gpu.kernels.nv12_linear };
+            let yuv = frame.yuv;
+            let mut a = args![
+                luma,
+                luma_pitch,
+                chroma,
+                chroma_pitch,
+                yuv,
+                cx,
+                cy,
+                cw,
+                ch,
+                canvas,
+                canvas_pitch,
+                ox,
+                oy,
+                dw,
+                dh
+            ];
+            launch(gpu, lane, f, dst.width, dst.height, &mut a)?;
+            Ok(())
+        })
+    }
+
+    /// As [`DeviceCanvas::draw_device_frame`] for a BGR frame in system memory, uploaded first.
+    ///
+    /// # Errors
+    /// The driver's reason.
+    pub(crate) fn draw_host_frame(
+        &mut self,
+        image: &Image,
+        crop: Rect,
+        dst: Rect,
+    ) -> Result<(), String> {
+        let Scaling { cx, cy, cw, ch, ox, oy, dw, dh, shrinking } = Scaling::new(crop, dst);
+        let canvas_pitch = self.width as c_int * 3;
+        with_lane(|gpu, lane| {
+            let canvas = lane.canvas.ptr;
+            let pitch = image.width() as usize * 3;
+            let frame = lane.frame.ensure(gpu, pitch * image.height() as usize)?;
+            upload(gpu, lane, image, frame, pitch, 0, 0)?;
+            let f = if shrinking { gpu.kernels.bgr_area } else { gpu.kernels.bgr_linear };
+            let src_pitch = pitch as c_int;
+            let mut a = args![frame, src_pitch, cx, cy, cw, ch, canvas, canvas_pitch, ox, oy, dw, dh];
+            launch(gpu, lane, f, dst.width, dst.height, &mut a)?;
             Ok(())
         })
     }
@@ -585,7 +620,7 @@ impl<'frame> DeviceCanvas<'frame> {
     /// The driver's reason.
     pub(crate) fn gradient(
         &mut self,
-        rect: (i32, i32, u32, u32),
+        rect: Rect,
         vertical: bool,
         from: Rgba,
         to: Rgba,
@@ -593,12 +628,12 @@ impl<'frame> DeviceCanvas<'frame> {
         let pack = |c: Rgba| u32::from_le_bytes([c.b, c.g, c.r, c.a]);
         let (w, h) = (self.width as c_int, self.height as c_int);
         let pitch = w * 3;
-        let (x, y, rw, rh) = (rect.0, rect.1, rect.2 as c_int, rect.3 as c_int);
+        let (x, y, rw, rh) = (rect.x, rect.y, rect.width as c_int, rect.height as c_int);
         let (vertical, from, to) = (c_int::from(vertical), pack(from), pack(to));
         with_lane(|gpu, lane| {
             let canvas = lane.canvas.ptr;
             let mut a = args![canvas, pitch, w, h, x, y, rw, rh, vertical, from, to];
-            launch(gpu, lane, gpu.kernels.gradient, rect.2, rect.3, &mut a)
+            launch(gpu, lane, gpu.kernels.gradient, rect.width, rect.height, &mut a)
         })
     }
 
@@ -606,9 +641,12 @@ impl<'frame> DeviceCanvas<'frame> {
     ///
     /// # Errors
     /// The driver's reason.
-    pub(crate) fn download(&self, rect: (u32, u32, u32, u32)) -> Result<Image, String> {
-        let (x, y, w, h) = rect;
-        assert!(x + w <= self.width && y + h <= self.height, "region inside the canvas");
+    pub(crate) fn download(&self, rect: Rect) -> Result<Image, String> {
+        assert!(
+            rect.x >= 0 && rect.y >= 0 && rect.right() <= self.width as i64 && rect.bottom() <= self.height as i64,
+            "region inside the canvas"
+        );
+        let (x, y, w, h) = (rect.x as u32, rect.y as u32, rect.width, rect.height);
         let mut bytes = vec![0u8; w as usize * h as usize * 3];
         let pitch = self.width as usize * 3;
         with_lane(|gpu, lane| {
@@ -659,7 +697,7 @@ impl<'frame> DeviceCanvas<'frame> {
     /// # Errors
     /// The driver's reason.
     pub(crate) fn to_image(&self) -> Result<Image, String> {
-        self.download((0, 0, self.width, self.height))
+        self.download(Rect::new(0, 0, self.width, self.height))
     }
 
     /// Encodes the canvas as a 4:2:0 JPEG with nvJPEG, straight from GPU memory.

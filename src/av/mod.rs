@@ -17,6 +17,7 @@ pub(crate) mod display;
 pub(crate) mod dl;
 pub(crate) mod encoder;
 pub mod error;
+pub mod frame;
 pub(crate) mod hw;
 pub(crate) mod nvjpeg;
 
@@ -26,6 +27,7 @@ use crate::model::{DecodedBy, Device, HwAccel};
 use crate::pixels::{Image, QuarterTurn};
 use decoder::{open_decoder_for, Decoder};
 use error::ProbeError;
+pub use frame::{Frame, Pixels};
 use ff::software::scaling;
 use ffmpeg_next as ff;
 use std::path::{Path, PathBuf};
@@ -76,40 +78,6 @@ pub(crate) struct Source {
     /// Scaler and the (format, width, height) it was built for.
     scaler: Option<(ff::format::Pixel, u32, u32, scaling::Context)>,
     info: MediaInfo,
-}
-
-/// A decoded keyframe, upright and at display size.
-pub(crate) struct DecodedKeyframe {
-    pub image: Image,
-    /// Presentation time in seconds from the start of the stream.
-    pub time_s: f64,
-    /// Which decoder produced it.
-    pub decoded_by: DecodedBy,
-}
-
-/// A decoded keyframe's pixels: BGR in system memory, or an NVDEC surface on the GPU.
-pub(crate) enum KeyframePixels {
-    Host(Image),
-    Device(cuda::DeviceFrame),
-}
-
-impl KeyframePixels {
-    /// The pixels as the GPU compositor takes them.
-    pub(crate) fn as_frame(&self) -> cuda::FramePixels<'_> {
-        match self {
-            KeyframePixels::Device(f) => cuda::FramePixels::Device(f),
-            KeyframePixels::Host(i) => cuda::FramePixels::Host(i),
-        }
-    }
-}
-
-/// A decoded keyframe as [`Source::keyframe_kept_at`] gives it.
-pub(crate) struct Keyframe {
-    pub pixels: KeyframePixels,
-    /// Presentation time in seconds from the start of the stream.
-    pub time_s: f64,
-    /// Which decoder produced it.
-    pub decoded_by: DecodedBy,
 }
 
 impl Source {
@@ -246,18 +214,18 @@ impl Source {
 
     /// Decodes the keyframe at or before `time_s` (the last keyframe when `time_s` is past the
     /// end), upright, with square pixels, as BGR.
-    pub(crate) fn keyframe_at(&mut self, time_s: f64) -> Result<DecodedKeyframe, error::DecodeError> {
+    pub(crate) fn keyframe_at(&mut self, time_s: f64) -> Result<Frame, error::DecodeError> {
         let k = self.decode_keyframe(time_s, false)?;
         let image = match k.pixels {
-            KeyframePixels::Host(image) => image,
-            KeyframePixels::Device(_) => unreachable!("only kept on the device when asked"),
+            Pixels::Host(image) => image,
+            Pixels::Device(_) => unreachable!("only kept on the device when asked"),
         };
-        Ok(DecodedKeyframe { image, time_s: k.time_s, decoded_by: k.decoded_by })
+        Ok(Frame { pixels: image, time_s: k.time_s, decoded_by: k.decoded_by })
     }
 
     /// As [`Source::keyframe_at`], but an NVDEC frame that needs no turning or stretching stays
     /// on the GPU for the GPU compositor; anything else comes back as BGR.
-    pub(crate) fn keyframe_kept_at(&mut self, time_s: f64) -> Result<Keyframe, error::DecodeError> {
+    pub(crate) fn keyframe_kept_at(&mut self, time_s: f64) -> Result<Frame<Pixels>, error::DecodeError> {
         self.decode_keyframe(time_s, true)
     }
 
@@ -272,7 +240,11 @@ impl Source {
             && self.info.upright_turn == QuarterTurn::None
     }
 
-    fn decode_keyframe(&mut self, time_s: f64, keep_on_device: bool) -> Result<Keyframe, error::DecodeError> {
+    fn decode_keyframe(
+        &mut self,
+        time_s: f64,
+        keep_on_device: bool,
+    ) -> Result<Frame<Pixels>, error::DecodeError> {
         use error::DecodeError;
         let path = self.path.clone();
         self.seek_before(time_s).map_err(|e| DecodeError::Seek {
@@ -311,8 +283,8 @@ impl Source {
                     let decoded_by = self.decoded_by(&frame);
                     if keep_on_device && self.fits_device_path(&frame) {
                         let frame = std::mem::replace(&mut frame, ff::frame::Video::empty());
-                        let pixels = KeyframePixels::Device(cuda::DeviceFrame::new(frame));
-                        return Ok(Keyframe { pixels, time_s, decoded_by });
+                        let pixels = Pixels::Device(cuda::DeviceFrame::new(frame));
+                        return Ok(Frame { pixels, time_s, decoded_by });
                     }
                     let image = if hw::is_hw_frame(&frame) {
                         match hw::download(&frame) {
@@ -327,7 +299,7 @@ impl Source {
                     } else {
                         self.convert_frame(&frame)?
                     };
-                    return Ok(Keyframe { pixels: KeyframePixels::Host(image), time_s, decoded_by });
+                    return Ok(Frame { pixels: Pixels::Host(image), time_s, decoded_by });
                 }
             }
         }

@@ -41,7 +41,7 @@ fn thumb_path(output: &Path, thumbs_dir: &Path) -> PathBuf {
 pub(super) fn write_thumbnail(canvas: &Image, output: &Path, thumbs_dir: &Path) {
     let h = THUMB_HEIGHT.min(canvas.height());
     let w = ((canvas.width() as u64 * h as u64) / canvas.height().max(1) as u64).max(1) as u32;
-    if let Ok(small) = canvas.crop_resized((0, 0, canvas.width(), canvas.height()), w, h) {
+    if let Ok(small) = canvas.crop_resized(canvas.bounds(), w, h) {
         if let Ok(bytes) = small.encode(".jpg", &[opencv::imgcodecs::IMWRITE_JPEG_QUALITY, 80]) {
             let _ = crate::files::write_atomic(
                 &thumb_path(output, thumbs_dir),

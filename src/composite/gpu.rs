@@ -19,7 +19,8 @@ pub fn available() -> Result<(), String> {
 }
 
 use super::{draw_layers, fitting, off_faces, text, CompositeError, CompositeReport};
-use crate::av::cuda::{DeviceCanvas, FramePixels};
+use crate::av::cuda::DeviceCanvas;
+use crate::av::Pixels;
 use crate::color::Rgba;
 use crate::env::Env;
 use crate::layout::doc::{Layer, LayoutDoc, Rect};
@@ -33,15 +34,15 @@ pub(crate) trait Surface {
     /// As [`Image::fill_gradient`].
     fn gradient(
         &mut self,
-        rect: (i32, i32, u32, u32),
+        rect: Rect,
         vertical: bool,
         from: Rgba,
         to: Rgba,
     ) -> Result<(), CompositeError>;
     /// As [`Image::fill_rect`].
-    fn rect(&mut self, rect: (i32, i32, u32, u32), color: Rgba) -> Result<(), CompositeError>;
+    fn rect(&mut self, rect: Rect, color: Rgba) -> Result<(), CompositeError>;
     /// A copy of `rect` (inside the surface).
-    fn region(&self, rect: (u32, u32, u32, u32)) -> Result<Image, CompositeError>;
+    fn region(&self, rect: Rect) -> Result<Image, CompositeError>;
     /// Writes `region` back with its top-left at (x, y).
     fn put(&mut self, region: &Image, x: u32, y: u32) -> Result<(), CompositeError>;
 }
@@ -52,7 +53,7 @@ impl Surface for Image {
     }
     fn gradient(
         &mut self,
-        rect: (i32, i32, u32, u32),
+        rect: Rect,
         vertical: bool,
         from: Rgba,
         to: Rgba,
@@ -60,12 +61,12 @@ impl Surface for Image {
         self.fill_gradient(rect, vertical, from, to);
         Ok(())
     }
-    fn rect(&mut self, rect: (i32, i32, u32, u32), color: Rgba) -> Result<(), CompositeError> {
-        self.fill_rect(rect.0, rect.1, rect.2, rect.3, color);
+    fn rect(&mut self, rect: Rect, color: Rgba) -> Result<(), CompositeError> {
+        self.fill_rect(rect, color);
         Ok(())
     }
-    fn region(&self, rect: (u32, u32, u32, u32)) -> Result<Image, CompositeError> {
-        Ok(self.clone_region((rect.0 as i32, rect.1 as i32, rect.2, rect.3)))
+    fn region(&self, rect: Rect) -> Result<Image, CompositeError> {
+        Ok(self.clone_region(rect))
     }
     fn put(&mut self, region: &Image, x: u32, y: u32) -> Result<(), CompositeError> {
         self.paste(region, x as i32, y as i32);
@@ -79,18 +80,18 @@ impl Surface for DeviceCanvas<'_> {
     }
     fn gradient(
         &mut self,
-        rect: (i32, i32, u32, u32),
+        rect: Rect,
         vertical: bool,
         from: Rgba,
         to: Rgba,
     ) -> Result<(), CompositeError> {
         DeviceCanvas::gradient(self, rect, vertical, from, to).map_err(CompositeError::Gpu)
     }
-    fn rect(&mut self, rect: (i32, i32, u32, u32), color: Rgba) -> Result<(), CompositeError> {
+    fn rect(&mut self, rect: Rect, color: Rgba) -> Result<(), CompositeError> {
         // A gradient from a colour to itself blends exactly as a flat fill.
         DeviceCanvas::gradient(self, rect, true, color, color).map_err(CompositeError::Gpu)
     }
-    fn region(&self, rect: (u32, u32, u32, u32)) -> Result<Image, CompositeError> {
+    fn region(&self, rect: Rect) -> Result<Image, CompositeError> {
         self.download(rect).map_err(CompositeError::Gpu)
     }
     fn put(&mut self, region: &Image, x: u32, y: u32) -> Result<(), CompositeError> {
@@ -103,12 +104,12 @@ impl Surface for DeviceCanvas<'_> {
 /// # Errors
 /// CUDA's reason when the GPU fails; the CPU compositor's errors for the layers.
 pub(crate) fn composite_on_gpu<'f>(
-    frame: FramePixels<'f>,
+    frame: &'f Pixels,
     doc: &LayoutDoc,
     env: &Env,
 ) -> Result<(DeviceCanvas<'f>, CompositeReport), CompositeError> {
     let (fw, fh, faces_in_frame) = match frame {
-        FramePixels::Host(image) => {
+        Pixels::Host(image) => {
             let faces = if doc.faces {
                 let model = env.face_model();
                 image
@@ -119,19 +120,23 @@ pub(crate) fn composite_on_gpu<'f>(
             };
             (image.width(), image.height(), faces)
         }
-        FramePixels::Device(f) if doc.faces => {
+        Pixels::Device(f) if doc.faces => {
             return Err(CompositeError::Gpu(format!(
                 "face detection needs the frame in system memory ({}x{} frame is on the GPU)",
                 f.width(),
                 f.height()
             )))
         }
-        FramePixels::Device(f) => (f.width(), f.height(), Vec::new()),
+        Pixels::Device(f) => (f.width(), f.height(), Vec::new()),
     };
     let fit = fitting(fw, fh, doc, &faces_in_frame);
     let mut canvas =
         DeviceCanvas::new(doc.canvas.width, doc.canvas.height, fit.fill).map_err(CompositeError::Gpu)?;
-    canvas.draw_frame(frame, fit.crop, fit.dst).map_err(CompositeError::Gpu)?;
+    match frame {
+        Pixels::Host(image) => canvas.draw_host_frame(image, fit.crop, fit.dst),
+        Pixels::Device(f) => canvas.draw_device_frame(f, fit.crop, fit.dst),
+    }
+    .map_err(CompositeError::Gpu)?;
     let faces = fit.map_faces(&faces_in_frame);
     let report = draw_layers_in_regions(&mut canvas, &doc.layers, &faces, env)?;
     Ok((canvas, report))
@@ -154,20 +159,21 @@ pub(crate) fn draw_layers_in_regions(
             Layer::Gradient(g) => {
                 draw_groups(surface, std::mem::take(&mut groups), layers, faces, env, &mut report)?;
                 let b = g.bbox;
-                surface.gradient((b.x, b.y, b.width, b.height), g.vertical, g.from, g.to)?;
+                surface.gradient(b, g.vertical, g.from, g.to)?;
             }
             Layer::Rect(r) => {
                 draw_groups(surface, std::mem::take(&mut groups), layers, faces, env, &mut report)?;
                 let b = r.bbox;
-                surface.rect((b.x, b.y, b.width, b.height), r.color)?;
+                surface.rect(b, r.color)?;
             }
             _ => {
-                let Some(rect) = clip(extent(layer, faces), surface.size()) else { continue };
+                let (width, height) = surface.size();
+                let Some(rect) = extent(layer, faces).clip_to(width, height) else { continue };
                 let mut group = Group { rect, layers: vec![index] };
                 // Absorb every group this one overlaps (transitively, as groups grow).
-                while let Some(i) = groups.iter().position(|g| intersects(g.rect, group.rect)) {
+                while let Some(i) = groups.iter().position(|g| g.rect.overlaps(&group.rect)) {
                     let other = groups.swap_remove(i);
-                    group.rect = union(group.rect, other.rect);
+                    group.rect = group.rect.union(&other.rect);
                     group.layers.extend(other.layers);
                 }
                 group.layers.sort_unstable();
@@ -181,7 +187,7 @@ pub(crate) fn draw_layers_in_regions(
 
 /// Layers (indices, in drawing order) drawn together on one region of the canvas.
 struct Group {
-    rect: (u32, u32, u32, u32),
+    rect: Rect,
     layers: Vec<usize>,
 }
 
@@ -196,13 +202,13 @@ fn draw_groups(
     // In the order of their first layer, so reports list text layers in drawing order.
     groups.sort_unstable_by_key(|g| g.layers[0]);
     for g in groups {
-        let (x, y, _, _) = g.rect;
-        let (dx, dy) = (-(x as i32), -(y as i32));
+        let (x, y) = (g.rect.x, g.rect.y);
+        let (dx, dy) = (-x, -y);
         let moved: Vec<Layer> = g.layers.iter().map(|&i| layers[i].moved(dx, dy)).collect();
         let moved_faces: Vec<Rect> = faces.iter().map(|f| f.moved(dx, dy)).collect();
         let mut region = surface.region(g.rect)?;
         let r = draw_layers(&mut region, &moved, &moved_faces, env, false)?;
-        surface.put(&region, x, y)?;
+        surface.put(&region, x as u32, y as u32)?;
         report.contrast.extend(r.contrast);
         report.moved_off_faces.extend(r.moved_off_faces);
     }
@@ -210,33 +216,11 @@ fn draw_groups(
 }
 
 /// Every pixel a text, image or QR layer may touch (text at the placement it takes off faces).
-fn extent(layer: &Layer, faces: &[Rect]) -> (i32, i32, u32, u32) {
+fn extent(layer: &Layer, faces: &[Rect]) -> Rect {
     match layer {
         Layer::Text(t) => text::extent(&off_faces(t, faces)),
-        other => {
-            let b = other.bbox();
-            (b.x, b.y, b.width, b.height)
-        }
+        other => other.bbox(),
     }
-}
-
-/// `rect` clipped to a `size` canvas; `None` when nothing is left.
-fn clip(rect: (i32, i32, u32, u32), size: (u32, u32)) -> Option<(u32, u32, u32, u32)> {
-    let x0 = rect.0.max(0) as i64;
-    let y0 = rect.1.max(0) as i64;
-    let x1 = (rect.0 as i64 + rect.2 as i64).min(size.0 as i64);
-    let y1 = (rect.1 as i64 + rect.3 as i64).min(size.1 as i64);
-    (x0 < x1 && y0 < y1).then(|| (x0 as u32, y0 as u32, (x1 - x0) as u32, (y1 - y0) as u32))
-}
-
-fn intersects(a: (u32, u32, u32, u32), b: (u32, u32, u32, u32)) -> bool {
-    a.0 < b.0 + b.2 && b.0 < a.0 + a.2 && a.1 < b.1 + b.3 && b.1 < a.1 + a.3
-}
-
-fn union(a: (u32, u32, u32, u32), b: (u32, u32, u32, u32)) -> (u32, u32, u32, u32) {
-    let (x0, y0) = (a.0.min(b.0), a.1.min(b.1));
-    let (x1, y1) = ((a.0 + a.2).max(b.0 + b.2), (a.1 + a.3).max(b.1 + b.3));
-    (x0, y0, x1 - x0, y1 - y0)
 }
 
 #[cfg(test)]
@@ -271,14 +255,5 @@ mod tests {
             assert_eq!(canvas.bgr_bytes(), expected.bgr_bytes(), "{sample}: pixels differ");
             assert_eq!(report, expected_report, "{sample}: reports differ");
         }
-    }
-
-    #[test]
-    fn overlapping_layers_share_a_region_and_order_is_kept() {
-        assert!(intersects((0, 0, 10, 10), (9, 9, 5, 5)));
-        assert!(!intersects((0, 0, 10, 10), (10, 0, 5, 5)));
-        assert_eq!(union((0, 0, 10, 10), (20, 5, 5, 10)), (0, 0, 25, 15));
-        assert_eq!(clip((-5, -5, 10, 10), (100, 100)), Some((0, 0, 5, 5)));
-        assert_eq!(clip((100, 0, 10, 10), (100, 100)), None);
     }
 }

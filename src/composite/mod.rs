@@ -84,15 +84,22 @@ pub fn composite_with_report(
     env: &Env,
     measure_all: bool,
 ) -> Result<(Image, CompositeReport), CompositeError> {
-    let faces = if doc.faces {
-        let model = env.face_model();
-        frame.detect_faces(&model).map_err(|e| CompositeError::Asset { path: model, message: e.message })?
-    } else {
-        Vec::new()
-    };
+    let faces = faces_in(frame, doc, env)?;
     let (mut canvas, faces) = background(frame, doc, &faces)?;
     let report = draw_layers(&mut canvas, &doc.layers, &faces, env, measure_all)?;
     Ok((canvas, report))
+}
+
+/// The faces in `frame` (frame pixels) when the layout asks to keep text off them.
+///
+/// # Errors
+/// [`CompositeError::Asset`] naming the face model when it cannot be loaded.
+fn faces_in(frame: &Image, doc: &LayoutDoc, env: &Env) -> Result<Vec<Rect>, CompositeError> {
+    if !doc.faces {
+        return Ok(Vec::new());
+    }
+    let model = env.face_model();
+    frame.detect_faces(&model).map_err(|e| CompositeError::Asset { path: model, message: e.message })
 }
 
 /// Draws `layers` onto `canvas` (which already holds the fitted frame); `faces` are in canvas
@@ -124,11 +131,11 @@ fn draw_layers(
             Layer::Qr(q) => qr::draw(canvas, q)?,
             Layer::Gradient(g) => {
                 let b = g.bbox;
-                canvas.fill_gradient((b.x, b.y, b.width, b.height), g.vertical, g.from, g.to);
+                canvas.fill_gradient(b, g.vertical, g.from, g.to);
             }
             Layer::Rect(r) => {
                 let b = r.bbox;
-                canvas.fill_rect(b.x, b.y, b.width, b.height, r.color);
+                canvas.fill_rect(b, r.color);
             }
         }
     }
@@ -146,7 +153,7 @@ fn draw_layers(
 pub struct CoverPlate {
     doc: LayoutDoc,
     /// Faces in source-frame pixels (the crop follows them the same way on every frame).
-    faces_in_frame: Vec<(i32, i32, u32, u32)>,
+    faces_in_frame: Vec<Rect>,
     plate: crate::pixels::Plate,
 }
 
@@ -160,14 +167,7 @@ impl CoverPlate {
         doc: &LayoutDoc,
         env: &Env,
     ) -> Result<(Image, CompositeReport, Self), CompositeError> {
-        let faces_in_frame = if doc.faces {
-            let model = env.face_model();
-            frame
-                .detect_faces(&model)
-                .map_err(|e| CompositeError::Asset { path: model, message: e.message })?
-        } else {
-            Vec::new()
-        };
+        let faces_in_frame = faces_in(frame, doc, env)?;
         let (mut canvas, faces) = background(frame, doc, &faces_in_frame)?;
         let report = draw_layers(&mut canvas, &doc.layers, &faces, env, false)?;
         let frozen = frozen_layers(doc, &faces, &report);
@@ -217,17 +217,10 @@ fn frozen_layers(doc: &LayoutDoc, faces: &[Rect], report: &CompositeReport) -> L
     LayoutDoc { faces: false, layers, ..doc.clone() }
 }
 
-fn overlaps(a: &Rect, b: &Rect) -> bool {
-    a.x < b.x + b.width as i32
-        && b.x < a.x + a.width as i32
-        && a.y < b.y + b.height as i32
-        && b.y < a.y + a.height as i32
-}
-
 /// The text layer at its first placement (its own, then its alternatives) clear of every face;
 /// unchanged when there are no faces or no placement is clear.
 fn off_faces(t: &TextLayer, faces: &[Rect]) -> TextLayer {
-    let clear = |b: &Rect| !faces.iter().any(|f| overlaps(b, f));
+    let clear = |b: &Rect| !faces.iter().any(|f| b.overlaps(f));
     if faces.is_empty() || clear(&t.bbox) {
         return t.clone();
     }
@@ -241,8 +234,10 @@ fn off_faces(t: &TextLayer, faces: &[Rect]) -> TextLayer {
 /// scaled into, the background colour around it (`contain`), and the frame → canvas mapping.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Fitting {
-    crop: (u32, u32, u32, u32),
-    dst: (u32, u32, u32, u32),
+    /// The part of the frame shown (frame pixels).
+    crop: Rect,
+    /// Where it is scaled to (canvas pixels).
+    dst: Rect,
     /// The canvas colour around the frame, when the frame does not cover it.
     fill: Option<crate::color::Rgba>,
     /// Frame pixel shown at the canvas origin, and canvas pixels per frame pixel.
@@ -253,7 +248,7 @@ struct Fitting {
 /// How a `frame_w` x `frame_h` frame fits the canvas. `cover` crops the source first and scales
 /// only the part that shows (about 3x cheaper than scaling the whole frame and cropping after);
 /// the crop is centred, or moved just enough to keep the faces (frame pixels) in.
-fn fitting(frame_w: u32, frame_h: u32, doc: &LayoutDoc, faces: &[(i32, i32, u32, u32)]) -> Fitting {
+fn fitting(frame_w: u32, frame_h: u32, doc: &LayoutDoc, faces: &[Rect]) -> Fitting {
     let (cw, ch) = (doc.canvas.width, doc.canvas.height);
     let (fw, fh) = (frame_w as f64, frame_h as f64);
     match doc.fit {
@@ -261,11 +256,11 @@ fn fitting(frame_w: u32, frame_h: u32, doc: &LayoutDoc, faces: &[(i32, i32, u32,
             let scale = (cw as f64 / fw).max(ch as f64 / fh);
             let crop_w = ((cw as f64 / scale).round() as u32).clamp(1, frame_w);
             let crop_h = ((ch as f64 / scale).round() as u32).clamp(1, frame_h);
-            let x = keep_in_view((frame_w - crop_w) / 2, crop_w, frame_w, faces.iter().map(|f| (f.0, f.2)));
-            let y = keep_in_view((frame_h - crop_h) / 2, crop_h, frame_h, faces.iter().map(|f| (f.1, f.3)));
+            let x = keep_in_view((frame_w - crop_w) / 2, crop_w, frame_w, faces.iter().map(|f| (f.x, f.width)));
+            let y = keep_in_view((frame_h - crop_h) / 2, crop_h, frame_h, faces.iter().map(|f| (f.y, f.height)));
             Fitting {
-                crop: (x, y, crop_w, crop_h),
-                dst: (0, 0, cw, ch),
+                crop: Rect::new(x as i32, y as i32, crop_w, crop_h),
+                dst: Rect::new(0, 0, cw, ch),
                 fill: None,
                 origin: (x as f64, y as f64),
                 scale,
@@ -277,8 +272,8 @@ fn fitting(frame_w: u32, frame_h: u32, doc: &LayoutDoc, faces: &[(i32, i32, u32,
             let h = ((fh * scale).round() as u32).clamp(1, ch);
             let (ox, oy) = ((cw - w) / 2, (ch - h) / 2);
             Fitting {
-                crop: (0, 0, frame_w, frame_h),
-                dst: (ox, oy, w, h),
+                crop: Rect::new(0, 0, frame_w, frame_h),
+                dst: Rect::new(ox as i32, oy as i32, w, h),
                 fill: Some(doc.canvas.background),
                 origin: (-(ox as f64) / scale, -(oy as f64) / scale),
                 scale,
@@ -289,15 +284,15 @@ fn fitting(frame_w: u32, frame_h: u32, doc: &LayoutDoc, faces: &[(i32, i32, u32,
 
 impl Fitting {
     /// Faces found in the frame, in canvas pixels.
-    fn map_faces(&self, faces: &[(i32, i32, u32, u32)]) -> Vec<Rect> {
+    fn map_faces(&self, faces: &[Rect]) -> Vec<Rect> {
         let (x, y) = self.origin;
         faces
             .iter()
-            .map(|&(fx, fy, w, h)| Rect {
-                x: ((fx as f64 - x) * self.scale).round() as i32,
-                y: ((fy as f64 - y) * self.scale).round() as i32,
-                width: (w as f64 * self.scale).round() as u32,
-                height: (h as f64 * self.scale).round() as u32,
+            .map(|f| Rect {
+                x: ((f.x as f64 - x) * self.scale).round() as i32,
+                y: ((f.y as f64 - y) * self.scale).round() as i32,
+                width: (f.width as f64 * self.scale).round() as u32,
+                height: (f.height as f64 * self.scale).round() as u32,
             })
             .collect()
     }
@@ -307,16 +302,16 @@ impl Fitting {
 fn background(
     frame: &Image,
     doc: &LayoutDoc,
-    faces: &[(i32, i32, u32, u32)],
+    faces: &[Rect],
 ) -> Result<(Image, Vec<Rect>), PixelError> {
     let fit = fitting(frame.width(), frame.height(), doc, faces);
-    let (dx, dy, dw, dh) = fit.dst;
+    let dst = fit.dst;
     let canvas = match fit.fill {
-        None => frame.crop_resized(fit.crop, dw, dh)?,
+        None => frame.crop_resized(fit.crop, dst.width, dst.height)?,
         Some(color) => {
-            let fitted = frame.crop_resized(fit.crop, dw, dh)?;
+            let fitted = frame.crop_resized(fit.crop, dst.width, dst.height)?;
             let mut canvas = Image::filled(doc.canvas.width, doc.canvas.height, color);
-            canvas.paste(&fitted, dx as i32, dy as i32);
+            canvas.paste(&fitted, dst.x, dst.y);
             canvas
         }
     };

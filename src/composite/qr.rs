@@ -2,7 +2,7 @@
 //! in its box, and the leftover pixels join the light quiet zone.
 
 use super::CompositeError;
-use crate::layout::doc::QrLayer;
+use crate::layout::doc::{QrLayer, Rect};
 use crate::pixels::Image;
 
 pub(super) fn draw(canvas: &mut Image, q: &QrLayer) -> Result<(), CompositeError> {
@@ -14,11 +14,11 @@ pub(super) fn draw(canvas: &mut Image, q: &QrLayer) -> Result<(), CompositeError
     let symbol = module * n;
     let x0 = q.bbox.x + ((q.bbox.width - symbol) / 2) as i32;
     let y0 = q.bbox.y + ((q.bbox.height - symbol) / 2) as i32;
-    canvas.fill_rect(q.bbox.x, q.bbox.y, q.bbox.width, q.bbox.height, q.light);
+    canvas.fill_rect(q.bbox, q.light);
     for (i, color) in code.to_colors().iter().enumerate() {
         if *color == qrcode::Color::Dark {
             let (mx, my) = (i as u32 % n, i as u32 / n);
-            canvas.fill_rect(x0 + (mx * module) as i32, y0 + (my * module) as i32, module, module, q.dark);
+            canvas.fill_rect(Rect::new(x0 + (mx * module) as i32, y0 + (my * module) as i32, module, module), q.dark);
         }
     }
     Ok(())

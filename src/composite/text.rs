@@ -6,7 +6,7 @@
 use super::{CompositeError, TextContrast};
 use crate::color::{self, Rgba};
 use crate::env::Env;
-use crate::layout::doc::TextLayer;
+use crate::layout::doc::{Rect, TextLayer};
 use crate::layout::text::{is_invisible, pick_font};
 use crate::pixels::{Image, Mask};
 use ab_glyph::{Font, ScaleFont};
@@ -121,19 +121,14 @@ fn pad(t: &TextLayer) -> i32 {
     (t.size * 0.5 + blur * 2.0 + stroke).ceil() as i32
 }
 
-/// Every pixel drawing `t` may touch, as (x, y, w, h): the padded box, the shadow's offset copy
-/// of it, and the `auto` scrim area.
-pub(super) fn extent(t: &TextLayer) -> (i32, i32, u32, u32) {
+/// Every pixel drawing `t` may touch: the padded box, the shadow's offset copy of it, and the
+/// `auto` scrim area.
+pub(super) fn extent(t: &TextLayer) -> Rect {
     let p = pad(t);
     let (dx, dy) = t.shadow.map_or((0, 0), |s| (s.dx, s.dy));
-    let (x0, y0) = (t.bbox.x - p, t.bbox.y - p);
-    let (x1, y1) = (t.bbox.x + t.bbox.width as i32 + p, t.bbox.y + t.bbox.height as i32 + p);
-    let area = text_area(t);
-    let left = x0.min(x0 + dx).min(area.0);
-    let top = y0.min(y0 + dy).min(area.1);
-    let right = x1.max(x1 + dx).max(area.0 + area.2 as i32);
-    let bottom = y1.max(y1 + dy).max(area.1 + area.3 as i32);
-    (left, top, (right - left) as u32, (bottom - top) as u32)
+    let grow = 2 * p as u32;
+    let padded = Rect::new(t.bbox.x - p, t.bbox.y - p, t.bbox.width + grow, t.bbox.height + grow);
+    padded.union(&padded.moved(dx, dy)).union(&text_area(t))
 }
 
 /// The contrast of a fixed text colour against the worst tenth of the pixels under it (the
@@ -157,19 +152,19 @@ pub(super) fn scrim_rect(t: &TextLayer, chosen: &TextContrast) -> crate::layout:
     let scrim = if dark_text { Rgba::WHITE } else { Rgba::BLACK };
     crate::layout::doc::RectLayer {
         id: t.id.as_ref().map(|id| format!("{id}-scrim")),
-        bbox: crate::layout::doc::Rect { x: area.0, y: area.1, width: area.2, height: area.3 },
+        bbox: area,
         color: Rgba { a: (chosen.scrim_alpha * 255.0).round() as u8, ..scrim },
     }
 }
 
 /// The area a text layer's legibility depends on: its lines' extent plus a margin (a scrim
 /// drawn there hugs the text rather than the whole box).
-fn text_area(t: &TextLayer) -> (i32, i32, u32, u32) {
+fn text_area(t: &TextLayer) -> Rect {
     let b = t.bbox;
     let margin = (t.size * 0.3).round() as i32;
     let left = t.lines.iter().map(|l| l.x).min().unwrap_or(0);
     let right = t.lines.iter().map(|l| l.x + l.width as i32).max().unwrap_or(b.width as i32);
-    (
+    Rect::new(
         b.x + left - margin,
         b.y - margin,
         (right - left + 2 * margin).max(0) as u32,
@@ -187,14 +182,14 @@ fn auto_color(canvas: &mut Image, t: &TextLayer) -> Result<(Rgba, Option<TextCon
     // Statistics on every 3rd pixel of every 3rd row: the same percentiles at a ninth of the cost.
     let region = canvas.clone_region(area).sampled(3);
     let (dark_bg, light_bg) =
-        region.luminance_percentiles((0, 0, region.width(), region.height()), 0.10, 0.90);
+        region.luminance_percentiles(region.bounds(), 0.10, 0.90);
     let light_ratio = color::contrast(color::luminance(Rgba::WHITE), light_bg);
     let dark_ratio = color::contrast(color::luminance(DARK), dark_bg);
     let light = light_ratio >= dark_ratio;
     let (text, scrim) = if light { (Rgba::WHITE, Rgba::BLACK) } else { (DARK, Rgba::WHITE) };
     let text_lum = color::luminance(text);
     let measure = |img: &Image| {
-        let (lo, hi) = img.luminance_percentiles((0, 0, img.width(), img.height()), 0.10, 0.90);
+        let (lo, hi) = img.luminance_percentiles(img.bounds(), 0.10, 0.90);
         color::contrast(text_lum, if light { hi } else { lo })
     };
     // When the better colour falls short, add a scrim, raised in steps on a copy of the area
@@ -210,7 +205,7 @@ fn auto_color(canvas: &mut Image, t: &TextLayer) -> Result<(Rgba, Option<TextCon
         let mut at = |k: usize| -> f64 {
             *tried[k].get_or_insert_with(|| {
                 let mut trial = region.clone();
-                trial.fill_rect(0, 0, trial.width(), trial.height(), Rgba { a: 24 * k as u8, ..scrim });
+                trial.fill_rect(trial.bounds(), Rgba { a: 24 * k as u8, ..scrim });
                 measure(&trial)
             })
         };
@@ -228,7 +223,7 @@ fn auto_color(canvas: &mut Image, t: &TextLayer) -> Result<(Rgba, Option<TextCon
         ratio = at(first);
     }
     if alpha > 0 {
-        canvas.fill_rect(area.0, area.1, area.2, area.3, Rgba { a: alpha, ..scrim });
+        canvas.fill_rect(area, Rgba { a: alpha, ..scrim });
     }
     let report = TextContrast {
         id: t.id.clone(),

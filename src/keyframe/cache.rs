@@ -105,11 +105,11 @@ impl FrameCache {
             Some(Extracted {
                 info: header.info,
                 frame: Frame {
-                    image,
+                    pixels: image,
                     time_s: header.time_s,
-                    score: header.score,
                     decoded_by: crate::model::DecodedBy { decoder: "cache".into(), fallback: None },
                 },
+                score: header.score,
                 warnings: header.warnings,
             })
         })();
@@ -131,10 +131,10 @@ impl FrameCache {
     pub fn put(&self, key: &str, e: &Extracted) {
         let header = Header {
             format: FORMAT,
-            width: e.frame.image.width(),
-            height: e.frame.image.height(),
+            width: e.frame.pixels.width(),
+            height: e.frame.pixels.height(),
             time_s: e.frame.time_s,
-            score: e.frame.score,
+            score: e.score,
             info: e.info.clone(),
             warnings: e.warnings.clone(),
         };
@@ -143,7 +143,7 @@ impl FrameCache {
         let Ok(mut staged) = crate::files::Staged::new(&self.path(key)) else { return };
         // Header and pixels written in turn: no 6 MB copy to join them.
         let file = staged.file();
-        if file.write_all(&head).and_then(|()| file.write_all(e.frame.image.bgr_bytes())).is_ok() {
+        if file.write_all(&head).and_then(|()| file.write_all(e.frame.pixels.bgr_bytes())).is_ok() {
             let _ = staged.commit(crate::files::Durability::Unsynced);
         }
     }

@@ -20,10 +20,10 @@
 
 pub mod cache;
 
-use crate::av::{KeyframePixels, Source};
+use crate::av::Source;
 use crate::limits::Limits;
 use crate::model::MediaInfo;
-use crate::model::{DecodedBy, HwAccel};
+use crate::model::{HwAccel, Rect};
 use crate::pixels::{Image, PixelError};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -31,6 +31,7 @@ use std::path::Path;
 pub use crate::model::FrameSpec;
 
 pub use crate::av::error::DecodeError;
+pub use crate::av::{Frame, Pixels};
 
 /// How a candidate frame scored (see the module docs).
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
@@ -63,8 +64,8 @@ pub struct TextRegions {
     pub canvas: (u32, u32),
     /// Whether the frame covers the canvas (cropped) or is contained in it.
     pub cover: bool,
-    /// Text boxes in canvas pixels (x, y, w, h).
-    pub boxes: Vec<(i32, i32, u32, u32)>,
+    /// Text boxes in canvas pixels.
+    pub boxes: Vec<Rect>,
     /// The face model, when the layout wants faces kept clear of its text (`faces: true`).
     #[serde(skip)]
     pub face_model: Option<std::path::PathBuf>,
@@ -79,9 +80,7 @@ impl TextRegions {
             .layers
             .iter()
             .filter_map(|l| match l {
-                Layer::Text(t) if !t.lines.is_empty() => {
-                    Some((t.bbox.x, t.bbox.y, t.bbox.width, t.bbox.height))
-                }
+                Layer::Text(t) if !t.lines.is_empty() => Some(t.bbox),
                 _ => None,
             })
             .collect();
@@ -94,7 +93,7 @@ impl TextRegions {
     }
 
     /// The text boxes in frame pixels (the inverse of the compositor's fit).
-    fn boxes_in_frame(&self, image: &Image) -> Vec<(i32, i32, u32, u32)> {
+    fn boxes_in_frame(&self, image: &Image) -> Vec<Rect> {
         let (cw, ch) = (self.canvas.0 as f64, self.canvas.1 as f64);
         let (fw, fh) = (image.width() as f64, image.height() as f64);
         let (scale, ox, oy) = if self.cover {
@@ -106,12 +105,12 @@ impl TextRegions {
         };
         self.boxes
             .iter()
-            .map(|&(x, y, w, h)| {
-                (
-                    (ox + x as f64 / scale) as i32,
-                    (oy + y as f64 / scale) as i32,
-                    (w as f64 / scale).ceil() as u32,
-                    (h as f64 / scale).ceil() as u32,
+            .map(|b| {
+                Rect::new(
+                    (ox + b.x as f64 / scale) as i32,
+                    (oy + b.y as f64 / scale) as i32,
+                    (b.width as f64 / scale).ceil() as u32,
+                    (b.height as f64 / scale).ceil() as u32,
                 )
             })
             .collect()
@@ -121,13 +120,7 @@ impl TextRegions {
     fn faces_under_text(&self, image: &Image) -> Result<usize, PixelError> {
         let Some(model) = &self.face_model else { return Ok(0) };
         let boxes = self.boxes_in_frame(image);
-        let overlaps = |a: &(i32, i32, u32, u32), b: &(i32, i32, u32, u32)| {
-            a.0 < b.0 + b.2 as i32
-                && b.0 < a.0 + a.2 as i32
-                && a.1 < b.1 + b.3 as i32
-                && b.1 < a.1 + a.3 as i32
-        };
-        Ok(image.detect_faces(model)?.iter().filter(|f| boxes.iter().any(|b| overlaps(f, b))).count())
+        Ok(image.detect_faces(model)?.iter().filter(|f| boxes.iter().any(|b| b.overlaps(f))).count())
     }
 
     /// A short stable description, for cache keys.
@@ -198,28 +191,25 @@ impl FrameScore {
     }
 }
 
-/// The chosen frame.
+/// A probed video and its chosen keyframe, plus anything worth a warning. `P` says where the
+/// frame's pixels are (see [`Frame`]): [`extract`] gives them in system memory, [`extract_kept`]
+/// may leave them on the GPU.
 #[derive(Debug, Clone)]
-pub struct Frame {
-    /// Upright pixels with square pixel aspect, at the video's display size.
-    pub image: Image,
-    /// The frame's presentation time in seconds.
-    pub time_s: f64,
-    /// Its score, when chosen by `auto`.
-    pub score: Option<FrameScore>,
-    /// Which decoder produced it (hardware or software, and why not hardware).
-    pub decoded_by: DecodedBy,
-}
-
-/// A probed video and its chosen keyframe, plus anything worth a warning.
-#[derive(Debug, Clone)]
-pub struct Extracted {
+pub struct Extracted<P = Image> {
     /// What the video is.
     pub info: MediaInfo,
     /// The frame chosen.
-    pub frame: Frame,
+    pub frame: Frame<P>,
+    /// Its score, when chosen by `auto`.
+    pub score: Option<FrameScore>,
     /// Warnings (e.g. a time past the end was clamped).
     pub warnings: Vec<String>,
+}
+
+impl From<Extracted<Image>> for Extracted<Pixels> {
+    fn from(e: Extracted<Image>) -> Self {
+        Extracted { info: e.info, frame: e.frame.into(), score: e.score, warnings: e.warnings }
+    }
 }
 
 /// Probes `path` and pulls the keyframe `spec` asks for.
@@ -245,15 +235,17 @@ pub fn extract_for_layout(
     let mut source = Source::open(path, limits, false, accel)?;
     let info = source.info().clone();
     let mut warnings = Vec::new();
-    let frame = match spec {
-        FrameSpec::Auto => best_keyframe(&mut source, &info, regions)?,
+    let (frame, score) = match spec {
+        FrameSpec::Auto => {
+            let (frame, score) = best_keyframe(&mut source, &info, regions)?;
+            (frame, Some(score))
+        }
         FrameSpec::Seconds(_) | FrameSpec::Percent(_) => {
-            let k = source.keyframe_at(fixed_time(spec, &info, &mut warnings))?;
-            Frame { image: k.image, time_s: k.time_s, score: None, decoded_by: k.decoded_by }
+            (source.keyframe_at(fixed_time(spec, &info, &mut warnings))?, None)
         }
     };
     // Decoding may have refined the pixel aspect ratio (and so the display size).
-    Ok(Extracted { info: source.info().clone(), frame, warnings })
+    Ok(Extracted { info: source.info().clone(), frame, score, warnings })
 }
 
 /// The time a fixed frame spec asks for, clamped to the video (with a warning when past its end).
@@ -275,23 +267,6 @@ fn fixed_time(spec: FrameSpec, info: &MediaInfo, warnings: &mut Vec<String>) -> 
     }
 }
 
-/// A probed video and its chosen keyframe, which may still be on the GPU (see
-/// [`extract_kept`]).
-pub(crate) struct ExtractedKept {
-    /// What the video is.
-    pub info: MediaInfo,
-    /// The frame's pixels.
-    pub pixels: KeyframePixels,
-    /// The frame's presentation time in seconds.
-    pub time_s: f64,
-    /// Its score, when chosen by `auto`.
-    pub score: Option<FrameScore>,
-    /// Which decoder produced it.
-    pub decoded_by: DecodedBy,
-    /// Warnings, as [`Extracted::warnings`].
-    pub warnings: Vec<String>,
-}
-
 /// As [`extract_for_layout`], for the GPU compositor: with `keep_on_device`, a fixed frame
 /// decoded on NVDEC stays on the GPU. `frame: auto` scores candidates on the CPU, so its frame
 /// comes back as BGR.
@@ -305,43 +280,22 @@ pub(crate) fn extract_kept(
     regions: Option<&TextRegions>,
     accel: HwAccel,
     keep_on_device: bool,
-) -> Result<ExtractedKept, DecodeError> {
+) -> Result<Extracted<Pixels>, DecodeError> {
     if spec == FrameSpec::Auto || !keep_on_device {
-        let e = extract_for_layout(path, spec, limits, regions, accel)?;
-        return Ok(ExtractedKept::from(e));
+        return Ok(extract_for_layout(path, spec, limits, regions, accel)?.into());
     }
     let mut source = Source::open(path, limits, false, accel)?;
     let mut warnings = Vec::new();
     let time = fixed_time(spec, &source.info().clone(), &mut warnings);
-    let k = source.keyframe_kept_at(time)?;
-    Ok(ExtractedKept {
-        info: source.info().clone(),
-        pixels: k.pixels,
-        time_s: k.time_s,
-        score: None,
-        decoded_by: k.decoded_by,
-        warnings,
-    })
-}
-
-impl From<Extracted> for ExtractedKept {
-    fn from(e: Extracted) -> Self {
-        ExtractedKept {
-            info: e.info,
-            pixels: KeyframePixels::Host(e.frame.image),
-            time_s: e.frame.time_s,
-            score: e.frame.score,
-            decoded_by: e.frame.decoded_by,
-            warnings: e.warnings,
-        }
-    }
+    let frame = source.keyframe_kept_at(time)?;
+    Ok(Extracted { info: source.info().clone(), frame, score: None, warnings })
 }
 
 fn best_keyframe(
     source: &mut Source,
     info: &MediaInfo,
     regions: Option<&TextRegions>,
-) -> Result<Frame, DecodeError> {
+) -> Result<(Frame, FrameScore), DecodeError> {
     const FRACTIONS: [f64; 6] = [0.10, 0.25, 0.40, 0.55, 0.70, 0.85];
     const MAX_DECODES: usize = 4;
     let times: Vec<f64> = FRACTIONS.iter().map(|f| f * info.duration_s).collect();
@@ -356,31 +310,25 @@ fn best_keyframe(
     candidates.truncate(MAX_DECODES);
     candidates.sort_by(|a, b| a.0.total_cmp(&b.0));
 
-    let mut best: Option<Frame> = None;
+    let mut best: Option<(Frame, FrameScore)> = None;
     let mut last_err = None;
     for (time, _) in candidates {
         match source.keyframe_at(time) {
             Ok(k) => {
                 let score = match regions {
-                    Some(r) => FrameScore::with_layout(&k.image, r),
-                    None => FrameScore::of(&k.image),
+                    Some(r) => FrameScore::with_layout(&k.pixels, r),
+                    None => FrameScore::of(&k.pixels),
                 }
                 .map_err(|e| DecodeError::Convert { path: info.path.clone(), reason: e.to_string() })?;
-                let better = best.as_ref().and_then(|b| b.score).is_none_or(|b| score.total > b.total);
-                if better {
-                    best = Some(Frame {
-                        image: k.image,
-                        time_s: k.time_s,
-                        score: Some(score),
-                        decoded_by: k.decoded_by,
-                    });
+                if best.as_ref().is_none_or(|(_, b)| score.total > b.total) {
+                    best = Some((k, score));
                 }
             }
             Err(e) => last_err = Some(e),
         }
     }
     match (best, last_err) {
-        (Some(frame), _) => Ok(frame),
+        (Some(best), _) => Ok(best),
         (None, Some(e)) => Err(e),
         (None, None) => Err(DecodeError::NoKeyframe {
             path: info.path.clone(),
@@ -440,7 +388,7 @@ mod tests {
         let plain = (FrameScore::of(&busy_bottom).unwrap(), FrameScore::of(&calm_bottom).unwrap());
         assert!((plain.0.total - plain.1.total).abs() < 0.02, "{plain:?}");
         let title_at_bottom =
-            TextRegions { canvas: (128, 128), cover: true, boxes: vec![(8, 80, 112, 40)], face_model: None };
+            TextRegions { canvas: (128, 128), cover: true, boxes: vec![Rect::new(8, 80, 112, 40)], face_model: None };
         let a = FrameScore::with_layout(&busy_bottom, &title_at_bottom).unwrap();
         let b = FrameScore::with_layout(&calm_bottom, &title_at_bottom).unwrap();
         assert!(b.total > a.total + 0.05, "{a:?} {b:?}");

@@ -1,0 +1,337 @@
+//! Resolving one layer of each kind: a layer spec (numbers still as the template wrote them)
+//! becomes a [`Layer`] in pixels, or a problem recorded against the template.
+
+use super::spec::{Direction, LayerSpec, Num, Paint};
+use super::{limits, text, LayerResult, LayoutError, Resolver, DEFAULT_FALLBACK, DEFAULT_FONT};
+use super::doc::*;
+use crate::color::Rgba;
+use crate::fonts::FontHandle;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// A number the template gave, or `default`.
+fn num(n: Option<Num>, default: f64) -> f64 {
+    n.map_or(default, |n| n.0)
+}
+
+/// Fit-to-box: the largest whole-pixel size in [min_size, max_size] that `attempt` says fits,
+/// with what it made at that size; only when even `min_size` does not fit is it used anyway
+/// (and the text is cut by an ellipsis).
+fn largest_fitting<W>(min_size: f64, max_size: f64, attempt: impl Fn(f64) -> (W, bool)) -> (f64, W) {
+    match attempt(max_size) {
+        (w, true) => (max_size, w),
+        (w, false) if min_size >= max_size => (max_size, w),
+        _ => match attempt(min_size) {
+            (w, false) => (min_size, w),
+            (w, true) => {
+                let (mut lo, mut hi, mut best) = (min_size.ceil(), max_size.floor(), (min_size, w));
+                while hi - lo > 0.5 {
+                    let mid = ((lo + hi) / 2.0).ceil();
+                    match attempt(mid) {
+                        (w, true) => {
+                            best = (mid, w);
+                            lo = mid;
+                        }
+                        _ => hi = mid - 1.0,
+                    }
+                }
+                if lo > best.0 {
+                    if let (w, true) = attempt(lo) {
+                        best = (lo, w);
+                    }
+                }
+                best
+            }
+        },
+    }
+}
+
+/// The layer's `dx`/`dy` offset from its anchor.
+fn offset(l: &LayerSpec) -> (f64, f64) {
+    (num(l.dx, 0.0), num(l.dy, 0.0))
+}
+
+impl Resolver<'_> {
+    /// The fallback chain: the layer's font, then its `fallback` fonts, by default the colour
+    /// emoji font when the fonts folder has it.
+    fn font_chain(
+        &mut self,
+        name: &str,
+        l: &LayerSpec,
+        font: Arc<FontHandle>,
+    ) -> Result<Vec<Arc<FontHandle>>, Option<LayoutError>> {
+        let fallback_names: Vec<String> = match &l.fallback {
+            Some(list) => list.clone(),
+            None => DEFAULT_FALLBACK
+                .iter()
+                .filter(|f| self.env.fonts.path(f).is_ok())
+                .map(|f| f.to_string())
+                .collect(),
+        };
+        let mut chain = vec![font];
+        for f in &fallback_names {
+            chain.push(self.env.fonts.get(f).map_err(|m| self.problem(format!("{name}: fallback {m}")))?);
+        }
+        Ok(chain)
+    }
+
+    /// A text layer: fonts and fallbacks checked, wrapped and fitted to its box, placed clear of
+    /// the safe zones, with the places it may move to off faces.
+    pub(super) fn text_layer(&mut self, name: &str, l: &LayerSpec) -> LayerResult {
+        let cw = self.canvas.width as f64;
+        let (dx, dy) = offset(l);
+        let id = l.id.clone();
+        let Some(text) = &l.text else {
+            return Err(self.problem(format!("{name}: a text layer needs `text`")));
+        };
+        let n = text.chars().count();
+        if n > self.env.limits.max_text_chars {
+            return Err(Some(LayoutError::Limit {
+                file: self.file.clone(),
+                source: limits::LimitError::new(
+                    format!("{name} text length"),
+                    n,
+                    self.env.limits.max_text_chars,
+                ),
+            }));
+        }
+        let font_name = l.font.clone().unwrap_or_else(|| DEFAULT_FONT.to_string());
+        let font =
+            self.env.fonts.get(&font_name).map_err(|m| self.problem(format!("{name}: {m}")))?;
+        let max_size = num(l.size, 48.0);
+        let min_size = num(l.min_size, max_size);
+        for (key, v) in [("size", max_size), ("min_size", min_size)] {
+            if !(4.0..=1000.0).contains(&v) {
+                return Err(self.problem(format!("{name}: {key} {v} is outside 4–1000 px")));
+            }
+        }
+        if min_size > max_size {
+            return Err(
+                self.problem(format!("{name}: min_size {min_size} is larger than size {max_size}"))
+            );
+        }
+        let line_factor = num(l.line_height, 1.25);
+        let spacing = num(l.letter_spacing, 0.0) as f32;
+        let max_lines = num(l.max_lines, 2.0).max(1.0) as usize;
+        let box_w = num(l.width, (cw - 2.0 * dx.abs()).max(1.0)).max(1.0);
+        let box_h = l.height.map(|n| n.0);
+        let marked = text::parse_markup(text);
+        let chain = self.font_chain(name, l, font)?;
+        let missing = text::Measurer::new(&chain, max_size as f32, spacing).missing(&marked);
+        if !missing.is_empty() {
+            let list: String = missing.iter().collect();
+            let fonts: Vec<&str> = chain.iter().map(|f| f.name.as_str()).collect();
+            return Err(self.problem(format!(
+                "{name}: no font of `{}` has glyphs for `{list}`",
+                fonts.join(", ")
+            )));
+        }
+        let balance = l.balance.unwrap_or(false);
+        // Wraps at one size; "fits" means no ellipsis and, with a box height, no overflow.
+        let attempt = |size: f64| {
+            let m = text::Measurer::new(&chain, size as f32, spacing);
+            let w = if marked.trim().is_empty() {
+                text::Wrapped { lines: vec![], truncated: false }
+            } else if balance {
+                text::wrap_balanced(&marked, &m, box_w as f32, max_lines)
+            } else {
+                text::wrap(&marked, &m, box_w as f32, max_lines)
+            };
+            let fits =
+                !w.truncated && box_h.is_none_or(|h| w.lines.len() as f64 * line_factor * size <= h);
+            (w, fits)
+        };
+        let (size, wrapped) = largest_fitting(min_size, max_size, attempt);
+        let line_height = (line_factor * size) as f32;
+        let align = l.align.unwrap_or_default();
+        let mut open = false;
+        let lines: Vec<TextLine> = wrapped
+            .lines
+            .into_iter()
+            .map(|(t, w)| {
+                let slack = (box_w - w as f64).max(0.0);
+                let x = match align {
+                    Align::Left => 0.0,
+                    Align::Center => slack / 2.0,
+                    Align::Right => slack,
+                };
+                let (text, highlights) = text::split_highlights(&t, &mut open);
+                TextLine { text, x: x.round() as i32, width: w.ceil() as u32, highlights }
+            })
+            .collect();
+        let h = (lines.len() as f32 * line_height).ceil() as f64;
+        let bbox = self.place(name, l, box_w, h, dx, dy)?;
+        let bbox = self.keep_clear(name, bbox);
+        // Other places the text may take when the frame has a face where `bbox` is.
+        let mut alternatives = Vec::new();
+        for alt in l.alternatives.iter().flatten() {
+            let (adx, ady) = (num(alt.dx, 0.0), num(alt.dy, 0.0));
+            let b = self.place_at(name, alt, box_w, h, adx, ady)?;
+            alternatives.push(self.keep_clear(name, b));
+        }
+        if wrapped.truncated {
+            let (kind, message) = if min_size < max_size {
+                (
+                    FindingKind::BelowMinimum,
+                    format!("shrank to its minimum size {min_size} px and was still cut by an ellipsis after {max_lines} line(s)"),
+                )
+            } else {
+                (FindingKind::Truncated, format!("text is longer than the template allows: cut by an ellipsis after {max_lines} line(s)"))
+            };
+            self.finding(kind, name, message);
+        }
+        let shadow = l.shadow.as_ref().map(|s| Shadow {
+            dx: num(s.dx, 0.0).round() as i32,
+            dy: num(s.dy, 4.0).round() as i32,
+            blur: num(s.blur, 8.0).max(0.0) as f32,
+            color: s.color.unwrap_or(Rgba { a: 160, ..Rgba::BLACK }),
+        });
+        let stroke = l.stroke.as_ref().map(|s| Stroke {
+            width: num(s.width, 3.0).clamp(0.0, 64.0) as f32,
+            color: s.color.unwrap_or(Rgba::BLACK),
+        });
+        let (color, auto_color) = match l.color {
+            None => (Rgba::WHITE, false),
+            Some(Paint::Color(c)) => (c, false),
+            Some(Paint::Auto) => (Rgba::WHITE, true),
+        };
+        Ok(Some(Layer::Text(TextLayer {
+            id,
+            bbox,
+            font: font_name,
+            size: size as f32,
+            line_height,
+            color,
+            auto_color,
+            letter_spacing: spacing,
+            stroke,
+            highlight: l.highlight,
+            fallback: {
+                let used = text::Measurer::new(&chain, size as f32, spacing).fonts_used(&marked);
+                used.into_iter().filter(|&i| i > 0).map(|i| chain[i].name.clone()).collect()
+            },
+            alternatives,
+            align,
+            shadow,
+            truncated: wrapped.truncated,
+            lines,
+        })))
+    }
+
+    /// An image layer (a watermark or logo), scaled to the size asked; nothing when `src` is empty.
+    pub(super) fn image_layer(&mut self, name: &str, l: &LayerSpec) -> LayerResult {
+        let (dx, dy) = offset(l);
+        let id = l.id.clone();
+        let Some(src) = l.src.as_deref().filter(|s| !s.is_empty()) else {
+            return Ok(None); // e.g. `src: {{ watermark }}` with no watermark
+        };
+        let path = if Path::new(src).is_absolute() {
+            PathBuf::from(src)
+        } else {
+            self.template_dir.join(src)
+        };
+        let img = self.env.image(&path).map_err(|m| self.problem(format!("{name}: {m}")))?;
+        let (iw, ih) = (img.width() as f64, img.height() as f64);
+        let (w, h) = match (l.width.map(|n| n.0), l.height.map(|n| n.0)) {
+            (Some(w), Some(h)) => (w, h),
+            (Some(w), None) => (w, w * ih / iw),
+            (None, Some(h)) => (h * iw / ih, h),
+            (None, None) => (iw, ih),
+        };
+        self.check_size(name, w, h)?;
+        let bbox = self.place(name, l, w, h, dx, dy)?;
+        let opacity = num(l.opacity, 1.0);
+        if !(0.0..=1.0).contains(&opacity) {
+            return Err(self.problem(format!("{name}: opacity {opacity} is outside 0–1")));
+        }
+        Ok(Some(Layer::Image(ImageLayer { id, bbox, src: path, opacity: opacity as f32 })))
+    }
+
+    /// A QR code with its quiet zone, clear of the safe zones; nothing when `data` is empty.
+    pub(super) fn qr_layer(&mut self, name: &str, l: &LayerSpec) -> LayerResult {
+        let (dx, dy) = offset(l);
+        let id = l.id.clone();
+        let Some(data) = l.data.as_deref().filter(|s| !s.is_empty()) else {
+            return Ok(None); // e.g. `data: {{ link }}` with no link
+        };
+        let code = qrcode::QrCode::with_error_correction_level(data, qrcode::EcLevel::M)
+            .map_err(|e| self.problem(format!("{name}: cannot encode `{data}` as a QR code: {e}")))?;
+        let modules = code.width() as u32;
+        let quiet = num(l.quiet_zone, 4.0);
+        if !(2.0..=16.0).contains(&quiet) {
+            return Err(self.problem(format!(
+                "{name}: quiet_zone {quiet} is outside 2–16 modules (4 is the standard)"
+            )));
+        }
+        let quiet = quiet as u32;
+        let size = num(l.width.or(l.height), 240.0);
+        let needed = (modules + 2 * quiet) as f64;
+        if size < needed {
+            return Err(self.problem(format!(
+                "{name}: a {size} px QR code cannot draw {modules}+{}x2 modules of at least 1 px (needs {needed} px)",
+                quiet
+            )));
+        }
+        let bbox = self.place(name, l, size, size, dx, dy)?;
+        let bbox = self.keep_clear(name, bbox);
+        let module_px = (size as u32) / (modules + 2 * quiet);
+        if module_px < 4 {
+            self.finding(
+                FindingKind::QrModules,
+                name,
+                format!("QR modules are {module_px} px at the output size ({modules} modules in {size} px); phones read 4 px and up reliably"),
+            );
+        }
+        if quiet < 4 {
+            self.finding(
+                FindingKind::QrQuietZone,
+                name,
+                format!("QR quiet zone is {quiet} modules; the standard is 4"),
+            );
+        }
+        Ok(Some(Layer::Qr(QrLayer {
+            id,
+            bbox,
+            data: data.to_string(),
+            modules,
+            quiet_zone: quiet,
+            dark: l.dark.unwrap_or(Rgba::BLACK),
+            light: l.light.unwrap_or(Rgba::WHITE),
+        })))
+    }
+
+    /// A gradient scrim, the whole canvas by default.
+    pub(super) fn gradient_layer(&mut self, name: &str, l: &LayerSpec) -> LayerResult {
+        let cw = self.canvas.width as f64;
+        let ch = self.canvas.height as f64;
+        let (dx, dy) = offset(l);
+        let id = l.id.clone();
+        let (Some(from), Some(to)) = (l.from, l.to) else {
+            return Err(self.problem(format!("{name}: a gradient needs `from` and `to` colours")));
+        };
+        let (w, h) = (num(l.width, cw), num(l.height, ch));
+        self.check_size(name, w, h)?;
+        let bbox = self.place(name, l, w, h, dx, dy)?;
+        let vertical = l.direction.unwrap_or_default() == Direction::Vertical;
+        Ok(Some(Layer::Gradient(GradientLayer { id, bbox, vertical, from, to })))
+    }
+
+    /// A flat rectangle, the whole canvas by default.
+    pub(super) fn rect_layer(&mut self, name: &str, l: &LayerSpec) -> LayerResult {
+        let cw = self.canvas.width as f64;
+        let ch = self.canvas.height as f64;
+        let (dx, dy) = offset(l);
+        let id = l.id.clone();
+        let color = match l.color {
+            Some(Paint::Color(c)) => c,
+            Some(Paint::Auto) => {
+                return Err(self.problem(format!("{name}: a rect colour cannot be `auto`")))
+            }
+            None => return Err(self.problem(format!("{name}: a rect needs `color`"))),
+        };
+        let (w, h) = (num(l.width, cw), num(l.height, ch));
+        self.check_size(name, w, h)?;
+        let bbox = self.place(name, l, w, h, dx, dy)?;
+        Ok(Some(Layer::Rect(RectLayer { id, bbox, color })))
+    }
+}
