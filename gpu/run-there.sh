@@ -8,4 +8,5 @@ for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib \
   [ -d "$d" ] && LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$d"
 done
 export COVERFORGE_HOME="${COVERFORGE_HOME:-$(dirname "$here")}"
-exec "$here/carry/coverforge" "$@"
+# COVERFORGE_BIN runs another build with the same libraries (gpu/compare-there.sh).
+exec "${COVERFORGE_BIN:-$here/carry/coverforge}" "$@"

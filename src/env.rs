@@ -33,7 +33,7 @@ impl Env {
         Env {
             templates_dir: data_dir.join("templates"),
             assets_dir: data_dir.join("assets"),
-            fonts: FontBook::new(data_dir.join("fonts")),
+            fonts: FontBook::new(data_dir.join("fonts"), limits.max_font_bytes),
             images: Mutex::new(HashMap::new()),
             templates: Mutex::new(HashMap::new()),
             file_hashes: Mutex::new(HashMap::new()),
@@ -103,18 +103,13 @@ impl Env {
         if let Some(img) = self.images.lock().expect("image cache poisoned").get(path) {
             return Ok(img.clone());
         }
-        if !path.is_file() {
+        if !path.exists() {
             return Err(format!("image file {} does not exist", path.display()));
         }
-        let img = Overlay::load(path).map_err(|e| format!("{}: {}", path.display(), e.message))?;
-        let side = img.width().max(img.height());
-        if side > self.limits.max_image_side {
-            return Err(format!(
-                "{}: image side {side} exceeds the limit of {}",
-                path.display(),
-                self.limits.max_image_side
-            ));
-        }
+        let bytes = crate::files::read_bounded(path, self.limits.max_image_bytes, "image")
+            .map_err(|e| e.to_string())?;
+        let img = Overlay::decode(&bytes, self.limits.max_image_side)
+            .map_err(|e| format!("{}: {}", path.display(), e.message))?;
         let img = Arc::new(img);
         self.images.lock().expect("image cache poisoned").insert(path.to_owned(), img.clone());
         Ok(img)

@@ -95,6 +95,7 @@ impl Error {
             Error::Decode(DecodeError::Probe(p)) => probe_kind(p),
             Error::Decode(_) => ErrorKind::InputMedia,
             Error::Layout(LayoutError::Limit { .. }) => ErrorKind::Limit,
+            Error::Layout(LayoutError::Diagnostics(d)) if d.is_limit() => ErrorKind::Limit,
             Error::Layout(_) => ErrorKind::Template,
             Error::Composite(CompositeError::Asset { .. }) => ErrorKind::Template,
             Error::Composite(_) => ErrorKind::Unsupported,

@@ -1,4 +1,10 @@
-//! Writing files so that a reader never sees half of one: bytes go to a temporary file in the
+//! Reading input files with a bound, and writing files so that a reader never sees half of one.
+//!
+//! Reading: [`read_bounded`] opens without blocking, refuses anything but a regular file (a FIFO
+//! would hang, `/dev/zero` would never end) and stops one byte past its limit, so the limit holds
+//! whatever `stat` says.
+//!
+//! Writing: bytes go to a temporary file in the
 //! destination's folder (`.coverforge-*.tmp`), which is renamed over the destination only when
 //! complete. A failure or a killed process leaves the old file, or none, never a partial one.
 //! Every output of the crate (covers, clips, reports, proof sheets, cached keyframes, batch
@@ -101,6 +107,121 @@ impl Staged {
     }
 }
 
+/// Why an input file could not be read within its bound.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// Not a regular file (a folder, FIFO, device or socket).
+    #[error("{}: is {what}, not a regular file", path.display())]
+    NotAFile {
+        /// The file.
+        path: PathBuf,
+        /// What it is instead ("a folder", "a FIFO", ...).
+        what: &'static str,
+    },
+    /// Longer than the limit for its kind.
+    #[error("{}: {what} larger than the limit of {limit} bytes", path.display())]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Which kind of file ("metadata file", "font", ...).
+        what: &'static str,
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// The OS refused (missing, no permission, ...).
+    #[error("{}: cannot read {what}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Which kind of file.
+        what: &'static str,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+impl ReadError {
+    /// The file it names.
+    pub fn path(&self) -> &Path {
+        match self {
+            ReadError::NotAFile { path, .. }
+            | ReadError::TooLarge { path, .. }
+            | ReadError::Io { path, .. } => path,
+        }
+    }
+
+    /// Whether it is the size limit (exit code 5) rather than an unreadable file.
+    pub fn is_limit(&self) -> bool {
+        matches!(self, ReadError::TooLarge { .. })
+    }
+}
+
+/// What a non-regular file is, for messages.
+fn file_kind(t: std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_dir() {
+        "a folder"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// Reads at most `limit` bytes of the regular file `path`; `what` names its kind in errors.
+///
+/// # Errors
+/// [`ReadError`] naming the file: not a regular file, longer than `limit`, or unreadable.
+pub fn read_bounded(path: &Path, limit: u64, what: &'static str) -> Result<Vec<u8>, ReadError> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let io = |source| ReadError::Io { path: path.to_owned(), what, source };
+    // Non-blocking open: opening a FIFO for reading would otherwise wait for a writer forever.
+    let file =
+        std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path).map_err(io)?;
+    let meta = file.metadata().map_err(io)?;
+    if !meta.is_file() {
+        return Err(ReadError::NotAFile { path: path.to_owned(), what: file_kind(meta.file_type()) });
+    }
+    let too_large = || ReadError::TooLarge { path: path.to_owned(), what, limit };
+    if meta.len() > limit {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    // One byte past the limit tells a file that grew while being read.
+    file.take(limit.saturating_add(1)).read_to_end(&mut bytes).map_err(io)?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large());
+    }
+    Ok(bytes)
+}
+
+/// As [`read_bounded`], as UTF-8 text; a leading byte-order mark is dropped.
+///
+/// # Errors
+/// As [`read_bounded`]; invalid UTF-8 is an I/O error of kind `InvalidData`.
+pub fn read_text_bounded(path: &Path, limit: u64, what: &'static str) -> Result<String, ReadError> {
+    let bytes = read_bounded(path, limit, what)?;
+    let mut text = String::from_utf8(bytes).map_err(|e| ReadError::Io {
+        path: path.to_owned(),
+        what,
+        source: std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()),
+        ),
+    })?;
+    if text.starts_with('\u{feff}') {
+        text.drain(..3);
+    }
+    Ok(text)
+}
+
 /// Removes temporary files a killed process left in `folder` (finished files are never
 /// temporaries).
 pub fn remove_stale_temporaries(folder: &Path) {
@@ -117,6 +238,29 @@ pub fn remove_stale_temporaries(folder: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bounded_reads_refuse_devices_fifos_and_long_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = read_bounded(Path::new("/dev/zero"), 1024, "metadata file").unwrap_err();
+        assert!(matches!(e, ReadError::NotAFile { what: "a character device", .. }), "{e}");
+        let fifo = dir.path().join("fifo");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        let e = read_bounded(&fifo, 1024, "template").unwrap_err();
+        assert!(matches!(e, ReadError::NotAFile { what: "a FIFO", .. }), "{e}");
+        let e = read_bounded(dir.path(), 1024, "template").unwrap_err();
+        assert!(e.to_string().ends_with("is a folder, not a regular file"), "{e}");
+        let long = dir.path().join("long");
+        std::fs::write(&long, vec![b'a'; 2000]).unwrap();
+        let e = read_bounded(&long, 1024, "metadata file").unwrap_err();
+        assert!(
+            e.is_limit() && e.to_string().contains("metadata file larger than the limit of 1024 bytes"),
+            "{e}"
+        );
+        assert_eq!(read_bounded(&long, 2000, "x").unwrap().len(), 2000);
+        std::fs::write(&long, "\u{feff}title: a\n").unwrap();
+        assert_eq!(read_text_bounded(&long, 100, "x").unwrap(), "title: a\n");
+    }
 
     #[test]
     fn writes_whole_files_and_leaves_no_temporary_on_failure() {

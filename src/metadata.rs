@@ -173,20 +173,21 @@ pub fn load(path: &Path, limits: &Limits) -> Result<Metadata, Diagnostics> {
     parse(&text, path, limits)
 }
 
-/// A metadata file's text, refused before reading when larger than the limit.
+/// A metadata file's text, read up to the limit (see [`crate::files::read_bounded`]).
 fn read_limited(path: &Path, limits: &Limits) -> Result<String, Diagnostics> {
-    let size = std::fs::metadata(path)
-        .map_err(|e| Diagnostic::new(path, format!("cannot read metadata: {e}")))?
-        .len();
-    if size > limits.max_metadata_bytes {
-        return Err(Diagnostic::new(
-            path,
-            format!("metadata file of {size} bytes exceeds the limit of {} bytes", limits.max_metadata_bytes),
-        )
-        .into());
+    crate::files::read_text_bounded(path, limits.max_metadata_bytes, "metadata file")
+        .map_err(|e| read_diagnostic(&e).into())
+}
+
+/// A bounded read's failure as a diagnostic on its file (a limit for an over-long one).
+pub fn read_diagnostic(e: &crate::files::ReadError) -> Diagnostic {
+    let message = e.to_string();
+    let message = message.strip_prefix(&format!("{}: ", e.path().display())).unwrap_or(&message).to_string();
+    if e.is_limit() {
+        Diagnostic::limit(e.path(), message)
+    } else {
+        Diagnostic::new(e.path(), message)
     }
-    Ok(std::fs::read_to_string(path)
-        .map_err(|e| Diagnostic::new(path, format!("cannot read metadata: {e}")))?)
 }
 
 /// Parses metadata text; `path` is used for messages and to resolve relative paths.
@@ -238,7 +239,7 @@ pub fn parse_with_defaults(
             let n = v.chars().count();
             if n > limits.max_text_chars {
                 problems.push(
-                    Diagnostic::new(
+                    Diagnostic::limit(
                         path,
                         format!("{key} has {n} characters, exceeding the limit of {}", limits.max_text_chars),
                     )

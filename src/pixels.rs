@@ -248,12 +248,7 @@ impl Image {
     ///
     /// # Errors
     /// Only on an OpenCV failure.
-    pub fn crop_resized(
-        &self,
-        crop: Rect,
-        width: u32,
-        height: u32,
-    ) -> Result<Self, PixelError> {
+    pub fn crop_resized(&self, crop: Rect, width: u32, height: u32) -> Result<Self, PixelError> {
         let src = self.mat()?;
         let roi = Mat::roi(&src, cv::Rect::new(crop.x, crop.y, crop.width as i32, crop.height as i32))
             .map_err(cv_err("crop"))?;
@@ -352,7 +347,9 @@ impl Image {
     pub fn fill_rect(&mut self, rect: Rect, color: Rgba) {
         let src = [color.b, color.g, color.r];
         let a = color.a;
-        self.clipped_rows(rect.x, rect.y, rect.width, rect.height, |span, _, _| blend_row_const(span, src, a));
+        self.clipped_rows(rect.x, rect.y, rect.width, rect.height, |span, _, _| {
+            blend_row_const(span, src, a)
+        });
     }
 
     /// Blends a linear gradient from `from` to `to` over a rectangle; `vertical` runs top to
@@ -598,11 +595,24 @@ impl Overlay {
         Ok(Overlay { width: mat.cols() as u32, height: mat.rows() as u32, bgra: mat_bytes(&mat)? })
     }
 
-    /// Decodes an encoded image (e.g. an emoji's PNG strike) keeping its alpha.
+    /// Decodes an encoded image (a watermark, an emoji's PNG strike) keeping its alpha. The
+    /// size its header declares is checked against `max_side` before anything is decoded, so a
+    /// small file that declares a huge image (a decompression bomb) costs nothing.
     ///
     /// # Errors
-    /// When the bytes are not a decodable image.
-    pub fn decode(bytes: &[u8]) -> Result<Self, PixelError> {
+    /// When the format is not PNG, JPEG, WebP or BMP, the declared size exceeds `max_side`, or
+    /// the bytes do not decode.
+    pub fn decode(bytes: &[u8], max_side: u32) -> Result<Self, PixelError> {
+        let (format, w, h) = declared_size(bytes).ok_or_else(|| PixelError {
+            op: "decode",
+            message: "not a PNG, JPEG, WebP or BMP image".into(),
+        })?;
+        if w == 0 || h == 0 || w.max(h) > max_side {
+            return Err(PixelError {
+                op: "decode",
+                message: format!("{format} header declares {w}x{h} pixels; the limit is {max_side} a side"),
+            });
+        }
         let buf = Vector::<u8>::from_slice(bytes);
         let mat = imgcodecs::imdecode(&buf, imgcodecs::IMREAD_UNCHANGED).map_err(cv_err("imdecode"))?;
         if mat.empty() {
@@ -801,9 +811,72 @@ impl Mask {
     }
 }
 
+/// The format and size an encoded image's header declares, read without decoding; `None` for
+/// anything but PNG, JPEG, WebP and BMP, or a header cut short.
+pub fn declared_size(b: &[u8]) -> Option<(&'static str, u32, u32)> {
+    let be16 = |i: usize| Some(u16::from_be_bytes(b.get(i..i + 2)?.try_into().ok()?) as u32);
+    let be32 = |i: usize| Some(u32::from_be_bytes(b.get(i..i + 4)?.try_into().ok()?));
+    let le = |i: usize, n: usize| Some(b.get(i..i + n)?.iter().rev().fold(0u32, |a, &x| (a << 8) | x as u32));
+    if b.starts_with(b"\x89PNG\r\n\x1a\n") && b.get(12..16)? == b"IHDR" {
+        return Some(("PNG", be32(16)?, be32(20)?));
+    }
+    if b.starts_with(&[0xFF, 0xD8]) {
+        // Walk the marker segments to the first start-of-frame, which holds the size.
+        let mut i = 2;
+        while i + 4 <= b.len() {
+            if b[i] != 0xFF {
+                return None;
+            }
+            let marker = b[i + 1];
+            match marker {
+                0xFF => i += 1,
+                0x01 | 0xD0..=0xD9 => i += 2,
+                0xC0..=0xCF if !matches!(marker, 0xC4 | 0xC8 | 0xCC) => {
+                    return Some(("JPEG", be16(i + 7)?, be16(i + 5)?))
+                }
+                _ => i += 2 + be16(i + 2)? as usize,
+            }
+        }
+        return None;
+    }
+    if b.starts_with(b"RIFF") && b.get(8..12)? == b"WEBP" {
+        return match b.get(12..16)? {
+            b"VP8 " => Some(("WebP", le(26, 2)? & 0x3FFF, le(28, 2)? & 0x3FFF)),
+            b"VP8L" => {
+                let bits = le(21, 4)?;
+                Some(("WebP", (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1))
+            }
+            b"VP8X" => Some(("WebP", le(24, 3)? + 1, le(27, 3)? + 1)),
+            _ => None,
+        };
+    }
+    if b.starts_with(b"BM") {
+        let w = le(18, 4)? as i32;
+        let h = le(22, 4)? as i32;
+        return Some(("BMP", w.unsigned_abs(), h.unsigned_abs()));
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn declared_sizes_are_read_from_headers_without_decoding() {
+        let img = Image::filled(37, 21, Rgba::WHITE);
+        for ext in [".png", ".jpg", ".webp", ".bmp"] {
+            let bytes = img.encode(ext, &[]).unwrap();
+            assert_eq!(declared_size(&bytes).map(|(_, w, h)| (w, h)), Some((37, 21)), "{ext}");
+        }
+        // A 20000x20000 PNG header over nothing: refused before any decoding.
+        let mut bomb = img.encode(".png", &[]).unwrap();
+        bomb[16..20].copy_from_slice(&20000u32.to_be_bytes());
+        bomb[20..24].copy_from_slice(&20000u32.to_be_bytes());
+        let Err(e) = Overlay::decode(&bomb, 8192) else { panic!("a bomb decoded") };
+        assert!(e.message.contains("declares 20000x20000"), "{}", e.message);
+        assert!(Overlay::decode(b"GIF89a....", 8192).is_err());
+    }
 
     #[test]
     fn copy_strided_drops_row_padding() {

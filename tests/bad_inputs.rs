@@ -152,7 +152,7 @@ fn runaway_template_stops_at_the_output_limit() {
         dir.path(),
         &["layout", "--meta", &p("tests/bad/plain.yaml"), "--template", &p("tests/bad/runaway.yaml.tera")],
     );
-    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert_eq!(r.code, 5, "a limit exits 5: {}", r.stderr);
     assert!(
         r.stderr.contains("runaway.yaml.tera") && r.stderr.contains("exceeds the limit of 262144 bytes"),
         "{}",
@@ -167,7 +167,7 @@ fn huge_range_is_refused_before_it_is_allocated() {
         dir.path(),
         &["layout", "--meta", &p("tests/bad/plain.yaml"), "--template", &p("tests/bad/huge-range.yaml.tera")],
     );
-    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert_eq!(r.code, 5, "a limit exits 5: {}", r.stderr);
     assert!(
         r.stderr.contains("huge-range.yaml.tera:5")
             && r.stderr.contains("range of 100000000 items exceeds the limit of 10000"),
@@ -221,7 +221,7 @@ fn title_too_long_is_reported_with_the_limit() {
     let meta = dir.path().join("long.yaml");
     std::fs::write(&meta, format!("template: thumb-320x180\ntitle: {}\n", "长".repeat(600))).unwrap();
     let r = run_in(dir.path(), &["layout", "--meta", meta.to_str().unwrap()]);
-    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert_eq!(r.code, 5, "a limit exits 5: {}", r.stderr);
     assert!(
         r.stderr.contains("long.yaml:2") && r.stderr.contains("600 characters, exceeding the limit of 500"),
         "{}",

@@ -89,7 +89,8 @@ fn the_comparison_catches_a_one_layer_change() {
     let env = Env::new(&root(), Default::default());
     let actual = render_case("card", &env);
     let mut shifted = actual.clone();
-    shifted.fill_rect(coverforge::model::Rect::new(200, 480, 20, 20), coverforge::color::Rgba::rgb(255, 0, 255));
+    shifted
+        .fill_rect(coverforge::model::Rect::new(200, 480, 20, 20), coverforge::color::Rgba::rgb(255, 0, 255));
     let (over, _) = compare(&actual, &shifted);
     assert!(over > (BUDGET * (360.0 * 640.0)) as usize, "{over}");
     let (same, _) = compare(&actual, &actual);

@@ -551,12 +551,7 @@ impl<'frame> DeviceCanvas<'frame> {
             // its luma and interleaved chroma planes with their line sizes.
             let (luma, luma_pitch, chroma, chroma_pitch) = unsafe {
                 let f = frame.frame.as_ptr();
-                (
-                    (*f).data[0] as DevicePtr,
-                    (*f).linesize[0],
-                    (*f).data[1] as DevicePtr,
-                    (*f).linesize[1],
-                )
+                ((*f).data[0] as DevicePtr, (*f).linesize[0], (*f).data[1] as DevicePtr, (*f).linesize[1])
             };
             // The surface is ready once FFmpeg's stream has done what it queued.
             // SAFETY: the event and both streams are live handles of this context.
@@ -592,12 +587,7 @@ impl<'frame> DeviceCanvas<'frame> {
     ///
     /// # Errors
     /// The driver's reason.
-    pub(crate) fn draw_host_frame(
-        &mut self,
-        image: &Image,
-        crop: Rect,
-        dst: Rect,
-    ) -> Result<(), String> {
+    pub(crate) fn draw_host_frame(&mut self, image: &Image, crop: Rect, dst: Rect) -> Result<(), String> {
         let Scaling { cx, cy, cw, ch, ox, oy, dw, dh, shrinking } = Scaling::new(crop, dst);
         let canvas_pitch = self.width as c_int * 3;
         with_lane(|gpu, lane| {
@@ -643,7 +633,10 @@ impl<'frame> DeviceCanvas<'frame> {
     /// The driver's reason.
     pub(crate) fn download(&self, rect: Rect) -> Result<Image, String> {
         assert!(
-            rect.x >= 0 && rect.y >= 0 && rect.right() <= self.width as i64 && rect.bottom() <= self.height as i64,
+            rect.x >= 0
+                && rect.y >= 0
+                && rect.right() <= self.width as i64
+                && rect.bottom() <= self.height as i64,
             "region inside the canvas"
         );
         let (x, y, w, h) = (rect.x as u32, rect.y as u32, rect.width, rect.height);

@@ -27,9 +27,9 @@ use crate::model::{DecodedBy, Device, HwAccel};
 use crate::pixels::{Image, QuarterTurn};
 use decoder::{open_decoder_for, Decoder};
 use error::ProbeError;
-pub use frame::{Frame, Pixels};
 use ff::software::scaling;
 use ffmpeg_next as ff;
+pub use frame::{Frame, Pixels};
 use std::path::{Path, PathBuf};
 use std::sync::Once;
 

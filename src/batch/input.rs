@@ -13,6 +13,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use super::BatchError;
+use crate::files::ReadError;
+use crate::limits::Limits;
 use crate::metadata::MetaSource;
 use crate::model::VIDEO_EXTENSIONS;
 
@@ -41,14 +43,14 @@ pub struct BatchInput {
 /// # Errors
 /// A message naming INPUT when it is missing or unreadable, or a manifest is malformed: these
 /// are usage errors (exit code 2). Problems with single jobs become failed jobs instead.
-pub fn discover(input: &Path, outdir: &Path, ext: &str) -> Result<BatchInput, BatchError> {
+pub fn discover(input: &Path, outdir: &Path, ext: &str, limits: &Limits) -> Result<BatchInput, BatchError> {
     let meta = std::fs::metadata(input).map_err(|source| io(input, "cannot read", source))?;
     let mut batch = if meta.is_dir() {
-        folder(input, outdir, ext)?
+        folder(input, outdir, ext, limits)?
     } else {
         match input.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
-            Some("csv") => csv_manifest(input, outdir, ext)?,
-            Some("yaml" | "yml") => yaml_manifest(input, outdir, ext)?,
+            Some("csv") => csv_manifest(input, outdir, ext, limits)?,
+            Some("yaml" | "yml") => yaml_manifest(input, outdir, ext, limits)?,
             _ => {
                 return Err(BatchError::Usage(format!(
                     "{}: INPUT must be a folder or a .yaml/.csv manifest",
@@ -74,17 +76,29 @@ pub fn discover(input: &Path, outdir: &Path, ext: &str) -> Result<BatchInput, Ba
     Ok(batch)
 }
 
-fn read_defaults(path: &Path) -> Result<Option<(PathBuf, serde_yaml_ng::Mapping)>, BatchError> {
-    if !path.is_file() {
+/// A manifest's (or `defaults.yaml`'s) text, read within `limit` bytes.
+fn read_text(path: &Path, limit: u64, what: &'static str) -> Result<String, BatchError> {
+    crate::files::read_text_bounded(path, limit, what).map_err(|e| match e {
+        ReadError::Io { path, source, .. } => BatchError::Io { path, what: "cannot read", source },
+        other if other.is_limit() => BatchError::Limit(other.to_string()),
+        other => BatchError::Usage(other.to_string()),
+    })
+}
+
+fn read_defaults(
+    path: &Path,
+    limits: &Limits,
+) -> Result<Option<(PathBuf, serde_yaml_ng::Mapping)>, BatchError> {
+    if !path.exists() {
         return Ok(None);
     }
-    let text = std::fs::read_to_string(path).map_err(|source| io(path, "cannot read", source))?;
+    let text = read_text(path, limits.max_metadata_bytes, "defaults file")?;
     let map: serde_yaml_ng::Mapping = serde_yaml_ng::from_str(&text)
         .map_err(|e| BatchError::Manifest(crate::metadata::yaml_diagnostic(path, &e, &[]).to_string()))?;
     Ok(Some((path.to_owned(), map)))
 }
 
-fn folder(dir: &Path, outdir: &Path, ext: &str) -> Result<BatchInput, BatchError> {
+fn folder(dir: &Path, outdir: &Path, ext: &str, limits: &Limits) -> Result<BatchInput, BatchError> {
     let mut videos: BTreeMap<String, PathBuf> = BTreeMap::new();
     let mut sidecars: BTreeMap<String, PathBuf> = BTreeMap::new();
     for entry in std::fs::read_dir(dir).map_err(|source| io(dir, "cannot read folder", source))? {
@@ -138,7 +152,7 @@ fn folder(dir: &Path, outdir: &Path, ext: &str) -> Result<BatchInput, BatchError
             }
         })
         .collect();
-    Ok(BatchInput { jobs, defaults: read_defaults(&dir.join("defaults.yaml"))? })
+    Ok(BatchInput { jobs, defaults: read_defaults(&dir.join("defaults.yaml"), limits)? })
 }
 
 fn output_for(outdir: &Path, video: &Path, given: Option<&str>, ext: &str) -> PathBuf {
@@ -150,8 +164,8 @@ fn output_for(outdir: &Path, video: &Path, given: Option<&str>, ext: &str) -> Pa
     }
 }
 
-fn yaml_manifest(path: &Path, outdir: &Path, ext: &str) -> Result<BatchInput, BatchError> {
-    let text = std::fs::read_to_string(path).map_err(|source| io(path, "cannot read", source))?;
+fn yaml_manifest(path: &Path, outdir: &Path, ext: &str, limits: &Limits) -> Result<BatchInput, BatchError> {
+    let text = read_text(path, limits.max_manifest_bytes, "manifest")?;
     #[derive(serde::Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Manifest {
@@ -164,7 +178,7 @@ fn yaml_manifest(path: &Path, outdir: &Path, ext: &str) -> Result<BatchInput, Ba
     let base = path.parent().unwrap_or(Path::new("."));
     let defaults = match m.defaults {
         Some(d) => Some((path.to_owned(), d)),
-        None => read_defaults(&base.join("defaults.yaml"))?,
+        None => read_defaults(&base.join("defaults.yaml"), limits)?,
     };
     let jobs = m
         .jobs
@@ -205,9 +219,9 @@ fn yaml_manifest(path: &Path, outdir: &Path, ext: &str) -> Result<BatchInput, Ba
     Ok(BatchInput { jobs, defaults })
 }
 
-fn csv_manifest(path: &Path, outdir: &Path, ext: &str) -> Result<BatchInput, BatchError> {
-    let mut reader =
-        csv::Reader::from_path(path).map_err(|e| BatchError::Manifest(format!("{}: {e}", path.display())))?;
+fn csv_manifest(path: &Path, outdir: &Path, ext: &str, limits: &Limits) -> Result<BatchInput, BatchError> {
+    let text = read_text(path, limits.max_manifest_bytes, "manifest")?;
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
     let headers: Vec<String> = reader
         .headers()
         .map_err(|e| BatchError::Manifest(format!("{}: {e}", path.display())))?
@@ -297,7 +311,7 @@ fn csv_manifest(path: &Path, outdir: &Path, ext: &str) -> Result<BatchInput, Bat
         };
         jobs.push(BatchJob { video, meta, output });
     }
-    Ok(BatchInput { jobs, defaults: read_defaults(&base.join("defaults.yaml"))? })
+    Ok(BatchInput { jobs, defaults: read_defaults(&base.join("defaults.yaml"), limits)? })
 }
 
 fn io(path: &Path, what: &'static str, source: std::io::Error) -> BatchError {

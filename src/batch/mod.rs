@@ -181,6 +181,9 @@ pub enum BatchError {
     /// A manifest or `defaults.yaml` is malformed.
     #[error("{0}")]
     Manifest(String),
+    /// A manifest or `defaults.yaml` is larger than its limit.
+    #[error("{0}")]
+    Limit(String),
     /// A file or folder could not be read or written.
     #[error("{}: {what}: {source}", path.display())]
     Io {
@@ -202,6 +205,7 @@ impl BatchError {
         match self {
             BatchError::Usage(_) => ErrorKind::Usage,
             BatchError::Manifest(_) => ErrorKind::Template,
+            BatchError::Limit(_) => ErrorKind::Limit,
             BatchError::Io { .. } => ErrorKind::Io,
             BatchError::Job(e) => e.kind(),
         }
@@ -225,7 +229,7 @@ pub fn run(input: &Path, opts: &Options, env: &Env) -> Result<Summary, BatchErro
         (None, _, Format::Png) => "png",
         (None, _, Format::Webp) => "webp",
     };
-    let batch = input::discover(input, &opts.outdir, ext)?;
+    let batch = input::discover(input, &opts.outdir, ext, &env.limits)?;
     let state_dir = opts.outdir.join(STATE_DIR).join("state");
     let thumbs_dir = opts.outdir.join(STATE_DIR).join("proof");
     for d in [&opts.outdir, &state_dir, &thumbs_dir] {

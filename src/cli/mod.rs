@@ -40,7 +40,10 @@ type Outcome = Result<ExitCode, Failure>;
 
 /// Parses the command line, runs it and returns the process's exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
     let home = cli.home.clone().unwrap_or_else(Env::default_data_dir);
     let env = Env::new(&home, Default::default());
     let opts =
@@ -53,6 +56,31 @@ pub fn main() -> ExitCode {
             ExitCode::from(f.kind.exit_code())
         }
     }
+}
+
+/// Help and version go out as clap writes them; a usage error is one line (clap's first, with
+/// its styling dropped) and a pointer to `--help`, exit code 2.
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind as Clap;
+    if matches!(
+        e.kind(),
+        Clap::DisplayHelp | Clap::DisplayVersion | Clap::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        let _ = e.print();
+        return ExitCode::from(if e.use_stderr() { ErrorKind::Usage.exit_code() } else { 0 });
+    }
+    // clap's message runs until its usage block: "error: what\n  <ARG>\n\nUsage: ...".
+    let text = e.render().to_string();
+    let message: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .filter(|l| !l.is_empty())
+        .collect();
+    let message = message.join(" ");
+    let message = message.strip_prefix("error: ").unwrap_or(&message);
+    eprintln!("error: {message} (see `coverforge --help`)");
+    ExitCode::from(ErrorKind::Usage.exit_code())
 }
 
 fn run(command: Command, opts: &RenderOptions, env: &Env) -> Outcome {
@@ -100,10 +128,10 @@ fn run(command: Command, opts: &RenderOptions, env: &Env) -> Outcome {
         Command::Layout { meta, template, dump, raw } => {
             if raw {
                 let m = coverforge::metadata::load(&meta, &env.limits).map_err(Error::from)?;
-                let source = coverforge::template::find_for(&m, template.as_deref(), env.templates_dir())
-                    .map_err(Error::from)?;
-                let text = coverforge::template::render(&source, &m, env.limits.max_template_output)
-                    .map_err(Error::from)?;
+                let source =
+                    coverforge::template::find_for(&m, template.as_deref(), env.templates_dir(), &env.limits)
+                        .map_err(Error::from)?;
+                let text = coverforge::template::render(&source, &m, &env.limits).map_err(Error::from)?;
                 print!("{text}");
                 return Ok(ExitCode::SUCCESS);
             }

@@ -32,13 +32,7 @@ pub(crate) trait Surface {
     /// Width and height in pixels.
     fn size(&self) -> (u32, u32);
     /// As [`Image::fill_gradient`].
-    fn gradient(
-        &mut self,
-        rect: Rect,
-        vertical: bool,
-        from: Rgba,
-        to: Rgba,
-    ) -> Result<(), CompositeError>;
+    fn gradient(&mut self, rect: Rect, vertical: bool, from: Rgba, to: Rgba) -> Result<(), CompositeError>;
     /// As [`Image::fill_rect`].
     fn rect(&mut self, rect: Rect, color: Rgba) -> Result<(), CompositeError>;
     /// A copy of `rect` (inside the surface).
@@ -51,13 +45,7 @@ impl Surface for Image {
     fn size(&self) -> (u32, u32) {
         (self.width(), self.height())
     }
-    fn gradient(
-        &mut self,
-        rect: Rect,
-        vertical: bool,
-        from: Rgba,
-        to: Rgba,
-    ) -> Result<(), CompositeError> {
+    fn gradient(&mut self, rect: Rect, vertical: bool, from: Rgba, to: Rgba) -> Result<(), CompositeError> {
         self.fill_gradient(rect, vertical, from, to);
         Ok(())
     }
@@ -78,13 +66,7 @@ impl Surface for DeviceCanvas<'_> {
     fn size(&self) -> (u32, u32) {
         (self.width(), self.height())
     }
-    fn gradient(
-        &mut self,
-        rect: Rect,
-        vertical: bool,
-        from: Rgba,
-        to: Rgba,
-    ) -> Result<(), CompositeError> {
+    fn gradient(&mut self, rect: Rect, vertical: bool, from: Rgba, to: Rgba) -> Result<(), CompositeError> {
         DeviceCanvas::gradient(self, rect, vertical, from, to).map_err(CompositeError::Gpu)
     }
     fn rect(&mut self, rect: Rect, color: Rgba) -> Result<(), CompositeError> {

@@ -256,8 +256,10 @@ fn fitting(frame_w: u32, frame_h: u32, doc: &LayoutDoc, faces: &[Rect]) -> Fitti
             let scale = (cw as f64 / fw).max(ch as f64 / fh);
             let crop_w = ((cw as f64 / scale).round() as u32).clamp(1, frame_w);
             let crop_h = ((ch as f64 / scale).round() as u32).clamp(1, frame_h);
-            let x = keep_in_view((frame_w - crop_w) / 2, crop_w, frame_w, faces.iter().map(|f| (f.x, f.width)));
-            let y = keep_in_view((frame_h - crop_h) / 2, crop_h, frame_h, faces.iter().map(|f| (f.y, f.height)));
+            let x =
+                keep_in_view((frame_w - crop_w) / 2, crop_w, frame_w, faces.iter().map(|f| (f.x, f.width)));
+            let y =
+                keep_in_view((frame_h - crop_h) / 2, crop_h, frame_h, faces.iter().map(|f| (f.y, f.height)));
             Fitting {
                 crop: Rect::new(x as i32, y as i32, crop_w, crop_h),
                 dst: Rect::new(0, 0, cw, ch),
@@ -299,11 +301,7 @@ impl Fitting {
 }
 
 /// The frame fitted to the canvas, and the faces mapped into canvas pixels.
-fn background(
-    frame: &Image,
-    doc: &LayoutDoc,
-    faces: &[Rect],
-) -> Result<(Image, Vec<Rect>), PixelError> {
+fn background(frame: &Image, doc: &LayoutDoc, faces: &[Rect]) -> Result<(Image, Vec<Rect>), PixelError> {
     let fit = fitting(frame.width(), frame.height(), doc, faces);
     let dst = fit.dst;
     let canvas = match fit.fill {

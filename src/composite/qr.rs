@@ -18,7 +18,10 @@ pub(super) fn draw(canvas: &mut Image, q: &QrLayer) -> Result<(), CompositeError
     for (i, color) in code.to_colors().iter().enumerate() {
         if *color == qrcode::Color::Dark {
             let (mx, my) = (i as u32 % n, i as u32 / n);
-            canvas.fill_rect(Rect::new(x0 + (mx * module) as i32, y0 + (my * module) as i32, module, module), q.dark);
+            canvas.fill_rect(
+                Rect::new(x0 + (mx * module) as i32, y0 + (my * module) as i32, module, module),
+                q.dark,
+            );
         }
     }
     Ok(())

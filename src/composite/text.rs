@@ -181,8 +181,7 @@ fn auto_color(canvas: &mut Image, t: &TextLayer) -> Result<(Rgba, Option<TextCon
     let area = text_area(t);
     // Statistics on every 3rd pixel of every 3rd row: the same percentiles at a ninth of the cost.
     let region = canvas.clone_region(area).sampled(3);
-    let (dark_bg, light_bg) =
-        region.luminance_percentiles(region.bounds(), 0.10, 0.90);
+    let (dark_bg, light_bg) = region.luminance_percentiles(region.bounds(), 0.10, 0.90);
     let light_ratio = color::contrast(color::luminance(Rgba::WHITE), light_bg);
     let dark_ratio = color::contrast(color::luminance(DARK), dark_bg);
     let light = light_ratio >= dark_ratio;

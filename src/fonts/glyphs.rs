@@ -10,6 +10,9 @@ use ab_glyph::{point, Font, GlyphId};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+/// Largest colour-glyph bitmap a font may hold (emoji strikes are ~136 px).
+const MAX_STRIKE_SIDE: u32 = 2048;
+
 /// Sub-pixel steps per pixel.
 const STEPS: f32 = 4.0;
 
@@ -58,7 +61,7 @@ impl GlyphCache {
         }
         let image = match font.font.glyph_raster_image2(id, size.ceil().min(u16::MAX as f32) as u16) {
             Some(raster) if matches!(raster.format, ab_glyph::GlyphImageFormat::Png) => {
-                let decoded = Overlay::decode(raster.data)?;
+                let decoded = Overlay::decode(raster.data, MAX_STRIKE_SIDE)?;
                 let k = size / raster.pixels_per_em.max(1) as f32;
                 let w = ((decoded.width() as f32 * k).round() as u32).max(1);
                 let h = ((decoded.height() as f32 * k).round() as u32).max(1);

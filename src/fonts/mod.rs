@@ -39,13 +39,15 @@ impl FontHandle {
 /// The fonts of one folder, loaded on first use.
 pub struct FontBook {
     dir: PathBuf,
+    /// Largest font file read (see `Limits::max_font_bytes`).
+    max_bytes: u64,
     loaded: Mutex<HashMap<String, Arc<FontHandle>>>,
 }
 
 impl FontBook {
-    /// A book over `dir` (nothing is read yet).
-    pub fn new(dir: impl Into<PathBuf>) -> Self {
-        FontBook { dir: dir.into(), loaded: Mutex::new(HashMap::new()) }
+    /// A book over `dir` (nothing is read yet), reading font files of at most `max_bytes`.
+    pub fn new(dir: impl Into<PathBuf>, max_bytes: u64) -> Self {
+        FontBook { dir: dir.into(), max_bytes, loaded: Mutex::new(HashMap::new()) }
     }
 
     /// The folder fonts come from.
@@ -97,7 +99,8 @@ impl FontBook {
             return Ok(f.clone());
         }
         let path = self.path(name)?;
-        let data = std::fs::read(&path).map_err(|e| format!("{}: cannot read font: {e}", path.display()))?;
+        let data =
+            crate::files::read_bounded(&path, self.max_bytes, "font file").map_err(|e| e.to_string())?;
         // Collections (.ttc): the first face; for WenQuanYi that is Micro Hei.
         let font = FontVec::try_from_vec_and_index(data, 0)
             .map_err(|e| format!("{}: not a usable font: {e}", path.display()))?;

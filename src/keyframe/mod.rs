@@ -387,8 +387,12 @@ mod tests {
         let (busy_bottom, calm_bottom) = (half(true), half(false));
         let plain = (FrameScore::of(&busy_bottom).unwrap(), FrameScore::of(&calm_bottom).unwrap());
         assert!((plain.0.total - plain.1.total).abs() < 0.02, "{plain:?}");
-        let title_at_bottom =
-            TextRegions { canvas: (128, 128), cover: true, boxes: vec![Rect::new(8, 80, 112, 40)], face_model: None };
+        let title_at_bottom = TextRegions {
+            canvas: (128, 128),
+            cover: true,
+            boxes: vec![Rect::new(8, 80, 112, 40)],
+            face_model: None,
+        };
         let a = FrameScore::with_layout(&busy_bottom, &title_at_bottom).unwrap();
         let b = FrameScore::with_layout(&calm_bottom, &title_at_bottom).unwrap();
         assert!(b.total > a.total + 0.05, "{a:?} {b:?}");

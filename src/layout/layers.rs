@@ -1,13 +1,16 @@
 //! Resolving one layer of each kind: a layer spec (numbers still as the template wrote them)
 //! becomes a [`Layer`] in pixels, or a problem recorded against the template.
 
-use super::spec::{Direction, LayerSpec, Num, Paint};
-use super::{limits, text, LayerResult, LayoutError, Resolver, DEFAULT_FALLBACK, DEFAULT_FONT};
 use super::doc::*;
+use super::spec::{Direction, LayerSpec, Num, Paint};
+use super::{limits, show, text, LayerResult, LayoutError, Resolver, DEFAULT_FALLBACK, DEFAULT_FONT};
 use crate::color::Rgba;
 use crate::fonts::FontHandle;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+/// Largest shadow blur radius in pixels.
+const MAX_BLUR: f64 = 200.0;
 
 /// A number the template gave, or `default`.
 fn num(n: Option<Num>, default: f64) -> f64 {
@@ -52,6 +55,48 @@ fn offset(l: &LayerSpec) -> (f64, f64) {
 }
 
 impl Resolver<'_> {
+    /// `value` when it lies in `lo..=hi`; otherwise a problem naming the layer and the key.
+    fn within(
+        &mut self,
+        name: &str,
+        key: &str,
+        value: f64,
+        lo: f64,
+        hi: f64,
+    ) -> Result<f64, Option<LayoutError>> {
+        if (lo..=hi).contains(&value) {
+            Ok(value)
+        } else {
+            Err(self.problem(format!("{name}: {key} {} is outside {}–{}", show(value), show(lo), show(hi))))
+        }
+    }
+
+    /// Adds a text layer's drawing area (its box padded for glyph overhang, shadow and blur) to
+    /// the layout's text budget, which bounds the memory text rendering takes.
+    fn count_text_pixels(
+        &mut self,
+        name: &str,
+        bbox: Rect,
+        size: f64,
+        shadow: Option<&Shadow>,
+    ) -> Result<(), Option<LayoutError>> {
+        let pad = size + shadow.map_or(0.0, |s| 2.0 * s.blur as f64 + s.dx.abs().max(s.dy.abs()) as f64);
+        let area = (bbox.width as f64 + 2.0 * pad) * (bbox.height as f64 + 2.0 * pad);
+        self.text_pixels += area as u64;
+        let limit = self.env.limits.max_text_pixels;
+        if self.text_pixels > limit {
+            return Err(Some(LayoutError::Limit {
+                file: self.file.clone(),
+                source: limits::LimitError::new(
+                    format!("{name}: text drawing area (pixels, all text layers)"),
+                    self.text_pixels,
+                    limit,
+                ),
+            }));
+        }
+        Ok(())
+    }
+
     /// The fallback chain: the layer's font, then its `fallback` fonts, by default the colour
     /// emoji font when the fonts folder has it.
     fn font_chain(
@@ -96,24 +141,24 @@ impl Resolver<'_> {
             }));
         }
         let font_name = l.font.clone().unwrap_or_else(|| DEFAULT_FONT.to_string());
-        let font =
-            self.env.fonts.get(&font_name).map_err(|m| self.problem(format!("{name}: {m}")))?;
+        let font = self.env.fonts.get(&font_name).map_err(|m| self.problem(format!("{name}: {m}")))?;
         let max_size = num(l.size, 48.0);
         let min_size = num(l.min_size, max_size);
         for (key, v) in [("size", max_size), ("min_size", min_size)] {
             if !(4.0..=1000.0).contains(&v) {
-                return Err(self.problem(format!("{name}: {key} {v} is outside 4–1000 px")));
+                return Err(self.problem(format!("{name}: {key} {} is outside 4–1000 px", show(v))));
             }
         }
         if min_size > max_size {
-            return Err(
-                self.problem(format!("{name}: min_size {min_size} is larger than size {max_size}"))
-            );
+            return Err(self.problem(format!("{name}: min_size {min_size} is larger than size {max_size}")));
         }
-        let line_factor = num(l.line_height, 1.25);
-        let spacing = num(l.letter_spacing, 0.0) as f32;
-        let max_lines = num(l.max_lines, 2.0).max(1.0) as usize;
+        let line_factor = self.within(name, "line_height", num(l.line_height, 1.25), 0.5, 5.0)?;
+        let spacing =
+            self.within(name, "letter_spacing", num(l.letter_spacing, 0.0), -max_size, 4.0 * max_size)?
+                as f32;
+        let max_lines = self.within(name, "max_lines", num(l.max_lines, 2.0), 1.0, 100.0)? as usize;
         let box_w = num(l.width, (cw - 2.0 * dx.abs()).max(1.0)).max(1.0);
+        self.check_size(name, box_w, l.height.map_or(0.0, |n| n.0))?;
         let box_h = l.height.map(|n| n.0);
         let marked = text::parse_markup(text);
         let chain = self.font_chain(name, l, font)?;
@@ -121,10 +166,9 @@ impl Resolver<'_> {
         if !missing.is_empty() {
             let list: String = missing.iter().collect();
             let fonts: Vec<&str> = chain.iter().map(|f| f.name.as_str()).collect();
-            return Err(self.problem(format!(
-                "{name}: no font of `{}` has glyphs for `{list}`",
-                fonts.join(", ")
-            )));
+            return Err(
+                self.problem(format!("{name}: no font of `{}` has glyphs for `{list}`", fonts.join(", ")))
+            );
         }
         let balance = l.balance.unwrap_or(false);
         // Wraps at one size; "fits" means no ellipsis and, with a box height, no overflow.
@@ -137,8 +181,7 @@ impl Resolver<'_> {
             } else {
                 text::wrap(&marked, &m, box_w as f32, max_lines)
             };
-            let fits =
-                !w.truncated && box_h.is_none_or(|h| w.lines.len() as f64 * line_factor * size <= h);
+            let fits = !w.truncated && box_h.is_none_or(|h| w.lines.len() as f64 * line_factor * size <= h);
             (w, fits)
         };
         let (size, wrapped) = largest_fitting(min_size, max_size, attempt);
@@ -180,12 +223,19 @@ impl Resolver<'_> {
             };
             self.finding(kind, name, message);
         }
-        let shadow = l.shadow.as_ref().map(|s| Shadow {
-            dx: num(s.dx, 0.0).round() as i32,
-            dy: num(s.dy, 4.0).round() as i32,
-            blur: num(s.blur, 8.0).max(0.0) as f32,
-            color: s.color.unwrap_or(Rgba { a: 160, ..Rgba::BLACK }),
-        });
+        let shadow = match &l.shadow {
+            None => None,
+            Some(s) => {
+                let far = self.env.limits.max_canvas_side as f64;
+                Some(Shadow {
+                    dx: self.within(name, "shadow dx", num(s.dx, 0.0), -far, far)?.round() as i32,
+                    dy: self.within(name, "shadow dy", num(s.dy, 4.0), -far, far)?.round() as i32,
+                    blur: self.within(name, "shadow blur", num(s.blur, 8.0), 0.0, MAX_BLUR)? as f32,
+                    color: s.color.unwrap_or(Rgba { a: 160, ..Rgba::BLACK }),
+                })
+            }
+        };
+        self.count_text_pixels(name, bbox, size, shadow.as_ref())?;
         let stroke = l.stroke.as_ref().map(|s| Stroke {
             width: num(s.width, 3.0).clamp(0.0, 64.0) as f32,
             color: s.color.unwrap_or(Rgba::BLACK),
@@ -225,11 +275,8 @@ impl Resolver<'_> {
         let Some(src) = l.src.as_deref().filter(|s| !s.is_empty()) else {
             return Ok(None); // e.g. `src: {{ watermark }}` with no watermark
         };
-        let path = if Path::new(src).is_absolute() {
-            PathBuf::from(src)
-        } else {
-            self.template_dir.join(src)
-        };
+        let path =
+            if Path::new(src).is_absolute() { PathBuf::from(src) } else { self.template_dir.join(src) };
         let img = self.env.image(&path).map_err(|m| self.problem(format!("{name}: {m}")))?;
         let (iw, ih) = (img.width() as f64, img.height() as f64);
         let (w, h) = match (l.width.map(|n| n.0), l.height.map(|n| n.0)) {
@@ -259,9 +306,8 @@ impl Resolver<'_> {
         let modules = code.width() as u32;
         let quiet = num(l.quiet_zone, 4.0);
         if !(2.0..=16.0).contains(&quiet) {
-            return Err(self.problem(format!(
-                "{name}: quiet_zone {quiet} is outside 2–16 modules (4 is the standard)"
-            )));
+            return Err(self
+                .problem(format!("{name}: quiet_zone {quiet} is outside 2–16 modules (4 is the standard)")));
         }
         let quiet = quiet as u32;
         let size = num(l.width.or(l.height), 240.0);
@@ -324,9 +370,7 @@ impl Resolver<'_> {
         let id = l.id.clone();
         let color = match l.color {
             Some(Paint::Color(c)) => c,
-            Some(Paint::Auto) => {
-                return Err(self.problem(format!("{name}: a rect colour cannot be `auto`")))
-            }
+            Some(Paint::Auto) => return Err(self.problem(format!("{name}: a rect colour cannot be `auto`"))),
             None => return Err(self.problem(format!("{name}: a rect needs `color`"))),
         };
         let (w, h) = (num(l.width, cw), num(l.height, ch));

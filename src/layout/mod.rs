@@ -5,8 +5,8 @@
 //! frame. All problems of one pass are collected and reported together, each with a line.
 
 pub mod doc;
-pub mod safe_zones;
 mod layers;
+pub mod safe_zones;
 mod spec;
 pub mod text;
 
@@ -51,7 +51,7 @@ pub fn for_metadata(
     template_override: Option<&str>,
     env: &Env,
 ) -> Result<(PathBuf, LayoutDoc), LayoutError> {
-    let source = crate::template::find_for(meta, template_override, env.templates_dir())?;
+    let source = crate::template::find_for(meta, template_override, env.templates_dir(), &env.limits)?;
     Ok((source.path.clone(), resolve(meta, &source, env)?))
 }
 
@@ -60,7 +60,7 @@ pub fn for_metadata(
 /// # Errors
 /// Template, metadata or layout diagnostics; limit errors.
 pub fn resolve(meta: &Metadata, template: &TemplateSource, env: &Env) -> Result<LayoutDoc, LayoutError> {
-    let text = env.compiled_template(template)?.render(meta, env.limits.max_template_output)?;
+    let text = env.compiled_template(template)?.render(meta, &env.limits)?;
     from_rendered(&text, template, env)
 }
 
@@ -142,6 +142,7 @@ pub fn from_rendered(text: &str, template: &TemplateSource, env: &Env) -> Result
         zones,
         findings: Vec::new(),
         line: None,
+        text_pixels: 0,
     };
     let mut layers = Vec::new();
     for (i, layer) in spec.layers.iter().enumerate() {
@@ -179,6 +180,16 @@ pub fn from_rendered(text: &str, template: &TemplateSource, env: &Env) -> Result
     })
 }
 
+/// A layout number for a message: as written when reasonable, in scientific notation when huge
+/// (a `1e300` offset is not printed as 301 digits).
+pub(crate) fn show(v: f64) -> String {
+    if v.abs() >= 1e7 {
+        format!("{v:e}")
+    } else {
+        format!("{}", (v * 1000.0).round() / 1000.0)
+    }
+}
+
 /// 1-based lines where each item of `layers:` starts in the rendered text.
 fn layer_lines(text: &str) -> Vec<usize> {
     let lines: Vec<&str> = text.lines().collect();
@@ -210,6 +221,8 @@ struct Resolver<'a> {
     findings: Vec<Finding>,
     /// Line of the layer being resolved.
     line: Option<usize>,
+    /// Pixels of text drawing area so far (see `Limits::max_text_pixels`).
+    text_pixels: u64,
 }
 
 /// `Err(None)`: a problem was recorded, go on with the next layer. `Err(Some)`: stop now.
@@ -264,14 +277,14 @@ impl Resolver<'_> {
     fn check_size(&mut self, name: &str, w: f64, h: f64) -> Result<(), Option<LayoutError>> {
         let max = self.env.limits.max_canvas_side as f64;
         if !(w >= 0.0 && h >= 0.0) {
-            return Err(self.problem(format!("{name}: size {w}x{h} must not be negative")));
+            return Err(self.problem(format!("{name}: size {}x{} must not be negative", show(w), show(h))));
         }
         if w > max || h > max {
             return Err(Some(LayoutError::Limit {
                 file: self.file.clone(),
                 source: limits::LimitError::new(
                     format!("{name} size"),
-                    format!("{w}x{h}"),
+                    format!("{}x{}", show(w), show(h)),
                     format!("{max}x{max}"),
                 ),
             }));
@@ -310,6 +323,14 @@ impl Resolver<'_> {
         dx: f64,
         dy: f64,
     ) -> Result<Rect, Option<LayoutError>> {
+        // Every box of every kind is placed here: one bound for all of them.
+        self.check_size(name, w, h)?;
+        let far = 4.0 * self.env.limits.max_canvas_side as f64;
+        for (key, v) in [("dx", dx), ("dy", dy)] {
+            if !(-far..=far).contains(&v) {
+                return Err(self.problem(format!("{name}: {key} {} is outside ±{far} px", show(v))));
+            }
+        }
         let reference = match l.relative_to.as_deref() {
             None | Some("canvas") => {
                 Rect { x: 0, y: 0, width: self.canvas.width, height: self.canvas.height }

@@ -94,7 +94,8 @@ impl<'de> Deserialize<'de> for Num {
             S(String),
         }
         match Raw::deserialize(d)? {
-            Raw::N(n) => Ok(Num(n)),
+            Raw::N(n) if n.is_finite() => Ok(Num(n)),
+            Raw::N(n) => Err(serde::de::Error::custom(format!("{n} is not a finite number"))),
             Raw::S(s) => s
                 .trim()
                 .parse::<f64>()

@@ -17,12 +17,27 @@ pub struct Diagnostic {
     pub message: String,
     /// How to fix it, when we can tell.
     pub hint: Option<String>,
+    /// Whether it is a resource limit (exit code 5) rather than a mistake in the file.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub limit: bool,
 }
 
 impl Diagnostic {
     /// A diagnostic for a whole file.
     pub fn new(file: impl Into<PathBuf>, message: impl Into<String>) -> Self {
-        Diagnostic { file: file.into(), line: None, column: None, message: message.into(), hint: None }
+        Diagnostic {
+            file: file.into(),
+            line: None,
+            column: None,
+            message: message.into(),
+            hint: None,
+            limit: false,
+        }
+    }
+
+    /// A diagnostic for a resource limit the file's content ran into.
+    pub fn limit(file: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        Diagnostic { limit: true, ..Diagnostic::new(file, message) }
     }
 
     /// Sets the line and column.
@@ -69,6 +84,13 @@ impl fmt::Display for Diagnostics {
             write!(f, "{d}")?;
         }
         Ok(())
+    }
+}
+
+impl Diagnostics {
+    /// Whether the first problem is a resource limit (what the exit code reports).
+    pub fn is_limit(&self) -> bool {
+        self.0.first().is_some_and(|d| d.limit)
     }
 }
 

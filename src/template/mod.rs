@@ -6,6 +6,9 @@
 //! quoted numerals for the same reason. Rendering stops as soon as the output exceeds the
 //! template-output limit, before it can grow without bound.
 
+mod guard;
+
+use crate::limits::Limits;
 use crate::metadata::{closest, Metadata};
 use crate::model::{Diagnostic, Diagnostics};
 use std::io::Write;
@@ -31,6 +34,7 @@ pub fn find(
     name_or_path: &str,
     templates_dir: &Path,
     referrer: &Path,
+    limits: &Limits,
 ) -> Result<TemplateSource, Diagnostics> {
     let as_path = is_path(name_or_path);
     let path = if as_path {
@@ -38,12 +42,17 @@ pub fn find(
     } else {
         templates_dir.join(format!("{name_or_path}.yaml.tera"))
     };
-    let text = match std::fs::read_to_string(&path) {
+    let text = match crate::files::read_text_bounded(&path, limits.max_template_bytes, "template") {
         Ok(t) => t,
+        // Found but unusable (too long, a FIFO, not UTF-8): say so about the template itself.
+        Err(e) if path.exists() => return Err(crate::metadata::read_diagnostic(&e).into()),
         Err(e) => {
             let known = available(templates_dir);
             let mut d = if as_path {
-                Diagnostic::new(referrer, format!("cannot read template {}: {e}", path.display()))
+                Diagnostic::new(
+                    referrer,
+                    format!("cannot read template {}: {}", path.display(), io_reason(&e)),
+                )
             } else {
                 Diagnostic::new(
                     referrer,
@@ -80,6 +89,7 @@ pub fn find_for(
     meta: &Metadata,
     template_override: Option<&str>,
     templates_dir: &Path,
+    limits: &Limits,
 ) -> Result<TemplateSource, Diagnostics> {
     let name = template_override.or(meta.template.as_deref()).ok_or_else(|| {
         Diagnostics::from(
@@ -91,13 +101,18 @@ pub fn find_for(
         (None, Some(dir)) if is_path(name) => dir.join(name).to_string_lossy().into_owned(),
         _ => name.to_string(),
     };
-    find(&name, templates_dir, &meta.source).map_err(|mut d| {
+    find(&name, templates_dir, &meta.source, limits).map_err(|mut d| {
+        if d.0.first().is_some_and(|d| d.file != meta.source) {
+            return d; // about the template file itself, not about who named it
+        }
         // Point at whoever named the template: the flag, or the metadata's `template:` line
         // (looked up only now, on failure, to keep the file read off the success path).
         let (file, line) = match template_override {
             Some(_) => (PathBuf::from("--template"), None),
             None => {
-                let text = std::fs::read_to_string(&meta.source).unwrap_or_default();
+                let text =
+                    crate::files::read_text_bounded(&meta.source, limits.max_metadata_bytes, "metadata file")
+                        .unwrap_or_default();
                 (meta.source.clone(), crate::metadata::line_of_key(&text, "template"))
             }
         };
@@ -107,6 +122,14 @@ pub fn find_for(
         }
         d
     })
+}
+
+/// The OS's reason alone (the path is already in the message).
+fn io_reason(e: &crate::files::ReadError) -> String {
+    match e {
+        crate::files::ReadError::Io { source, .. } => source.to_string(),
+        other => other.to_string(),
+    }
 }
 
 /// Whether a template reference is a path rather than a name under `templates/`.
@@ -144,6 +167,9 @@ fn context(meta: &Metadata) -> tera::Context {
     ctx
 }
 
+/// How a `range` past [`MAX_RANGE_ITEMS`] is worded (and recognised as a limit).
+const RANGE_LIMIT: &str = "exceeds the limit of";
+
 /// Most items Tera's `range` may produce in a template.
 pub const MAX_RANGE_ITEMS: i64 = 10_000;
 
@@ -164,9 +190,7 @@ fn capped_range(args: &std::collections::HashMap<String, tera::Value>) -> tera::
     }
     let count = if end > start { (end - start + step - 1) / step } else { 0 };
     if count > MAX_RANGE_ITEMS {
-        return Err(tera::Error::msg(format!(
-            "range of {count} items exceeds the limit of {MAX_RANGE_ITEMS}"
-        )));
+        return Err(tera::Error::msg(format!("range of {count} items {RANGE_LIMIT} {MAX_RANGE_ITEMS}")));
     }
     Ok(tera::Value::Array((start..end).step_by(step as usize).map(tera::Value::from).collect()))
 }
@@ -195,8 +219,8 @@ impl Write for Capped {
 /// # Errors
 /// Diagnostics with the template's file, line and column for syntax errors, the variable's line
 /// for unknown variables, and a limit message when the output would exceed `max_output` bytes.
-pub fn render(template: &TemplateSource, meta: &Metadata, max_output: usize) -> Result<String, Diagnostics> {
-    Compiled::new(template.clone())?.render(meta, max_output)
+pub fn render(template: &TemplateSource, meta: &Metadata, limits: &Limits) -> Result<String, Diagnostics> {
+    Compiled::new(template.clone())?.render(meta, limits)
 }
 
 /// A parsed template, reusable across jobs (parsing is most of a small render's cost).
@@ -216,7 +240,9 @@ impl Compiled {
         tera.autoescape_on(vec![""]);
         tera.set_escape_fn(yaml_scalar);
         tera.register_function("range", capped_range);
+        guard::register(&mut tera);
         tera.add_raw_template(&source.name, &source.text).map_err(|e| tera_diagnostic(&source, &e))?;
+        guard::instrument(&mut tera, &source.name).map_err(|m| Diagnostic::limit(&source.path, m))?;
         Ok(Compiled { source, tera })
     }
 
@@ -224,8 +250,8 @@ impl Compiled {
     ///
     /// # Errors
     /// As [`render`].
-    pub fn render(&self, meta: &Metadata, max_output: usize) -> Result<String, Diagnostics> {
-        render_compiled(&self.tera, &self.source, meta, max_output)
+    pub fn render(&self, meta: &Metadata, limits: &Limits) -> Result<String, Diagnostics> {
+        render_compiled(&self.tera, &self.source, meta, limits)
     }
 }
 
@@ -233,17 +259,34 @@ fn render_compiled(
     tera: &tera::Tera,
     template: &TemplateSource,
     meta: &Metadata,
-    max_output: usize,
+    limits: &Limits,
 ) -> Result<String, Diagnostics> {
+    let max_output = limits.max_template_output;
     let mut out = Capped { buf: Vec::new(), limit: max_output };
-    if let Err(e) = tera.render_to(&template.name, &context(meta), &mut out) {
-        if chain(&e).contains("template output limit") {
-            return Err(Diagnostic::new(
+    let time = std::time::Duration::from_secs_f64(limits.max_template_seconds.clamp(0.0, 3600.0));
+    let budget = guard::Running::start(limits.max_template_iterations, max_output, time);
+    let rendered = tera.render_to(&template.name, &context(meta), &mut out);
+    drop(budget);
+    if let Err(e) = rendered {
+        let full = chain(&e);
+        if full.contains("template output limit") {
+            return Err(Diagnostic::limit(
                 &template.path,
                 format!("template output exceeds the limit of {max_output} bytes"),
             )
             .hint("a loop in the template may be running away")
             .into());
+        }
+        if let Some(i) = full.find(guard::MARK) {
+            let why = full[i + guard::MARK.len()..].split(": ").next().unwrap_or_default();
+            return Err(Diagnostic::limit(&template.path, format!("template stopped: {why}")).into());
+        }
+        if let Some(i) = full.find("range of ").filter(|_| full.contains(RANGE_LIMIT)) {
+            let why = full[i..].split(": ").next().unwrap_or_default();
+            let line = tera_diagnostic(template, &e).line;
+            return Err(Diagnostic::limit(&template.path, format!("template stopped: {why}"))
+                .at(line, None)
+                .into());
         }
         return Err(tera_diagnostic(template, &e).into());
     }
@@ -251,6 +294,8 @@ fn render_compiled(
         .map_err(|_| Diagnostic::new(&template.path, "template output is not UTF-8").into())
 }
 
+/// The error and its causes in one line, without the guard's wrapper calls (which are not in
+/// the template the user wrote).
 fn chain(e: &dyn std::error::Error) -> String {
     let mut parts = vec![e.to_string()];
     let mut cur = e.source();
@@ -258,6 +303,7 @@ fn chain(e: &dyn std::error::Error) -> String {
         parts.push(s.to_string());
         cur = s.source();
     }
+    parts.retain(|p| !guard::is_wrapper_failure(p));
     parts.join(": ")
 }
 
