@@ -37,21 +37,21 @@ secs() { python3 -c "print(f'{$2-$1:.2f}')"; }
 summary() { tail -1 "$1"; }
 
 rm -rf "$W/out" "$W/cache" "$W/out-auto"
-t0=$(now); /usr/bin/time -f "%M" -o "$W/rss-n.txt" "$BIN" batch "$W/clips" -o "$W/out" -j "$J" -q --cache-dir "$W/cache" --report "$W/cold.jsonl" || true; t1=$(now)
+t0=$(now); /usr/bin/time -f "%M" -o "$W/rss-n.txt" "$BIN" --allow-path "$W/tpl" batch "$W/clips" -o "$W/out" -j "$J" -q --cache-dir "$W/cache" --report "$W/cold.jsonl" || true; t1=$(now)
 cold_rate=$(rate "$N" "$t0" "$t1"); cold_s=$(secs "$t0" "$t1")
 
 mkdir -p "$W/clips-auto"
 for y in "$W"/clips/*.yaml; do sed 's/^frame: .*/frame: auto/' "$y" > "$W/clips-auto/$(basename "$y")"; done
 for v in "$W"/clips/*.mp4; do ln -sf "$ROOT/$v" "$W/clips-auto/$(basename "$v")"; done
-t0=$(now); "$BIN" batch "$W/clips-auto" -o "$W/out-auto" -j "$J" -q --no-cache --report "$W/auto.jsonl" || true; t1=$(now)
+t0=$(now); "$BIN" --allow-path "$W/tpl" batch "$W/clips-auto" -o "$W/out-auto" -j "$J" -q --no-cache --report "$W/auto.jsonl" || true; t1=$(now)
 auto_rate=$(rate "$N" "$t0" "$t1")
 
-t0=$(now); "$BIN" batch "$W/clips" -o "$W/out" -j "$J" -q --cache-dir "$W/cache" --report "$W/rerun.jsonl" || true; t1=$(now)
+t0=$(now); "$BIN" --allow-path "$W/tpl" batch "$W/clips" -o "$W/out" -j "$J" -q --cache-dir "$W/cache" --report "$W/rerun.jsonl" || true; t1=$(now)
 rerun_s=$(secs "$t0" "$t1")
 
 sed -i 's/to: "#000000E0"/to: "#000000D0"/' "$W/tpl/brand.yaml.tera"   # a darker scrim: every cover changes
 cmp -s templates/douyin-9x16.yaml.tera "$W/tpl/brand.yaml.tera" && { echo "the template edit did not apply"; exit 1; }
-t0=$(now); "$BIN" batch "$W/clips" -o "$W/out" -j "$J" -q --cache-dir "$W/cache" --report "$W/template.jsonl" || true; t1=$(now)
+t0=$(now); "$BIN" --allow-path "$W/tpl" batch "$W/clips" -o "$W/out" -j "$J" -q --cache-dir "$W/cache" --report "$W/template.jsonl" || true; t1=$(now)
 tpl_s=$(secs "$t0" "$t1")
 cp templates/douyin-9x16.yaml.tera "$W/tpl/brand.yaml.tera"
 
@@ -70,7 +70,7 @@ acc_rate=$(rate "$ACCURATE" "$t0" "$t1")
 M=$((N * 10))
 { echo "video,output,meta"; for k in $(seq 0 $((M - 1))); do i=$((k % N)); printf 'clips/clip%04d.mp4,big%05d.jpg,clips/clip%04d.yaml\n' "$i" "$k" "$i"; done; } > "$W/big.csv"
 rm -rf "$W/out-big"
-/usr/bin/time -f "%M" -o "$W/rss-10n.txt" "$BIN" batch "$W/big.csv" -o "$W/out-big" -j "$J" -q --cache-dir "$W/cache" --report "$W/big.jsonl" || true
+/usr/bin/time -f "%M" -o "$W/rss-10n.txt" "$BIN" --allow-path "$W/tpl" batch "$W/big.csv" -o "$W/out-big" -j "$J" -q --cache-dir "$W/cache" --report "$W/big.jsonl" || true
 
 echo
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(date -u +%F)"

@@ -29,8 +29,11 @@ median() { python3 -c "import statistics,sys; print(statistics.median(float(x) f
 batch_rate() {
   rm -rf "$W/cmp-out"
   local t0 t1
+  # Builds that confine template reads need the clips' ../tpl folder allowed.
+  local allow=()
+  "$1" --help 2>/dev/null | grep -q -- --allow-path && allow=(--allow-path "$W/tpl")
   t0=$(now)
-  "$1" batch "$W/clips" -o "$W/cmp-out" -j "$J" -q --no-cache --report "$W/cmp.jsonl" >/dev/null 2>&1 || true
+  "$1" "${allow[@]}" batch "$W/clips" -o "$W/cmp-out" -j "$J" -q --no-cache --report "$W/cmp.jsonl" >/dev/null 2>&1 || true
   t1=$(now)
   grep -q '"status":"ok"' "$W/cmp.jsonl" || { echo "$1 rendered nothing (see $W/cmp.jsonl)" >&2; exit 1; }
   python3 -c "print(f'{$N/($t1-$t0):.2f}')"

@@ -2,6 +2,7 @@
 //! caches shared by every job of a process. Nothing here is per-job state, and no option: device
 //! choices travel in [`crate::pipeline::RenderOptions`].
 
+use crate::files::Roots;
 use crate::fonts::FontBook;
 use crate::limits::Limits;
 use crate::model::Diagnostics;
@@ -25,7 +26,12 @@ pub struct Env {
     pub glyphs: crate::fonts::glyphs::GlyphCache,
     /// Limits every job runs under.
     pub limits: Limits,
+    /// Folders metadata and templates may read from (see [`Roots`]).
+    pub roots: Roots,
 }
+
+/// Where Debian and most Linux systems keep fonts.
+const SYSTEM_FONT_DIRS: &[&str] = &["/usr/share/fonts", "/usr/local/share/fonts"];
 
 impl Env {
     /// An environment over a data folder holding `templates/` and `fonts/`.
@@ -34,6 +40,12 @@ impl Env {
             templates_dir: data_dir.join("templates"),
             assets_dir: data_dir.join("assets"),
             fonts: FontBook::new(data_dir.join("fonts"), limits.max_font_bytes),
+            roots: Roots::new(
+                ["templates", "assets", "fonts"]
+                    .iter()
+                    .map(|d| data_dir.join(d))
+                    .chain(SYSTEM_FONT_DIRS.iter().map(PathBuf::from)),
+            ),
             images: Mutex::new(HashMap::new()),
             templates: Mutex::new(HashMap::new()),
             file_hashes: Mutex::new(HashMap::new()),

@@ -65,6 +65,14 @@ pub enum Error {
     /// An animated cover could not be made.
     #[error(transparent)]
     Animated(#[from] AnimatedError),
+    /// The job ran past its deadline (`--deadline`).
+    #[error("{}: the job took longer than its deadline of {seconds} s (--deadline)", path.display())]
+    Deadline {
+        /// The video of the job.
+        path: std::path::PathBuf,
+        /// The deadline in seconds.
+        seconds: f64,
+    },
 }
 
 impl From<ProbeError> for Error {
@@ -94,6 +102,7 @@ impl Error {
         match self {
             Error::Decode(DecodeError::Probe(p)) => probe_kind(p),
             Error::Decode(_) => ErrorKind::InputMedia,
+            Error::Deadline { .. } => ErrorKind::Limit,
             Error::Layout(LayoutError::Limit { .. }) => ErrorKind::Limit,
             Error::Layout(LayoutError::Diagnostics(d)) if d.is_limit() => ErrorKind::Limit,
             Error::Layout(_) => ErrorKind::Template,
@@ -124,6 +133,7 @@ impl Error {
                 None => (None, None, None),
             },
             Error::Layout(LayoutError::Limit { file: f, .. }) => file(f),
+            Error::Deadline { path, .. } => file(path),
             Error::Decode(e) => e.path().map_or((None, None, None), file),
             Error::Animated(AnimatedError::Open(p)) => file(p.path()),
             Error::Animated(

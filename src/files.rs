@@ -222,6 +222,69 @@ pub fn read_text_bounded(path: &Path, limit: u64, what: &'static str) -> Result<
     Ok(text)
 }
 
+/// The folders files named by metadata and templates may be read from (a template path, a
+/// watermark, an image layer): the data folder's `templates/`, `assets/` and `fonts/`, the system
+/// font folders, and folders the operator adds (`--allow-path`, a batch's INPUT folder). The
+/// metadata file's own folder and the template's are added per job. Symlinks are resolved first,
+/// so a link inside a root that points out of it is outside.
+#[derive(Debug, Clone, Default)]
+pub struct Roots {
+    dirs: Vec<PathBuf>,
+}
+
+impl Roots {
+    /// Roots over `dirs`; folders that do not exist are left out.
+    pub fn new(dirs: impl IntoIterator<Item = PathBuf>) -> Self {
+        let mut roots = Roots::default();
+        for d in dirs {
+            roots.allow(&d);
+        }
+        roots
+    }
+
+    /// Adds a folder (ignored when it does not exist).
+    pub fn allow(&mut self, dir: &Path) {
+        if let Ok(d) = dir.canonicalize() {
+            if !self.dirs.contains(&d) {
+                self.dirs.push(d);
+            }
+        }
+    }
+
+    /// The folders, resolved.
+    pub fn dirs(&self) -> &[PathBuf] {
+        &self.dirs
+    }
+
+    /// Fine when `path`, symlinks resolved, lies inside a root or one of `also`. A path that does
+    /// not exist passes: reading it reports that it is missing.
+    ///
+    /// # Errors
+    /// A message naming the resolved path and how to allow it.
+    pub fn check(&self, path: &Path, also: &[&Path]) -> Result<(), String> {
+        let Ok(real) = path.canonicalize() else { return Ok(()) };
+        let inside = |d: &Path| real.starts_with(d);
+        // An empty folder is the current one (the parent of a bare file name).
+        let resolve = |d: &&Path| {
+            if d.as_os_str().is_empty() {
+                Path::new(".").canonicalize()
+            } else {
+                d.canonicalize()
+            }
+        };
+        if self.dirs.iter().any(|d| inside(d))
+            || also.iter().filter_map(|d| resolve(d).ok()).any(|d| inside(&d))
+        {
+            return Ok(());
+        }
+        let shown = if real == path { String::new() } else { format!(" (resolves to {})", real.display()) };
+        Err(format!(
+            "{}{shown} is outside the folders inputs may be read from; pass --allow-path DIR to allow its folder",
+            path.display()
+        ))
+    }
+}
+
 /// Removes temporary files a killed process left in `folder` (finished files are never
 /// temporaries).
 pub fn remove_stale_temporaries(folder: &Path) {
@@ -238,6 +301,23 @@ pub fn remove_stale_temporaries(folder: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn roots_resolve_symlinks_and_accept_the_folders_given() {
+        let dir = tempfile::tempdir().unwrap();
+        let inside = dir.path().join("in");
+        std::fs::create_dir(&inside).unwrap();
+        std::fs::write(inside.join("t.tera"), "x").unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", inside.join("link.tera")).unwrap();
+        let roots = Roots::new([inside.clone()]);
+        assert!(roots.check(&inside.join("t.tera"), &[]).is_ok());
+        assert!(roots.check(&inside.join("../in/t.tera"), &[]).is_ok());
+        let e = roots.check(&inside.join("link.tera"), &[]).unwrap_err();
+        assert!(e.contains("resolves to /etc/passwd") && e.contains("--allow-path"), "{e}");
+        assert!(roots.check(Path::new("/etc/passwd"), &[]).is_err());
+        assert!(roots.check(Path::new("/etc/passwd"), &[Path::new("/etc")]).is_ok());
+        assert!(roots.check(&inside.join("missing"), &[]).is_ok(), "reading reports it missing");
+    }
 
     #[test]
     fn bounded_reads_refuse_devices_fifos_and_long_files() {

@@ -45,6 +45,9 @@ pub struct Limits {
     /// Longest a template render may run, in seconds (checked at each loop and assignment).
     /// Default 5.
     pub max_template_seconds: f64,
+    /// Longest one job may run, in seconds, from its start (`--deadline`). Checked between
+    /// stages and inside FFmpeg's demuxing and I/O. Default 30.
+    pub deadline_s: f64,
 }
 
 impl Default for Limits {
@@ -65,6 +68,7 @@ impl Default for Limits {
             max_text_pixels: 64 * 1024 * 1024,
             max_template_iterations: 100_000,
             max_template_seconds: 5.0,
+            deadline_s: 30.0,
         }
     }
 }

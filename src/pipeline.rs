@@ -197,8 +197,42 @@ pub struct Prepared {
 /// # Errors
 /// Any stage's error; nothing is written unless every stage succeeded.
 pub fn run(job: &Job, opts: &RenderOptions, env: &Env) -> Result<JobResult, Error> {
+    let _deadline = Deadline::start(env);
     let prepared = prepare(job, env)?;
     finish(job, prepared, opts, env, &Delivery::default())
+}
+
+/// A job's deadline (`Limits::deadline_s`), for the thread that runs it: FFmpeg's blocking calls
+/// stop once it passes and the stages check it between them, failing with [`Error::Deadline`].
+/// Hold it for the length of the job ([`run`] does; callers of [`prepare`] and [`finish`] start
+/// their own).
+pub struct Deadline {
+    _guard: crate::av::DeadlineGuard,
+}
+
+impl Deadline {
+    /// Starts the clock.
+    pub fn start(env: &Env) -> Self {
+        Deadline { _guard: crate::av::start_deadline(env.limits.deadline_s) }
+    }
+}
+
+/// [`Error::Deadline`] when this thread's job deadline has passed.
+fn check_deadline(video: &Path) -> Result<(), Error> {
+    match crate::av::deadline_passed() {
+        Some(seconds) => Err(Error::Deadline { path: video.to_owned(), seconds }),
+        None => Ok(()),
+    }
+}
+
+/// An error from a stage cut short by the deadline is reported as the deadline.
+fn or_deadline(e: Error, video: &Path) -> Error {
+    match crate::av::deadline_passed() {
+        Some(seconds) if !matches!(e, Error::Deadline { .. }) => {
+            Error::Deadline { path: video.to_owned(), seconds }
+        }
+        _ => e,
+    }
 }
 
 /// The cheap checks of a job, before its video is opened: the output's format and quality (or
@@ -270,6 +304,17 @@ pub fn clip_settings(
 /// # Errors
 /// Any stage's error; nothing is written unless every stage succeeded.
 pub fn finish(
+    job: &Job,
+    prepared: Prepared,
+    opts: &RenderOptions,
+    env: &Env,
+    delivery: &Delivery<'_>,
+) -> Result<JobResult, Error> {
+    check_deadline(&job.video)?;
+    finish_stages(job, prepared, opts, env, delivery).map_err(|e| or_deadline(e, &job.video))
+}
+
+fn finish_stages(
     job: &Job,
     prepared: Prepared,
     opts: &RenderOptions,
@@ -384,6 +429,7 @@ fn still_on_cpu(
 ) -> Result<JobResult, Error> {
     let t1 = Instant::now();
     let (extracted, frame_source) = frame(&job.video, prepared, opts, env, delivery.cache)?;
+    check_deadline(&job.video)?;
     let t2 = Instant::now();
     let (canvas, report) =
         composite::composite_with_report(&extracted.frame.pixels, &prepared.doc, env, false)?;
@@ -441,6 +487,7 @@ fn still_on_gpu(
             (e, FrameSource::Decode)
         }
     };
+    check_deadline(&job.video)?;
     let t2 = Instant::now();
     let (canvas, report) = composite::gpu::composite_on_gpu(&extracted.frame.pixels, doc, env)?;
     let t3 = Instant::now();
@@ -486,6 +533,7 @@ fn animate(
     let doc = &prepared.doc;
     let t1 = Instant::now();
     let (extracted, frame_source) = frame(&job.video, prepared, opts, env, delivery.cache)?;
+    check_deadline(&job.video)?;
     let t2 = Instant::now();
     let (cover, report, plate) = CoverPlate::new(&extracted.frame.pixels, doc, env)?;
     let t3 = Instant::now();

@@ -262,8 +262,8 @@ fn a_missing_hardware_encoder_is_an_error_that_says_why_and_auto_falls_back() {
 
 #[test]
 fn the_frozen_overlay_plate_matches_a_full_composite_of_the_same_frame() {
-    use coverforge::{composite, env::Env, keyframe, pipeline};
-    let env = Env::new(&common::root(), Default::default());
+    use coverforge::{composite, keyframe, pipeline};
+    let env = common::test_env();
     let (meta, doc) = pipeline::layout_for(&repo("samples/cooking.yaml"), None, &env).unwrap();
     let frame =
         keyframe::extract(&repo("samples/cooking.mp4"), meta.frame, &env.limits).unwrap().frame.pixels;

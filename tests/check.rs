@@ -98,7 +98,7 @@ fn every_planted_problem_is_found_with_its_file_and_line() {
 
 #[test]
 fn text_and_qr_codes_are_moved_out_of_safe_zones() {
-    let env = coverforge::Env::new(&root(), Default::default());
+    let env = test_env();
     let (_, doc) = coverforge::pipeline::layout_for(&repo("samples/cooking.yaml"), None, &env).unwrap();
     assert!(!doc.safe_zones.is_empty(), "douyin-9x16 uses the douyin profile");
     for layer in &doc.layers {

@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use coverforge::layout::doc::{Layer, Rect};
 use coverforge::pixels::Image;
-use coverforge::{composite, pipeline, Env};
+use coverforge::{composite, pipeline};
 
 fn model() -> std::path::PathBuf {
     repo("assets/haarcascade_frontalface_default.xml")
@@ -43,7 +43,7 @@ fn render(faces: bool) -> (Image, composite::CompositeReport, coverforge::layout
         ),
     )
     .unwrap();
-    let env = Env::new(&root(), Default::default());
+    let env = test_env();
     let (_, doc) = pipeline::layout_for(&meta, None, &env).unwrap();
     let (canvas, report) = composite::composite_with_report(&frame(), &doc, &env, false).unwrap();
     (canvas, report, doc)

@@ -48,7 +48,7 @@ fn compare(expected: &Image, actual: &Image) -> (usize, Image) {
 
 #[test]
 fn composites_match_their_references() {
-    let env = Env::new(&root(), Default::default());
+    let env = test_env();
     let mut failures = Vec::new();
     for case in ["card", "contain", "thumb", "text"] {
         let actual = render_case(case, &env);
@@ -86,7 +86,7 @@ fn composites_match_their_references() {
 #[test]
 fn the_comparison_catches_a_one_layer_change() {
     // Guard against a vacuous golden test: moving the QR code by a few pixels must fail it.
-    let env = Env::new(&root(), Default::default());
+    let env = test_env();
     let actual = render_case("card", &env);
     let mut shifted = actual.clone();
     shifted
@@ -99,7 +99,7 @@ fn the_comparison_catches_a_one_layer_change() {
 
 #[test]
 fn golden_qr_codes_decode() {
-    let env = Env::new(&root(), Default::default());
+    let env = test_env();
     let dir = tempdir();
     let png = dir.path().join("card.png");
     save_png(&render_case("card", &env), &png);

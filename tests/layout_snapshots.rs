@@ -4,10 +4,10 @@
 mod common;
 use common::*;
 use coverforge::layout::doc::{Layer, LayoutDoc};
-use coverforge::{pipeline, Env};
+use coverforge::pipeline;
 
 fn resolve(name: &str) -> LayoutDoc {
-    let env = Env::new(&root(), Default::default());
+    let env = test_env();
     let (_, doc) = pipeline::layout_for(&repo(&format!("tests/layout/{name}.yaml")), None, &env)
         .unwrap_or_else(|e| panic!("{name}: {e}"));
     doc

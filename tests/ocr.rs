@@ -9,7 +9,7 @@ use coverforge::color::Rgba;
 use coverforge::keyframe::{self, FrameSpec};
 use coverforge::layout::doc::{Layer, LayoutDoc, Rect};
 use coverforge::pixels::Image;
-use coverforge::{composite, pipeline, Env};
+use coverforge::{composite, pipeline};
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -94,7 +94,7 @@ fn titles_on_busy_frames_read_back_as_well_as_plain_renders() {
         println!("SKIPPED: tesseract is not installed (make test installs it)");
         return;
     }
-    let env = Env::new(&root(), Default::default());
+    let env = test_env();
     let limits = coverforge::limits::Limits::default();
     let frames: Vec<Image> = ["cooking", "travel", "rotated", "anamorphic"]
         .iter()

@@ -10,7 +10,7 @@ use coverforge::pixels::Image;
 use coverforge::{composite, pipeline, Env};
 
 fn env() -> Env {
-    Env::new(&root(), Default::default())
+    test_env()
 }
 
 /// Resolves the text test template for a metadata text written to a temp folder.

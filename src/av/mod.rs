@@ -33,6 +33,39 @@ pub use frame::{Frame, Pixels};
 use std::path::{Path, PathBuf};
 use std::sync::Once;
 
+thread_local! {
+    /// This thread's job deadline and its length in seconds (see [`start_deadline`]).
+    static DEADLINE: std::cell::Cell<Option<(std::time::Instant, f64)>> = const { std::cell::Cell::new(None) };
+}
+
+/// Puts this thread's FFmpeg calls under a deadline `seconds` from now until the guard drops:
+/// demuxing and I/O stop at FFmpeg's next interrupt check once it passes. A single decode call
+/// that never checks is bounded by the frame-size limits instead.
+pub(crate) fn start_deadline(seconds: f64) -> DeadlineGuard {
+    let seconds = if seconds.is_finite() && seconds > 0.0 { seconds.min(1e6) } else { 1e6 };
+    let at = std::time::Instant::now() + std::time::Duration::from_secs_f64(seconds);
+    DeadlineGuard(DEADLINE.with(|d| d.replace(Some((at, seconds)))))
+}
+
+/// Restores the deadline that was in force before [`start_deadline`].
+pub(crate) struct DeadlineGuard(Option<(std::time::Instant, f64)>);
+
+impl Drop for DeadlineGuard {
+    fn drop(&mut self) {
+        DEADLINE.with(|d| d.set(self.0));
+    }
+}
+
+/// The deadline's length in seconds when this thread's deadline has passed.
+pub(crate) fn deadline_passed() -> Option<f64> {
+    DEADLINE.with(|d| d.get()).filter(|(at, _)| std::time::Instant::now() > *at).map(|(_, s)| s)
+}
+
+/// FFmpeg's interrupt callback: non-zero stops the blocking call in progress.
+extern "C" fn interrupt_at_deadline(_opaque: *mut std::ffi::c_void) -> std::ffi::c_int {
+    std::ffi::c_int::from(deadline_passed().is_some())
+}
+
 /// Initialises FFmpeg once per process and keeps its logging quiet: errors are reported by us,
 /// with the file name, as one line.
 pub(crate) fn init() {
@@ -77,6 +110,9 @@ pub(crate) struct Source {
     keyframes_only: bool,
     /// Scaler and the (format, width, height) it was built for.
     scaler: Option<(ff::format::Pixel, u32, u32, scaling::Context)>,
+    /// Largest decoded frame accepted: the header's size is checked on open, but the
+    /// bitstream may carry frames of another size.
+    max_frame: (u32, u32),
     info: MediaInfo,
 }
 
@@ -186,6 +222,7 @@ impl Source {
             fallback,
             keyframes_only: true,
             scaler: None,
+            max_frame: (limits.max_input_width, limits.max_input_height),
             info,
         })
     }
@@ -227,6 +264,14 @@ impl Source {
     /// on the GPU for the GPU compositor; anything else comes back as BGR.
     pub(crate) fn keyframe_kept_at(&mut self, time_s: f64) -> Result<Frame<Pixels>, error::DecodeError> {
         self.decode_keyframe(time_s, true)
+    }
+
+    /// Refuses a decoded frame larger than the limits, whatever the container's header said.
+    fn check_frame_size(&self, frame: &ff::frame::Video) -> Result<(), error::DecodeError> {
+        let (w, h) = (frame.width(), frame.height());
+        limits::check("decoded frame width", w, self.max_frame.0)
+            .and_then(|_| limits::check("decoded frame height", h, self.max_frame.1))
+            .map_err(|e| error::DecodeError::Probe(ProbeError::Limit { path: self.path.clone(), source: e }))
     }
 
     /// Whether a decoded frame can be used on the GPU as it is: an 8-bit NV12 CUDA frame that
@@ -279,6 +324,7 @@ impl Source {
                 }
                 Ok(false) => self.decoder.reset_if_drained(),
                 Ok(true) => {
+                    self.check_frame_size(&frame)?;
                     let time_s = packet_pts.map(|ts| self.ts_seconds(ts)).unwrap_or(time_s);
                     let decoded_by = self.decoded_by(&frame);
                     if keep_on_device && self.fits_device_path(&frame) {
@@ -548,12 +594,18 @@ fn open_input(path: &Path, full_probe: bool) -> Result<ff::format::context::Inpu
     use ff::ffi;
     use std::os::unix::ffi::OsStrExt;
     let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(|_| ff::Error::InvalidData)?;
-    // SAFETY: `ps` starts null, as avformat_open_input requires; on success it points to an
-    // opened context that we either close on error or hand to `Input::wrap`, which owns and
+    // SAFETY: `ps` starts as a freshly allocated context (avformat_open_input accepts one and
+    // frees it on failure); on success it points to an opened context that we either close on error or hand to `Input::wrap`, which owns and
     // closes it. Stream and codecpar pointers are valid for the context's lifetime, and
     // `nb_streams` bounds the `streams` array.
     unsafe {
-        let mut ps = std::ptr::null_mut();
+        let mut ps = ffi::avformat_alloc_context();
+        if ps.is_null() {
+            return Err(ff::Error::Other { errno: libc::ENOMEM });
+        }
+        // The job's deadline stops demuxing and I/O (a FIFO, a slow disk, a looping stream).
+        (*ps).interrupt_callback.callback = Some(interrupt_at_deadline);
+        // avformat_open_input frees the context itself when it fails.
         let r =
             ffi::avformat_open_input(&mut ps, c_path.as_ptr(), std::ptr::null_mut(), std::ptr::null_mut());
         if r < 0 {

@@ -43,7 +43,13 @@ pub struct BatchInput {
 /// # Errors
 /// A message naming INPUT when it is missing or unreadable, or a manifest is malformed: these
 /// are usage errors (exit code 2). Problems with single jobs become failed jobs instead.
-pub fn discover(input: &Path, outdir: &Path, ext: &str, limits: &Limits) -> Result<BatchInput, BatchError> {
+pub fn discover(
+    input: &Path,
+    outdir: &Path,
+    ext: &str,
+    limits: &Limits,
+    allow_outside_output: bool,
+) -> Result<BatchInput, BatchError> {
     let meta = std::fs::metadata(input).map_err(|source| io(input, "cannot read", source))?;
     let mut batch = if meta.is_dir() {
         folder(input, outdir, ext, limits)?
@@ -62,6 +68,14 @@ pub fn discover(input: &Path, outdir: &Path, ext: &str, limits: &Limits) -> Resu
     // Two jobs writing one file would race; the later ones fail.
     let mut seen: HashMap<PathBuf, usize> = HashMap::new();
     for (i, job) in batch.jobs.iter_mut().enumerate() {
+        if !allow_outside_output && escapes(outdir, &job.output) {
+            job.meta = MetaSource::Invalid(format!(
+                "output {} is outside the output folder {} (pass --allow-outside-output to allow it)",
+                job.output.display(),
+                outdir.display()
+            ));
+            continue;
+        }
         if let Some(first) = seen.get(&job.output) {
             job.meta = MetaSource::Invalid(format!(
                 "output {} is also written by job {} ({})",
@@ -83,6 +97,28 @@ fn read_text(path: &Path, limit: u64, what: &'static str) -> Result<String, Batc
         other if other.is_limit() => BatchError::Limit(other.to_string()),
         other => BatchError::Usage(other.to_string()),
     })
+}
+
+/// Whether `output` leaves `outdir` (an absolute path elsewhere, or `..` climbing out), judged on
+/// the names alone: the files need not exist yet.
+fn escapes(outdir: &Path, output: &Path) -> bool {
+    use std::path::Component;
+    let Ok(rel) = output.strip_prefix(outdir) else { return true };
+    let mut depth = 0i32;
+    for c in rel.components() {
+        match c {
+            Component::Normal(_) => depth += 1,
+            Component::CurDir => {}
+            Component::ParentDir => {
+                depth -= 1;
+                if depth < 0 {
+                    return true;
+                }
+            }
+            Component::RootDir | Component::Prefix(_) => return true,
+        }
+    }
+    depth == 0
 }
 
 fn read_defaults(

@@ -76,6 +76,8 @@ pub struct Options {
     pub verbosity: Verbosity,
     /// Device choices for every job.
     pub render: RenderOptions,
+    /// Whether a manifest may name outputs outside `outdir`.
+    pub allow_outside_output: bool,
 }
 
 /// A job's outcome.
@@ -229,7 +231,7 @@ pub fn run(input: &Path, opts: &Options, env: &Env) -> Result<Summary, BatchErro
         (None, _, Format::Png) => "png",
         (None, _, Format::Webp) => "webp",
     };
-    let batch = input::discover(input, &opts.outdir, ext, &env.limits)?;
+    let batch = input::discover(input, &opts.outdir, ext, &env.limits, opts.allow_outside_output)?;
     let state_dir = opts.outdir.join(STATE_DIR).join("state");
     let thumbs_dir = opts.outdir.join(STATE_DIR).join("proof");
     for d in [&opts.outdir, &state_dir, &thumbs_dir] {
@@ -471,6 +473,7 @@ fn render_job(job: &BatchJob, ctx: &JobContext<'_>, report: &mut JobReport) -> R
         output: job.output.clone(),
         kind,
     };
+    let _deadline = pipeline::Deadline::start(env);
     let prepared = pipeline::prepare(&job, env)?;
     report.title = Some(prepared.meta.title.clone());
     report.findings = prepared.doc.findings.clone();

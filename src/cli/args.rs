@@ -59,6 +59,16 @@ pub struct Cli {
           value_parser = clap::value_parser!(u32).range(1..=64))]
     pub max_hw_sessions: u32,
 
+    /// Longest one cover job may run, in seconds; a job past it fails as a limit (exit 5).
+    #[arg(long, global = true, value_name = "SECONDS", env = "COVERFORGE_DEADLINE", default_value_t = 30.0,
+          value_parser = parse_deadline)]
+    pub deadline: f64,
+
+    /// Also let metadata and templates read from DIR (a template, watermark or image outside
+    /// the metadata's folder, the template's folder and the data folder). Repeatable.
+    #[arg(long, global = true, value_name = "DIR", env = "COVERFORGE_ALLOW_PATH", value_delimiter = ':')]
+    pub allow_path: Vec<PathBuf>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -212,6 +222,9 @@ impl AnimatedArgs {
 /// `coverforge batch` options (see `coverforge batch --help`).
 #[derive(clap::Args, Debug)]
 pub struct BatchArgs {
+    /// Let a manifest's `output` name a file outside OUTDIR (an absolute path or `../`).
+    #[arg(long, default_value_t = false)]
+    pub allow_outside_output: bool,
     /// A folder (videos + sidecars) or a manifest (.yaml/.csv).
     pub input: PathBuf,
     /// Folder for the covers (created if missing).
@@ -260,4 +273,12 @@ pub struct BatchArgs {
     /// Also print one line per job.
     #[arg(short, long, default_value_t = false)]
     pub verbose: bool,
+}
+
+/// A positive number of seconds.
+fn parse_deadline(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v <= 86_400.0 => Ok(v),
+        _ => Err(format!("`{s}` is not a number of seconds between 0 and 86400")),
+    }
 }

@@ -45,7 +45,20 @@ pub fn main() -> ExitCode {
         Err(e) => return usage_error(e),
     };
     let home = cli.home.clone().unwrap_or_else(Env::default_data_dir);
-    let env = Env::new(&home, Default::default());
+    let limits = coverforge::limits::Limits { deadline_s: cli.deadline, ..Default::default() };
+    let mut env = Env::new(&home, limits);
+    for dir in &cli.allow_path {
+        env.roots.allow(dir);
+    }
+    // A batch reads the templates and images its INPUT folder (or manifest's folder) holds.
+    if let Command::Batch(args) = &cli.command {
+        let folder = if args.input.is_dir() { Some(args.input.as_path()) } else { args.input.parent() };
+        if let Some(folder) = folder.filter(|f| !f.as_os_str().is_empty()) {
+            env.roots.allow(folder);
+        } else {
+            env.roots.allow(std::path::Path::new("."));
+        }
+    }
     let opts =
         RenderOptions { hwaccel: cli.hwaccel, jpeg_encoder: cli.jpeg_encoder, compositor: cli.compositor };
     coverforge::animated::set_max_hw_sessions(cli.max_hw_sessions as usize);
@@ -128,9 +141,14 @@ fn run(command: Command, opts: &RenderOptions, env: &Env) -> Outcome {
         Command::Layout { meta, template, dump, raw } => {
             if raw {
                 let m = coverforge::metadata::load(&meta, &env.limits).map_err(Error::from)?;
-                let source =
-                    coverforge::template::find_for(&m, template.as_deref(), env.templates_dir(), &env.limits)
-                        .map_err(Error::from)?;
+                let source = coverforge::template::find_for(
+                    &m,
+                    template.as_deref(),
+                    env.templates_dir(),
+                    &env.limits,
+                    &env.roots,
+                )
+                .map_err(Error::from)?;
                 let text = coverforge::template::render(&source, &m, &env.limits).map_err(Error::from)?;
                 print!("{text}");
                 return Ok(ExitCode::SUCCESS);
@@ -183,6 +201,7 @@ fn batch(args: BatchArgs, opts: &RenderOptions, env: &Env) -> Outcome {
         return Err(usage("-j must be at least 1".into()));
     }
     let plan = coverforge::batch::Options {
+        allow_outside_output: args.allow_outside_output,
         outdir: args.output,
         threads,
         force: args.force,

@@ -77,6 +77,13 @@ impl FontBook {
     /// # Errors
     /// A message naming the font and the folder when there is none.
     pub fn path(&self, name: &str) -> Result<PathBuf, String> {
+        // A name, never a path: nothing outside the fonts folder.
+        if name.is_empty() || name.contains(['/', '\\', '\0']) || name.starts_with('.') {
+            return Err(format!(
+                "font `{name}` is not a font name (a file name in {} without extension)",
+                self.dir.display()
+            ));
+        }
         ["ttf", "otf", "ttc"]
             .iter()
             .map(|ext| self.dir.join(format!("{name}.{ext}")))

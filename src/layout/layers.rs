@@ -277,6 +277,11 @@ impl Resolver<'_> {
         };
         let path =
             if Path::new(src).is_absolute() { PathBuf::from(src) } else { self.template_dir.join(src) };
+        let mut also = vec![self.template_dir.as_path()];
+        also.extend(self.meta_dir.as_deref());
+        if let Err(m) = self.env.roots.check(&path, &also) {
+            return Err(self.problem(format!("{name}: image {m}")));
+        }
         let img = self.env.image(&path).map_err(|m| self.problem(format!("{name}: {m}")))?;
         let (iw, ih) = (img.width() as f64, img.height() as f64);
         let (w, h) = match (l.width.map(|n| n.0), l.height.map(|n| n.0)) {

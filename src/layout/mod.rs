@@ -51,7 +51,8 @@ pub fn for_metadata(
     template_override: Option<&str>,
     env: &Env,
 ) -> Result<(PathBuf, LayoutDoc), LayoutError> {
-    let source = crate::template::find_for(meta, template_override, env.templates_dir(), &env.limits)?;
+    let source =
+        crate::template::find_for(meta, template_override, env.templates_dir(), &env.limits, &env.roots)?;
     Ok((source.path.clone(), resolve(meta, &source, env)?))
 }
 
@@ -61,7 +62,7 @@ pub fn for_metadata(
 /// Template, metadata or layout diagnostics; limit errors.
 pub fn resolve(meta: &Metadata, template: &TemplateSource, env: &Env) -> Result<LayoutDoc, LayoutError> {
     let text = env.compiled_template(template)?.render(meta, &env.limits)?;
-    from_rendered(&text, template, env)
+    resolve_rendered(&text, template, env, meta.source.parent())
 }
 
 /// Resolves already-rendered layout text.
@@ -69,6 +70,17 @@ pub fn resolve(meta: &Metadata, template: &TemplateSource, env: &Env) -> Result<
 /// # Errors
 /// Diagnostics located in the rendered text (file = the template), or limit errors.
 pub fn from_rendered(text: &str, template: &TemplateSource, env: &Env) -> Result<LayoutDoc, LayoutError> {
+    resolve_rendered(text, template, env, None)
+}
+
+/// As [`from_rendered`]; image layers may also read from `meta_dir` (the metadata's folder,
+/// where a relative watermark lives).
+fn resolve_rendered(
+    text: &str,
+    template: &TemplateSource,
+    env: &Env,
+    meta_dir: Option<&Path>,
+) -> Result<LayoutDoc, LayoutError> {
     let file = &template.path;
     let spec: Spec = serde_yaml_ng::from_str(text).map_err(|e| {
         let keys: Vec<&str> = spec::LAYER_KEYS
@@ -137,6 +149,7 @@ pub fn from_rendered(text: &str, template: &TemplateSource, env: &Env) -> Result
         file,
         canvas: &canvas,
         template_dir,
+        meta_dir: meta_dir.map(Path::to_path_buf),
         placed: Vec::new(),
         problems: Vec::new(),
         zones,
@@ -213,6 +226,8 @@ struct Resolver<'a> {
     file: &'a PathBuf,
     canvas: &'a CanvasDef,
     template_dir: PathBuf,
+    /// The metadata's folder, when resolving for a metadata file.
+    meta_dir: Option<PathBuf>,
     /// Ids and boxes of the layers so far (for `relative_to`).
     placed: Vec<(Option<String>, Rect)>,
     problems: Vec<Diagnostic>,

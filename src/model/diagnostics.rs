@@ -22,17 +22,50 @@ pub struct Diagnostic {
     pub limit: bool,
 }
 
-impl Diagnostic {
-    /// A diagnostic for a whole file.
-    pub fn new(file: impl Into<PathBuf>, message: impl Into<String>) -> Self {
-        Diagnostic {
-            file: file.into(),
-            line: None,
-            column: None,
-            message: message.into(),
-            hint: None,
-            limit: false,
+/// Longest piece of an input a message quotes.
+pub const MAX_EXCERPT: usize = 120;
+
+/// `s` cut to [`MAX_EXCERPT`] characters, saying how long it really was: messages quote inputs
+/// (a link, a value, a line of a file), never all of a long one.
+pub fn excerpt(s: &str) -> String {
+    let n = s.chars().count();
+    if n <= MAX_EXCERPT {
+        return s.to_string();
+    }
+    let head: String = s.chars().take(MAX_EXCERPT - 20).collect();
+    format!("{head}… ({n} characters)")
+}
+
+/// `message` with every quoted part (between backticks or double quotes) longer than
+/// [`MAX_EXCERPT`] characters cut to an excerpt.
+pub fn shorten_quotes(message: &str) -> String {
+    let mut out = String::with_capacity(message.len().min(4096));
+    let mut rest = message;
+    while let Some(open) = rest.find(['`', '"']) {
+        let quote = rest.as_bytes()[open] as char;
+        out.push_str(&rest[..=open]);
+        rest = &rest[open + 1..];
+        match rest.find(quote) {
+            Some(close) => {
+                out.push_str(&excerpt(&rest[..close]));
+                out.push(quote);
+                rest = &rest[close + 1..];
+            }
+            None => {
+                out.push_str(&excerpt(rest));
+                rest = "";
+            }
         }
+    }
+    out.push_str(rest);
+    out
+}
+
+impl Diagnostic {
+    /// A diagnostic for a whole file. Quoted parts of `message` are cut to short excerpts.
+    pub fn new(file: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        let message = shorten_quotes(&message.into());
+        Diagnostic { file: file.into(), line: None, column: None, message, hint: None, limit: false }
     }
 
     /// A diagnostic for a resource limit the file's content ran into.
@@ -97,5 +130,20 @@ impl Diagnostics {
 impl From<Diagnostic> for Diagnostics {
     fn from(d: Diagnostic) -> Self {
         Diagnostics(vec![d])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_quotes_become_excerpts() {
+        let long = "x".repeat(5000);
+        let m = shorten_quotes(&format!("link url `{long}` is bad; value \"{long}\" too"));
+        assert!(m.len() < 400, "{m}");
+        assert!(m.contains("(5000 characters)`") && m.ends_with("characters)\" too"), "{m}");
+        assert_eq!(shorten_quotes("short `ok` and \"fine\""), "short `ok` and \"fine\"");
+        assert!(shorten_quotes(&format!("unclosed \"{long}")).len() < 200);
     }
 }

@@ -8,6 +8,7 @@
 
 mod guard;
 
+use crate::files::Roots;
 use crate::limits::Limits;
 use crate::metadata::{closest, Metadata};
 use crate::model::{Diagnostic, Diagnostics};
@@ -90,6 +91,7 @@ pub fn find_for(
     template_override: Option<&str>,
     templates_dir: &Path,
     limits: &Limits,
+    roots: &Roots,
 ) -> Result<TemplateSource, Diagnostics> {
     let name = template_override.or(meta.template.as_deref()).ok_or_else(|| {
         Diagnostics::from(
@@ -101,6 +103,18 @@ pub fn find_for(
         (None, Some(dir)) if is_path(name) => dir.join(name).to_string_lossy().into_owned(),
         _ => name.to_string(),
     };
+    // A template the metadata names must lie in a root or beside the metadata; one given on the
+    // command line is the operator's choice.
+    if template_override.is_none() && is_path(&name) {
+        let here = meta.source.parent().unwrap_or(Path::new("."));
+        roots.check(Path::new(&name), &[here]).map_err(|m| {
+            let text =
+                crate::files::read_text_bounded(&meta.source, limits.max_metadata_bytes, "metadata file")
+                    .unwrap_or_default();
+            Diagnostic::new(&meta.source, format!("template {m}"))
+                .at(crate::metadata::line_of_key(&text, "template"), None)
+        })?;
+    }
     find(&name, templates_dir, &meta.source, limits).map_err(|mut d| {
         if d.0.first().is_some_and(|d| d.file != meta.source) {
             return d; // about the template file itself, not about who named it
@@ -150,8 +164,20 @@ pub fn available(templates_dir: &Path) -> Vec<String> {
 }
 
 /// Quotes any rendered value as a YAML double-quoted scalar (JSON strings are valid YAML).
+/// Characters outside YAML's printable set, and those it reads as line breaks, are escaped as
+/// `\uXXXX` too (JSON leaves DEL, the C1 controls and U+2028/2029 raw).
 fn yaml_scalar(s: &str) -> String {
-    serde_json::to_string(s).expect("a string always serialises")
+    let json = serde_json::to_string(s).expect("a string always serialises");
+    // NEL and the Unicode line and paragraph separators are line breaks to YAML: folded to a
+    // space unless escaped.
+    let unprintable =
+        |c: char| matches!(c, '\u{7f}'..='\u{9f}' | '\u{2028}' | '\u{2029}' | '\u{fffe}' | '\u{ffff}');
+    if !json.contains(unprintable) {
+        return json;
+    }
+    json.chars()
+        .map(|c| if unprintable(c) { format!("\\u{:04x}", c as u32) } else { c.to_string() })
+        .collect()
 }
 
 /// The values a template sees.
@@ -347,4 +373,25 @@ fn tera_diagnostic(template: &TemplateSource, e: &tera::Error) -> Diagnostic {
         format!("template error: {}", msg.replace('\n', " "))
     };
     Diagnostic::new(&template.path, message).at(line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_stay_one_yaml_string() {
+        for title in [
+            "a\u{7f}b",
+            "a\u{85}b\u{9f}c",
+            "tab\there\u{1}",
+            "\u{ffff}",
+            "a\u{2028}b\u{2029}",
+            "plain \"quoted\"",
+        ] {
+            let quoted = yaml_scalar(title);
+            let back: String = serde_yaml_ng::from_str(&quoted).unwrap_or_else(|e| panic!("{quoted}: {e}"));
+            assert_eq!(back, title);
+        }
+    }
 }

@@ -32,6 +32,8 @@ pub fn run_in_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
         .args(args)
         .current_dir(dir)
         .env("COVERFORGE_HOME", root())
+        // Test metadata in temporary folders names templates and images under tests/.
+        .env("COVERFORGE_ALLOW_PATH", root().join("tests"))
         .envs(env.iter().copied())
         .output()
         .expect("coverforge runs");
@@ -65,4 +67,13 @@ pub fn render_travel_json(dir: &Path, meta: &str) -> (Output, serde_json::Value)
     let r = run_in(dir, &["render", video.to_str().unwrap(), "--meta", "m.yaml", "-o", "c.jpg", "--json"]);
     let json = serde_json::from_str(&r.stdout).unwrap_or(serde_json::Value::Null);
     (r, json)
+}
+
+/// The environment library tests render in: the repository as the data folder, and `tests/`
+/// readable by metadata in temporary folders.
+#[allow(dead_code)]
+pub fn test_env() -> coverforge::Env {
+    let mut env = coverforge::Env::new(&root(), Default::default());
+    env.roots.allow(&root().join("tests"));
+    env
 }
