@@ -110,20 +110,49 @@ impl Env {
     /// Loads (once) the image at `path`, keeping its alpha.
     ///
     /// # Errors
-    /// A message naming the file when it cannot be read, is not an image or is too large.
-    pub fn image(&self, path: &Path) -> Result<Arc<Overlay>, String> {
+    /// [`ImageError`] naming the file when it cannot be read, is not an image, or is larger
+    /// than the limits (in bytes, or in pixels as its header declares).
+    pub fn image(&self, path: &Path) -> Result<Arc<Overlay>, ImageError> {
         if let Some(img) = self.images.lock().expect("image cache poisoned").get(path) {
             return Ok(img.clone());
         }
         if !path.exists() {
-            return Err(format!("image file {} does not exist", path.display()));
+            return Err(ImageError::other(format!("image file {} does not exist", path.display())));
         }
         let bytes = crate::files::read_bounded(path, self.limits.max_image_bytes, "image")
-            .map_err(|e| e.to_string())?;
-        let img = Overlay::decode(&bytes, self.limits.max_image_side)
-            .map_err(|e| format!("{}: {}", path.display(), e.message))?;
+            .map_err(|e| ImageError { limit: e.is_limit(), message: e.to_string() })?;
+        let max_side = self.limits.max_image_side;
+        if let Some((format, w, h)) =
+            crate::pixels::declared_size(&bytes).filter(|(_, w, h)| (*w).max(*h) > max_side)
+        {
+            return Err(ImageError {
+                limit: true,
+                message: format!(
+                    "{}: {format} image of {w}x{h} pixels exceeds the limit of {max_side} a side",
+                    path.display()
+                ),
+            });
+        }
+        let img = Overlay::decode(&bytes, max_side)
+            .map_err(|e| ImageError::other(format!("{}: {}", path.display(), e.message)))?;
         let img = Arc::new(img);
         self.images.lock().expect("image cache poisoned").insert(path.to_owned(), img.clone());
         Ok(img)
+    }
+}
+
+/// An image layer's file could not be used.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct ImageError {
+    /// What went wrong, naming the file.
+    pub message: String,
+    /// Whether it is a size limit (exit code 5) rather than a bad or missing file.
+    pub limit: bool,
+}
+
+impl ImageError {
+    fn other(message: String) -> Self {
+        ImageError { message, limit: false }
     }
 }

@@ -613,6 +613,10 @@ impl Overlay {
                 message: format!("{format} header declares {w}x{h} pixels; the limit is {max_side} a side"),
             });
         }
+        // A cut-short file makes libpng/libjpeg print to stderr before failing: refuse it first.
+        if !looks_complete(format, bytes) {
+            return Err(PixelError { op: "decode", message: format!("truncated {format} file") });
+        }
         let buf = Vector::<u8>::from_slice(bytes);
         let mat = imgcodecs::imdecode(&buf, imgcodecs::IMREAD_UNCHANGED).map_err(cv_err("imdecode"))?;
         if mat.empty() {
@@ -808,6 +812,20 @@ impl Mask {
         cv::mean_std_dev(&lap, &mut mean, &mut std, &cv::no_array()).map_err(cv_err("meanStdDev"))?;
         let s = *std.at::<f64>(0).map_err(cv_err("meanStdDev"))?;
         Ok(s * s)
+    }
+}
+
+/// Whether an encoded image ends where its format says it ends: PNG with its `IEND` chunk,
+/// JPEG with its end-of-image marker, WebP and BMP at the length their headers give.
+fn looks_complete(format: &str, b: &[u8]) -> bool {
+    let le32 = |i: usize| b.get(i..i + 4).map(|x| u32::from_le_bytes(x.try_into().unwrap()) as usize);
+    match format {
+        "PNG" => b.len() >= 12 && &b[b.len() - 8..b.len() - 4] == b"IEND",
+        // Trailing bytes after EOI are common (camera padding): look for it near the end.
+        "JPEG" => b[b.len().saturating_sub(4096)..].windows(2).any(|w| w == [0xFF, 0xD9]),
+        "WebP" => le32(4).is_some_and(|n| n + 8 <= b.len()),
+        "BMP" => le32(2).is_some_and(|n| n <= b.len()),
+        _ => true,
     }
 }
 

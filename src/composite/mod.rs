@@ -124,7 +124,7 @@ fn draw_layers(
             Layer::Image(l) => {
                 let img = env
                     .image(&l.src)
-                    .map_err(|message| CompositeError::Asset { path: l.src.clone(), message })?;
+                    .map_err(|e| CompositeError::Asset { path: l.src.clone(), message: e.message })?;
                 let sized = img.resized(l.bbox.width.max(1), l.bbox.height.max(1))?;
                 canvas.draw_overlay(&sized, l.bbox.x, l.bbox.y, l.opacity);
             }

@@ -282,7 +282,15 @@ impl Resolver<'_> {
         if let Err(m) = self.env.roots.check(&path, &also) {
             return Err(self.problem(format!("{name}: image {m}")));
         }
-        let img = self.env.image(&path).map_err(|m| self.problem(format!("{name}: {m}")))?;
+        let img = self.env.image(&path).map_err(|e| {
+            let message = format!("{name}: {}", e.message);
+            if e.limit {
+                self.problems.push(crate::model::Diagnostic::limit(self.file, message));
+                None
+            } else {
+                self.problem(message)
+            }
+        })?;
         let (iw, ih) = (img.width() as f64, img.height() as f64);
         let (w, h) = match (l.width.map(|n| n.0), l.height.map(|n| n.0)) {
             (Some(w), Some(h)) => (w, h),
