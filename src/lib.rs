@@ -36,6 +36,8 @@ pub mod env;
 pub mod error;
 pub mod files;
 pub mod fonts;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod keyframe;
 pub mod layout;
 pub mod limits;

@@ -12,7 +12,7 @@
 //!   (`primary_ctx=1`), which the CUDA runtime (nvJPEG) also uses, so NVDEC surfaces, our buffers
 //!   and nvJPEG share one address space.
 //! - FFmpeg's CUDA device works on a non-blocking stream of its own
-//!   ([`give_ffmpeg_its_own_stream`]), not the legacy default stream, which would order every
+//!   ([`super::cuda_driver::give_ffmpeg_its_own_stream`]), not the legacy default stream, which would order every
 //!   NVDEC frame mapping after all threads' work.
 //! - Each thread has its own [`Lane`]: a non-blocking stream, an event, and device buffers for the
 //!   canvas and an uploaded frame. Work on a lane is ordered by its stream; a decoded NVDEC
@@ -24,62 +24,21 @@
 
 #![allow(unsafe_code)]
 
-use super::dl::{open_first, symbol};
+use super::cuda_driver::{
+    driver, AvCudaDeviceContext, CuContext, CuEvent, CuFunction, CuStream, DevicePtr, Driver, Memcpy2D,
+    EVENT_DISABLE_TIMING, MEMORYTYPE_DEVICE, MEMORYTYPE_HOST, STREAM_NON_BLOCKING,
+};
 use crate::color::Rgba;
 use crate::model::Rect;
 use crate::pixels::Image;
 use ff::ffi;
 use ffmpeg_next as ff;
-use libloading::Library;
 use std::cell::RefCell;
-use std::ffi::{c_char, c_int, c_uint, c_void, CStr};
+use std::ffi::{c_int, c_void};
 use std::sync::OnceLock;
-
-type CuResult = c_int;
-type CuContext = *mut c_void;
-type CuModule = *mut c_void;
-type CuFunction = *mut c_void;
-type CuStream = *mut c_void;
-type CuEvent = *mut c_void;
-type DevicePtr = u64;
 
 /// The kernels, compiled to PTX by build.rs (empty when clang could not target NVPTX).
 const PTX: &str = include_str!(concat!(env!("OUT_DIR"), "/kernels.ptx"));
-
-// cuda.h values.
-const MEMORYTYPE_HOST: c_uint = 1;
-const MEMORYTYPE_DEVICE: c_uint = 2;
-const STREAM_NON_BLOCKING: c_uint = 1;
-const EVENT_DISABLE_TIMING: c_uint = 2;
-
-/// `CUDA_MEMCPY2D`.
-#[repr(C)]
-struct Memcpy2D {
-    src_x_in_bytes: usize,
-    src_y: usize,
-    src_memory_type: c_uint,
-    src_host: *const c_void,
-    src_device: DevicePtr,
-    src_array: *mut c_void,
-    src_pitch: usize,
-    dst_x_in_bytes: usize,
-    dst_y: usize,
-    dst_memory_type: c_uint,
-    dst_host: *mut c_void,
-    dst_device: DevicePtr,
-    dst_array: *mut c_void,
-    dst_pitch: usize,
-    width_in_bytes: usize,
-    height: usize,
-}
-
-/// `AVCUDADeviceContext` (libavutil/hwcontext_cuda.h; not in ffmpeg-sys' bindings).
-#[repr(C)]
-struct AvCudaDeviceContext {
-    cuda_ctx: CuContext,
-    stream: CuStream,
-    internal: *mut c_void,
-}
 
 /// The colour conversion of `kernels.cu`'s `Yuv` (Y' and C scaled from the stream's range).
 #[repr(C)]
@@ -120,81 +79,6 @@ impl Yuv {
             cb_b: 2.0 * (1.0 - kb),
         }
     }
-}
-
-struct Driver {
-    _lib: Library,
-    get_error_string: unsafe extern "C" fn(CuResult, *mut *const c_char) -> CuResult,
-    ctx_set_current: unsafe extern "C" fn(CuContext) -> CuResult,
-    module_load_data: unsafe extern "C" fn(*mut CuModule, *const c_void) -> CuResult,
-    module_get_function: unsafe extern "C" fn(*mut CuFunction, CuModule, *const c_char) -> CuResult,
-    launch_kernel: unsafe extern "C" fn(
-        CuFunction,
-        c_uint,
-        c_uint,
-        c_uint,
-        c_uint,
-        c_uint,
-        c_uint,
-        c_uint,
-        CuStream,
-        *mut *mut c_void,
-        *mut *mut c_void,
-    ) -> CuResult,
-    mem_alloc: unsafe extern "C" fn(*mut DevicePtr, usize) -> CuResult,
-    mem_free: unsafe extern "C" fn(DevicePtr) -> CuResult,
-    memcpy_2d_async: unsafe extern "C" fn(*const Memcpy2D, CuStream) -> CuResult,
-    stream_create: unsafe extern "C" fn(*mut CuStream, c_uint) -> CuResult,
-    stream_sync: unsafe extern "C" fn(CuStream) -> CuResult,
-    stream_wait_event: unsafe extern "C" fn(CuStream, CuEvent, c_uint) -> CuResult,
-    event_create: unsafe extern "C" fn(*mut CuEvent, c_uint) -> CuResult,
-    event_record: unsafe extern "C" fn(CuEvent, CuStream) -> CuResult,
-}
-
-impl Driver {
-    fn open() -> Result<Self, String> {
-        const LIB: &str = "libcuda.so.1";
-        let lib = open_first(&[LIB])?;
-        Ok(Driver {
-            get_error_string: symbol(&lib, LIB, b"cuGetErrorString\0")?,
-            ctx_set_current: symbol(&lib, LIB, b"cuCtxSetCurrent\0")?,
-            module_load_data: symbol(&lib, LIB, b"cuModuleLoadData\0")?,
-            module_get_function: symbol(&lib, LIB, b"cuModuleGetFunction\0")?,
-            launch_kernel: symbol(&lib, LIB, b"cuLaunchKernel\0")?,
-            mem_alloc: symbol(&lib, LIB, b"cuMemAlloc_v2\0")?,
-            mem_free: symbol(&lib, LIB, b"cuMemFree_v2\0")?,
-            memcpy_2d_async: symbol(&lib, LIB, b"cuMemcpy2DAsync_v2\0")?,
-            stream_create: symbol(&lib, LIB, b"cuStreamCreate\0")?,
-            stream_sync: symbol(&lib, LIB, b"cuStreamSynchronize\0")?,
-            stream_wait_event: symbol(&lib, LIB, b"cuStreamWaitEvent\0")?,
-            event_create: symbol(&lib, LIB, b"cuEventCreate\0")?,
-            event_record: symbol(&lib, LIB, b"cuEventRecord\0")?,
-            _lib: lib,
-        })
-    }
-
-    /// A CUDA status as a result, with the driver's own words.
-    fn check(&self, what: &str, status: CuResult) -> Result<(), String> {
-        if status == 0 {
-            return Ok(());
-        }
-        let mut text: *const c_char = std::ptr::null();
-        // SAFETY: cuGetErrorString stores a pointer to a static string (or leaves it null).
-        unsafe { (self.get_error_string)(status, &mut text) };
-        let why = if text.is_null() {
-            format!("error {status}")
-        } else {
-            // SAFETY: non-null: a NUL-terminated static string owned by the driver.
-            unsafe { CStr::from_ptr(text) }.to_string_lossy().into_owned()
-        };
-        Err(format!("CUDA {what}: {why}"))
-    }
-}
-
-/// The CUDA driver, loaded once per process.
-fn driver() -> Result<&'static Driver, String> {
-    static DRIVER: OnceLock<Result<Driver, String>> = OnceLock::new();
-    DRIVER.get_or_init(Driver::open).as_ref().map_err(Clone::clone)
 }
 
 /// The kernels of `kernels.cu`.
@@ -263,29 +147,6 @@ fn open_gpu() -> Result<Gpu, String> {
         };
         Ok(Gpu { driver, ctx, ffmpeg_stream, kernels })
     }
-}
-
-/// Gives FFmpeg's new CUDA device a stream of its own (non-blocking) instead of the legacy
-/// default stream, before any decoder uses it. On the legacy stream, every NVDEC frame mapping
-/// waited for all work queued by every thread in the context (compositing, nvJPEG) and stalled
-/// it in turn: more threads made the batch slower.
-///
-/// # Safety
-/// `device` must be a freshly created CUDA `AVHWDeviceContext` reference that no decoder uses yet.
-pub(crate) unsafe fn give_ffmpeg_its_own_stream(device: *mut ffi::AVBufferRef) -> Result<(), String> {
-    let driver = driver()?;
-    // SAFETY (caller): a CUDA device context; its hwctx is an AVCUDADeviceContext whose stream
-    // nothing has read yet. The stream is created in the device's context and lives as long as
-    // the process (the device context is cached for the whole process).
-    unsafe {
-        let dev = (*device).data as *const ffi::AVHWDeviceContext;
-        let hw = (*dev).hwctx as *mut AvCudaDeviceContext;
-        driver.check("cuCtxSetCurrent", (driver.ctx_set_current)((*hw).cuda_ctx))?;
-        let mut stream = std::ptr::null_mut();
-        driver.check("cuStreamCreate", (driver.stream_create)(&mut stream, STREAM_NON_BLOCKING))?;
-        (*hw).stream = stream;
-    }
-    Ok(())
 }
 
 /// Whether the GPU compositor can run here, and why not: the CUDA driver, FFmpeg's CUDA device

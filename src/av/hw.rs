@@ -103,7 +103,7 @@ fn create(d: Device) -> DeviceResult {
     }
     if d == Device::Cuda {
         // SAFETY: a CUDA device context created just now; no decoder has it yet.
-        if let Err(why) = unsafe { super::cuda::give_ffmpeg_its_own_stream(ctx) } {
+        if let Err(why) = unsafe { super::cuda_driver::give_ffmpeg_its_own_stream(ctx) } {
             // Still usable on the legacy default stream, only slower with many threads.
             eprintln!("warning: CUDA: {why}");
         }

@@ -12,6 +12,7 @@
 //!   stride-aware copy ([`crate::pixels::copy_strided`]).
 
 pub(crate) mod cuda;
+pub(crate) mod cuda_driver;
 pub(crate) mod decoder;
 pub(crate) mod display;
 pub(crate) mod dl;
