@@ -5,7 +5,7 @@
 //! Settings come from the template's `animated:` block and the command line (the command line
 //! wins); [`EncodeSettings::validate`] checks every value and names the allowed range.
 
-pub use crate::av::encoder::{max_hw_sessions, set_max_hw_sessions, EncoderProbe};
+pub use crate::av::encoder::{EncoderProbe, HwSessions};
 pub use crate::model::clip::*;
 
 /// Why an animated cover could not be made.
@@ -63,7 +63,7 @@ pub enum AnimatedError {
 /// [`AnimatedError`] naming the file; `output` is untouched on failure.
 pub fn write_clip(
     video: &std::path::Path,
-    (limits, hwaccel): (&crate::limits::Limits, crate::model::HwAccel),
+    (limits, hwaccel, sessions): (&crate::limits::Limits, crate::model::HwAccel, &HwSessions),
     plate: &crate::composite::CoverPlate,
     canvas: (u32, u32),
     settings: &Settings,
@@ -79,7 +79,7 @@ pub fn write_clip(
     let fps = settings.fps.unwrap_or(if video_fps > 0.0 { video_fps.min(FPS.1) } else { 25.0 });
     // 4:2:0 needs even sizes: an odd canvas loses its last column or row (never rescaled).
     let (w, h) = (canvas.0 & !1, canvas.1 & !1);
-    let mut writer = ClipWriter::create(output, container, w, h, fps, settings).map_err(|e| match e {
+    let mut writer = ClipWriter::create(output, container, w, h, fps, settings, sessions).map_err(|e| match e {
         CreateError::NoEncoder(reason) => AnimatedError::NoEncoder { path: output.to_owned(), reason },
         CreateError::Io(reason) => AnimatedError::Write { path: output.to_owned(), reason },
     })?;

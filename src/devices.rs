@@ -36,8 +36,9 @@ pub struct DevicesReport {
     pub gpu_compositor: Result<(), String>,
 }
 
-/// Opens each decode device and each encoder once and reports what works and why not.
-pub fn devices() -> DevicesReport {
+/// Opens each decode device and each encoder once and reports what works and why not;
+/// `sessions` is the hardware encoder session cap jobs run under.
+pub fn devices(sessions: &crate::animated::HwSessions) -> DevicesReport {
     let decode = Device::ALL
         .iter()
         .map(|&d| {
@@ -53,7 +54,7 @@ pub fn devices() -> DevicesReport {
     DevicesReport {
         decode,
         encode: crate::av::encoder::probe().to_vec(),
-        max_hw_sessions: crate::animated::max_hw_sessions(),
+        max_hw_sessions: sessions.max(),
         nvjpeg: crate::encode::nvjpeg_available(),
         gpu_compositor: crate::composite::gpu::available(),
     }

@@ -61,7 +61,7 @@ pub struct Job {
 
 /// How jobs run on this machine: the device choices of the command line or a batch plan, the
 /// same for every job of a run. Defaults: `auto` decoding, `auto` JPEG encoder, CPU compositor.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RenderOptions {
     /// Which device decodes keyframes.
     pub hwaccel: HwAccel,
@@ -69,6 +69,10 @@ pub struct RenderOptions {
     pub jpeg_encoder: JpegEncoder,
     /// Where still covers are composited.
     pub compositor: Compositor,
+    /// The cap on hardware encoder sessions the jobs share (a machine's resource, not sent
+    /// along with a job: a deserialized job gets the process's default cap).
+    #[serde(skip)]
+    pub hw_sessions: crate::animated::HwSessions,
 }
 
 /// Milliseconds spent in each stage.
@@ -542,7 +546,7 @@ fn animate(
     let size = (doc.canvas.width, doc.canvas.height);
     let clip = crate::animated::write_clip(
         &job.video,
-        (&env.limits, opts.hwaccel),
+        (&env.limits, opts.hwaccel, &opts.hw_sessions),
         &plate,
         size,
         settings,

@@ -5,8 +5,8 @@
 //! - An encoder is "available" only when it actually opens: FFmpeg lists `h264_nvenc` on any
 //!   machine and fails on open without a GPU ("Cannot load libcuda.so.1"). [`probe`] opens each one once per
 //!   process on a small picture and remembers the result and FFmpeg's reason.
-//! - Hardware encoder sessions are capped process-wide ([`set_max_hw_sessions`]; consumer NVIDIA
-//!   cards allow few). Opened hardware contexts whose encoder can be flushed and restarted
+//! - Hardware encoder sessions are capped by a [`HwSessions`] handle the caller passes in
+//!   (consumer NVIDIA cards allow few). Opened hardware contexts whose encoder can be flushed and restarted
 //!   (`AV_CODEC_CAP_ENCODER_FLUSH`, NVENC's case) are kept in a pool and reused by later clips
 //!   with the same settings; others are opened per clip.
 //! - Frames enter as packed BGR [`Image`]s, are copied once into an FFmpeg-allocated frame
@@ -24,8 +24,7 @@ use ff::ffi;
 use ff::software::scaling;
 use ffmpeg_next as ff;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 
 /// What the clip is written as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -69,39 +68,73 @@ pub(crate) fn encoder_name(
 
 // --- the session cap ----------------------------------------------------------------------
 
-static MAX_SESSIONS: AtomicUsize = AtomicUsize::new(3);
-static USED: Mutex<usize> = Mutex::new(0);
-static FREED: Condvar = Condvar::new();
+/// The cap on hardware encoder sessions open at once, as a handle the caller owns and passes to
+/// each clip (consumer NVIDIA cards allow few sessions; every job sharing the handle waits for a
+/// free one). Cloning shares the cap. Sessions kept open in the idle encoder pool count against
+/// the handle that opened them, and are closed when another job waits for one.
+#[derive(Clone)]
+pub struct HwSessions(Arc<SessionState>);
 
-/// Caps concurrent hardware encoder sessions in this process (default 3, at least 1).
-pub fn set_max_hw_sessions(n: usize) {
-    MAX_SESSIONS.store(n.max(1), Ordering::Relaxed);
+struct SessionState {
+    max: usize,
+    used: Mutex<usize>,
+    freed: Condvar,
 }
 
-/// The current cap.
-pub fn max_hw_sessions() -> usize {
-    MAX_SESSIONS.load(Ordering::Relaxed)
+impl HwSessions {
+    /// A cap of `max` sessions (at least 1).
+    pub fn new(max: usize) -> Self {
+        HwSessions(Arc::new(SessionState { max: max.max(1), used: Mutex::new(0), freed: Condvar::new() }))
+    }
+
+    /// The cap.
+    pub fn max(&self) -> usize {
+        self.0.max
+    }
 }
+
+impl Default for HwSessions {
+    /// The default cap of 3, shared by every default handle of the process.
+    fn default() -> Self {
+        static DEFAULT: OnceLock<HwSessions> = OnceLock::new();
+        DEFAULT.get_or_init(|| HwSessions::new(3)).clone()
+    }
+}
+
+impl std::fmt::Debug for HwSessions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "HwSessions(max {})", self.0.max)
+    }
+}
+
+impl PartialEq for HwSessions {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for HwSessions {}
 
 /// One hardware encoder session; released on drop.
-struct Permit;
+struct Permit(Arc<SessionState>);
 
 impl Permit {
-    /// Waits for a free session, closing an idle pooled encoder when that frees one.
-    fn acquire() -> Permit {
+    /// Waits for a free session under `cap`, closing an idle pooled encoder when that frees one.
+    fn acquire(cap: &HwSessions) -> Permit {
+        let state = &cap.0;
         loop {
-            let mut used = USED.lock().unwrap_or_else(|e| e.into_inner());
-            if *used < max_hw_sessions() {
+            let mut used = state.used.lock().unwrap_or_else(|e| e.into_inner());
+            if *used < state.max {
                 *used += 1;
-                return Permit;
+                return Permit(state.clone());
             }
             drop(used);
             if evict_one_idle() {
                 continue;
             }
-            let used = USED.lock().unwrap_or_else(|e| e.into_inner());
-            if *used >= max_hw_sessions() {
-                let _unused = FREED.wait(used).unwrap_or_else(|e| e.into_inner());
+            let used = state.used.lock().unwrap_or_else(|e| e.into_inner());
+            if *used >= state.max {
+                let _unused = state.freed.wait(used).unwrap_or_else(|e| e.into_inner());
             }
         }
     }
@@ -109,9 +142,9 @@ impl Permit {
 
 impl Drop for Permit {
     fn drop(&mut self) {
-        let mut used = USED.lock().unwrap_or_else(|e| e.into_inner());
+        let mut used = self.0.used.lock().unwrap_or_else(|e| e.into_inner());
         *used = used.saturating_sub(1);
-        FREED.notify_one();
+        self.0.freed.notify_one();
     }
 }
 
@@ -177,7 +210,13 @@ pub(crate) struct Shape {
     pub global_header: bool,
 }
 
-fn open(shape: Shape, codec: VideoCodec, backend: Backend, s: &Settings) -> Result<Opened, String> {
+fn open(
+    shape: Shape,
+    codec: VideoCodec,
+    backend: Backend,
+    s: &Settings,
+    sessions: &HwSessions,
+) -> Result<Opened, String> {
     let name = encoder_name(shape.container, codec, backend)
         .ok_or_else(|| format!("{backend}: no {backend} encoder for this format"))?;
     // Everything the context is opened with (not the clip length, which it never sees).
@@ -188,7 +227,7 @@ fn open(shape: Shape, codec: VideoCodec, backend: Backend, s: &Settings) -> Resu
     if let Some(why) = FAILED.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
         return Err(why.clone());
     }
-    let opened = open_new(shape, codec, backend, s, name, key.clone());
+    let opened = open_new(shape, codec, backend, s, name, key.clone(), sessions);
     if let Err(why) = &opened {
         // Not retried for every clip of a batch: the same settings fail the same way.
         FAILED.lock().unwrap_or_else(|e| e.into_inner()).insert(key, why.clone());
@@ -207,11 +246,12 @@ fn open_new(
     s: &Settings,
     name: &'static str,
     key: String,
+    sessions: &HwSessions,
 ) -> Result<Opened, String> {
     super::init();
     let found = ff::encoder::find_by_name(name)
         .ok_or_else(|| format!("{backend}: this FFmpeg build has no {name} encoder"))?;
-    let permit = backend.is_hardware().then(Permit::acquire);
+    let permit = backend.is_hardware().then(|| Permit::acquire(sessions));
     let mut enc = ff::codec::context::Context::new_with_codec(found)
         .encoder()
         .video()
@@ -371,7 +411,7 @@ pub fn probe() -> &'static [EncoderProbe] {
                     fps: ff::Rational(25, 1),
                     global_header: true,
                 };
-                let result = open(shape, codec, backend, &settings);
+                let result = open(shape, codec, backend, &settings, &HwSessions::default());
                 out.push(EncoderProbe {
                     format: if container == Container::WebP { "webp" } else { "mp4" },
                     codec,
@@ -425,6 +465,7 @@ impl ClipWriter {
         height: u32,
         fps: f64,
         s: &Settings,
+        sessions: &HwSessions,
     ) -> Result<Self, CreateError> {
         super::init();
         let fps = ff::Rational::from(fps);
@@ -435,7 +476,7 @@ impl ClipWriter {
         let mut fallbacks = Vec::new();
         let mut opened = None;
         for &backend in s.encoder.candidates() {
-            match open(shape, s.codec, backend, s) {
+            match open(shape, s.codec, backend, s, sessions) {
                 Ok(o) => {
                     opened = Some(o);
                     break;

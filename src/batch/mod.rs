@@ -487,7 +487,7 @@ fn render_job(job: &BatchJob, ctx: &JobContext<'_>, report: &mut JobReport) -> R
     };
     let identity = frame_cache::video_identity(&job.video)
         .map_err(|e| crate::probe::ProbeError::Io { path: job.video.clone(), message: e.to_string() })?;
-    let hash = job_hash(&identity, &prepared.meta, &prepared.doc, &output_options, opts.render, env)?;
+    let hash = job_hash(&identity, &prepared.meta, &prepared.doc, &output_options, &opts.render, env)?;
     report.input_hash = Some(hash.clone());
 
     let state = ctx.state_dir.join(format!("{}.hash", file_name(&job.output)));
@@ -551,7 +551,7 @@ fn job_hash(
     meta: &Metadata,
     doc: &LayoutDoc,
     output_options: &str,
-    render: RenderOptions,
+    render: &RenderOptions,
     env: &Env,
 ) -> Result<String, Error> {
     let mut h = blake3::Hasher::new();

@@ -60,8 +60,12 @@ pub fn main() -> ExitCode {
         }
     }
     let opts =
-        RenderOptions { hwaccel: cli.hwaccel, jpeg_encoder: cli.jpeg_encoder, compositor: cli.compositor };
-    coverforge::animated::set_max_hw_sessions(cli.max_hw_sessions as usize);
+        RenderOptions {
+            hwaccel: cli.hwaccel,
+            jpeg_encoder: cli.jpeg_encoder,
+            compositor: cli.compositor,
+            hw_sessions: coverforge::animated::HwSessions::new(cli.max_hw_sessions as usize),
+        };
     match run(cli.command, &opts, &env) {
         Ok(code) => code,
         Err(f) => {
@@ -122,7 +126,7 @@ fn run(command: Command, opts: &RenderOptions, env: &Env) -> Outcome {
             })
         }
         Command::Devices { json, check_decode } => {
-            let report = coverforge::devices::devices();
+            let report = coverforge::devices::devices(&opts.hw_sessions);
             let mut comparisons = Vec::new();
             for d in report.decode.iter().filter(|d| d.available) {
                 for v in &check_decode {
@@ -221,7 +225,7 @@ fn batch(args: BatchArgs, opts: &RenderOptions, env: &Env) -> Outcome {
         } else {
             coverforge::batch::Verbosity::Normal
         },
-        render: *opts,
+        render: opts.clone(),
     };
     let summary = coverforge::batch::run(&args.input, &plan, env)?;
     if !args.quiet {
