@@ -79,10 +79,11 @@ pub fn write_clip(
     let fps = settings.fps.unwrap_or(if video_fps > 0.0 { video_fps.min(FPS.1) } else { 25.0 });
     // 4:2:0 needs even sizes: an odd canvas loses its last column or row (never rescaled).
     let (w, h) = (canvas.0 & !1, canvas.1 & !1);
-    let mut writer = ClipWriter::create(output, container, w, h, fps, settings, sessions).map_err(|e| match e {
-        CreateError::NoEncoder(reason) => AnimatedError::NoEncoder { path: output.to_owned(), reason },
-        CreateError::Io(reason) => AnimatedError::Write { path: output.to_owned(), reason },
-    })?;
+    let mut writer =
+        ClipWriter::create(output, container, w, h, fps, settings, sessions).map_err(|e| match e {
+            CreateError::NoEncoder(reason) => AnimatedError::NoEncoder { path: output.to_owned(), reason },
+            CreateError::Io(reason) => AnimatedError::Write { path: output.to_owned(), reason },
+        })?;
     let total = (settings.seconds * fps).round().max(1.0) as u64;
     let step = 1.0 / fps;
     let mut emitted = 0u64;

@@ -55,8 +55,8 @@ pub fn devices(sessions: &crate::animated::HwSessions) -> DevicesReport {
         decode,
         encode: crate::av::encoder::probe().to_vec(),
         max_hw_sessions: sessions.max(),
-        nvjpeg: crate::encode::nvjpeg_available(),
-        gpu_compositor: crate::composite::gpu::available(),
+        nvjpeg: crate::encode::nvjpeg_available().map_err(|e| e.0),
+        gpu_compositor: crate::composite::gpu::available().map_err(|e| e.0),
     }
 }
 

@@ -74,7 +74,7 @@ pub use crate::model::JpegEncoder;
 ///
 /// # Errors
 /// The loader's reason (no CUDA runtime or nvJPEG library).
-pub fn nvjpeg_available() -> Result<(), String> {
+pub fn nvjpeg_available() -> Result<(), crate::av::error::GpuError> {
     crate::av::nvjpeg::available()
 }
 
@@ -96,7 +96,7 @@ pub fn encode_with(
         return Err(EncodeError::Quality(quality));
     }
     crate::av::nvjpeg::encode(canvas.bgr_bytes(), canvas.width(), canvas.height(), quality)
-        .map_err(|message| EncodeError::Gpu { path: path.to_owned(), message })
+        .map_err(|e| EncodeError::Gpu { path: path.to_owned(), message: e.to_string() })
 }
 
 /// Encodes `canvas`; `quality` (1–100) applies to JPEG and WebP.

@@ -94,15 +94,15 @@ impl Env {
     /// BLAKE3 hash of a file's content, computed once per (path, size, modification time).
     ///
     /// # Errors
-    /// The I/O error, as text naming the file.
-    pub fn file_hash(&self, path: &Path) -> Result<[u8; 32], String> {
-        let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    /// The OS error (the caller names the file).
+    pub fn file_hash(&self, path: &Path) -> std::io::Result<[u8; 32]> {
+        let meta = std::fs::metadata(path)?;
         let key = (path.to_owned(), meta.len(), meta.modified().unwrap_or(std::time::UNIX_EPOCH));
         if let Some(h) = self.file_hashes.lock().expect("hash cache poisoned").get(&key) {
             return Ok(*h);
         }
-        let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let hash = *blake3::hash(&bytes).as_bytes();
+        // Streamed: a font is tens of megabytes.
+        let hash = *blake3::Hasher::new().update_reader(std::fs::File::open(path)?)?.finalize().as_bytes();
         self.file_hashes.lock().expect("hash cache poisoned").insert(key, hash);
         Ok(hash)
     }

@@ -260,8 +260,8 @@ impl Roots {
     /// not exist passes: reading it reports that it is missing.
     ///
     /// # Errors
-    /// A message naming the resolved path and how to allow it.
-    pub fn check(&self, path: &Path, also: &[&Path]) -> Result<(), String> {
+    /// [`OutsideRoots`] naming the path, where it resolves to, and how to allow it.
+    pub fn check(&self, path: &Path, also: &[&Path]) -> Result<(), OutsideRoots> {
         let Ok(real) = path.canonicalize() else { return Ok(()) };
         let inside = |d: &Path| real.starts_with(d);
         // An empty folder is the current one (the parent of a bare file name).
@@ -277,12 +277,20 @@ impl Roots {
         {
             return Ok(());
         }
-        let shown = if real == path { String::new() } else { format!(" (resolves to {})", real.display()) };
-        Err(format!(
-            "{}{shown} is outside the folders inputs may be read from; pass --allow-path DIR to allow its folder",
-            path.display()
-        ))
+        Err(OutsideRoots { path: path.to_owned(), resolved: real })
     }
+}
+
+/// A file named by metadata or a template lies outside the [`Roots`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}{} is outside the folders inputs may be read from; pass --allow-path DIR to allow its folder",
+    path.display(),
+    if resolved == path { String::new() } else { format!(" (resolves to {})", resolved.display()) })]
+pub struct OutsideRoots {
+    /// The path as named.
+    pub path: PathBuf,
+    /// Where it leads, symlinks resolved.
+    pub resolved: PathBuf,
 }
 
 /// Removes temporary files a killed process left in `folder` (finished files are never
@@ -312,7 +320,7 @@ mod tests {
         let roots = Roots::new([inside.clone()]);
         assert!(roots.check(&inside.join("t.tera"), &[]).is_ok());
         assert!(roots.check(&inside.join("../in/t.tera"), &[]).is_ok());
-        let e = roots.check(&inside.join("link.tera"), &[]).unwrap_err();
+        let e = roots.check(&inside.join("link.tera"), &[]).unwrap_err().to_string();
         assert!(e.contains("resolves to /etc/passwd") && e.contains("--allow-path"), "{e}");
         assert!(roots.check(Path::new("/etc/passwd"), &[]).is_err());
         assert!(roots.check(Path::new("/etc/passwd"), &[Path::new("/etc")]).is_ok());

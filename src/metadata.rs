@@ -271,8 +271,8 @@ pub fn parse_with_defaults(
         None => None,
         Some(l) => match tracked_url(&l.url, &l.utm) {
             Ok(tracked) => Some(Link { url: l.url, utm: l.utm, tracked }),
-            Err(msg) => {
-                problems.push(Diagnostic::new(path, msg).at(at_key("url"), None));
+            Err(e) => {
+                problems.push(Diagnostic::new(path, e.to_string()).at(at_key("url"), None));
                 None
             }
         },
@@ -326,16 +326,30 @@ fn merge_defaults(value: &mut serde_yaml_ng::Value, defaults: &serde_yaml_ng::Ma
     }
 }
 
+/// A link that cannot carry tracking parameters.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("link url `{url}` {reason}")]
+pub struct LinkError {
+    /// The URL as given (an excerpt when long).
+    pub url: String,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
 /// Adds UTM parameters to `url`, keeping its existing query (byte for byte, minus any `utm_*`
 /// keys we set) and fragment, percent-encoding the values.
 ///
 /// # Errors
-/// A message quoting the URL when it is not an absolute `http`/`https` URL with a host.
-pub fn tracked_url(url: &str, utm: &Utm) -> Result<String, String> {
-    let mut parsed = url::Url::parse(url.trim())
-        .map_err(|e| format!("link url `{url}` is not an absolute http(s) URL ({e})"))?;
+/// [`LinkError`] quoting (an excerpt of) the URL when it is not an absolute `http`/`https` URL
+/// with a host.
+pub fn tracked_url(url: &str, utm: &Utm) -> Result<String, LinkError> {
+    let quoted = crate::model::diagnostics::excerpt(url);
+    let mut parsed = url::Url::parse(url.trim()).map_err(|e| LinkError {
+        url: quoted.clone(),
+        reason: format!("is not an absolute http(s) URL ({e})"),
+    })?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none_or(str::is_empty) {
-        return Err(format!("link url `{url}` must be an absolute http or https URL"));
+        return Err(LinkError { url: quoted, reason: "must be an absolute http or https URL".into() });
     }
     let ours: Vec<&str> = utm.pairs().map(|(k, _)| k).collect();
     let mut parts: Vec<String> = parsed
@@ -431,7 +445,7 @@ mod tests {
     fn non_http_links_are_rejected_quoting_the_value() {
         for bad in ["javascript:alert(1)", "/item/123", "ftp://x.example/a", "item/123"] {
             let e = tracked_url(bad, &Utm::default()).unwrap_err();
-            assert!(e.contains(&format!("`{bad}`")), "{e}");
+            assert!(e.to_string().contains(&format!("`{bad}`")), "{e}");
         }
     }
 

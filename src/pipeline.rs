@@ -388,7 +388,7 @@ pub fn gpu_compositor(compositor: Compositor, output: &Path) -> Result<GpuChoice
         },
         Compositor::Auto => Ok(match composite::gpu::available() {
             Ok(()) => GpuChoice::Use,
-            Err(why) => GpuChoice::Skip(Some(why)),
+            Err(why) => GpuChoice::Skip(Some(why.to_string())),
         }),
     }
 }
@@ -495,7 +495,7 @@ fn still_on_gpu(
     let t2 = Instant::now();
     let (canvas, report) = composite::gpu::composite_on_gpu(&extracted.frame.pixels, doc, env)?;
     let t3 = Instant::now();
-    let gpu_err = |message: String| EncodeError::Gpu { path: job.output.clone(), message };
+    let gpu_err = |e: crate::av::error::GpuError| EncodeError::Gpu { path: job.output.clone(), message: e.0 };
     // nvJPEG reads the canvas where it is; anything else is encoded from a downloaded copy.
     let on_cpu = format != Format::Jpeg || opts.jpeg_encoder == JpegEncoder::Cpu;
     let image = if delivery.keep_canvas || on_cpu { Some(canvas.to_image().map_err(gpu_err)?) } else { None };

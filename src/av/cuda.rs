@@ -28,6 +28,7 @@ use super::cuda_driver::{
     driver, AvCudaDeviceContext, CuContext, CuEvent, CuFunction, CuStream, DevicePtr, Driver, Memcpy2D,
     EVENT_DISABLE_TIMING, MEMORYTYPE_DEVICE, MEMORYTYPE_HOST, STREAM_NON_BLOCKING,
 };
+use super::error::GpuError;
 use crate::color::Rgba;
 use crate::model::Rect;
 use crate::pixels::Image;
@@ -104,12 +105,12 @@ struct Gpu {
 unsafe impl Send for Gpu {}
 unsafe impl Sync for Gpu {}
 
-fn gpu() -> Result<&'static Gpu, String> {
-    static GPU: OnceLock<Result<Gpu, String>> = OnceLock::new();
+fn gpu() -> Result<&'static Gpu, GpuError> {
+    static GPU: OnceLock<Result<Gpu, GpuError>> = OnceLock::new();
     GPU.get_or_init(open_gpu).as_ref().map_err(Clone::clone)
 }
 
-fn open_gpu() -> Result<Gpu, String> {
+fn open_gpu() -> Result<Gpu, GpuError> {
     if PTX.is_empty() {
         return Err(
             "this build has no GPU kernels (clang could not compile src/av/kernels.cu for NVPTX)".into()
@@ -130,7 +131,7 @@ fn open_gpu() -> Result<Gpu, String> {
         let ptx = std::ffi::CString::new(PTX).map_err(|_| "GPU kernels contain a NUL byte".to_string())?;
         let mut module = std::ptr::null_mut();
         driver.check("loading the kernels", (driver.module_load_data)(&mut module, ptx.as_ptr().cast()))?;
-        let function = |name: &[u8]| -> Result<CuFunction, String> {
+        let function = |name: &[u8]| -> Result<CuFunction, GpuError> {
             let mut f = std::ptr::null_mut();
             driver.check(
                 "cuModuleGetFunction",
@@ -154,7 +155,7 @@ fn open_gpu() -> Result<Gpu, String> {
 ///
 /// # Errors
 /// The first thing missing, in the driver's or loader's words.
-pub(crate) fn available() -> Result<(), String> {
+pub(crate) fn available() -> Result<(), GpuError> {
     gpu()?;
     super::nvjpeg::available()
 }
@@ -166,7 +167,7 @@ struct Buffer {
 }
 
 impl Buffer {
-    fn ensure(&mut self, gpu: &Gpu, size: usize) -> Result<DevicePtr, String> {
+    fn ensure(&mut self, gpu: &Gpu, size: usize) -> Result<DevicePtr, GpuError> {
         if self.capacity < size {
             // SAFETY: ptr is ours (or 0) and idle: buffers grow only when a canvas is created,
             // after the previous one's drop synchronised the lane.
@@ -195,7 +196,7 @@ struct Lane {
 }
 
 impl Lane {
-    fn new(gpu: &Gpu) -> Result<Self, String> {
+    fn new(gpu: &Gpu) -> Result<Self, GpuError> {
         let d = &gpu.driver;
         let mut lane = Lane {
             stream: std::ptr::null_mut(),
@@ -215,11 +216,11 @@ impl Lane {
 }
 
 thread_local! {
-    static LANE: RefCell<Option<Result<Lane, String>>> = const { RefCell::new(None) };
+    static LANE: RefCell<Option<Result<Lane, GpuError>>> = const { RefCell::new(None) };
 }
 
 /// Runs `f` with this thread's lane (created on first use).
-fn with_lane<R>(f: impl FnOnce(&Gpu, &mut Lane) -> Result<R, String>) -> Result<R, String> {
+fn with_lane<R>(f: impl FnOnce(&Gpu, &mut Lane) -> Result<R, GpuError>) -> Result<R, GpuError> {
     let gpu = gpu()?;
     LANE.with(|cell| {
         let mut cell = cell.borrow_mut();
@@ -242,7 +243,7 @@ fn launch(
     width: u32,
     height: u32,
     args: &mut [*mut c_void],
-) -> Result<(), String> {
+) -> Result<(), GpuError> {
     const BLOCK: u32 = 16;
     if width == 0 || height == 0 {
         return Ok(());
@@ -361,7 +362,7 @@ impl<'frame> DeviceCanvas<'frame> {
     ///
     /// # Errors
     /// The driver's reason when the GPU is unavailable or memory cannot be allocated.
-    pub(crate) fn new(width: u32, height: u32, fill: Option<Rgba>) -> Result<Self, String> {
+    pub(crate) fn new(width: u32, height: u32, fill: Option<Rgba>) -> Result<Self, GpuError> {
         with_lane(|gpu, lane| {
             if lane.canvas_taken {
                 return Err("a thread composites one cover at a time on the GPU".into());
@@ -402,7 +403,7 @@ impl<'frame> DeviceCanvas<'frame> {
         frame: &'frame DeviceFrame,
         crop: Rect,
         dst: Rect,
-    ) -> Result<(), String> {
+    ) -> Result<(), GpuError> {
         let Scaling { cx, cy, cw, ch, ox, oy, dw, dh, shrinking } = Scaling::new(crop, dst);
         let canvas_pitch = self.width as c_int * 3;
         with_lane(|gpu, lane| {
@@ -448,7 +449,7 @@ impl<'frame> DeviceCanvas<'frame> {
     ///
     /// # Errors
     /// The driver's reason.
-    pub(crate) fn draw_host_frame(&mut self, image: &Image, crop: Rect, dst: Rect) -> Result<(), String> {
+    pub(crate) fn draw_host_frame(&mut self, image: &Image, crop: Rect, dst: Rect) -> Result<(), GpuError> {
         let Scaling { cx, cy, cw, ch, ox, oy, dw, dh, shrinking } = Scaling::new(crop, dst);
         let canvas_pitch = self.width as c_int * 3;
         with_lane(|gpu, lane| {
@@ -475,7 +476,7 @@ impl<'frame> DeviceCanvas<'frame> {
         vertical: bool,
         from: Rgba,
         to: Rgba,
-    ) -> Result<(), String> {
+    ) -> Result<(), GpuError> {
         let pack = |c: Rgba| u32::from_le_bytes([c.b, c.g, c.r, c.a]);
         let (w, h) = (self.width as c_int, self.height as c_int);
         let pitch = w * 3;
@@ -492,7 +493,7 @@ impl<'frame> DeviceCanvas<'frame> {
     ///
     /// # Errors
     /// The driver's reason.
-    pub(crate) fn download(&self, rect: Rect) -> Result<Image, String> {
+    pub(crate) fn download(&self, rect: Rect) -> Result<Image, GpuError> {
         assert!(
             rect.x >= 0
                 && rect.y >= 0
@@ -537,7 +538,7 @@ impl<'frame> DeviceCanvas<'frame> {
     ///
     /// # Errors
     /// The driver's reason.
-    pub(crate) fn upload(&mut self, image: &Image, x: u32, y: u32) -> Result<(), String> {
+    pub(crate) fn upload(&mut self, image: &Image, x: u32, y: u32) -> Result<(), GpuError> {
         assert!(
             x + image.width() <= self.width && y + image.height() <= self.height,
             "region inside the canvas"
@@ -550,7 +551,7 @@ impl<'frame> DeviceCanvas<'frame> {
     ///
     /// # Errors
     /// The driver's reason.
-    pub(crate) fn to_image(&self) -> Result<Image, String> {
+    pub(crate) fn to_image(&self) -> Result<Image, GpuError> {
         self.download(Rect::new(0, 0, self.width, self.height))
     }
 
@@ -558,7 +559,7 @@ impl<'frame> DeviceCanvas<'frame> {
     ///
     /// # Errors
     /// nvJPEG's or the driver's reason.
-    pub(crate) fn encode_jpeg(&self, quality: u8) -> Result<Vec<u8>, String> {
+    pub(crate) fn encode_jpeg(&self, quality: u8) -> Result<Vec<u8>, GpuError> {
         let (w, h) = (self.width, self.height);
         with_lane(|_, lane| {
             // SAFETY: the canvas buffer holds h rows of w * 3 bytes in the shared context, written
@@ -586,7 +587,7 @@ fn upload(
     pitch: usize,
     x: u32,
     y: u32,
-) -> Result<(), String> {
+) -> Result<(), GpuError> {
     let row = image.width() as usize * 3;
     let copy = Memcpy2D {
         src_x_in_bytes: 0,

@@ -7,6 +7,7 @@
 #![allow(unsafe_code)]
 
 use super::dl::{open_first, symbol};
+use super::error::GpuError;
 use ff::ffi;
 use ffmpeg_next as ff;
 use libloading::Library;
@@ -87,7 +88,7 @@ pub(super) struct Driver {
 }
 
 impl Driver {
-    fn open() -> Result<Self, String> {
+    fn open() -> Result<Self, GpuError> {
         const LIB: &str = "libcuda.so.1";
         let lib = open_first(&[LIB])?;
         Ok(Driver {
@@ -109,7 +110,7 @@ impl Driver {
     }
 
     /// A CUDA status as a result, with the driver's own words.
-    pub(super) fn check(&self, what: &str, status: CuResult) -> Result<(), String> {
+    pub(super) fn check(&self, what: &str, status: CuResult) -> Result<(), GpuError> {
         if status == 0 {
             return Ok(());
         }
@@ -122,13 +123,13 @@ impl Driver {
             // SAFETY: non-null: a NUL-terminated static string owned by the driver.
             unsafe { CStr::from_ptr(text) }.to_string_lossy().into_owned()
         };
-        Err(format!("CUDA {what}: {why}"))
+        Err(format!("CUDA {what}: {why}").into())
     }
 }
 
 /// The CUDA driver, loaded once per process.
-pub(super) fn driver() -> Result<&'static Driver, String> {
-    static DRIVER: OnceLock<Result<Driver, String>> = OnceLock::new();
+pub(super) fn driver() -> Result<&'static Driver, GpuError> {
+    static DRIVER: OnceLock<Result<Driver, GpuError>> = OnceLock::new();
     DRIVER.get_or_init(Driver::open).as_ref().map_err(Clone::clone)
 }
 
@@ -139,7 +140,7 @@ pub(super) fn driver() -> Result<&'static Driver, String> {
 ///
 /// # Safety
 /// `device` must be a freshly created CUDA `AVHWDeviceContext` reference that no decoder uses yet.
-pub(crate) unsafe fn give_ffmpeg_its_own_stream(device: *mut ffi::AVBufferRef) -> Result<(), String> {
+pub(crate) unsafe fn give_ffmpeg_its_own_stream(device: *mut ffi::AVBufferRef) -> Result<(), GpuError> {
     let driver = driver()?;
     // SAFETY (caller): a CUDA device context; its hwctx is an AVCUDADeviceContext whose stream
     // nothing has read yet. The stream is created in the device's context and lives as long as

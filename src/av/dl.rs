@@ -2,13 +2,14 @@
 //! machines with and without them.
 #![allow(unsafe_code)]
 
+use super::error::GpuError;
 use libloading::Library;
 
 /// The first of `names` that loads (NVIDIA's libraries, versioned names first).
 ///
 /// # Errors
 /// The loader's reason for the last name tried.
-pub(super) fn open_first(names: &[&str]) -> Result<Library, String> {
+pub(super) fn open_first(names: &[&str]) -> Result<Library, GpuError> {
     let mut last = String::new();
     for name in names {
         // SAFETY: loading a shared library runs its initialisers; these are NVIDIA's CUDA
@@ -18,7 +19,7 @@ pub(super) fn open_first(names: &[&str]) -> Result<Library, String> {
             Err(e) => last = format!("cannot load {name} ({e})"),
         }
     }
-    Err(last)
+    Err(last.into())
 }
 
 /// The C function `name` (NUL-terminated) of `lib`, typed as `T`.
@@ -28,7 +29,7 @@ pub(super) fn open_first(names: &[&str]) -> Result<Library, String> {
 ///
 /// # Errors
 /// When the library (`lib_name`, for the message) has no such symbol.
-pub(super) fn symbol<T: Copy>(lib: &Library, lib_name: &str, name: &[u8]) -> Result<T, String> {
+pub(super) fn symbol<T: Copy>(lib: &Library, lib_name: &str, name: &[u8]) -> Result<T, GpuError> {
     // SAFETY: see above: the type is the header's signature for the symbol.
     let s: libloading::Symbol<T> = unsafe { lib.get(name) }
         .map_err(|e| format!("{lib_name} has no {}: {e}", String::from_utf8_lossy(name)))?;

@@ -129,3 +129,21 @@ impl DecodeError {
         }
     }
 }
+
+/// A failure of the GPU path (the CUDA driver, the compositor's kernels, nvJPEG), in the
+/// driver's or loader's words. Callers fall back to the CPU on it under `auto`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct GpuError(pub String);
+
+impl From<String> for GpuError {
+    fn from(s: String) -> Self {
+        GpuError(s)
+    }
+}
+
+impl From<&str> for GpuError {
+    fn from(s: &str) -> Self {
+        GpuError(s.to_string())
+    }
+}

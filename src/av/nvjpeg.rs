@@ -11,6 +11,7 @@
 #![allow(unsafe_code)]
 
 use super::dl::{open_first, symbol};
+use super::error::GpuError;
 use libloading::Library;
 use std::cell::RefCell;
 use std::ffi::{c_int, c_uchar, c_uint, c_void};
@@ -57,8 +58,8 @@ struct Api {
 unsafe impl Send for Api {}
 unsafe impl Sync for Api {}
 
-fn api() -> Result<&'static Api, String> {
-    static API: OnceLock<Result<Api, String>> = OnceLock::new();
+fn api() -> Result<&'static Api, GpuError> {
+    static API: OnceLock<Result<Api, GpuError>> = OnceLock::new();
     API.get_or_init(|| {
         let nvjpeg = open_first(&["libnvjpeg.so.13", "libnvjpeg.so.12", "libnvjpeg.so.11", "libnvjpeg.so"])
             .map_err(|e| format!("nvjpeg: {e}"))?;
@@ -99,16 +100,16 @@ struct Worker {
 }
 
 /// A CUDA or nvJPEG status as a result (0 is success in both APIs).
-fn check(what: &str, status: c_int) -> Result<(), String> {
+fn check(what: &str, status: c_int) -> Result<(), GpuError> {
     if status == 0 {
         Ok(())
     } else {
-        Err(format!("nvjpeg: {what} failed ({status})"))
+        Err(format!("nvjpeg: {what} failed ({status})").into())
     }
 }
 
 impl Worker {
-    fn new(api: &Api) -> Result<Self, String> {
+    fn new(api: &Api) -> Result<Self, GpuError> {
         let mut w = Worker {
             handle: std::ptr::null_mut(),
             state: std::ptr::null_mut(),
@@ -144,7 +145,7 @@ impl Worker {
         (width, height): (u32, u32),
         quality: u8,
         stream: Stream,
-    ) -> Result<Vec<u8>, String> {
+    ) -> Result<Vec<u8>, GpuError> {
         // SAFETY (caller): the image is valid device memory; nvJPEG writes at most `len` bytes
         // into `out`; the stream is synchronised before `out` is read.
         unsafe {
@@ -196,7 +197,7 @@ impl Worker {
         width: u32,
         height: u32,
         quality: u8,
-    ) -> Result<Vec<u8>, String> {
+    ) -> Result<Vec<u8>, GpuError> {
         let size = bgr.len();
         // SAFETY: the device buffer is (re)allocated to hold `size` bytes before the copy, which
         // is queued on the worker's stream ahead of the encode; the buffer holds `height` rows
@@ -229,16 +230,16 @@ impl Worker {
 }
 
 thread_local! {
-    static WORKER: RefCell<Option<Result<Worker, String>>> = const { RefCell::new(None) };
+    static WORKER: RefCell<Option<Result<Worker, GpuError>>> = const { RefCell::new(None) };
 }
 
 /// Whether nvJPEG can be used here, and why not.
-pub(crate) fn available() -> Result<(), String> {
+pub(crate) fn available() -> Result<(), GpuError> {
     api().map(|_| ())
 }
 
 /// Runs `f` with this thread's worker (created on first use).
-fn with_worker<R>(f: impl FnOnce(&Api, &mut Worker) -> Result<R, String>) -> Result<R, String> {
+fn with_worker<R>(f: impl FnOnce(&Api, &mut Worker) -> Result<R, GpuError>) -> Result<R, GpuError> {
     let api = api()?;
     WORKER.with(|w| match w.borrow_mut().get_or_insert_with(|| Worker::new(api)) {
         Ok(worker) => f(api, worker),
@@ -250,7 +251,7 @@ fn with_worker<R>(f: impl FnOnce(&Api, &mut Worker) -> Result<R, String>) -> Res
 ///
 /// # Errors
 /// Why nvJPEG or CUDA could not be loaded or failed, in their words.
-pub(crate) fn encode(bgr: &[u8], width: u32, height: u32, quality: u8) -> Result<Vec<u8>, String> {
+pub(crate) fn encode(bgr: &[u8], width: u32, height: u32, quality: u8) -> Result<Vec<u8>, GpuError> {
     with_worker(|api, worker| worker.encode(api, bgr, width, height, quality))
 }
 
@@ -269,7 +270,7 @@ pub(crate) unsafe fn encode_device(
     (width, height): (u32, u32),
     quality: u8,
     stream: *mut c_void,
-) -> Result<Vec<u8>, String> {
+) -> Result<Vec<u8>, GpuError> {
     // SAFETY (caller): as encode_on_device requires.
     with_worker(|api, worker| unsafe {
         worker.encode_on_device(api, image, pitch, (width, height), quality, stream)

@@ -583,9 +583,10 @@ fn job_hash(
 }
 
 /// A font or image the hash could not read, as the compositor would report it.
-fn asset_error(path: &Path) -> impl Fn(String) -> Error + '_ {
-    move |message| {
-        // `Env` names the file in its messages already; the error names it once.
+fn asset_error<E: std::fmt::Display>(path: &Path) -> impl Fn(E) -> Error + '_ {
+    move |e| {
+        // Some errors name the file already; the report names it once.
+        let message = e.to_string();
         let prefix = format!("{}: ", path.display());
         let message = message.strip_prefix(&prefix).map(str::to_owned).unwrap_or(message);
         crate::composite::CompositeError::Asset { path: path.to_owned(), message }.into()

@@ -59,13 +59,12 @@ pub fn main() -> ExitCode {
             env.roots.allow(std::path::Path::new("."));
         }
     }
-    let opts =
-        RenderOptions {
-            hwaccel: cli.hwaccel,
-            jpeg_encoder: cli.jpeg_encoder,
-            compositor: cli.compositor,
-            hw_sessions: coverforge::animated::HwSessions::new(cli.max_hw_sessions as usize),
-        };
+    let opts = RenderOptions {
+        hwaccel: cli.hwaccel,
+        jpeg_encoder: cli.jpeg_encoder,
+        compositor: cli.compositor,
+        hw_sessions: coverforge::animated::HwSessions::new(cli.max_hw_sessions as usize),
+    };
     match run(cli.command, &opts, &env) {
         Ok(code) => code,
         Err(f) => {

@@ -14,7 +14,7 @@
 ///
 /// # Errors
 /// The first thing missing, in the loader's or driver's words.
-pub fn available() -> Result<(), String> {
+pub fn available() -> Result<(), crate::av::error::GpuError> {
     crate::av::cuda::available()
 }
 
@@ -103,11 +103,14 @@ pub(crate) fn composite_on_gpu<'f>(
             (image.width(), image.height(), faces)
         }
         Pixels::Device(f) if doc.faces => {
-            return Err(CompositeError::Gpu(format!(
-                "face detection needs the frame in system memory ({}x{} frame is on the GPU)",
-                f.width(),
-                f.height()
-            )))
+            return Err(CompositeError::Gpu(
+                format!(
+                    "face detection needs the frame in system memory ({}x{} frame is on the GPU)",
+                    f.width(),
+                    f.height()
+                )
+                .into(),
+            ))
         }
         Pixels::Device(f) => (f.width(), f.height(), Vec::new()),
     };

@@ -8,6 +8,7 @@ pub(crate) mod gpu;
 mod qr;
 mod text;
 
+pub use crate::av::error::GpuError;
 pub use text::TARGET_CONTRAST;
 
 use crate::env::Env;
@@ -35,7 +36,7 @@ pub enum CompositeError {
     Qr(String),
     /// The GPU compositor failed (CUDA's or nvJPEG's words).
     #[error("GPU compositor: {0}")]
-    Gpu(String),
+    Gpu(#[from] crate::av::error::GpuError),
 }
 
 /// What `auto` text colour chose, and the contrast it reached (measured on the pixels).

@@ -32,7 +32,7 @@ pub(super) fn draw(
     let load = |name: &str| {
         env.fonts
             .get(name)
-            .map_err(|message| CompositeError::Asset { path: env.fonts.dir().join(name), message })
+            .map_err(|e| CompositeError::Asset { path: env.fonts.dir().join(name), message: e.to_string() })
     };
     let mut chain = vec![load(&t.font)?];
     for name in &t.fallback {

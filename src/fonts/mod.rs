@@ -75,44 +75,77 @@ impl FontBook {
     /// The file of the font called `name`.
     ///
     /// # Errors
-    /// A message naming the font and the folder when there is none.
-    pub fn path(&self, name: &str) -> Result<PathBuf, String> {
+    /// [`FontError`] naming the font and the folder when the name is not a plain name or no
+    /// such font is there.
+    pub fn path(&self, name: &str) -> Result<PathBuf, FontError> {
         // A name, never a path: nothing outside the fonts folder.
         if name.is_empty() || name.contains(['/', '\\', '\0']) || name.starts_with('.') {
-            return Err(format!(
-                "font `{name}` is not a font name (a file name in {} without extension)",
-                self.dir.display()
-            ));
+            return Err(FontError::NotAName { name: name.to_owned(), dir: self.dir.clone() });
         }
         ["ttf", "otf", "ttc"]
             .iter()
             .map(|ext| self.dir.join(format!("{name}.{ext}")))
             .find(|p| p.is_file())
-            .ok_or_else(|| {
-                format!(
-                    "font `{name}` not found in {} (available: {})",
-                    self.dir.display(),
-                    self.names().join(", ")
-                )
+            .ok_or_else(|| FontError::NotFound {
+                name: name.to_owned(),
+                dir: self.dir.clone(),
+                available: self.names(),
             })
     }
 
     /// Loads (once) and returns the font called `name`.
     ///
     /// # Errors
-    /// A message naming the font and the folder when it is missing or unreadable.
-    pub fn get(&self, name: &str) -> Result<Arc<FontHandle>, String> {
+    /// [`FontError`] naming the font, or its file when it is unreadable or not a font.
+    pub fn get(&self, name: &str) -> Result<Arc<FontHandle>, FontError> {
         if let Some(f) = self.loaded.lock().expect("font cache poisoned").get(name) {
             return Ok(f.clone());
         }
         let path = self.path(name)?;
-        let data =
-            crate::files::read_bounded(&path, self.max_bytes, "font file").map_err(|e| e.to_string())?;
+        let data = crate::files::read_bounded(&path, self.max_bytes, "font file")
+            .map_err(|e| FontError::Unreadable { message: e.to_string() })?;
         // Collections (.ttc): the first face; for WenQuanYi that is Micro Hei.
         let font = FontVec::try_from_vec_and_index(data, 0)
-            .map_err(|e| format!("{}: not a usable font: {e}", path.display()))?;
+            .map_err(|e| FontError::NotAFont { path: path.clone(), reason: e.to_string() })?;
         let handle = Arc::new(FontHandle { name: name.to_owned(), font: FontArc::new(font) });
         self.loaded.lock().expect("font cache poisoned").insert(name.to_owned(), handle.clone());
         Ok(handle)
     }
+}
+
+/// A font that cannot be used.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FontError {
+    /// The name is a path or empty: fonts are named, never located, by templates.
+    #[error("font `{name}` is not a font name (a file name in {} without extension)", dir.display())]
+    NotAName {
+        /// The name given.
+        name: String,
+        /// The fonts folder.
+        dir: PathBuf,
+    },
+    /// No such font in the folder.
+    #[error("font `{name}` not found in {} (available: {})", dir.display(), available.join(", "))]
+    NotFound {
+        /// The name given.
+        name: String,
+        /// The fonts folder.
+        dir: PathBuf,
+        /// The fonts it has.
+        available: Vec<String>,
+    },
+    /// The file could not be read within its limit.
+    #[error("{message}")]
+    Unreadable {
+        /// The read error, naming the file.
+        message: String,
+    },
+    /// The file is not a font ab_glyph can use.
+    #[error("{}: not a usable font: {reason}", path.display())]
+    NotAFont {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
 }
