@@ -7,7 +7,7 @@
 //! | stage | module | input | output |
 //! |---|---|---|---|
 //! | probe | [`probe`] | video file | [`probe::MediaInfo`] |
-//! | keyframe | [`keyframe`] | video + [`keyframe::FrameSpec`] | [`keyframe::Frame`] |
+//! | keyframe | [`keyframe`] | video + [`keyframe::FrameSpec`] | [`keyframe::Extracted`] (a [`keyframe::Frame`]) |
 //! | metadata | [`metadata`] | `META.yaml` | [`metadata::Metadata`] |
 //! | template | [`template`] | Tera template + metadata | layout text (YAML) |
 //! | layout | [`layout`] | layout text + fonts | [`layout::doc::LayoutDoc`] |
@@ -15,11 +15,27 @@
 //! | encode | [`encode`] | canvas | JPEG / PNG / WebP bytes, written atomically |
 //! | animate | [`animated`] | frame + layout + video | MP4 / animated WebP clip (encoder factory) |
 //!
-//! [`pipeline`] composes one job; [`batch`] runs many, in parallel and incrementally. FFmpeg lives
-//! in `av` (private: demuxing, decoding on CUDA/VAAPI/QSV or software, encoders, nvJPEG), OpenCV
-//! in [`pixels`]; [`accel`] holds the device choices and `coverforge devices`' report.
-//! Fonts, templates, images, limits and device choices come through [`env::Env`], shared across
-//! jobs.
+//! [`pipeline`] runs one job ([`pipeline::run`], or [`pipeline::prepare`] then
+//! [`pipeline::finish`]); [`batch`] runs many, in parallel and incrementally, and [`check`]
+//! stops before encoding.
+//!
+//! # Layers
+//!
+//! Every module belongs to one layer and imports only from layers below it (or its own
+//! children); no two modules import each other. `tests/architecture.rs` checks this against
+//! the table in `docs/architecture.md`.
+//!
+//! | layer | modules |
+//! |---|---|
+//! | 0 model | [`model`] (media facts, frame spec, [`model::Rect`], hardware choices, clip settings, diagnostics), [`color`], [`limits`], [`files`] |
+//! | 1 seams | `av` (FFmpeg, CUDA, nvJPEG: private, every `unsafe` here), [`pixels`] (OpenCV), [`fonts`] |
+//! | 2 stages | [`probe`], [`keyframe`], [`metadata`], [`template`], [`env`](mod@env), [`layout`], [`composite`], [`encode`], [`animated`] |
+//! | 3 pipeline | [`pipeline`], [`error`] |
+//! | 4 callers | [`batch`], [`check`], [`devices`] |
+//!
+//! Options ([`pipeline::RenderOptions`], [`limits::Limits`], the hardware session cap
+//! [`animated::HwSessions`]) travel with a job; [`env::Env`] holds the caches shared across jobs
+//! (fonts, compiled templates, images) and the folders inputs may read from.
 
 #![deny(unsafe_code)]
 #![warn(missing_docs)]

@@ -192,7 +192,7 @@ impl FrameScore {
 }
 
 /// A probed video and its chosen keyframe, plus anything worth a warning. `P` says where the
-/// frame's pixels are (see [`Frame`]): [`extract`] gives them in system memory, [`extract_kept`]
+/// frame's pixels are (see [`Frame`]): [`extract`] gives them in system memory, `extract_kept` (for the GPU compositor)
 /// may leave them on the GPU.
 #[derive(Debug, Clone)]
 pub struct Extracted<P = Image> {
