@@ -9,7 +9,6 @@ use crate::env::Env;
 use crate::error::Error;
 use crate::layout::{doc::FindingKind, doc::Layer, LayoutError};
 use crate::metadata::MetaSource;
-use crate::model::VIDEO_EXTENSIONS;
 use crate::pipeline::{self, Job, OutputKind, RenderOptions};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -42,13 +41,7 @@ pub struct CheckReport {
     pub errors: Vec<String>,
 }
 
-/// The video for `NAME[.variant].yaml`: `NAME.<video extension>` in the same folder.
-pub fn video_beside(meta: &Path) -> Option<PathBuf> {
-    let stem = meta.file_stem()?.to_str()?;
-    let name = stem.split('.').next()?;
-    let dir = meta.parent().unwrap_or(Path::new("."));
-    VIDEO_EXTENSIONS.iter().map(|ext| dir.join(format!("{name}.{ext}"))).find(|p| p.is_file())
-}
+pub use crate::model::media::video_beside;
 
 /// Checks one metadata file: the job `render` would run for it, up to the composite.
 pub fn check(

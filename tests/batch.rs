@@ -287,3 +287,38 @@ fn batch_start_failures_exit_by_their_cause() {
     let r = run_in(dir.path(), &["batch", ".", "-o", "out", "-j", "0"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
 }
+
+#[test]
+fn the_folder_rule_pairs_name_kind_yaml_with_name_video() {
+    // samples/ has travel.yaml and travel.thumb.yaml beside travel.mp4: two deliverables.
+    let dir = tempdir();
+    let out = dir.path().join("out");
+    let r = run_in(
+        dir.path(),
+        &[
+            "batch",
+            &repo("samples").to_string_lossy(),
+            "-o",
+            "out",
+            "-q",
+            "--no-cache",
+            "--report",
+            "r.jsonl",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let mut names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.retain(|n| n.ends_with(".jpg"));
+    names.sort();
+    assert_eq!(names, ["anamorphic.jpg", "cooking.jpg", "rotated.jpg", "travel.jpg", "travel.thumb.jpg"]);
+    let (jobs, _) = report(&dir.path().join("r.jsonl"));
+    let thumb = jobs.iter().find(|j| j["output"].as_str().unwrap().ends_with("travel.thumb.jpg")).unwrap();
+    assert!(thumb["input"].as_str().unwrap().ends_with("travel.mp4"), "{thumb}");
+    assert_eq!(thumb["status"], "ok");
+    let img = coverforge::pixels::Image::load(&out.join("travel.thumb.jpg")).unwrap();
+    assert_eq!((img.width(), img.height()), (320, 180), "the thumbnail template's size");
+}

@@ -16,6 +16,7 @@ use super::BatchError;
 use crate::files::ReadError;
 use crate::limits::Limits;
 use crate::metadata::MetaSource;
+use crate::model::media::video_stem_for;
 use crate::model::VIDEO_EXTENSIONS;
 
 /// One cover to make.
@@ -156,38 +157,39 @@ fn folder(dir: &Path, outdir: &Path, ext: &str, limits: &Limits) -> Result<Batch
             videos.insert(stem.to_string(), path);
         }
     }
-    let mut names: Vec<&String> = videos.keys().chain(sidecars.keys()).collect();
-    names.sort();
-    names.dedup();
-    let jobs = names
-        .into_iter()
-        .map(|name| {
-            let output = outdir.join(format!("{name}.{ext}"));
-            match (videos.get(name), sidecars.get(name)) {
-                (Some(v), Some(m)) => {
-                    BatchJob { video: v.clone(), meta: MetaSource::File(m.clone()), output }
-                }
-                (Some(v), None) => BatchJob {
-                    video: v.clone(),
-                    meta: MetaSource::Invalid(format!(
-                        "no sidecar {}",
-                        dir.join(format!("{name}.yaml")).display()
-                    )),
+    // Pair by the folder rule: `NAME.yaml` and `NAME.KIND.yaml` both belong to `NAME.mp4`.
+    let mut jobs = Vec::new();
+    let mut paired = std::collections::BTreeSet::new();
+    for (stem, meta) in &sidecars {
+        let output = outdir.join(format!("{stem}.{ext}"));
+        match video_stem_for(stem, |s| videos.contains_key(s)) {
+            Some(v) => {
+                paired.insert(v.to_string());
+                jobs.push(BatchJob {
+                    video: videos[v].clone(),
+                    meta: MetaSource::File(meta.clone()),
                     output,
-                },
-                (None, Some(m)) => BatchJob {
-                    video: dir.join(format!("{name}.mp4")),
-                    meta: MetaSource::Invalid(format!(
-                        "{}: no video {name}.* beside it (looked for {})",
-                        m.display(),
-                        VIDEO_EXTENSIONS.join(", ")
-                    )),
-                    output,
-                },
-                (None, None) => unreachable!("name came from one of the maps"),
+                });
             }
-        })
-        .collect();
+            None => jobs.push(BatchJob {
+                video: dir.join(format!("{stem}.mp4")),
+                meta: MetaSource::Invalid(format!(
+                    "{}: no video {stem}.* beside it (looked for {})",
+                    meta.display(),
+                    VIDEO_EXTENSIONS.join(", ")
+                )),
+                output,
+            }),
+        }
+    }
+    for (stem, video) in videos.iter().filter(|(stem, _)| !paired.contains(*stem)) {
+        jobs.push(BatchJob {
+            video: video.clone(),
+            meta: MetaSource::Invalid(format!("no sidecar {}", dir.join(format!("{stem}.yaml")).display())),
+            output: outdir.join(format!("{stem}.{ext}")),
+        });
+    }
+    jobs.sort_by(|a, b| a.output.cmp(&b.output));
     Ok(BatchInput { jobs, defaults: read_defaults(&dir.join("defaults.yaml"), limits)? })
 }
 

@@ -118,7 +118,7 @@ pub enum Command {
     Batch(BatchArgs),
     /// Pre-flight check: layout and measurement without encoding. Reports text cut by an
     /// ellipsis or shrunk below its minimum, missing glyphs, contrast under 4.5:1 (when the video
-    /// NAME.mp4 sits beside NAME[.variant].yaml), layers in platform safe zones, and QR codes with
+    /// NAME.mp4 sits beside NAME[.KIND].yaml), layers in platform safe zones, and QR codes with
     /// modules under 4 px or a short quiet zone.
     ///
     /// Exit codes: 0 nothing found, 1 findings, 4 errors.

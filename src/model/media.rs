@@ -6,6 +6,32 @@ use std::path::PathBuf;
 /// File extensions taken as videos in folder mode.
 pub const VIDEO_EXTENSIONS: &[&str] = &["mp4", "mov", "m4v", "mkv", "webm", "avi", "ts", "mts", "flv", "3gp"];
 
+/// The folder rule, shared by `batch`, `check` and everything that pairs metadata with videos:
+/// `NAME.yaml` describes the cover of `NAME.<video extension>`, and `NAME.KIND.yaml` another
+/// deliverable of the same video (a thumbnail, a landscape cut), written as `NAME.KIND.<ext>`.
+/// `has_video(stem)` says whether a video with that stem exists; the whole stem is tried first
+/// (so `clip.v2.mp4` pairs with `clip.v2.yaml`), then shorter ones, dropping one `.KIND` at a time.
+/// Returns the video's stem.
+pub fn video_stem_for<'a>(sidecar_stem: &'a str, has_video: impl Fn(&str) -> bool) -> Option<&'a str> {
+    let mut stem = sidecar_stem;
+    loop {
+        if !stem.is_empty() && has_video(stem) {
+            return Some(stem);
+        }
+        stem = &stem[..stem.rfind('.')?];
+    }
+}
+
+/// The video file for a metadata file by the folder rule ([`video_stem_for`]), in its folder.
+pub fn video_beside(meta: &std::path::Path) -> Option<std::path::PathBuf> {
+    let stem = meta.file_stem()?.to_str()?;
+    let dir = meta.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let find =
+        |s: &str| VIDEO_EXTENSIONS.iter().map(|ext| dir.join(format!("{s}.{ext}"))).find(|p| p.is_file());
+    let video_stem = video_stem_for(stem, |s| find(s).is_some())?;
+    find(video_stem)
+}
+
 /// What the rest of the pipeline needs to know about a video.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct MediaInfo {
@@ -59,4 +85,22 @@ pub enum QuarterTurn {
     Half,
     /// Turn 90° counter-clockwise.
     CounterClockwise,
+}
+
+#[cfg(test)]
+mod folder_rule_tests {
+    use super::video_stem_for;
+
+    #[test]
+    fn a_kind_suffix_names_another_deliverable_of_the_same_video() {
+        let videos = ["travel", "clip.v2"];
+        let has = |s: &str| videos.contains(&s);
+        assert_eq!(video_stem_for("travel", has), Some("travel"));
+        assert_eq!(video_stem_for("travel.thumb", has), Some("travel"));
+        assert_eq!(video_stem_for("travel.thumb.square", has), Some("travel"));
+        assert_eq!(video_stem_for("clip.v2", has), Some("clip.v2"), "the whole stem first");
+        assert_eq!(video_stem_for("clip.v2.thumb", has), Some("clip.v2"));
+        assert_eq!(video_stem_for("other.thumb", has), None);
+        assert_eq!(video_stem_for(".thumb", has), None);
+    }
 }
