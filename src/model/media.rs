@@ -12,7 +12,7 @@ pub const VIDEO_EXTENSIONS: &[&str] = &["mp4", "mov", "m4v", "mkv", "webm", "avi
 /// `has_video(stem)` says whether a video with that stem exists; the whole stem is tried first
 /// (so `clip.v2.mp4` pairs with `clip.v2.yaml`), then shorter ones, dropping one `.KIND` at a time.
 /// Returns the video's stem.
-pub fn video_stem_for<'a>(sidecar_stem: &'a str, has_video: impl Fn(&str) -> bool) -> Option<&'a str> {
+pub fn video_stem_for(sidecar_stem: &str, has_video: impl Fn(&str) -> bool) -> Option<&str> {
     let mut stem = sidecar_stem;
     loop {
         if !stem.is_empty() && has_video(stem) {
