@@ -75,6 +75,7 @@ fn main() {
         template: None,
         output: dir.join(format!("cf-{}.jpg", i % 4)),
         kind: pipeline::OutputKind::Still { quality: 90 },
+        variant: None,
     };
     for i in 0..3 {
         pipeline::run(&job(i), &opts, &env).expect("warm-up render"); // fonts, logo, page cache

@@ -28,30 +28,41 @@ pub struct CheckFinding {
     pub message: String,
 }
 
-/// The check of one metadata file.
+/// The check of one metadata file (one A/B variant of it, when it has `variants:`).
 #[derive(Debug, Clone, Serialize)]
 pub struct CheckReport {
     /// The metadata file.
     pub meta: PathBuf,
+    /// The variant, when the file has `variants:`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
     /// The video measured for contrast, when one was found beside the metadata.
     pub video: Option<PathBuf>,
     /// Findings.
     pub findings: Vec<CheckFinding>,
     /// Errors that stopped the check (metadata, template, missing glyphs, unreadable video).
     pub errors: Vec<String>,
+    /// Warnings that do not change the exit code: variants too alike to tell apart.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
+
+/// Two variants whose covers differ in less than this share of their area (see
+/// [`crate::pixels::differing_share`]) are near duplicates: an A/B test cannot tell them apart.
+/// A one-character subtitle change stays well under it; another title, or the same title over
+/// another frame, is far over it (`tests/variants.rs` measures both).
+pub const NEAR_DUPLICATE_SHARE: f64 = 0.005;
 
 pub use crate::model::media::video_beside;
 
-/// Checks one metadata file: the job `render` would run for it, up to the composite.
+/// Checks one metadata file: the job `render` would run for it, up to the composite; one report
+/// per A/B variant, with a warning on variants whose covers are near duplicates.
 pub fn check(
     meta_path: &Path,
     template_override: Option<&str>,
     opts: &RenderOptions,
     env: &Env,
-) -> CheckReport {
-    let mut report =
-        CheckReport { meta: meta_path.to_owned(), video: None, findings: Vec::new(), errors: Vec::new() };
+) -> Vec<CheckReport> {
     let video = video_beside(meta_path);
     let job = Job {
         video: video.clone().unwrap_or_default(),
@@ -61,17 +72,85 @@ pub fn check(
         // Never written: check stops before the encoder.
         output: PathBuf::from("check.png"),
         kind: OutputKind::Still { quality: 90 },
+        variant: None,
     };
-    let prepared = match pipeline::prepare(&job, env) {
-        Ok(p) => p,
-        // Problems of the metadata file are listed one by one; a template's as one line.
-        Err(Error::Layout(LayoutError::Diagnostics(d))) if d.0.iter().all(|d| d.file == meta_path) => {
-            report.errors.extend(d.0.iter().map(|d| d.to_string()));
-            return report;
-        }
+    let ids = match pipeline::variant_ids(&job, env) {
+        Ok(ids) => ids,
         Err(e) => {
-            report.errors.push(e.to_string());
-            return report;
+            let mut report = CheckReport::new(meta_path, None);
+            report.add_error(&e, meta_path);
+            return vec![report];
+        }
+    };
+    if ids.is_empty() {
+        return vec![check_one(&job, video.as_deref(), opts, env).0];
+    }
+    let mut checked: Vec<(CheckReport, Option<Cover>)> = ids
+        .into_iter()
+        .map(|id| check_one(&Job { variant: Some(id), ..job.clone() }, video.as_deref(), opts, env))
+        .collect();
+    for j in 1..checked.len() {
+        for i in 0..j {
+            let (Some((a, qa)), Some((b, qb))) = (&checked[i].1, &checked[j].1) else { continue };
+            // QR codes differ between variants by design (their tracking): left out.
+            let qr: Vec<_> = qa.iter().chain(qb).copied().collect();
+            let share = crate::pixels::differing_share(a, b, &qr);
+            if share < NEAR_DUPLICATE_SHARE {
+                let other = checked[i].0.variant.clone().unwrap_or_default();
+                checked[j].0.warnings.push(format!(
+                    "near duplicate of variant `{other}`: the covers differ in {:.2} % of their area (under {:.1} %); an A/B test cannot tell them apart",
+                    share * 100.0,
+                    NEAR_DUPLICATE_SHARE * 100.0
+                ));
+            }
+        }
+    }
+    checked.into_iter().map(|(r, _)| r).collect()
+}
+
+impl CheckReport {
+    fn new(meta: &Path, variant: Option<String>) -> Self {
+        CheckReport {
+            meta: meta.to_owned(),
+            variant,
+            video: None,
+            findings: vec![],
+            errors: vec![],
+            warnings: vec![],
+        }
+    }
+
+    /// Problems of the metadata file are listed one by one; a template's as one line.
+    fn add_error(&mut self, e: &Error, meta_path: &Path) {
+        match e {
+            Error::Layout(LayoutError::Diagnostics(d)) if d.0.iter().all(|d| d.file == meta_path) => {
+                self.errors.extend(d.0.iter().map(|d| d.to_string()))
+            }
+            e => self.errors.push(e.to_string()),
+        }
+    }
+}
+
+/// A checked cover and its QR code boxes (left out when comparing variants).
+type Cover = (crate::pixels::Image, Vec<crate::model::Rect>);
+
+/// One job's check, and its cover when there was a video to composite on.
+fn check_one(
+    job: &Job,
+    video: Option<&Path>,
+    opts: &RenderOptions,
+    env: &Env,
+) -> (CheckReport, Option<Cover>) {
+    let meta_path = match &job.meta {
+        MetaSource::File(p) => p.as_path(),
+        _ => Path::new(""),
+    };
+    let mut report = CheckReport::new(meta_path, job.variant.clone());
+    let prepared = match pipeline::prepare(job, env) {
+        Ok(p) => p,
+        Err(e) => {
+            report.add_error(&e, meta_path);
+            return (report, None);
         }
     };
     let doc = &prepared.doc;
@@ -82,10 +161,10 @@ pub fn check(
         layer: f.layer.clone(),
         message: f.message.clone(),
     }));
-    let Some(video) = video else { return report };
-    report.video = Some(video.clone());
-    match pipeline::inspect(&video, &prepared, opts, env) {
-        Ok(measured) => {
+    let Some(video) = video else { return (report, None) };
+    report.video = Some(video.to_owned());
+    match pipeline::inspect(video, &prepared, opts, env) {
+        Ok((cover, measured)) => {
             for c in measured.contrast.iter().filter(|c| c.contrast < TARGET_CONTRAST) {
                 report.findings.push(CheckFinding {
                     file: prepared.template_path.clone(),
@@ -99,10 +178,14 @@ pub fn check(
                     ),
                 });
             }
+            let qr = doc.layers.iter().filter(|l| matches!(l, Layer::Qr(_))).map(Layer::bbox).collect();
+            (report, Some((cover, qr)))
         }
-        Err(e) => report.errors.push(e.to_string()),
+        Err(e) => {
+            report.errors.push(e.to_string());
+            (report, None)
+        }
     }
-    report
 }
 
 /// A label for the text layer with `id`, as layout findings name layers.

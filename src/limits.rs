@@ -48,6 +48,8 @@ pub struct Limits {
     /// Longest one job may run, in seconds, from its start (`--deadline`). Checked between
     /// stages and inside FFmpeg's demuxing and I/O. Default 30.
     pub deadline_s: f64,
+    /// Most A/B variants one metadata file may expand to (`--max-variants`). Default 10.
+    pub max_variants: usize,
 }
 
 impl Default for Limits {
@@ -69,6 +71,7 @@ impl Default for Limits {
             max_template_iterations: 100_000,
             max_template_seconds: 5.0,
             deadline_s: 30.0,
+            max_variants: 10,
         }
     }
 }

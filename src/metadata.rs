@@ -8,10 +8,13 @@ use crate::limits::Limits;
 use crate::model::FrameSpec;
 use crate::model::{Diagnostic, Diagnostics};
 use serde::{Deserialize, Serialize};
+
+pub mod variants;
 use std::path::{Path, PathBuf};
 
 /// The keys a metadata file may have, for typo hints.
-const KEYS: &[&str] = &["template", "title", "subtitle", "author", "watermark", "link", "frame", "vars"];
+const KEYS: &[&str] =
+    &["template", "title", "subtitle", "author", "watermark", "link", "frame", "vars", "variants"];
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -104,6 +107,8 @@ pub struct Metadata {
     pub frame: FrameSpec,
     /// Free values for templates.
     pub vars: serde_json::Map<String, serde_json::Value>,
+    /// The A/B variant this is, when the file has `variants:`.
+    pub variant: Option<String>,
 }
 
 /// Where a job's metadata comes from.
@@ -163,6 +168,30 @@ pub fn load_source(
     }
 }
 
+/// As [`load_source`], one [`Metadata`] per A/B variant (see [`parse_variants`]).
+///
+/// # Errors
+/// As [`load_source`].
+pub fn load_variants(
+    source: &MetaSource,
+    video: &Path,
+    defaults: Option<&serde_yaml_ng::Mapping>,
+    limits: &Limits,
+) -> Result<Vec<Metadata>, Diagnostics> {
+    match source {
+        MetaSource::Invalid(msg) => Err(Diagnostic::new(video, msg.clone()).into()),
+        MetaSource::File(path) => {
+            let text = read_limited(path, limits)?;
+            parse_variants(&text, path, defaults, limits)
+        }
+        MetaSource::Inline { origin, row, yaml } => {
+            let name = origin.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let label = origin.with_file_name(format!("{name}#job{row}"));
+            parse_variants(yaml, &label, defaults, limits)
+        }
+    }
+}
+
 /// Reads and validates a metadata file.
 ///
 /// # Errors
@@ -209,25 +238,105 @@ pub fn parse_with_defaults(
     defaults: Option<&serde_yaml_ng::Mapping>,
     limits: &Limits,
 ) -> Result<Metadata, Diagnostics> {
-    let raw: RawMetadata = match defaults {
-        None => serde_yaml_ng::from_str(text).map_err(|e| yaml_diagnostic(path, &e, KEYS))?,
-        Some(defaults) => {
-            let mut value: serde_yaml_ng::Value =
-                serde_yaml_ng::from_str(text).map_err(|e| yaml_diagnostic(path, &e, KEYS))?;
-            if value.is_null() {
-                value = serde_yaml_ng::Value::Mapping(Default::default());
-            }
-            merge_defaults(&mut value, defaults);
-            serde_yaml_ng::from_value(value).map_err(|e| {
-                let mut d = yaml_diagnostic(path, &e, KEYS);
-                // No position after merging: point at the key the message names, if any.
-                if let Some(key) = d.message.split('`').nth(1) {
-                    d.line = line_of_key(text, key);
-                }
-                d
-            })?
+    let mut all = parse_variants(text, path, defaults, limits)?;
+    if all.len() > 1 || all[0].variant.is_some() {
+        let ids: Vec<&str> = all.iter().filter_map(|m| m.variant.as_deref()).collect();
+        return Err(Diagnostic::new(path, format!("has variants ({}): pick one", ids.join(", ")))
+            .at(line_of_key(text, "variants"), None)
+            .into());
+    }
+    Ok(all.remove(0))
+}
+
+/// Parses metadata text over `defaults` into one [`Metadata`] per A/B variant: the file itself
+/// when it has no `variants:` (its `variant` is `None`), else each variant with its overrides
+/// merged over the file (nested `link`, `utm` and `vars` key by key) and its id as the link's
+/// `utm_content` (unless the variant sets `utm_content` itself). See [`variants`] for the forms.
+///
+/// # Errors
+/// As [`load`], for every variant at once; a set larger than `limits.max_variants` is a limit.
+pub fn parse_variants(
+    text: &str,
+    path: &Path,
+    defaults: Option<&serde_yaml_ng::Mapping>,
+    limits: &Limits,
+) -> Result<Vec<Metadata>, Diagnostics> {
+    let mut value: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(text).map_err(|e| yaml_diagnostic(path, &e, KEYS))?;
+    if value.is_null() {
+        value = serde_yaml_ng::Value::Mapping(Default::default());
+    }
+    let spec = value.as_mapping_mut().and_then(|m| m.remove("variants"));
+    if let Some(defaults) = defaults {
+        merge_defaults(&mut value, defaults);
+    }
+    let Some(spec) = spec else {
+        if defaults.is_none() {
+            // Straight from the text: errors keep their exact line and column.
+            let raw = serde_yaml_ng::from_str(text).map_err(|e| yaml_diagnostic(path, &e, KEYS))?;
+            return Ok(vec![validate(raw, text, path, limits)?]);
         }
+        return Ok(vec![from_value(value, text, path, limits)?]);
     };
+    let at = line_of_key(text, "variants");
+    let list = variants::expand(&spec, limits.max_variants).map_err(|m| {
+        let d = if m.limit { Diagnostic::limit(path, m.message) } else { Diagnostic::new(path, m.message) };
+        Diagnostics::from(d.at(at, None))
+    })?;
+    let mut out = Vec::new();
+    let mut problems = Vec::new();
+    for v in list {
+        if let Some(clash) = variants::deliverable_clash(path, &v.id) {
+            problems.push(
+                Diagnostic::new(
+                    path,
+                    format!("variant id `{}` clashes with the deliverable {}", v.id, clash.display()),
+                )
+                .at(at, None),
+            );
+            continue;
+        }
+        let merged = v.merged_over(&value);
+        match from_value(merged, text, path, limits) {
+            Ok(mut m) => {
+                m.variant = Some(v.id);
+                out.push(m);
+            }
+            Err(ds) => problems.extend(ds.0.into_iter().map(|mut d| {
+                d.message = format!("variant `{}`: {}", v.id, d.message);
+                d
+            })),
+        }
+    }
+    if problems.is_empty() {
+        Ok(out)
+    } else {
+        Err(Diagnostics(problems))
+    }
+}
+
+/// Validates one merged metadata mapping (`text` locates problems by key).
+fn from_value(
+    value: serde_yaml_ng::Value,
+    text: &str,
+    path: &Path,
+    limits: &Limits,
+) -> Result<Metadata, Diagnostics> {
+    let raw: RawMetadata = serde_yaml_ng::from_value(value).map_err(|e| {
+        let mut d = yaml_diagnostic(path, &e, KEYS);
+        // No position in a merged value: point at the key the message names, if any.
+        if d.line.is_none() {
+            if let Some(key) = d.message.split('`').nth(1) {
+                d.line = line_of_key(text, key);
+            }
+        }
+        d
+    })?;
+    validate(raw, text, path, limits)
+}
+
+/// Checks one deserialized metadata: lengths, watermark, link, frame.
+fn validate(raw: RawMetadata, text: &str, path: &Path, limits: &Limits) -> Result<Metadata, Diagnostics> {
     let mut problems = Vec::new();
     let at_key = |key: &str| line_of_key(text, key);
     let base = path.parent().unwrap_or(Path::new("."));
@@ -307,6 +416,7 @@ pub fn parse_with_defaults(
         link,
         frame,
         vars: raw.vars,
+        variant: None,
     })
 }
 

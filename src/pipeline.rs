@@ -57,6 +57,54 @@ pub struct Job {
     pub output: PathBuf,
     /// Still or animated, and how.
     pub kind: OutputKind,
+    /// Which A/B variant of the metadata to render, when it has `variants:` (see
+    /// [`variant_output`] for where each goes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+}
+
+/// Where a variant's cover goes: `OUT.<id>.ext` beside `OUT.ext`.
+pub fn variant_output(output: &Path, id: &str) -> PathBuf {
+    let stem = output.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    match output.extension() {
+        Some(ext) => output.with_file_name(format!("{stem}.{id}.{}", ext.to_string_lossy())),
+        None => output.with_file_name(format!("{stem}.{id}")),
+    }
+}
+
+/// The variants of a job's metadata, by id (empty when it has none): what a caller expands a
+/// job into, one [`Job::variant`] each.
+///
+/// # Errors
+/// Metadata errors, as [`prepare`] would report them.
+pub fn variant_ids(job: &Job, env: &Env) -> Result<Vec<String>, Error> {
+    let all = metadata::load_variants(&job.meta, &job.video, job.defaults.as_ref(), &env.limits)?;
+    Ok(all.into_iter().filter_map(|m| m.variant).collect())
+}
+
+/// The metadata `variant` names among `all` (the file itself when it has no variants).
+fn pick_variant(all: Vec<Metadata>, variant: Option<&str>) -> Result<Metadata, Error> {
+    let ids = || all.iter().filter_map(|m| m.variant.clone()).collect::<Vec<_>>().join(", ");
+    let source = all.first().map(|m| m.source.clone()).unwrap_or_default();
+    let err = |message: String| -> Error {
+        layout::LayoutError::from(crate::model::Diagnostics::from(crate::model::Diagnostic::new(
+            &source, message,
+        )))
+        .into()
+    };
+    match variant {
+        None if all.len() == 1 && all[0].variant.is_none() => Ok(all.into_iter().next().expect("one")),
+        None => Err(err(format!("has variants ({}): render them all, or pick one", ids()))),
+        Some(id) => {
+            let list = ids();
+            all.into_iter().find(|m| m.variant.as_deref() == Some(id)).ok_or_else(|| {
+                err(format!(
+                    "no variant `{id}` (variants: {})",
+                    if list.is_empty() { "none".into() } else { list }
+                ))
+            })
+        }
+    }
 }
 
 /// How jobs run on this machine: the device choices of the command line or a batch plan, the
@@ -101,6 +149,9 @@ pub enum FrameSource {
 /// What a finished job produced.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct JobResult {
+    /// The A/B variant, for metadata with `variants:`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
     /// The video's facts.
     pub media: MediaInfo,
     /// Time of the frame used, seconds (for animated covers, the frame the clip centres on).
@@ -257,7 +308,8 @@ pub fn prepare(job: &Job, env: &Env) -> Result<Prepared, Error> {
         }
         OutputKind::Animated(_) => None,
     };
-    let meta = metadata::load_source(&job.meta, &job.video, job.defaults.as_ref(), &env.limits)?;
+    let all = metadata::load_variants(&job.meta, &job.video, job.defaults.as_ref(), &env.limits)?;
+    let meta = pick_variant(all, job.variant.as_deref())?;
     let (template_path, doc) = layout::for_metadata(&meta, job.template.as_deref(), env)?;
     let output = match (&job.kind, still) {
         (OutputKind::Animated(over), _) => OutputPlan::Clip(clip_settings(&doc, over, &job.output)?),
@@ -280,6 +332,28 @@ pub fn layout_for(
     let meta = metadata::load(meta_path, &env.limits)?;
     let (_, doc) = layout::for_metadata(&meta, template, env)?;
     Ok((meta, doc))
+}
+
+/// As [`layout_for`], for every A/B variant of the file (one entry when it has none).
+///
+/// # Errors
+/// Metadata errors for the file; the first variant's template and layout errors.
+pub fn layouts_for(
+    meta_path: &Path,
+    template: Option<&str>,
+    env: &Env,
+) -> Result<Vec<(Metadata, LayoutDoc)>, Error> {
+    let text = crate::files::read_text_bounded(meta_path, env.limits.max_metadata_bytes, "metadata file")
+        .map_err(|e| {
+            layout::LayoutError::from(crate::model::Diagnostics::from(metadata::read_diagnostic(&e)))
+        })?;
+    let all = metadata::parse_variants(&text, meta_path, None, &env.limits)?;
+    all.into_iter()
+        .map(|meta| {
+            let (_, doc) = layout::for_metadata(&meta, template, env)?;
+            Ok((meta, doc))
+        })
+        .collect()
 }
 
 /// The template's `animated:` settings overridden by `over`, validated (WebP allows quality up
@@ -355,10 +429,9 @@ pub fn inspect(
     prepared: &Prepared,
     opts: &RenderOptions,
     env: &Env,
-) -> Result<CompositeReport, Error> {
+) -> Result<(Image, CompositeReport), Error> {
     let (extracted, _) = frame(video, prepared, opts, env, None)?;
-    let (_, report) = composite::composite_with_report(&extracted.frame.pixels, &prepared.doc, env, true)?;
-    Ok(report)
+    Ok(composite::composite_with_report(&extracted.frame.pixels, &prepared.doc, env, true)?)
 }
 
 /// Whether a job's still cover goes to the GPU compositor.
@@ -588,6 +661,7 @@ fn result_of<P>(
     report: CompositeReport,
 ) -> JobResult {
     JobResult {
+        variant: prepared.meta.variant.clone(),
         media: extracted.info,
         frame_time_s: extracted.frame.time_s,
         frame_score: extracted.score,

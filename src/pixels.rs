@@ -815,6 +815,50 @@ impl Mask {
     }
 }
 
+/// The share (0–1) of two covers' area that differs visibly: both are shrunk to a quarter of
+/// their size (area averaging), turned to luma, softened by a 3x3 blur, and a pixel counts when
+/// its luma differs by more than 24 of 255. Covers of different sizes differ everywhere (1.0).
+/// Pixels inside `ignore` (canvas rectangles, e.g. QR codes, which differ between variants by
+/// design) are left out of both counts. Used to tell A/B variants that are too alike to be told
+/// apart by viewers.
+pub fn differing_share(a: &Image, b: &Image, ignore: &[Rect]) -> f64 {
+    if (a.width, a.height) != (b.width, b.height) || a.width < 4 || a.height < 4 {
+        return 1.0;
+    }
+    let small = |img: &Image| -> Option<Vec<u8>> {
+        let (w, h) = (img.width / 4, img.height / 4);
+        let shrunk = img.crop_resized(img.bounds(), w, h).ok()?;
+        let mut grey = Mask::new(w, h);
+        imgproc::cvt_color(&shrunk.mat().ok()?, &mut grey.mat_mut().ok()?, imgproc::COLOR_BGR2GRAY, 0)
+            .ok()?;
+        let mut soft = Mask::new(w, h);
+        imgproc::blur(
+            &grey.mat().ok()?,
+            &mut soft.mat_mut().ok()?,
+            Size::new(3, 3),
+            cv::Point::new(-1, -1),
+            cv::BORDER_REPLICATE,
+        )
+        .ok()?;
+        Some(soft.data)
+    };
+    let (Some(x), Some(y)) = (small(a), small(b)) else { return 1.0 };
+    let w = (a.width / 4) as usize;
+    let ignored = |i: usize| {
+        let (px, py) = ((i % w) as i64 * 4, (i / w) as i64 * 4);
+        ignore.iter().any(|r| px + 4 > r.x as i64 && px < r.right() && py + 4 > r.y as i64 && py < r.bottom())
+    };
+    let (mut counted, mut differing) = (0usize, 0usize);
+    for (i, (p, q)) in x.iter().zip(&y).enumerate() {
+        if !ignore.is_empty() && ignored(i) {
+            continue;
+        }
+        counted += 1;
+        differing += usize::from(p.abs_diff(*q) > 24);
+    }
+    differing as f64 / counted.max(1) as f64
+}
+
 /// Whether an encoded image ends where its format says it ends: PNG with its `IEND` chunk,
 /// JPEG with its end-of-image marker, WebP and BMP at the length their headers give.
 fn looks_complete(format: &str, b: &[u8]) -> bool {

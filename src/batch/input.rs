@@ -28,6 +28,8 @@ pub struct BatchJob {
     pub meta: MetaSource,
     /// The cover file to write.
     pub output: PathBuf,
+    /// The A/B variant, for metadata with `variants:` (see [`expand_variants`]).
+    pub variant: Option<String>,
 }
 
 /// The jobs and the defaults they share.
@@ -100,6 +102,32 @@ fn read_text(path: &Path, limit: u64, what: &'static str) -> Result<String, Batc
     })
 }
 
+/// Expands every job whose metadata has `variants:` into one job per variant, writing
+/// `NAME.<id>.ext`; jobs whose metadata cannot be read stay as they are (the job reports why).
+pub fn expand_variants(batch: BatchInput, limits: &Limits) -> BatchInput {
+    let defaults = batch.defaults.as_ref().map(|(_, m)| m);
+    let mut jobs = Vec::with_capacity(batch.jobs.len());
+    for job in batch.jobs {
+        let ids: Vec<String> = match crate::metadata::load_variants(&job.meta, &job.video, defaults, limits) {
+            Ok(all) => all.into_iter().filter_map(|m| m.variant).collect(),
+            Err(_) => Vec::new(),
+        };
+        if ids.is_empty() {
+            jobs.push(job);
+            continue;
+        }
+        for id in ids {
+            jobs.push(BatchJob {
+                video: job.video.clone(),
+                meta: job.meta.clone(),
+                output: crate::pipeline::variant_output(&job.output, &id),
+                variant: Some(id),
+            });
+        }
+    }
+    BatchInput { jobs, ..batch }
+}
+
 /// Whether `output` leaves `outdir` (an absolute path elsewhere, or `..` climbing out), judged on
 /// the names alone: the files need not exist yet.
 fn escapes(outdir: &Path, output: &Path) -> bool {
@@ -169,6 +197,7 @@ fn folder(dir: &Path, outdir: &Path, ext: &str, limits: &Limits) -> Result<Batch
                     video: videos[v].clone(),
                     meta: MetaSource::File(meta.clone()),
                     output,
+                    variant: None,
                 });
             }
             None => jobs.push(BatchJob {
@@ -179,6 +208,7 @@ fn folder(dir: &Path, outdir: &Path, ext: &str, limits: &Limits) -> Result<Batch
                     VIDEO_EXTENSIONS.join(", ")
                 )),
                 output,
+                variant: None,
             }),
         }
     }
@@ -187,6 +217,7 @@ fn folder(dir: &Path, outdir: &Path, ext: &str, limits: &Limits) -> Result<Batch
             video: video.clone(),
             meta: MetaSource::Invalid(format!("no sidecar {}", dir.join(format!("{stem}.yaml")).display())),
             output: outdir.join(format!("{stem}.{ext}")),
+            variant: None,
         });
     }
     jobs.sort_by(|a, b| a.output.cmp(&b.output));
@@ -234,6 +265,7 @@ fn yaml_manifest(path: &Path, outdir: &Path, ext: &str, limits: &Limits) -> Resu
                     video: PathBuf::from(format!("(job {})", i + 1)),
                     meta: MetaSource::Invalid(format!("{}: job {} has no `video`", path.display(), i + 1)),
                     output: outdir.join(format!("job-{}.{ext}", i + 1)),
+                    variant: None,
                 };
             };
             let video = base.join(video);
@@ -251,7 +283,7 @@ fn yaml_manifest(path: &Path, outdir: &Path, ext: &str, limits: &Limits) -> Resu
                     yaml: serde_yaml_ng::to_string(&row).unwrap_or_default(),
                 },
             };
-            BatchJob { video, meta, output }
+            BatchJob { video, meta, output, variant: None }
         })
         .collect();
     Ok(BatchInput { jobs, defaults })
@@ -347,7 +379,7 @@ fn csv_manifest(path: &Path, outdir: &Path, ext: &str, limits: &Limits) -> Resul
                 yaml: serde_yaml_ng::to_string(&map).unwrap_or_default(),
             }
         };
-        jobs.push(BatchJob { video, meta, output });
+        jobs.push(BatchJob { video, meta, output, variant: None });
     }
     Ok(BatchInput { jobs, defaults: read_defaults(&base.join("defaults.yaml"), limits)? })
 }

@@ -103,6 +103,9 @@ pub struct JobReport {
     pub meta: String,
     /// The cover.
     pub output: PathBuf,
+    /// The A/B variant, for metadata with `variants:`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
     /// What happened.
     pub status: Status,
     /// Why it failed: whose fault (`kind`), the message (`"{input}: {error}"`), and the file,
@@ -232,6 +235,7 @@ pub fn run(input: &Path, opts: &Options, env: &Env) -> Result<Summary, BatchErro
         (None, _, Format::Webp) => "webp",
     };
     let batch = input::discover(input, &opts.outdir, ext, &env.limits, opts.allow_outside_output)?;
+    let batch = input::expand_variants(batch, &env.limits);
     let state_dir = opts.outdir.join(STATE_DIR).join("state");
     let thumbs_dir = opts.outdir.join(STATE_DIR).join("proof");
     for d in [&opts.outdir, &state_dir, &thumbs_dir] {
@@ -426,6 +430,7 @@ fn run_job(job: &BatchJob, ctx: &JobContext<'_>) -> JobReport {
         input: job.video.clone(),
         meta: job.meta.label(),
         output: job.output.clone(),
+        variant: job.variant.clone(),
         status: Status::Failed,
         error: None,
         frame_time_s: None,
@@ -472,6 +477,7 @@ fn render_job(job: &BatchJob, ctx: &JobContext<'_>, report: &mut JobReport) -> R
         template: opts.template.clone(),
         output: job.output.clone(),
         kind,
+        variant: job.variant.clone(),
     };
     let _deadline = pipeline::Deadline::start(env);
     let prepared = pipeline::prepare(&job, env)?;

@@ -14,6 +14,9 @@ const THUMB_HEIGHT: u32 = 240;
 
 /// What the sheet shows for one job.
 pub(super) struct Row {
+    /// The video and metadata: the variants of one job share it and one row of the sheet.
+    group: String,
+    variant: Option<String>,
     output: PathBuf,
     thumb: PathBuf,
     status: Status,
@@ -24,6 +27,8 @@ pub(super) struct Row {
 impl Row {
     pub(super) fn from_report(r: &JobReport, thumbs_dir: &Path) -> Self {
         Row {
+            group: format!("{} · {}", r.input.display(), r.meta),
+            variant: r.variant.clone(),
             output: r.output.clone(),
             thumb: thumb_path(&r.output, thumbs_dir),
             status: r.status,
@@ -69,9 +74,33 @@ fn escape(s: &str) -> String {
         .replace('\'', "&#39;")
 }
 
+/// One cover's thumbnail and caption.
+fn figure(w: &mut impl Write, row: &Row) -> std::io::Result<()> {
+    use base64::Engine;
+    let status = format!("{:?}", row.status).to_lowercase();
+    write!(w, "<figure class=\"{status}\">")?;
+    match std::fs::read(&row.thumb) {
+        Ok(bytes) if row.status != Status::Failed => write!(
+            w,
+            "<img alt=\"{}\" src=\"data:image/jpeg;base64,{}\">",
+            escape(&row.title),
+            base64::engine::general_purpose::STANDARD.encode(bytes)
+        )?,
+        _ => write!(w, "<div class=\"missing\"></div>")?,
+    }
+    write!(w, "<figcaption><span class=\"status\">{status}</span> ")?;
+    if let Some(v) = &row.variant {
+        write!(w, "<span class=\"variant\">{}</span> ", escape(v))?;
+    }
+    write!(w, "{}<br>{}", escape(&row.output.display().to_string()), escape(&row.title))?;
+    if let Some(e) = &row.error {
+        write!(w, "<br><span class=\"error\">{}</span>", escape(e))?;
+    }
+    writeln!(w, "</figcaption></figure>")
+}
+
 /// Writes the page atomically.
 pub(super) fn write(path: &Path, rows: &[Row], summary: &Summary) -> std::io::Result<()> {
-    use base64::Engine;
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     let mut staged = crate::files::Staged::new(path)?;
@@ -85,32 +114,31 @@ pub(super) fn write(path: &Path, rows: &[Row], summary: &Summary) -> std::io::Re
              figure{{margin:0;background:#fff;padding:8px;border-radius:6px;width:min-content;border:3px solid #ccc}}\
              figure.ok,figure.skipped{{border-color:#4caf50}} figure.failed{{border-color:#e53935}}\
              figure img{{height:{THUMB_HEIGHT}px;display:block}} .missing{{width:135px;height:{THUMB_HEIGHT}px;background:#ddd}}\
-             figcaption{{width:220px;overflow-wrap:anywhere}} .status{{font-weight:bold}} .error{{color:#b71c1c}}\
+             figcaption{{width:220px;overflow-wrap:anywhere}}\
+             .variants{{flex-basis:100%;background:#e8eaf6;padding:8px;border-radius:6px}} .variants h3{{margin:0 0 8px;font-size:14px}}\
+             .variants .row{{display:flex;gap:12px;flex-wrap:wrap}} .variant{{font-weight:bold;color:#283593}} .status{{font-weight:bold}} .error{{color:#b71c1c}}\
              </style></head><body>\n<h1>coverforge proof sheet</h1>\n<p>{} covers: {} rendered, {} unchanged, {} failed, {} planned.</p>\n<div class=\"grid\">\n",
             summary.total, summary.ok, summary.skipped, summary.failed, summary.planned
         )?;
+        let mut open_group: Option<&str> = None;
         for row in rows {
-            let status = format!("{:?}", row.status).to_lowercase();
-            write!(w, "<figure class=\"{status}\">")?;
-            match std::fs::read(&row.thumb) {
-                Ok(bytes) if row.status != Status::Failed => write!(
+            // A video's A/B variants sit side by side in a row of their own, under its name.
+            let group = row.variant.as_ref().map(|_| row.group.as_str());
+            if open_group.is_some() && open_group != group {
+                writeln!(w, "</div></section>")?;
+            }
+            if group.is_some() && open_group != group {
+                write!(
                     w,
-                    "<img alt=\"{}\" src=\"data:image/jpeg;base64,{}\">",
-                    escape(&row.title),
-                    base64::engine::general_purpose::STANDARD.encode(bytes)
-                )?,
-                _ => write!(w, "<div class=\"missing\"></div>")?,
+                    "<section class=\"variants\"><h3>{} — A/B variants</h3><div class=\"row\">",
+                    escape(&row.group)
+                )?;
             }
-            write!(
-                w,
-                "<figcaption><span class=\"status\">{status}</span> {}<br>{}",
-                escape(&row.output.display().to_string()),
-                escape(&row.title)
-            )?;
-            if let Some(e) = &row.error {
-                write!(w, "<br><span class=\"error\">{}</span>", escape(e))?;
-            }
-            writeln!(w, "</figcaption></figure>")?;
+            open_group = group;
+            figure(&mut w, row)?;
+        }
+        if open_group.is_some() {
+            writeln!(w, "</div></section>")?;
         }
         writeln!(w, "</div></body></html>")?;
         w.flush()?;

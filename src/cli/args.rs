@@ -69,6 +69,12 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "DIR", env = "COVERFORGE_ALLOW_PATH", value_delimiter = ':')]
     pub allow_path: Vec<PathBuf>,
 
+    /// Most A/B variants one metadata file may have (3 matches YouTube's thumbnail test); a
+    /// larger set is an error naming the count.
+    #[arg(long, global = true, value_name = "N", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub max_variants: u32,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -114,14 +120,18 @@ pub enum Command {
     /// Render many covers: a folder of videos with NAME.yaml sidecars (and an optional
     /// defaults.yaml), or a YAML/CSV manifest. Unchanged covers are skipped.
     ///
+    /// A/B variants (`variants:` in a sidecar) are expanded: NAME.<id>.jpg each.
+    ///
     /// Exit codes: 0 all covers ok or unchanged, 1 some failed, 2 usage error.
     Batch(BatchArgs),
     /// Pre-flight check: layout and measurement without encoding. Reports text cut by an
     /// ellipsis or shrunk below its minimum, missing glyphs, contrast under 4.5:1 (when the video
     /// NAME.mp4 sits beside NAME[.KIND].yaml), layers in platform safe zones, and QR codes with
-    /// modules under 4 px or a short quiet zone.
+    /// modules under 4 px or a short quiet zone. A file with `variants:` is checked per variant,
+    /// with a warning for variants whose covers are near duplicates (they differ in under 0.5 %
+    /// of their area, QR codes aside): an A/B test could not tell them apart.
     ///
-    /// Exit codes: 0 nothing found, 1 findings, 4 errors.
+    /// Exit codes: 0 nothing found (warnings do not count), 1 findings, 4 errors.
     Check {
         /// Metadata files to check.
         #[arg(required = true, value_name = "META.yaml")]

@@ -45,7 +45,11 @@ pub fn main() -> ExitCode {
         Err(e) => return usage_error(e),
     };
     let home = cli.home.clone().unwrap_or_else(Env::default_data_dir);
-    let limits = coverforge::limits::Limits { deadline_s: cli.deadline, ..Default::default() };
+    let limits = coverforge::limits::Limits {
+        deadline_s: cli.deadline,
+        max_variants: cli.max_variants as usize,
+        ..Default::default()
+    };
     let mut env = Env::new(&home, limits);
     for dir in &cli.allow_path {
         env.roots.allow(dir);
@@ -108,15 +112,35 @@ fn run(command: Command, opts: &RenderOptions, env: &Env) -> Outcome {
             } else {
                 OutputKind::Still { quality }
             };
-            let job = Job { video, meta: MetaSource::File(meta), defaults: None, template, output, kind };
-            let result = pipeline::run(&job, opts, env)?;
-            print::render(&result, json);
+            let job = Job {
+                video,
+                meta: MetaSource::File(meta),
+                defaults: None,
+                template,
+                output,
+                kind,
+                variant: None,
+            };
+            // A/B variants: one cover each, `OUT.<id>.ext`.
+            let ids = pipeline::variant_ids(&job, env)?;
+            if ids.is_empty() {
+                print::render(&pipeline::run(&job, opts, env)?, json);
+                return Ok(ExitCode::SUCCESS);
+            }
+            let mut results = Vec::new();
+            for id in ids {
+                let output = pipeline::variant_output(&job.output, &id);
+                results.push(pipeline::run(&Job { output, variant: Some(id), ..job.clone() }, opts, env)?);
+            }
+            print::render_all(&results, json);
             Ok(ExitCode::SUCCESS)
         }
         Command::Batch(args) => batch(args, opts, env),
         Command::Check { metas, template, json } => {
-            let reports: Vec<_> =
-                metas.iter().map(|m| coverforge::check::check(m, template.as_deref(), opts, env)).collect();
+            let reports: Vec<_> = metas
+                .iter()
+                .flat_map(|m| coverforge::check::check(m, template.as_deref(), opts, env))
+                .collect();
             print::check(&reports, json);
             Ok(if reports.iter().any(|r| !r.errors.is_empty()) {
                 ExitCode::from(ErrorKind::Template.exit_code())
@@ -156,8 +180,9 @@ fn run(command: Command, opts: &RenderOptions, env: &Env) -> Outcome {
                 print!("{text}");
                 return Ok(ExitCode::SUCCESS);
             }
-            let (_, doc) = pipeline::layout_for(&meta, template.as_deref(), env)?;
-            print::layout(&meta, &doc, dump);
+            for (m, doc) in pipeline::layouts_for(&meta, template.as_deref(), env)? {
+                print::layout(&meta, m.variant.as_deref(), &doc, dump);
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Completions { shell } => {

@@ -7,7 +7,24 @@ use coverforge::pipeline::JobResult;
 use coverforge::probe::MediaInfo;
 use std::path::Path;
 
-/// `render`: warnings on stderr, then one line (or the JSON report).
+/// `render` of a file with A/B variants: each cover as `render` prints one; `--json` prints them
+/// as one array.
+pub fn render_all(results: &[JobResult], json: bool) {
+    if json {
+        for r in results {
+            for w in &r.warnings {
+                eprintln!("warning: {w}");
+            }
+        }
+        println!("{}", serde_json::to_string_pretty(results).expect("report serialises"));
+        return;
+    }
+    for r in results {
+        render(r, false);
+    }
+}
+
+/// `render`: the cover written (or its JSON report).
 pub fn render(result: &JobResult, json: bool) {
     for w in &result.warnings {
         eprintln!("warning: {w}");
@@ -67,14 +84,22 @@ pub fn check(reports: &[CheckReport], json: bool) {
         return;
     }
     for r in reports {
+        // A variant is named after its file: `meta.yaml#B`.
+        let name = match &r.variant {
+            Some(v) => format!("{}#{v}", r.meta.display()),
+            None => r.meta.display().to_string(),
+        };
         for e in &r.errors {
             println!("error: {}", e.replace('\n', " "));
+        }
+        for w in &r.warnings {
+            println!("{name}: warning[near-duplicate]: {w}");
         }
         for f in &r.findings {
             let at = f.line.map(|l| format!(":{l}")).unwrap_or_default();
             println!(
                 "{}: {}{at}: warning[{}]: {}: {}",
-                r.meta.display(),
+                name,
                 f.file.display(),
                 serde_json::to_value(f.kind)
                     .ok()
@@ -86,7 +111,7 @@ pub fn check(reports: &[CheckReport], json: bool) {
         }
         if r.errors.is_empty() && r.findings.is_empty() {
             let measured = r.video.as_ref().map(|v| format!(" (contrast measured on {})", v.display()));
-            println!("{}: ok{}", r.meta.display(), measured.unwrap_or_default());
+            println!("{name}: ok{}", measured.unwrap_or_default());
         }
     }
 }
@@ -163,13 +188,20 @@ pub fn probe(info: &MediaInfo, json: bool) {
 }
 
 /// `layout`: one line, or the resolved layout as YAML with `--dump`.
-pub fn layout(meta: &Path, doc: &LayoutDoc, dump: bool) {
+pub fn layout(meta: &Path, variant: Option<&str>, doc: &LayoutDoc, dump: bool) {
+    let name = match variant {
+        Some(v) => format!("{}#{v}", meta.display()),
+        None => meta.display().to_string(),
+    };
     if dump {
+        if variant.is_some() {
+            println!("# {name}");
+        }
         print!("{}", serde_yaml_ng::to_string(doc).expect("layout serialises"));
     } else {
         println!(
             "{}: template {} ok, {}x{}, {} layers",
-            meta.display(),
+            name,
             doc.template,
             doc.canvas.width,
             doc.canvas.height,
