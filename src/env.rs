@@ -76,6 +76,11 @@ impl Env {
         &self.templates_dir
     }
 
+    /// The folder of shared images (logos, the face model).
+    pub fn assets_dir(&self) -> &Path {
+        &self.assets_dir
+    }
+
     /// The parsed template for `source`, parsed once per process (again if its text changed).
     ///
     /// # Errors

@@ -13,6 +13,7 @@
 
 pub mod input;
 mod proof;
+pub mod watch;
 
 use crate::encode::Format;
 use crate::env::Env;

@@ -232,6 +232,14 @@ impl AnimatedArgs {
 /// `coverforge batch` options (see `coverforge batch --help`).
 #[derive(clap::Args, Debug)]
 pub struct BatchArgs {
+    /// Keep running: after the first pass, watch INPUT, the data folder's templates, fonts and
+    /// assets, and --allow-path folders, and render again whatever an edit affects. Stop with
+    /// Ctrl-C.
+    #[arg(long, default_value_t = false)]
+    pub watch: bool,
+    /// With --watch: memory for decoded keyframes kept between passes, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 256)]
+    pub frame_memory: u64,
     /// Let a manifest's `output` name a file outside OUTDIR (an absolute path or `../`).
     #[arg(long, default_value_t = false)]
     pub allow_outside_output: bool,

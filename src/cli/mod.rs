@@ -15,6 +15,7 @@ use coverforge::error::{Error, ErrorKind};
 use coverforge::keyframe::cache::FrameCache;
 use coverforge::pipeline::{self, Job, OutputKind, RenderOptions};
 use coverforge::{metadata::MetaSource, Env};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// A failure of a command, with its exit code.
@@ -44,32 +45,28 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
     };
-    let home = cli.home.clone().unwrap_or_else(Env::default_data_dir);
-    let limits = coverforge::limits::Limits {
-        deadline_s: cli.deadline,
-        max_variants: cli.max_variants as usize,
-        ..Default::default()
-    };
-    let mut env = Env::new(&home, limits);
-    for dir in &cli.allow_path {
-        env.roots.allow(dir);
-    }
+    let mut allowed = cli.allow_path.clone();
     // A batch reads the templates and images its INPUT folder (or manifest's folder) holds.
     if let Command::Batch(args) = &cli.command {
-        let folder = if args.input.is_dir() { Some(args.input.as_path()) } else { args.input.parent() };
-        if let Some(folder) = folder.filter(|f| !f.as_os_str().is_empty()) {
-            env.roots.allow(folder);
-        } else {
-            env.roots.allow(std::path::Path::new("."));
-        }
+        allowed.push(input_folder(&args.input));
     }
+    let plan = EnvPlan {
+        home: cli.home.clone().unwrap_or_else(Env::default_data_dir),
+        limits: coverforge::limits::Limits {
+            deadline_s: cli.deadline,
+            max_variants: cli.max_variants as usize,
+            ..Default::default()
+        },
+        allowed,
+    };
+    let env = plan.build();
     let opts = RenderOptions {
         hwaccel: cli.hwaccel,
         jpeg_encoder: cli.jpeg_encoder,
         compositor: cli.compositor,
         hw_sessions: coverforge::animated::HwSessions::new(cli.max_hw_sessions as usize),
     };
-    match run(cli.command, &opts, &env) {
+    match run(cli.command, &opts, &env, &plan) {
         Ok(code) => code,
         Err(f) => {
             eprintln!("error: {}", f.message.replace('\n', " "));
@@ -103,7 +100,32 @@ fn usage_error(e: clap::Error) -> ExitCode {
     ExitCode::from(ErrorKind::Usage.exit_code())
 }
 
-fn run(command: Command, opts: &RenderOptions, env: &Env) -> Outcome {
+/// What a job environment is made from: built once per process, and once per pass by
+/// `batch --watch` (each pass reads templates, fonts and images afresh).
+struct EnvPlan {
+    home: PathBuf,
+    limits: coverforge::limits::Limits,
+    /// Folders inputs may read from beyond the defaults.
+    allowed: Vec<PathBuf>,
+}
+
+impl EnvPlan {
+    fn build(&self) -> Env {
+        let mut env = Env::new(&self.home, self.limits.clone());
+        for dir in &self.allowed {
+            env.roots.allow(dir);
+        }
+        env
+    }
+}
+
+/// The folder a batch INPUT names: itself, or a manifest's folder.
+fn input_folder(input: &Path) -> PathBuf {
+    let folder = if input.is_dir() { Some(input) } else { input.parent() };
+    folder.filter(|f| !f.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf()
+}
+
+fn run(command: Command, opts: &RenderOptions, env: &Env, plan: &EnvPlan) -> Outcome {
     match command {
         Command::Render { video, meta, template, output, quality, json, animated } => {
             let is_mp4 = output.extension().is_some_and(|e| e.eq_ignore_ascii_case("mp4"));
@@ -135,7 +157,7 @@ fn run(command: Command, opts: &RenderOptions, env: &Env) -> Outcome {
             print::render_all(&results, json);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Batch(args) => batch(args, opts, env),
+        Command::Batch(args) => batch(args, opts, env, plan),
         Command::Check { metas, template, json } => {
             let reports: Vec<_> = metas
                 .iter()
@@ -201,7 +223,7 @@ fn run(command: Command, opts: &RenderOptions, env: &Env) -> Outcome {
 
 /// `coverforge batch`: 0 when every cover is ok or unchanged, 1 when some failed; a batch that
 /// cannot start exits by its cause (2 usage, 4 manifest, 6 unsupported, 7 I/O).
-fn batch(args: BatchArgs, opts: &RenderOptions, env: &Env) -> Outcome {
+fn batch(args: BatchArgs, opts: &RenderOptions, env: &Env, plan: &EnvPlan) -> Outcome {
     let usage = |message: String| Failure { kind: ErrorKind::Usage, message };
     let cache = if args.no_cache {
         None
@@ -212,6 +234,13 @@ fn batch(args: BatchArgs, opts: &RenderOptions, env: &Env) -> Outcome {
             message: format!("{}: cannot use keyframe cache: {e}", dir.display()),
         })?;
         Some(cache)
+    };
+    // A long run keeps decoded frames in memory too, so re-renders decode nothing.
+    let memory = args.frame_memory.saturating_mul(1 << 20);
+    let cache = match (args.watch, cache) {
+        (true, Some(c)) => Some(c.with_memory(memory)),
+        (true, None) => Some(FrameCache::memory_only(memory)),
+        (false, c) => c,
     };
     let format = match args.format {
         BatchFormat::Png => coverforge::encode::Format::Png,
@@ -228,7 +257,8 @@ fn batch(args: BatchArgs, opts: &RenderOptions, env: &Env) -> Outcome {
     if threads == 0 {
         return Err(usage("-j must be at least 1".into()));
     }
-    let plan = coverforge::batch::Options {
+    let env_plan = plan;
+    let batch_plan = coverforge::batch::Options {
         allow_outside_output: args.allow_outside_output,
         outdir: args.output,
         threads,
@@ -251,7 +281,25 @@ fn batch(args: BatchArgs, opts: &RenderOptions, env: &Env) -> Outcome {
         },
         render: opts.clone(),
     };
-    let summary = coverforge::batch::run(&args.input, &plan, env)?;
+    if args.watch {
+        let mut folders = vec![input_folder(&args.input), env.templates_dir().to_owned()];
+        folders.push(env.fonts.dir().to_owned());
+        folders.push(env.assets_dir().to_owned());
+        folders.extend(env_plan.allowed.iter().cloned());
+        let quiet = args.quiet;
+        coverforge::batch::watch::watch(
+            &args.input,
+            &batch_plan,
+            &folders,
+            &|| env_plan.build(),
+            &mut |pass| {
+                print::watch_pass(pass, quiet);
+                true
+            },
+        )?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let summary = coverforge::batch::run(&args.input, &batch_plan, env)?;
     if !args.quiet {
         print::batch_summary(&summary);
     }

@@ -209,3 +209,23 @@ pub fn layout(meta: &Path, variant: Option<&str>, doc: &LayoutDoc, dump: bool) {
         );
     }
 }
+
+/// `batch --watch`: a line per pass (what changed, what was rendered), and every failure.
+pub fn watch_pass(pass: &coverforge::batch::watch::Pass, quiet: bool) {
+    match &pass.result {
+        Ok(s) => {
+            if !quiet {
+                let why = match pass.changed.as_slice() {
+                    [] => String::new(),
+                    [one] => format!(" after a change to {}", one.display()),
+                    many => format!(" after changes to {} files", many.len()),
+                };
+                eprintln!(
+                    "watch: pass {}{why}: {} rendered, {} unchanged, {} failed ({:.2} s); watching for changes",
+                    pass.number, s.ok, s.skipped, s.failed, s.wall_s
+                );
+            }
+        }
+        Err(e) => eprintln!("error: watch: pass {}: {e}", pass.number),
+    }
+}

@@ -20,11 +20,61 @@ use std::path::{Path, PathBuf};
 const FORMAT: u32 = 2;
 const SUFFIX: &str = ".cfk";
 
-/// A bounded keyframe cache in one folder.
+/// A bounded keyframe cache: in one folder (losslessly, across runs), in memory (for long runs
+/// that re-render: `batch --watch`), or both, the memory tier first.
 #[derive(Debug, Clone)]
 pub struct FrameCache {
-    dir: PathBuf,
+    /// The folder, unless memory only.
+    dir: Option<PathBuf>,
     max_bytes: u64,
+    memory: Option<std::sync::Arc<MemoryTier>>,
+}
+
+/// Decoded frames kept in memory within a byte budget, least recently used evicted first.
+#[derive(Debug)]
+struct MemoryTier {
+    budget: u64,
+    state: std::sync::Mutex<MemoryState>,
+}
+
+#[derive(Debug, Default)]
+struct MemoryState {
+    used: u64,
+    clock: u64,
+    entries: std::collections::HashMap<String, (u64, std::sync::Arc<Extracted>)>,
+}
+
+impl MemoryTier {
+    fn get(&self, key: &str) -> Option<Extracted> {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        s.clock += 1;
+        let now = s.clock;
+        let entry = s.entries.get_mut(key)?;
+        entry.0 = now;
+        Some((*entry.1).clone())
+    }
+
+    fn put(&self, key: &str, e: &Extracted) {
+        let size = e.frame.pixels.bgr_bytes().len() as u64;
+        if size > self.budget {
+            return;
+        }
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        s.clock += 1;
+        let now = s.clock;
+        if let Some((_, old)) = s.entries.insert(key.to_string(), (now, std::sync::Arc::new(e.clone()))) {
+            s.used -= old.frame.pixels.bgr_bytes().len() as u64;
+        }
+        s.used += size;
+        while s.used > self.budget {
+            let Some(oldest) = s.entries.iter().min_by_key(|(_, (t, _))| *t).map(|(k, _)| k.clone()) else {
+                break;
+            };
+            if let Some((_, gone)) = s.entries.remove(&oldest) {
+                s.used -= gone.frame.pixels.bgr_bytes().len() as u64;
+            }
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -64,12 +114,23 @@ impl FrameCache {
     pub fn new(dir: impl Into<PathBuf>, max_bytes: u64) -> std::io::Result<Self> {
         let dir = dir.into();
         std::fs::create_dir_all(&dir)?;
-        Ok(FrameCache { dir, max_bytes })
+        Ok(FrameCache { dir: Some(dir), max_bytes, memory: None })
     }
 
-    /// The folder.
-    pub fn dir(&self) -> &Path {
-        &self.dir
+    /// A cache in memory only, holding at most `budget` bytes of frames.
+    pub fn memory_only(budget: u64) -> Self {
+        FrameCache { dir: None, max_bytes: 0, memory: None }.with_memory(budget)
+    }
+
+    /// This cache with a memory tier of `budget` bytes in front of it.
+    pub fn with_memory(self, budget: u64) -> Self {
+        let memory = MemoryTier { budget, state: Default::default() };
+        FrameCache { memory: Some(std::sync::Arc::new(memory)), ..self }
+    }
+
+    /// The folder, unless the cache is in memory only.
+    pub fn dir(&self) -> Option<&Path> {
+        self.dir.as_deref()
     }
 
     /// The cache key for a video identity and frame spec. `frame: auto` also depends on where
@@ -85,14 +146,25 @@ impl FrameCache {
         h.finalize().to_hex().to_string()
     }
 
-    fn path(&self, key: &str) -> PathBuf {
-        self.dir.join(format!("{key}{SUFFIX}"))
+    fn path(&self, key: &str) -> Option<PathBuf> {
+        self.dir.as_ref().map(|d| d.join(format!("{key}{SUFFIX}")))
     }
 
-    /// The cached frame for `key`, refreshing its last-use time; `None` on a miss or a damaged
-    /// entry (which is removed).
+    /// The cached frame for `key` (memory first), refreshing its last-use time; `None` on a miss
+    /// or a damaged entry (which is removed).
     pub fn get(&self, key: &str) -> Option<Extracted> {
-        let path = self.path(key);
+        if let Some(hit) = self.memory.as_ref().and_then(|m| m.get(key)) {
+            return Some(hit);
+        }
+        let hit = self.get_from_disk(key)?;
+        if let Some(m) = &self.memory {
+            m.put(key, &hit);
+        }
+        Some(hit)
+    }
+
+    fn get_from_disk(&self, key: &str) -> Option<Extracted> {
+        let path = self.path(key)?;
         let mut bytes = std::fs::read(&path).ok()?;
         let parsed = (|| {
             let nl = bytes.iter().position(|&b| b == b'\n')?;
@@ -127,8 +199,13 @@ impl FrameCache {
         }
     }
 
-    /// Stores a frame (atomically). Failures are ignored: the cache is an optimisation.
+    /// Stores a frame (in memory, and on disk atomically). Failures are ignored: the cache is an
+    /// optimisation.
     pub fn put(&self, key: &str, e: &Extracted) {
+        if let Some(m) = &self.memory {
+            m.put(key, e);
+        }
+        let Some(path) = self.path(key) else { return };
         let header = Header {
             format: FORMAT,
             width: e.frame.pixels.width(),
@@ -140,7 +217,7 @@ impl FrameCache {
         };
         let Ok(mut head) = serde_json::to_vec(&header) else { return };
         head.push(b'\n');
-        let Ok(mut staged) = crate::files::Staged::new(&self.path(key)) else { return };
+        let Ok(mut staged) = crate::files::Staged::new(&path) else { return };
         // Header and pixels written in turn: no 6 MB copy to join them.
         let file = staged.file();
         if file.write_all(&head).and_then(|()| file.write_all(e.frame.pixels.bgr_bytes())).is_ok() {
@@ -151,7 +228,8 @@ impl FrameCache {
     /// Removes least-recently-used entries until the cache fits its bound. Returns how many
     /// entries were removed.
     pub fn evict(&self) -> usize {
-        let Ok(dir) = std::fs::read_dir(&self.dir) else { return 0 };
+        let Some(dir) = &self.dir else { return 0 };
+        let Ok(dir) = std::fs::read_dir(dir) else { return 0 };
         let mut entries: Vec<(std::time::SystemTime, u64, PathBuf)> = dir
             .flatten()
             .filter(|e| e.file_name().to_string_lossy().ends_with(SUFFIX))
