@@ -553,7 +553,7 @@ fn file_name(p: &Path) -> String {
 }
 
 /// Hash of everything a cover depends on (see the module docs).
-fn job_hash(
+pub(crate) fn job_hash(
     identity: &str,
     meta: &Metadata,
     doc: &LayoutDoc,

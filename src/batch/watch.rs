@@ -51,28 +51,43 @@ pub fn watch(
     if !on_pass(&first) {
         return Ok(());
     }
-    let watch_err = |path: &Path, e: &dyn std::fmt::Display| BatchError::Io {
-        path: path.to_owned(),
-        what: "cannot watch",
-        source: std::io::Error::other(e.to_string()),
-    };
+    let mut number = 1;
+    watch_folders(folders, &opts.outdir, &mut |changed| {
+        number += 1;
+        let pass = Pass { number, changed, result: run(input, opts, &make_env()) };
+        on_pass(&pass)
+    })
+    .map_err(|(path, source)| BatchError::Io { path, what: "cannot watch", source })
+}
+
+/// Watches `folders` (not recursively) and calls `on_burst` with the input files changed in each
+/// burst of changes (debounced by [`DEBOUNCE`]; reads, files under `ignore` and files that are
+/// not inputs do not count), until it returns `false`.
+///
+/// # Errors
+/// The folder that cannot be watched, and why.
+pub fn watch_folders(
+    folders: &[PathBuf],
+    ignore: &Path,
+    on_burst: &mut dyn FnMut(Vec<PathBuf>) -> bool,
+) -> Result<(), (PathBuf, std::io::Error)> {
+    let fail = |path: &Path, e: notify::Error| (path.to_owned(), std::io::Error::other(e.to_string()));
     let (tx, rx) = std::sync::mpsc::channel::<PathBuf>();
-    let outdir = opts.outdir.canonicalize().unwrap_or_else(|_| opts.outdir.clone());
+    let ignore = ignore.canonicalize().unwrap_or_else(|_| ignore.to_owned());
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         let Ok(event) = event else { return };
         // Reads are not changes: every pass reads its inputs, and must not start the next.
         if matches!(event.kind, EventKind::Access(_) | EventKind::Other) {
             return;
         }
-        for path in event.paths.into_iter().filter(|p| relevant(p, &outdir)) {
+        for path in event.paths.into_iter().filter(|p| relevant(p, &ignore)) {
             let _ = tx.send(path);
         }
     })
-    .map_err(|e| watch_err(input, &e))?;
+    .map_err(|e| fail(Path::new("."), e))?;
     for folder in folders.iter().filter(|f| f.is_dir()) {
-        watcher.watch(folder, RecursiveMode::NonRecursive).map_err(|e| watch_err(folder, &e))?;
+        watcher.watch(folder, RecursiveMode::NonRecursive).map_err(|e| fail(folder, e))?;
     }
-    let mut number = 1;
     // A burst ends when no change has come for DEBOUNCE.
     while let Ok(first) = rx.recv() {
         let mut changed = vec![first];
@@ -85,9 +100,7 @@ pub fn watch(
         }
         changed.sort();
         changed.dedup();
-        number += 1;
-        let pass = Pass { number, changed, result: run(input, opts, &make_env()) };
-        if !on_pass(&pass) {
+        if !on_burst(changed) {
             break;
         }
     }

@@ -151,6 +151,27 @@ pub enum Command {
         #[arg(long, default_value_t = false)]
         json: bool,
     },
+    /// Live preview for designers: a web page of FOLDER's covers (deliverables and A/B variants
+    /// included) that re-renders and updates by itself when a template, metadata, font or asset
+    /// is saved, and shows an edit's error (file, line) over the last good image.
+    Serve {
+        /// Folder of videos with their metadata (default: the current folder). A `templates/`
+        /// folder inside it is readable by its metadata too.
+        #[arg(default_value = ".")]
+        folder: PathBuf,
+        /// Port (0: any free one). [default: 8080, or the next free one]
+        #[arg(long)]
+        port: Option<u16>,
+        /// Address to listen on; anything but loopback needs --token.
+        #[arg(long, default_value = "127.0.0.1")]
+        bind: std::net::IpAddr,
+        /// Secret asked of every visitor (open the page once with ?token=SECRET).
+        #[arg(long, env = "COVERFORGE_SERVE_TOKEN")]
+        token: Option<String>,
+        /// Where rendered previews are kept (outside FOLDER). [default: under ~/.cache/coverforge/serve]
+        #[arg(long, value_name = "DIR")]
+        cache_dir: Option<PathBuf>,
+    },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
     Completions {
         /// The shell.

@@ -46,9 +46,12 @@ pub fn main() -> ExitCode {
         Err(e) => return usage_error(e),
     };
     let mut allowed = cli.allow_path.clone();
-    // A batch reads the templates and images its INPUT folder (or manifest's folder) holds.
-    if let Command::Batch(args) = &cli.command {
-        allowed.push(input_folder(&args.input));
+    // A batch reads the templates and images its INPUT folder (or manifest's folder) holds;
+    // a preview server its FOLDER.
+    match &cli.command {
+        Command::Batch(args) => allowed.push(input_folder(&args.input)),
+        Command::Serve { folder, .. } => allowed.push(folder.clone()),
+        _ => {}
     }
     let plan = EnvPlan {
         home: cli.home.clone().unwrap_or_else(Env::default_data_dir),
@@ -207,6 +210,9 @@ fn run(command: Command, opts: &RenderOptions, env: &Env, plan: &EnvPlan) -> Out
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Serve { folder, port, bind, token, cache_dir } => {
+            serve(folder, port, bind, token, cache_dir, opts, plan)
+        }
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "coverforge", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)
@@ -219,6 +225,44 @@ fn run(command: Command, opts: &RenderOptions, env: &Env, plan: &EnvPlan) -> Out
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `coverforge serve`: runs until killed; exits only when it cannot start.
+fn serve(
+    folder: PathBuf,
+    port: Option<u16>,
+    bind: std::net::IpAddr,
+    token: Option<String>,
+    cache_dir: Option<PathBuf>,
+    opts: &RenderOptions,
+    plan: &EnvPlan,
+) -> Outcome {
+    let env = plan.build();
+    let mut watch = vec![folder.clone(), env.templates_dir().to_owned(), env.fonts.dir().to_owned()];
+    watch.push(env.assets_dir().to_owned());
+    watch.push(folder.join("templates"));
+    watch.extend(plan.allowed.iter().cloned());
+    let options = coverforge::serve::ServeOptions {
+        cache_dir: cache_dir.unwrap_or_else(|| coverforge::serve::default_cache_dir(&folder)),
+        folder,
+        bind,
+        port,
+        token,
+        render: opts.clone(),
+    };
+    let plan =
+        EnvPlan { home: plan.home.clone(), limits: plan.limits.clone(), allowed: plan.allowed.clone() };
+    let make_env: std::sync::Arc<dyn Fn() -> Env + Send + Sync> = std::sync::Arc::new(move || plan.build());
+    coverforge::serve::serve(options, make_env, watch, &|url| {
+        println!("coverforge serve: {url}");
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+    })
+    .map_err(|e| match e {
+        coverforge::serve::ServeError::Usage(message) => Failure { kind: ErrorKind::Usage, message },
+        coverforge::serve::ServeError::Io(message) => Failure { kind: ErrorKind::Io, message },
+    })?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `coverforge batch`: 0 when every cover is ok or unchanged, 1 when some failed; a batch that
