@@ -2,12 +2,16 @@
 SHELL := /bin/bash
 # Debian packages for the build (clang: opencv bindings; lib*-dev: FFmpeg, OpenCV) and tests
 # (ffmpeg: sample and benchmark clips, ffprobe checks; zbar-tools: QR checks; tesseract: OCR
-# legibility; webp: webpmux checks animated WebP covers).
+# legibility; webp: webpmux checks animated WebP covers; chromium, fonts-noto-cjk and
+# python3-venv: the preview page's browser test, driven by Playwright from a venv).
 APT_PACKAGES := build-essential pkg-config clang libclang-dev libopencv-dev \
 	libavcodec-dev libavformat-dev libavutil-dev libswscale-dev ffmpeg zbar-tools \
-	tesseract-ocr tesseract-ocr-chi-sim tesseract-ocr-eng webp
+	tesseract-ocr tesseract-ocr-chi-sim tesseract-ocr-eng webp \
+	chromium fonts-noto-cjk python3-venv
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 CARGO ?= $(shell command -v cargo || echo $$HOME/.cargo/bin/cargo)
+# Playwright for the browser test, in a venv beside the build (it drives Debian's chromium).
+BROWSER_VENV := $(or $(CARGO_TARGET_DIR),target)/browser-venv
 
 .PHONY: deps build demo test bench clean
 deps:
@@ -24,6 +28,9 @@ deps:
 	  command -v curl >/dev/null || { $(SUDO) apt-get install -y -qq curl ca-certificates; }; \
 	  curl -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal || \
 	  { echo "cargo not found and rustup failed: install Rust from https://rustup.rs"; exit 1; }; }
+	@[ -x "$(BROWSER_VENV)/bin/python" ] && "$(BROWSER_VENV)/bin/python" -c "import playwright" 2>/dev/null || { \
+	  echo "installing Playwright in $(BROWSER_VENV)"; \
+	  /usr/bin/python3 -m venv "$(BROWSER_VENV)" && "$(BROWSER_VENV)/bin/pip" install -q playwright; }
 
 build: deps
 	$(CARGO) build --release
@@ -41,7 +48,7 @@ demo: build
 	echo "covers written to $$(pwd)/out/"
 
 test: deps
-	$(CARGO) test --all-targets
+	COVERFORGE_BROWSER_PYTHON="$(abspath $(BROWSER_VENV))/bin/python" $(CARGO) test --all-targets
 	@# Hardware paths run only where a device exists; say which ran and why others did not.
 	set -o pipefail; $(CARGO) test -q --test hwaccel -- --nocapture 2>&1 | grep -E "skipped|not available|test result"
 

@@ -76,6 +76,32 @@ impl Env {
         &self.templates_dir
     }
 
+    /// Looks templates up by name in `dir` (a preview folder's own `templates/`) instead of the
+    /// data folder's; `dir` becomes readable.
+    pub fn use_templates_dir(&mut self, dir: &Path) {
+        self.templates_dir = dir.to_owned();
+        self.roots.allow(dir);
+    }
+
+    /// Drops what the caches hold of `changed` files, so that a long-lived environment (the
+    /// preview server's) reads them afresh: decoded images, and fonts with their rasterised
+    /// glyphs when a font changed. Compiled templates are checked against their text on every
+    /// use, and file hashes are keyed by size and modification time, so both stay.
+    pub fn forget_changed(&self, changed: &[PathBuf]) {
+        let ext =
+            |p: &PathBuf| p.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+        if changed
+            .iter()
+            .any(|p| matches!(ext(p).as_str(), "ttf" | "otf" | "ttc") || p.starts_with(self.fonts.dir()))
+        {
+            self.fonts.forget();
+            self.glyphs.forget();
+        }
+        if changed.iter().any(|p| matches!(ext(p).as_str(), "png" | "jpg" | "jpeg" | "webp" | "bmp")) {
+            self.images.lock().expect("image cache poisoned").clear();
+        }
+    }
+
     /// The folder of shared images (logos, the face model).
     pub fn assets_dir(&self) -> &Path {
         &self.assets_dir

@@ -433,10 +433,11 @@ impl Source {
             .map_err(|e| format!("{path}: cannot seek to {from_s:.3} s: {}", describe(&e)))?;
         self.decoder.reset();
         let mut frame = ff::frame::Video::empty();
-        let mut packet = ff::Packet::empty();
         let mut at_end = false;
         loop {
             if !at_end {
+                // A fresh packet per read (see `next_key_packet`).
+                let mut packet = ff::Packet::empty();
                 match packet.read(&mut self.input) {
                     Ok(()) if packet.stream() == self.stream_index => {
                         // A damaged packet is skipped: the next keyframe recovers.
@@ -521,8 +522,10 @@ impl Source {
 
     /// Reads packets until the next keyframe of our stream; `None` at the end or on a read error.
     fn next_key_packet(&mut self) -> Option<ff::Packet> {
-        let mut packet = ff::Packet::empty();
         loop {
+            // A fresh packet per read: av_read_frame does not release what a packet held, so
+            // reading into the same one again leaked each skipped packet (found by fuzzing).
+            let mut packet = ff::Packet::empty();
             match packet.read(&mut self.input) {
                 Ok(()) if packet.stream() == self.stream_index && packet.is_key() => return Some(packet),
                 Ok(()) | Err(ff::Error::InvalidData) => continue,

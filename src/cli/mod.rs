@@ -61,6 +61,10 @@ pub fn main() -> ExitCode {
             ..Default::default()
         },
         allowed,
+        templates: match &cli.command {
+            Command::Serve { folder, .. } => Some(folder.join("templates")).filter(|d| d.is_dir()),
+            _ => None,
+        },
     };
     let env = plan.build();
     let opts = RenderOptions {
@@ -110,6 +114,8 @@ struct EnvPlan {
     limits: coverforge::limits::Limits,
     /// Folders inputs may read from beyond the defaults.
     allowed: Vec<PathBuf>,
+    /// Templates by name from here instead of the data folder (a preview folder's own).
+    templates: Option<PathBuf>,
 }
 
 impl EnvPlan {
@@ -117,6 +123,9 @@ impl EnvPlan {
         let mut env = Env::new(&self.home, self.limits.clone());
         for dir in &self.allowed {
             env.roots.allow(dir);
+        }
+        if let Some(dir) = &self.templates {
+            env.use_templates_dir(dir);
         }
         env
     }
@@ -250,8 +259,12 @@ fn serve(
         token,
         render: opts.clone(),
     };
-    let plan =
-        EnvPlan { home: plan.home.clone(), limits: plan.limits.clone(), allowed: plan.allowed.clone() };
+    let plan = EnvPlan {
+        home: plan.home.clone(),
+        limits: plan.limits.clone(),
+        allowed: plan.allowed.clone(),
+        templates: plan.templates.clone(),
+    };
     let make_env: std::sync::Arc<dyn Fn() -> Env + Send + Sync> = std::sync::Arc::new(move || plan.build());
     coverforge::serve::serve(options, make_env, watch, &|url| {
         println!("coverforge serve: {url}");

@@ -44,6 +44,14 @@ pub struct GlyphCache {
 }
 
 impl GlyphCache {
+    /// Forgets every rasterised glyph (after a font file changed).
+    pub fn forget(&self) {
+        self.map.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        *self.colour.lock().unwrap_or_else(|e| e.into_inner()) = ColourCache::default();
+    }
+}
+
+impl GlyphCache {
     /// The colour bitmap of `id` (fonts such as Noto Color Emoji have PNG strikes instead of
     /// outlines), scaled so its strike's em matches `size`; `None` when the glyph has none.
     ///

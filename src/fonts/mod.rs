@@ -50,6 +50,11 @@ impl FontBook {
         FontBook { dir: dir.into(), max_bytes, loaded: Mutex::new(HashMap::new()) }
     }
 
+    /// Forgets every loaded font (they are loaded again on next use).
+    pub fn forget(&self) {
+        self.loaded.lock().expect("font cache poisoned").clear();
+    }
+
     /// The folder fonts come from.
     pub fn dir(&self) -> &Path {
         &self.dir

@@ -60,6 +60,8 @@ pub struct Cover {
     pub error: Option<ErrorReport>,
     /// What the page can draw over the image.
     pub overlays: Overlays,
+    /// Stage times of the shown image's render.
+    pub times: Option<pipeline::StageTimes>,
     #[serde(skip)]
     fingerprint: Option<String>,
     #[serde(skip)]
@@ -80,6 +82,8 @@ pub struct Covers {
 #[derive(Default)]
 struct State {
     generation: u64,
+    /// Files changed since the last pass started (what the environment must read afresh).
+    changed: Vec<PathBuf>,
     covers: BTreeMap<String, Cover>,
     subscribers: Vec<std::sync::mpsc::Sender<String>>,
 }
@@ -131,24 +135,29 @@ impl Covers {
         s.subscribers.len()
     }
 
-    /// Marks the inputs changed: a render in progress stops, and a new pass starts.
-    pub fn invalidate(&self) {
-        self.lock().generation += 1;
+    /// Marks `changed` files changed: a render in progress stops, and a new pass starts.
+    pub fn invalidate(&self, changed: Vec<PathBuf>) {
+        let mut s = self.lock();
+        s.generation += 1;
+        s.changed.extend(changed);
         self.changed.notify_all();
     }
 
-    /// Renders passes forever: one now, then one per generation.
+    /// Renders passes forever: one now, then one per generation. The environment lives across
+    /// passes (fonts, glyphs and hashes stay warm); before each pass it forgets what changed.
     pub fn run(&self, make_env: &dyn Fn() -> Env) -> ! {
+        let env = make_env();
         let mut done = u64::MAX;
         loop {
-            let generation = {
+            let (generation, changed) = {
                 let mut s = self.lock();
                 while s.generation == done {
                     s = self.changed.wait(s).unwrap_or_else(|e| e.into_inner());
                 }
-                s.generation
+                (s.generation, std::mem::take(&mut s.changed))
             };
-            self.pass(generation, &make_env());
+            env.forget_changed(&changed);
+            self.pass(generation, &env);
             done = generation;
         }
     }
@@ -205,6 +214,7 @@ impl Covers {
             has_image: false,
             error: None,
             overlays: Overlays::default(),
+            times: None,
             fingerprint: None,
             image: b.output.clone(),
         });
@@ -215,9 +225,10 @@ impl Covers {
                 }
                 cover.error = None;
             }
-            Outcome::Rendered { fingerprint, overlays } => {
+            Outcome::Rendered { fingerprint, overlays, times } => {
                 cover.fingerprint = Some(fingerprint);
                 cover.overlays = overlays;
+                cover.times = Some(times);
                 cover.has_image = true;
                 cover.error = None;
             }
@@ -266,7 +277,9 @@ impl Covers {
             keep_canvas: false,
         };
         match pipeline::finish(job, prepared, &self.opts, env, &delivery) {
-            Ok(result) => Outcome::Rendered { fingerprint, overlays: overlays(&doc, &result) },
+            Ok(result) => {
+                Outcome::Rendered { fingerprint, overlays: overlays(&doc, &result), times: result.times }
+            }
             Err(e) => fail(e),
         }
     }
@@ -274,7 +287,7 @@ impl Covers {
 
 enum Outcome {
     Unchanged,
-    Rendered { fingerprint: String, overlays: Overlays },
+    Rendered { fingerprint: String, overlays: Overlays, times: pipeline::StageTimes },
     Failed(ErrorReport),
 }
 

@@ -86,8 +86,8 @@ pub fn serve(
         let covers = covers.clone();
         let cache = opts.cache_dir.clone();
         std::thread::spawn(move || {
-            let _ = crate::batch::watch::watch_folders(&watch_folders, &cache, &mut |_| {
-                covers.invalidate();
+            let _ = crate::batch::watch::watch_folders(&watch_folders, &cache, &mut |changed| {
+                covers.invalidate(changed);
                 true
             });
         });
@@ -246,9 +246,12 @@ impl Site {
                     .and_then(|p| std::fs::read(p).ok())
                 {
                     Some(bytes) => {
+                        // The page asks with `rev=N`: one URL per revision, so it may be kept.
+                        let cache =
+                            if param(&url, "rev").is_some() { "private, max-age=86400" } else { "no-store" };
                         let r = Response::from_data(bytes)
                             .with_header(header("Content-Type", "image/jpeg"))
-                            .with_header(header("Cache-Control", "no-store"));
+                            .with_header(header("Cache-Control", cache));
                         let _ = request.respond(r);
                     }
                     None => {
