@@ -6,9 +6,11 @@
 //! renames, removals of input kinds of file; never reads, which every pass does) are debounced;
 //! each burst starts a new pass, and the batch's input hash decides which covers to render again.
 //!
-//! Snapshots: every pass gets a fresh [`Env`] from the caller, so templates, fonts and images are
-//! read once per pass and every job of the pass uses that reading: a cover never mixes two
-//! revisions of the same file. An edit that breaks a template fails the jobs using it with the
+//! Snapshots: one [`Env`] lives across passes and forgets, before each pass, what the burst
+//! changed ([`Env::forget_changed`]): fonts, glyphs and file hashes stay warm, images and fonts
+//! that changed are read afresh, and templates are compared with their text on every use. A job
+//! reads each file once, so a cover never mixes two revisions of one file; an edit during a pass
+//! starts another pass. An edit that breaks a template fails the jobs using it with the
 //! error's file and line, and leaves their last good covers on disk (outputs are only ever
 //! replaced by complete new ones); fixing it renders them again on the next pass.
 //!
@@ -47,14 +49,17 @@ pub fn watch(
     make_env: &dyn Fn() -> Env,
     on_pass: &mut dyn FnMut(&Pass) -> bool,
 ) -> Result<(), BatchError> {
-    let first = Pass { number: 1, changed: Vec::new(), result: run(input, opts, &make_env()) };
+    let env = make_env();
+    let first = Pass { number: 1, changed: Vec::new(), result: run(input, opts, &env) };
     if !on_pass(&first) {
         return Ok(());
     }
     let mut number = 1;
     watch_folders(folders, &opts.outdir, &mut |changed| {
         number += 1;
-        let pass = Pass { number, changed, result: run(input, opts, &make_env()) };
+        // Warm fonts, glyphs and hashes stay; what changed is read afresh.
+        env.forget_changed(&changed);
+        let pass = Pass { number, result: run(input, opts, &env), changed };
         on_pass(&pass)
     })
     .map_err(|(path, source)| BatchError::Io { path, what: "cannot watch", source })
