@@ -180,6 +180,21 @@ impl Covers {
             }
             self.render(&job, defaults, env, generation);
         }
+        self.prune_cache();
+    }
+
+    /// Keeps the cache to one image per current cover: images of covers that are gone (a
+    /// renamed sidecar, a dropped variant) are removed, so the cache never outgrows the folder.
+    fn prune_cache(&self) {
+        let keep: Vec<PathBuf> = self.lock().covers.values().map(|c| c.image.clone()).collect();
+        let Ok(entries) = std::fs::read_dir(&self.cache_dir) else { return };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.extension().is_some_and(|x| x == "jpg") && !keep.contains(&p) {
+                let _ = std::fs::remove_file(&p);
+            }
+        }
+        crate::files::remove_stale_temporaries(&self.cache_dir);
     }
 
     fn render(&self, b: &BatchJob, defaults: Option<serde_yaml_ng::Mapping>, env: &Env, generation: u64) {
