@@ -293,6 +293,49 @@ pub struct OutsideRoots {
     pub resolved: PathBuf,
 }
 
+/// A video's identity by content, the same on every host (a fleet's job hash must not depend on
+/// where a file sits): BLAKE3 of its bytes, streamed. Cached by (device, inode, size, modification
+/// time) in memory and in `$XDG_CACHE_HOME/coverforge/hashes`, so only new or changed files are
+/// read.
+///
+/// # Errors
+/// The OS error when the file cannot be read.
+pub fn content_identity(path: &Path) -> std::io::Result<String> {
+    use std::os::unix::fs::MetadataExt;
+    static MEMORY: std::sync::Mutex<Option<std::collections::HashMap<String, String>>> =
+        std::sync::Mutex::new(None);
+    let m = std::fs::metadata(path)?;
+    let key = format!("{}-{}-{}-{}.{}", m.dev(), m.ino(), m.len(), m.mtime(), m.mtime_nsec());
+    if let Some(hit) =
+        MEMORY.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert_with(Default::default).get(&key)
+    {
+        return Ok(hit.clone());
+    }
+    let dir = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir)
+        .join("coverforge/hashes");
+    let on_disk = dir.join(&key);
+    let id = match std::fs::read_to_string(&on_disk) {
+        Ok(id) if id.len() == 64 => id,
+        _ => {
+            let file = std::fs::File::open(path)?;
+            let id = blake3::Hasher::new().update_reader(file)?.finalize().to_hex().to_string();
+            if std::fs::create_dir_all(&dir).is_ok() {
+                let _ = write_atomic(&on_disk, id.as_bytes(), Durability::Unsynced);
+            }
+            id
+        }
+    };
+    MEMORY
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get_or_insert_with(Default::default)
+        .insert(key, id.clone());
+    Ok(id)
+}
+
 /// Removes temporary files a killed process left in `folder` (finished files are never
 /// temporaries).
 pub fn remove_stale_temporaries(folder: &Path) {

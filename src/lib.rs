@@ -62,6 +62,7 @@ pub mod model;
 pub mod pipeline;
 pub mod pixels;
 pub mod probe;
+pub mod queue;
 pub mod serve;
 pub mod template;
 

@@ -172,6 +172,63 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         cache_dir: Option<PathBuf>,
     },
+    /// Put every cover job of INPUT (a batch folder or manifest) on a Redis stream for workers.
+    /// With --wait, follow the results until every job is done or dead, then exit like batch.
+    Enqueue {
+        /// A folder (videos + sidecars) or a manifest (.yaml/.csv).
+        input: PathBuf,
+        /// Folder for the covers (as the workers see it under their --root).
+        #[arg(short, long, value_name = "OUTDIR")]
+        output: PathBuf,
+        /// Redis URL (redis://host:port/db or redis+unix:///path).
+        #[arg(long, env = "COVERFORGE_REDIS")]
+        redis: String,
+        /// Stream name.
+        #[arg(long, default_value = "covers")]
+        stream: String,
+        /// Template name or path for every job.
+        #[arg(long)]
+        template: Option<String>,
+        /// Wait for every job's result and print the summary.
+        #[arg(long, default_value_t = false)]
+        wait: bool,
+        /// With --wait: write the results as JSON lines.
+        #[arg(long, value_name = "FILE.jsonl")]
+        report: Option<PathBuf>,
+    },
+    /// Render jobs from a Redis stream in a consumer group until SIGTERM/SIGINT.
+    Worker {
+        /// Redis URL.
+        #[arg(long, env = "COVERFORGE_REDIS")]
+        redis: String,
+        /// Stream name.
+        #[arg(long, default_value = "covers")]
+        stream: String,
+        /// Consumer group.
+        #[arg(long, default_value = "workers")]
+        group: String,
+        /// This worker's name (threads add -1, -2, …); reuse it after a restart to finish the
+        /// jobs it held. [default: the host name and process id]
+        #[arg(long)]
+        name: Option<String>,
+        /// Threads. [default: the number of CPUs]
+        #[arg(short = 'j', long)]
+        jobs: Option<usize>,
+        /// Where the enqueuing side's shared folder is on this machine.
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
+        /// Seconds before a job held by a silent worker is taken over.
+        #[arg(long, default_value_t = 30)]
+        visibility: u64,
+        /// Deliveries of a job before a retried failure goes to the dead letters.
+        #[arg(long, default_value_t = 3)]
+        max_deliveries: u64,
+    },
+    /// Inspect and manage a Redis stream of jobs.
+    Queue {
+        #[command(subcommand)]
+        action: QueueAction,
+    },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
     Completions {
         /// The shell.
@@ -320,4 +377,33 @@ fn parse_deadline(s: &str) -> Result<f64, String> {
         Ok(v) if v.is_finite() && v > 0.0 && v <= 86_400.0 => Ok(v),
         _ => Err(format!("`{s}` is not a number of seconds between 0 and 86400")),
     }
+}
+
+/// `coverforge queue …`.
+#[derive(Subcommand, Debug)]
+pub enum QueueAction {
+    /// Depth, pending, lag, dead letters, pending per worker.
+    Status {
+        /// Redis URL.
+        #[arg(long, env = "COVERFORGE_REDIS")]
+        redis: String,
+        /// Stream name.
+        #[arg(long, default_value = "covers")]
+        stream: String,
+        /// Consumer group.
+        #[arg(long, default_value = "workers")]
+        group: String,
+        /// Print JSON.
+        #[arg(long, default_value_t = false)]
+        json: bool,
+    },
+    /// Put every dead letter back on the jobs stream.
+    RetryDead {
+        /// Redis URL.
+        #[arg(long, env = "COVERFORGE_REDIS")]
+        redis: String,
+        /// Stream name.
+        #[arg(long, default_value = "covers")]
+        stream: String,
+    },
 }

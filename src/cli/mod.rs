@@ -8,7 +8,7 @@
 pub mod args;
 mod print;
 
-use args::{BatchArgs, BatchFormat, Cli, Command};
+use args::{BatchArgs, BatchFormat, Cli, Command, QueueAction};
 use clap::{CommandFactory, Parser};
 use coverforge::batch::BatchError;
 use coverforge::error::{Error, ErrorKind};
@@ -222,6 +222,55 @@ fn run(command: Command, opts: &RenderOptions, env: &Env, plan: &EnvPlan) -> Out
         Command::Serve { folder, port, bind, token, cache_dir } => {
             serve(folder, port, bind, token, cache_dir, opts, plan)
         }
+        Command::Enqueue { input, output, redis, stream, template, wait, report } => {
+            enqueue(&input, &output, &redis, &stream, template, wait, report, env)
+        }
+        Command::Worker { redis, stream, group, name, jobs, root, visibility, max_deliveries } => {
+            let options = coverforge::queue::worker::WorkerOptions {
+                url: redis,
+                keys: coverforge::queue::Keys::new(&stream),
+                group,
+                name: name.unwrap_or_else(|| format!("worker-{}", std::process::id())),
+                threads: jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+                root,
+                visibility: std::time::Duration::from_secs(visibility.max(1)),
+                max_deliveries: max_deliveries.max(1),
+                render: opts.clone(),
+            };
+            coverforge::queue::worker::run(&options, &|| plan.build()).map_err(queue_failure)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Queue { action } => match action {
+            QueueAction::Status { redis, stream, group, json } => {
+                let mut con = coverforge::queue::connect(&redis).map_err(queue_failure)?;
+                let status =
+                    coverforge::queue::status(&mut con, &coverforge::queue::Keys::new(&stream), &group)
+                        .map_err(queue_failure)?;
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&status).expect("status serialises"));
+                } else {
+                    println!(
+                        "{stream}: {} jobs, {} pending, lag {}, {} dead, {} results",
+                        status.length,
+                        status.pending,
+                        status.lag.map_or("?".into(), |l| l.to_string()),
+                        status.dead,
+                        status.results
+                    );
+                    for (w, n) in &status.pending_by_worker {
+                        println!("  {w}: {n} pending");
+                    }
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+            QueueAction::RetryDead { redis, stream } => {
+                let mut con = coverforge::queue::connect(&redis).map_err(queue_failure)?;
+                let n = coverforge::queue::retry_dead(&mut con, &coverforge::queue::Keys::new(&stream))
+                    .map_err(queue_failure)?;
+                println!("{n} dead letters put back on {stream}");
+                Ok(ExitCode::SUCCESS)
+            }
+        },
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "coverforge", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)
@@ -234,6 +283,52 @@ fn run(command: Command, opts: &RenderOptions, env: &Env, plan: &EnvPlan) -> Out
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn queue_failure(e: coverforge::queue::QueueError) -> Failure {
+    match e {
+        coverforge::queue::QueueError::Input(b) => Failure { kind: b.kind(), message: b.to_string() },
+        other => Failure { kind: ErrorKind::Io, message: other.to_string() },
+    }
+}
+
+/// `coverforge enqueue`: the jobs on the stream; with `--wait`, their results as batch reports
+/// them (exit 0 all done, 1 some dead).
+#[allow(clippy::too_many_arguments)]
+fn enqueue(
+    input: &Path,
+    output: &Path,
+    url: &str,
+    stream: &str,
+    template: Option<String>,
+    wait: bool,
+    report: Option<PathBuf>,
+    env: &Env,
+) -> Outcome {
+    let keys = coverforge::queue::Keys::new(stream);
+    let mut con = coverforge::queue::connect(url).map_err(queue_failure)?;
+    let kind = OutputKind::Still { quality: 90 };
+    let done = coverforge::queue::enqueue(input, output, &kind, template, &mut con, &keys, env)
+        .map_err(queue_failure)?;
+    println!("enqueued {} jobs on {stream} ({})", done.jobs, done.enqueue);
+    if !wait || done.jobs == 0 {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let results = coverforge::queue::wait(&mut con, &keys, &done).map_err(queue_failure)?;
+    if let Some(path) = report {
+        let lines: String =
+            results.iter().map(|r| serde_json::to_string(r).expect("results serialise") + "\n").collect();
+        coverforge::files::write_atomic(&path, lines.as_bytes(), coverforge::files::Durability::Synced)
+            .map_err(|e| Failure { kind: ErrorKind::Io, message: e.to_string() })?;
+    }
+    let dead = results.iter().filter(|r| r.status == "dead").count();
+    for r in results.iter().filter(|r| r.status == "dead") {
+        if let Some(e) = &r.error {
+            eprintln!("failed  {}", e.message);
+        }
+    }
+    println!("{}: {} done, {} dead", stream, results.len() - dead, dead);
+    Ok(ExitCode::from(u8::from(dead > 0)))
 }
 
 /// `coverforge serve`: runs until killed; exits only when it cannot start.

@@ -1,0 +1,438 @@
+//! `coverforge worker`: reads jobs from the consumer group, renders them through the one job
+//! function, and acknowledges each only once its result is final.
+//!
+//! Each thread is its own consumer (`NAME-1`, `NAME-2`, …) with its own connection. Before new
+//! entries it takes, in order, its own pending entries (a restarted worker with the same name
+//! finishes what it held), then entries idle past the visibility timeout (XAUTOCLAIM: a dead
+//! worker's). In-flight entries are re-claimed every third of the timeout, so a long job is not
+//! taken over. Failures by kind: a bad video, template or metadata, a limit or something
+//! unsupported goes to the dead letters at once; anything else is retried (left pending, taken
+//! again after the timeout) until the delivery count reaches its maximum. Dead-lettering and
+//! acknowledging happen in one MULTI/EXEC. SIGTERM or SIGINT: no new reads, in-flight jobs
+//! finish and are acknowledged, then the worker exits 0. A lost connection is reopened with
+//! backoff; an unfinished job is never acknowledged.
+
+use super::{id_ms, Keys, QueueJob, QueueResult};
+use crate::env::Env;
+use crate::error::{Error, ErrorKind, ErrorReport};
+use crate::keyframe::cache::FrameCache;
+use crate::pipeline::{self, Delivery, RenderOptions};
+use redis::Commands;
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How a worker runs.
+#[derive(Clone)]
+pub struct WorkerOptions {
+    /// Redis URL.
+    pub url: String,
+    /// The stream's keys.
+    pub keys: Keys,
+    /// Consumer group.
+    pub group: String,
+    /// Consumer name (threads add `-1`, `-2`, …).
+    pub name: String,
+    /// Threads.
+    pub threads: usize,
+    /// Where the enqueuing side's shared root is here (default: the same paths).
+    pub root: Option<PathBuf>,
+    /// Entries idle longer than this are taken from their consumer.
+    pub visibility: Duration,
+    /// Deliveries before a retried failure is dead-lettered.
+    pub max_deliveries: u64,
+    /// Device choices.
+    pub render: RenderOptions,
+}
+
+/// Set by SIGTERM/SIGINT: stop reading, finish what is in flight.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+/// Asks every worker thread of this process to stop after its current job.
+pub fn request_stop() {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+/// How long a blocking read waits; the connection's read timeout is above it.
+const BLOCK: Duration = Duration::from_millis(1000);
+/// How long done markers are kept.
+const DONE_TTL_S: u64 = 7 * 24 * 3600;
+
+/// Runs the worker until SIGTERM/SIGINT (or [`request_stop`]), with `make_env` built once per
+/// thread (templates, fonts and logos cached in memory; template text is checked on every use).
+///
+/// # Errors
+/// When Redis cannot be reached at start.
+pub fn run(opts: &WorkerOptions, make_env: &(dyn Fn() -> Env + Sync)) -> Result<(), super::QueueError> {
+    // SAFETY: installing a handler that only stores to an atomic, which is signal-safe.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
+    }
+    let mut con = super::connect(&opts.url)?;
+    let created: redis::RedisResult<()> = redis::cmd("XGROUP")
+        .arg("CREATE")
+        .arg(&opts.keys.jobs)
+        .arg(&opts.group)
+        .arg("0")
+        .arg("MKSTREAM")
+        .query(&mut con);
+    if let Err(e) = created {
+        if e.code() != Some("BUSYGROUP") {
+            return Err(e.into());
+        }
+    }
+    let frames = FrameCache::memory_only(128 << 20);
+    std::thread::scope(|scope| {
+        for i in 1..=opts.threads.max(1) {
+            let consumer = format!("{}-{i}", opts.name);
+            let frames = frames.clone();
+            scope.spawn(move || Thread::new(opts, consumer, frames).run(make_env));
+        }
+    });
+    Ok(())
+}
+
+/// One consumer.
+struct Thread<'a> {
+    opts: &'a WorkerOptions,
+    consumer: String,
+    frames: FrameCache,
+    in_flight: Arc<Mutex<HashSet<String>>>,
+}
+
+/// An entry to handle: its id and fields.
+type Entry = (String, String);
+
+impl<'a> Thread<'a> {
+    fn new(opts: &'a WorkerOptions, consumer: String, frames: FrameCache) -> Self {
+        Thread { opts, consumer, frames, in_flight: Arc::new(Mutex::new(HashSet::new())) }
+    }
+
+    fn connect(&self) -> redis::Connection {
+        let mut wait = Duration::from_millis(100);
+        loop {
+            if let Ok(client) = redis::Client::open(self.opts.url.as_str()) {
+                if let Ok(con) = client.get_connection() {
+                    let _ = con.set_read_timeout(Some(BLOCK * 3));
+                    return con;
+                }
+            }
+            std::thread::sleep(wait);
+            wait = (wait * 2).min(Duration::from_secs(5));
+        }
+    }
+
+    fn run(&self, make_env: &(dyn Fn() -> Env + Sync)) {
+        let env = make_env();
+        let heartbeat = self.heartbeat();
+        let mut con = self.connect();
+        let mut own_pending_done = false;
+        while !STOP.load(Ordering::SeqCst) {
+            let next = if own_pending_done {
+                self.claim_idle(&mut con).and_then(|e| match e {
+                    Some(e) => Ok(Some(e)),
+                    None => self.read(&mut con, ">"),
+                })
+            } else {
+                self.read(&mut con, "0")
+            };
+            match next {
+                Ok(Some((id, json))) => {
+                    if let Err(e) = self.handle(&mut con, &env, &id, &json) {
+                        eprintln!("worker {}: {id}: redis: {e}; reconnecting", self.consumer);
+                        con = self.connect();
+                    }
+                }
+                Ok(None) => own_pending_done = true,
+                Err(e) => {
+                    if !e.is_timeout() {
+                        eprintln!("worker {}: redis: {e}; reconnecting", self.consumer);
+                    }
+                    con = self.connect();
+                }
+            }
+        }
+        drop(heartbeat);
+    }
+
+    /// Keeps this consumer's in-flight entries claimed (their idle time reset) while it works.
+    fn heartbeat(&self) -> Heartbeat {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (in_flight, opts, consumer, flag) =
+            (self.in_flight.clone(), self.opts.clone(), self.consumer.clone(), stop.clone());
+        let handle = std::thread::spawn(move || {
+            let mut con: Option<redis::Connection> = None;
+            while !flag.load(Ordering::SeqCst) {
+                std::thread::sleep(opts.visibility / 3);
+                let ids: Vec<String> =
+                    in_flight.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect();
+                if ids.is_empty() {
+                    continue;
+                }
+                if con.is_none() {
+                    con = redis::Client::open(opts.url.as_str()).and_then(|c| c.get_connection()).ok();
+                }
+                if let Some(c) = con.as_mut() {
+                    let mut cmd = redis::cmd("XCLAIM");
+                    cmd.arg(&opts.keys.jobs).arg(&opts.group).arg(&consumer).arg(0).arg(&ids).arg("JUSTID");
+                    if cmd.query::<redis::Value>(c).is_err() {
+                        con = None;
+                    }
+                }
+            }
+        });
+        Heartbeat { stop, handle: Some(handle) }
+    }
+
+    /// The next entry of this consumer's pending list (`from` = "0") or a new one (">").
+    fn read(&self, con: &mut redis::Connection, from: &str) -> redis::RedisResult<Option<Entry>> {
+        let mut cmd = redis::cmd("XREADGROUP");
+        cmd.arg("GROUP").arg(&self.opts.group).arg(&self.consumer).arg("COUNT").arg(1);
+        if from == ">" {
+            cmd.arg("BLOCK").arg(BLOCK.as_millis() as u64);
+        }
+        cmd.arg("STREAMS").arg(&self.opts.keys.jobs).arg(from);
+        let reply: Option<redis::streams::StreamReadReply> = cmd.query(con)?;
+        Ok(reply
+            .and_then(|r| r.keys.into_iter().next())
+            .and_then(|k| k.ids.into_iter().next())
+            .and_then(entry))
+    }
+
+    /// An entry idle past the visibility timeout, taken over from whoever held it.
+    fn claim_idle(&self, con: &mut redis::Connection) -> redis::RedisResult<Option<Entry>> {
+        let reply: redis::Value = redis::cmd("XAUTOCLAIM")
+            .arg(&self.opts.keys.jobs)
+            .arg(&self.opts.group)
+            .arg(&self.consumer)
+            .arg(self.opts.visibility.as_millis() as u64)
+            .arg("0-0")
+            .arg("COUNT")
+            .arg(1)
+            .query(con)?;
+        // [next-cursor, [[id, [field, value, …]], …], [deleted ids]]
+        let redis::Value::Array(parts) = reply else { return Ok(None) };
+        let Some(redis::Value::Array(claimed)) = parts.get(1) else { return Ok(None) };
+        for item in claimed {
+            let redis::Value::Array(pair) = item else { continue };
+            let (Some(id), Some(redis::Value::Array(fields))) = (pair.first(), pair.get(1)) else { continue };
+            let id: String = redis::from_redis_value(id)?;
+            for kv in fields.chunks(2) {
+                let key: String = redis::from_redis_value(&kv[0]).unwrap_or_default();
+                if key == "job" && kv.len() == 2 {
+                    return Ok(Some((id, redis::from_redis_value(&kv[1])?)));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// How many times `id` has been delivered.
+    fn deliveries(&self, con: &mut redis::Connection, id: &str) -> u64 {
+        let reply: redis::RedisResult<Vec<(String, String, u64, u64)>> = redis::cmd("XPENDING")
+            .arg(&self.opts.keys.jobs)
+            .arg(&self.opts.group)
+            .arg(id)
+            .arg(id)
+            .arg(1)
+            .query(con);
+        reply.ok().and_then(|v| v.first().map(|e| e.3)).unwrap_or(1)
+    }
+
+    /// Renders one entry and settles it. A Redis error leaves it pending (it is not acked).
+    fn handle(&self, con: &mut redis::Connection, env: &Env, id: &str, json: &str) -> redis::RedisResult<()> {
+        let keys = &self.opts.keys;
+        let Ok(entry) = serde_json::from_str::<QueueJob>(json) else {
+            let mut tx = redis::pipe();
+            tx.atomic()
+                .cmd("XADD")
+                .arg(&keys.dead)
+                .arg("*")
+                .arg("job")
+                .arg(json)
+                .arg("error")
+                .arg("not a coverforge job")
+                .ignore()
+                .cmd("XACK")
+                .arg(&keys.jobs)
+                .arg(&self.opts.group)
+                .arg(id)
+                .ignore();
+            return tx.query(con);
+        };
+        self.in_flight.lock().unwrap_or_else(|e| e.into_inner()).insert(id.to_string());
+        let started = Instant::now();
+        let outcome = self.render(con, env, &entry, id);
+        self.in_flight.lock().unwrap_or_else(|e| e.into_inner()).remove(id);
+        let job = entry.mapped(self.opts.root.as_deref());
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as f64)
+            .unwrap_or(0.0);
+        let mut result = QueueResult {
+            enqueue: entry.enqueue.clone(),
+            seq: entry.seq,
+            input: job.video.clone(),
+            output: job.output.clone(),
+            variant: job.variant.clone(),
+            status: String::new(),
+            worker: self.consumer.clone(),
+            error: None,
+            render_ms: started.elapsed().as_secs_f64() * 1000.0,
+            queue_ms: now_ms - id_ms(id),
+        };
+        let mut tx = redis::pipe();
+        tx.atomic();
+        match outcome {
+            Outcome::Done { hash, skipped } => {
+                result.status = if skipped { "skipped" } else { "ok" }.into();
+                tx.cmd("SET").arg(keys.done(&hash)).arg(1).arg("EX").arg(DONE_TTL_S).ignore();
+                tx.cmd("XACK").arg(&keys.jobs).arg(&self.opts.group).arg(id).ignore();
+            }
+            Outcome::Failed(e) => {
+                let permanent = matches!(
+                    e.kind,
+                    ErrorKind::InputMedia
+                        | ErrorKind::Template
+                        | ErrorKind::Limit
+                        | ErrorKind::Unsupported
+                        | ErrorKind::Usage
+                );
+                let deliveries = self.deliveries(con, id);
+                if permanent || deliveries >= self.opts.max_deliveries {
+                    result.status = "dead".into();
+                    tx.cmd("XADD")
+                        .arg(&keys.dead)
+                        .arg("*")
+                        .arg("job")
+                        .arg(json)
+                        .arg("error")
+                        .arg(&e.message)
+                        .ignore();
+                    tx.cmd("XACK").arg(&keys.jobs).arg(&self.opts.group).arg(id).ignore();
+                } else {
+                    // Left pending: taken again once idle past the visibility timeout.
+                    result.status = "failed".into();
+                }
+                result.error = Some(e);
+            }
+        }
+        let line = serde_json::to_string(&result).expect("results serialise");
+        tx.cmd("XADD").arg(&keys.results).arg("*").arg("result").arg(line).ignore();
+        tx.query(con)
+    }
+
+    fn render(&self, con: &mut redis::Connection, env: &Env, entry: &QueueJob, id: &str) -> Outcome {
+        let job = entry.mapped(self.opts.root.as_deref());
+        let fail = |e: Error| Outcome::Failed(ErrorReport::new(&e, format!("{}: {e}", job.video.display())));
+        let _deadline = pipeline::Deadline::start(env);
+        let prepared = match pipeline::prepare(&job, env) {
+            Ok(p) => p,
+            Err(e) => return fail(e),
+        };
+        let identity = match crate::files::content_identity(&job.video) {
+            Ok(i) => i,
+            Err(e) => {
+                return fail(
+                    crate::probe::ProbeError::Io { path: job.video.clone(), message: e.to_string() }.into(),
+                )
+            }
+        };
+        let hash = match crate::batch::job_hash(
+            &identity,
+            &prepared.meta,
+            &prepared.doc,
+            "queue",
+            &self.opts.render,
+            env,
+        ) {
+            Ok(h) => h,
+            Err(e) => return fail(e),
+        };
+        let done: bool = con.exists(self.opts.keys.done(&hash)).unwrap_or(false);
+        if done && job.output.is_file() {
+            return Outcome::Done { hash, skipped: true };
+        }
+        if let Some(hook) = test_hooks::transient(&job.output, self.deliveries(con, id)) {
+            return Outcome::Failed(hook);
+        }
+        if let Some(dir) = job.output.parent().filter(|d| !d.as_os_str().is_empty()) {
+            let _ = std::fs::create_dir_all(dir); // a failure shows as the write's error
+        }
+        let delivery = Delivery {
+            cache: Some((&self.frames, identity.as_str())),
+            durability: crate::files::Durability::Synced,
+            keep_canvas: false,
+        };
+        match pipeline::finish(&job, prepared, &self.opts.render, env, &delivery) {
+            Ok(_) => {
+                test_hooks::rendered(&job.output);
+                Outcome::Done { hash, skipped: false }
+            }
+            Err(e) => fail(e),
+        }
+    }
+}
+
+enum Outcome {
+    Done { hash: String, skipped: bool },
+    Failed(ErrorReport),
+}
+
+fn entry(id: redis::streams::StreamId) -> Option<Entry> {
+    let json: String = id.map.get("job").and_then(|v| redis::from_redis_value(v).ok())?;
+    Some((id.id, json))
+}
+
+/// Stops the heartbeat thread when dropped.
+struct Heartbeat {
+    stop: Arc<AtomicBool>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Heartbeat {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// What the fleet tests need to see and provoke, enabled only by environment variables.
+mod test_hooks {
+    use std::io::Write;
+    use std::path::Path;
+
+    /// `COVERFORGE_TEST_RENDER_LOG=FILE`: a line per render actually done (the output), so a
+    /// test counts renders, not files.
+    pub fn rendered(output: &Path) {
+        if let Some(log) = std::env::var_os("COVERFORGE_TEST_RENDER_LOG") {
+            if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(log) {
+                // One write per line: processes append to the same file.
+                let _ = f.write_all(format!("{}\n", output.display()).as_bytes());
+            }
+        }
+    }
+
+    /// `COVERFORGE_TEST_TRANSIENT=TEXT`: the first delivery of a job whose output contains TEXT
+    /// fails as a transient I/O error.
+    pub fn transient(output: &Path, deliveries: u64) -> Option<crate::error::ErrorReport> {
+        let text = std::env::var("COVERFORGE_TEST_TRANSIENT").ok()?;
+        (deliveries <= 1 && output.to_string_lossy().contains(&text)).then(|| crate::error::ErrorReport {
+            kind: crate::error::ErrorKind::Io,
+            message: format!("{}: test hook: transient failure", output.display()),
+            file: None,
+            line: None,
+            column: None,
+        })
+    }
+}

@@ -1,0 +1,224 @@
+//! The worker fleet on a real Redis (Debian's redis-server, started per test on a private
+//! socket and stopped after): every job rendered once, nothing lost when workers are killed,
+//! poison jobs dead-lettered once, transient failures retried, dead letters re-enqueued.
+
+mod common;
+use common::*;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Redis {
+    child: Child,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Redis {
+    fn start() -> Redis {
+        let dir = tempdir();
+        let sock = dir.path().join("redis.sock");
+        let child = Command::new("redis-server")
+            .args(["--port", "0", "--save", "", "--appendonly", "no", "--unixsocket"])
+            .arg(&sock)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server (make deps installs it)");
+        let start = Instant::now();
+        while !sock.exists() {
+            assert!(start.elapsed() < Duration::from_secs(10), "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Redis { child, url: format!("redis+unix://{}", sock.display()), _dir: dir }
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A folder with one short clip and `n` deliverables of it (`clip.kNNN.yaml`, the thumbnail
+/// template): `n` quick jobs.
+fn jobs_folder(n: usize, extra: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempdir();
+    std::fs::copy(repo("samples/cooking.mp4"), dir.path().join("clip.mp4")).unwrap();
+    for i in 0..n {
+        std::fs::write(
+            dir.path().join(format!("clip.k{i:03}.yaml")),
+            format!("template: thumb-320x180\ntitle: 第 {i} 期\nframe: 1s\n"),
+        )
+        .unwrap();
+    }
+    for (name, text) in extra {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    dir
+}
+
+fn worker(redis: &Redis, name: &str, log: &Path, env: &[(&str, &str)]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_coverforge"))
+        .args(["worker", "--redis", &redis.url, "--name", name, "-j", "2", "--visibility", "2"])
+        .env("COVERFORGE_HOME", root())
+        .env("COVERFORGE_TEST_RENDER_LOG", log)
+        .envs(env.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+fn enqueue_wait(url: &str, input: &Path, out: &Path, report: &Path) -> Output {
+    run_in(
+        input,
+        &[
+            "enqueue",
+            &input.to_string_lossy(),
+            "-o",
+            &out.to_string_lossy(),
+            "--redis",
+            url,
+            "--wait",
+            "--report",
+            &report.to_string_lossy(),
+        ],
+    )
+}
+
+fn renders(log: &Path) -> Vec<String> {
+    std::fs::read_to_string(log).unwrap_or_default().lines().map(str::to_owned).collect()
+}
+
+fn results(report: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(report).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+fn pending(redis: &Redis) -> u64 {
+    let r = run_in(&root(), &["queue", "status", "--redis", &redis.url, "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    v["pending"].as_u64().unwrap()
+}
+
+fn stop(mut children: Vec<Child>) {
+    for c in &children {
+        // SAFETY: signalling our own children.
+        unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+    }
+    for c in &mut children {
+        let status = c.wait().unwrap();
+        assert_eq!(status.code(), Some(0), "a worker stops cleanly on SIGTERM");
+    }
+}
+
+#[test]
+fn three_workers_render_every_job_exactly_once() {
+    let redis = Redis::start();
+    let input = jobs_folder(60, &[]);
+    let out = tempdir();
+    let log = input.path().join("renders.log");
+    let workers: Vec<Child> = (1..=3).map(|i| worker(&redis, &format!("w{i}"), &log, &[])).collect();
+    let report = input.path().join("r.jsonl");
+    let r = enqueue_wait(&redis.url, input.path(), out.path(), &report);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let rendered = renders(&log);
+    let mut distinct = rendered.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!((rendered.len(), distinct.len()), (60, 60), "each job rendered once");
+    assert_eq!(results(&report).len(), 60);
+    assert_eq!(pending(&redis), 0);
+    let by_worker: std::collections::HashSet<String> = results(&report)
+        .iter()
+        .map(|r| r["worker"].as_str().unwrap().split('-').next().unwrap().to_string())
+        .collect();
+    assert!(by_worker.len() >= 2, "the jobs were shared: {by_worker:?}");
+
+    // Enqueued again: every job is already done (its input hash), acknowledged without a render.
+    let r = enqueue_wait(&redis.url, input.path(), out.path(), &report);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(results(&report).iter().all(|r| r["status"] == "skipped"), "no second render");
+    assert_eq!(renders(&log).len(), 60);
+    stop(workers);
+}
+
+#[test]
+fn killed_workers_lose_nothing_and_only_in_flight_jobs_render_twice() {
+    let redis = Redis::start();
+    let input = jobs_folder(40, &[]);
+    let out = tempdir();
+    let log = input.path().join("renders.log");
+    let report = input.path().join("r.jsonl");
+    let mut victim = worker(&redis, "victim", &log, &[]);
+    let steady = worker(&redis, "steady", &log, &[]);
+    let url = redis.url.clone();
+    let (inp, outp, rep) = (input.path().to_owned(), out.path().to_owned(), report.clone());
+    let waiter = std::thread::spawn(move || enqueue_wait(&url, &inp, &outp, &rep).code);
+    // kill -9 the victim three times while it works, restarting it under the same name.
+    let mut kills = 0;
+    let start = Instant::now();
+    while kills < 3 && start.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(400));
+        // SAFETY: our own child.
+        unsafe { libc::kill(victim.id() as i32, libc::SIGKILL) };
+        let _ = victim.wait();
+        kills += 1;
+        victim = worker(&redis, "victim", &log, &[]);
+    }
+    assert_eq!(waiter.join().unwrap(), 0);
+    // The last restart may still be starting: let it install its signal handler first.
+    std::thread::sleep(Duration::from_millis(800));
+    stop(vec![victim, steady]);
+    assert_eq!(kills, 3);
+    let rendered = renders(&log);
+    let mut distinct = rendered.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), 40, "0 jobs lost");
+    let twice = rendered.len() - distinct.len();
+    eprintln!(
+        "{} renders for 40 jobs: {twice} rendered again after a kill (at most 2 in flight per kill)",
+        rendered.len()
+    );
+    assert!(twice <= 2 * kills, "only jobs in flight at a kill render twice: {twice}");
+    for p in &distinct {
+        let img = coverforge::pixels::Image::load(Path::new(p)).unwrap_or_else(|e| panic!("{p}: {e}"));
+        assert_eq!((img.width(), img.height()), (320, 180), "{p} complete");
+    }
+    assert_eq!(results(&report).len(), 40);
+    assert_eq!(pending(&redis), 0, "nothing left pending");
+}
+
+#[test]
+fn poison_jobs_die_once_transient_ones_retry_and_dead_letters_come_back() {
+    let redis = Redis::start();
+    let input = jobs_folder(4, &[("clip.bad.yaml", "template: thumb-320x180\ntitel: typo\n")]);
+    let out = tempdir();
+    let log = input.path().join("renders.log");
+    let report = input.path().join("r.jsonl");
+    // The first delivery of clip.k001 fails as a transient I/O error.
+    let w = worker(&redis, "w", &log, &[("COVERFORGE_TEST_TRANSIENT", "clip.k001")]);
+    let r = enqueue_wait(&redis.url, input.path(), out.path(), &report);
+    assert_eq!(r.code, 1, "one job is dead: {}", r.stderr);
+    let res = results(&report);
+    let dead: Vec<_> = res.iter().filter(|r| r["status"] == "dead").collect();
+    assert_eq!(dead.len(), 1);
+    assert!(dead[0]["output"].as_str().unwrap().ends_with("clip.bad.jpg"));
+    assert_eq!(dead[0]["error"]["kind"], "template", "a bad sidecar dies at once: {}", dead[0]);
+    assert!(out.path().join("clip.k001.jpg").is_file(), "the transient failure was retried");
+    let status = run_in(&root(), &["queue", "status", "--redis", &redis.url, "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(v["dead"], 1);
+
+    // Fixed and put back: it renders.
+    std::fs::write(input.path().join("clip.bad.yaml"), "template: thumb-320x180\ntitle: fixed\n").unwrap();
+    let r = run_in(&root(), &["queue", "retry-dead", "--redis", &redis.url]);
+    assert!(r.stdout.contains("1 dead letters put back"), "{}", r.stdout);
+    let start = Instant::now();
+    while !out.path().join("clip.bad.jpg").is_file() {
+        assert!(start.elapsed() < Duration::from_secs(30), "the re-enqueued job never rendered");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    stop(vec![w]);
+}
