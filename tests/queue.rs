@@ -58,9 +58,9 @@ fn jobs_folder(n: usize, extra: &[(&str, &str)]) -> tempfile::TempDir {
     dir
 }
 
-fn worker(redis: &Redis, name: &str, log: &Path, env: &[(&str, &str)]) -> Child {
+fn worker(url: &str, name: &str, log: &Path, env: &[(&str, &str)]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_coverforge"))
-        .args(["worker", "--redis", &redis.url, "--name", name, "-j", "2", "--visibility", "2"])
+        .args(["worker", "--redis", url, "--name", name, "-j", "2", "--visibility", "2"])
         .env("COVERFORGE_HOME", root())
         .env("COVERFORGE_TEST_RENDER_LOG", log)
         .envs(env.iter().copied())
@@ -118,7 +118,7 @@ fn three_workers_render_every_job_exactly_once() {
     let input = jobs_folder(60, &[]);
     let out = tempdir();
     let log = input.path().join("renders.log");
-    let workers: Vec<Child> = (1..=3).map(|i| worker(&redis, &format!("w{i}"), &log, &[])).collect();
+    let workers: Vec<Child> = (1..=3).map(|i| worker(&redis.url, &format!("w{i}"), &log, &[])).collect();
     let report = input.path().join("r.jsonl");
     let r = enqueue_wait(&redis.url, input.path(), out.path(), &report);
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -150,8 +150,8 @@ fn killed_workers_lose_nothing_and_only_in_flight_jobs_render_twice() {
     let out = tempdir();
     let log = input.path().join("renders.log");
     let report = input.path().join("r.jsonl");
-    let mut victim = worker(&redis, "victim", &log, &[]);
-    let steady = worker(&redis, "steady", &log, &[]);
+    let mut victim = worker(&redis.url, "victim", &log, &[]);
+    let steady = worker(&redis.url, "steady", &log, &[]);
     let url = redis.url.clone();
     let (inp, outp, rep) = (input.path().to_owned(), out.path().to_owned(), report.clone());
     let waiter = std::thread::spawn(move || enqueue_wait(&url, &inp, &outp, &rep).code);
@@ -164,7 +164,7 @@ fn killed_workers_lose_nothing_and_only_in_flight_jobs_render_twice() {
         unsafe { libc::kill(victim.id() as i32, libc::SIGKILL) };
         let _ = victim.wait();
         kills += 1;
-        victim = worker(&redis, "victim", &log, &[]);
+        victim = worker(&redis.url, "victim", &log, &[]);
     }
     assert_eq!(waiter.join().unwrap(), 0);
     // The last restart may still be starting: let it install its signal handler first.
@@ -198,7 +198,7 @@ fn poison_jobs_die_once_transient_ones_retry_and_dead_letters_come_back() {
     let log = input.path().join("renders.log");
     let report = input.path().join("r.jsonl");
     // The first delivery of clip.k001 fails as a transient I/O error.
-    let w = worker(&redis, "w", &log, &[("COVERFORGE_TEST_TRANSIENT", "clip.k001")]);
+    let w = worker(&redis.url, "w", &log, &[("COVERFORGE_TEST_TRANSIENT", "clip.k001")]);
     let r = enqueue_wait(&redis.url, input.path(), out.path(), &report);
     assert_eq!(r.code, 1, "one job is dead: {}", r.stderr);
     let res = results(&report);
@@ -221,4 +221,91 @@ fn poison_jobs_die_once_transient_ones_retry_and_dead_letters_come_back() {
         std::thread::sleep(Duration::from_millis(100));
     }
     stop(vec![w]);
+}
+
+#[test]
+fn workers_and_the_waiter_ride_out_a_redis_restart_with_aof() {
+    // Persistence as the docs recommend for production: AOF, fsync every second.
+    let dir = tempdir();
+    let sock = dir.path().join("redis.sock");
+    let start_redis = || {
+        let child = Command::new("redis-server")
+            .args(["--port", "0", "--save", "", "--appendonly", "yes", "--appendfsync", "everysec", "--dir"])
+            .arg(dir.path())
+            .arg("--unixsocket")
+            .arg(&sock)
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let t = Instant::now();
+        while !sock.exists() {
+            assert!(t.elapsed() < Duration::from_secs(10));
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        child
+    };
+    let mut server = start_redis();
+    let url = format!("redis+unix://{}", sock.display());
+    let input = jobs_folder(40, &[]);
+    let out = tempdir();
+    let log = input.path().join("renders.log");
+    let report = input.path().join("r.jsonl");
+    let workers = vec![worker(&url, "a", &log, &[]), worker(&url, "b", &log, &[])];
+    let (u, inp, outp, rep) = (url.clone(), input.path().to_owned(), out.path().to_owned(), report.clone());
+    let waiter = std::thread::spawn(move || enqueue_wait(&u, &inp, &outp, &rep));
+    std::thread::sleep(Duration::from_millis(700));
+    // A graceful restart (SIGTERM writes the AOF), then the same data folder and socket.
+    // SAFETY: our own child.
+    unsafe { libc::kill(server.id() as i32, libc::SIGTERM) };
+    let _ = server.wait();
+    let _ = std::fs::remove_file(&sock);
+    std::thread::sleep(Duration::from_millis(300));
+    server = start_redis();
+    let r = waiter.join().unwrap();
+    assert_eq!(r.code, 0, "{} {}", r.stdout, r.stderr);
+    stop(workers);
+    let mut distinct = renders(&log);
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), 40, "nothing lost across the restart");
+    assert_eq!(results(&report).len(), 40);
+    let _ = server.kill();
+    let _ = server.wait();
+}
+
+#[test]
+fn control_pauses_resumes_and_drains_the_fleet() {
+    let redis = Redis::start();
+    let input = jobs_folder(6, &[]);
+    let out = tempdir();
+    let log = input.path().join("renders.log");
+    let mut w = worker(&redis.url, "w", &log, &[]);
+    std::thread::sleep(Duration::from_millis(500));
+    let control = |what: &str| {
+        let r = run_in(&root(), &["queue", "control", what, "--redis", &redis.url]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    };
+    control("pause");
+    std::thread::sleep(Duration::from_millis(500));
+    let r =
+        run_in(input.path(), &["enqueue", ".", "-o", &out.path().to_string_lossy(), "--redis", &redis.url]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(renders(&log).is_empty(), "paused: nothing rendered");
+    control("resume");
+    let t = Instant::now();
+    while renders(&log).len() < 6 {
+        assert!(t.elapsed() < Duration::from_secs(30), "resumed but not done");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    control("drain");
+    let t = Instant::now();
+    loop {
+        if let Some(status) = w.try_wait().unwrap() {
+            assert_eq!(status.code(), Some(0), "drained workers exit 0");
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(10), "drain did not stop the worker");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

@@ -397,6 +397,18 @@ pub enum QueueAction {
         #[arg(long, default_value_t = false)]
         json: bool,
     },
+    /// Tell every worker of the fleet to reload (templates, fonts, logos, settings), pause,
+    /// resume or drain (finish in-flight jobs and exit).
+    Control {
+        /// What to do.
+        command: coverforge::queue::Control,
+        /// Redis URL.
+        #[arg(long, env = "COVERFORGE_REDIS")]
+        redis: String,
+        /// Stream name.
+        #[arg(long, default_value = "covers")]
+        stream: String,
+    },
     /// Put every dead letter back on the jobs stream.
     RetryDead {
         /// Redis URL.

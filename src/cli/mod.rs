@@ -263,6 +263,13 @@ fn run(command: Command, opts: &RenderOptions, env: &Env, plan: &EnvPlan) -> Out
                 }
                 Ok(ExitCode::SUCCESS)
             }
+            QueueAction::Control { command, redis, stream } => {
+                let mut con = coverforge::queue::connect(&redis).map_err(queue_failure)?;
+                coverforge::queue::control(&mut con, &coverforge::queue::Keys::new(&stream), command)
+                    .map_err(queue_failure)?;
+                println!("{command:?} sent to the workers of {stream}");
+                Ok(ExitCode::SUCCESS)
+            }
             QueueAction::RetryDead { redis, stream } => {
                 let mut con = coverforge::queue::connect(&redis).map_err(queue_failure)?;
                 let n = coverforge::queue::retry_dead(&mut con, &coverforge::queue::Keys::new(&stream))
@@ -314,7 +321,7 @@ fn enqueue(
     if !wait || done.jobs == 0 {
         return Ok(ExitCode::SUCCESS);
     }
-    let results = coverforge::queue::wait(&mut con, &keys, &done).map_err(queue_failure)?;
+    let results = coverforge::queue::wait(url, &mut con, &keys, &done).map_err(queue_failure)?;
     if let Some(path) = report {
         let lines: String =
             results.iter().map(|r| serde_json::to_string(r).expect("results serialise") + "\n").collect();

@@ -37,6 +37,8 @@ pub struct Keys {
     pub results: String,
     /// Dead letters.
     pub dead: String,
+    /// Fleet commands (`queue control`): reload, pause, resume, drain.
+    pub control: String,
     prefix: String,
 }
 
@@ -48,6 +50,7 @@ impl Keys {
             jobs: format!("{prefix}:jobs"),
             results: format!("{prefix}:results"),
             dead: format!("{prefix}:dead"),
+            control: format!("{prefix}:control"),
             prefix,
         }
     }
@@ -292,6 +295,89 @@ pub fn retry_dead(con: &mut redis::Connection, keys: &Keys) -> Result<usize, Que
     Ok(n)
 }
 
+/// A command for every worker of a fleet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Control {
+    /// Read templates, fonts, logos and settings afresh.
+    Reload,
+    /// Take no new jobs (in-flight ones finish).
+    Pause,
+    /// Take jobs again.
+    Resume,
+    /// Finish in-flight jobs and exit.
+    Drain,
+}
+
+/// Tells every worker listening on the stream's control stream.
+///
+/// # Errors
+/// When Redis refuses.
+pub fn control(con: &mut redis::Connection, keys: &Keys, what: Control) -> Result<(), QueueError> {
+    let word =
+        serde_json::to_value(what).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+    // Only recent commands matter to a worker that starts later: keep the last 100.
+    redis::cmd("XADD")
+        .arg(&keys.control)
+        .arg("MAXLEN")
+        .arg("~")
+        .arg(100)
+        .arg("*")
+        .arg("command")
+        .arg(word)
+        .query::<String>(con)?;
+    Ok(())
+}
+
+/// Trims the jobs stream below its oldest unfinished entry (MINID; MAXLEN would drop jobs not yet
+/// delivered, as Redis 7.0 ignores consumer groups there), and results older than a day. Called
+/// by workers from time to time.
+///
+/// # Errors
+/// When Redis refuses.
+pub fn trim(con: &mut redis::Connection, keys: &Keys, group: &str) -> Result<(), QueueError> {
+    // The oldest pending entry, else the group's last delivered one: everything before it is done.
+    let summary: redis::Value = redis::cmd("XPENDING").arg(&keys.jobs).arg(group).query(con)?;
+    let oldest_pending = match &summary {
+        redis::Value::Array(parts) => parts.get(1).and_then(|v| redis::from_redis_value::<String>(v).ok()),
+        _ => None,
+    };
+    let floor = match oldest_pending {
+        Some(id) => Some(id),
+        None => {
+            let groups: Vec<std::collections::HashMap<String, redis::Value>> =
+                redis::cmd("XINFO").arg("GROUPS").arg(&keys.jobs).query(con).unwrap_or_default();
+            groups
+                .iter()
+                .find(|g| {
+                    g.get("name").and_then(|v| redis::from_redis_value::<String>(v).ok()).as_deref()
+                        == Some(group)
+                })
+                .and_then(|g| {
+                    g.get("last-delivered-id").and_then(|v| redis::from_redis_value::<String>(v).ok())
+                })
+                // The last delivered entry itself is done: keep from the next id on.
+                .map(|id| {
+                    format!(
+                        "{}-{}",
+                        id_ms(&id) as u64,
+                        id.split('-').nth(1).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0) + 1
+                    )
+                })
+        }
+    };
+    if let Some(floor) = floor {
+        redis::cmd("XTRIM").arg(&keys.jobs).arg("MINID").arg("~").arg(floor).query::<u64>(con)?;
+    }
+    let day_ago = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+        .saturating_sub(86_400_000);
+    redis::cmd("XTRIM").arg(&keys.results).arg("MINID").arg("~").arg(day_ago).query::<u64>(con)?;
+    Ok(())
+}
+
 /// The milliseconds part of a stream id (`1700000000000-0`).
 pub fn id_ms(id: &str) -> f64 {
     id.split('-').next().and_then(|m| m.parse::<f64>().ok()).unwrap_or(0.0)
@@ -303,6 +389,7 @@ pub fn id_ms(id: &str) -> f64 {
 /// # Errors
 /// When Redis refuses.
 pub fn wait(
+    url: &str,
     con: &mut redis::Connection,
     keys: &Keys,
     enqueued: &Enqueued,
@@ -310,7 +397,7 @@ pub fn wait(
     let mut last = format!("{}", (id_ms(&enqueued.first_id) as u64).saturating_sub(1));
     let mut finals: std::collections::BTreeMap<usize, QueueResult> = std::collections::BTreeMap::new();
     while finals.len() < enqueued.jobs {
-        let reply: Option<redis::streams::StreamReadReply> = redis::cmd("XREAD")
+        let reply: redis::RedisResult<Option<redis::streams::StreamReadReply>> = redis::cmd("XREAD")
             .arg("BLOCK")
             .arg(1000)
             .arg("COUNT")
@@ -318,7 +405,24 @@ pub fn wait(
             .arg("STREAMS")
             .arg(&keys.results)
             .arg(&last)
-            .query(con)?;
+            .query(con);
+        let reply = match reply {
+            Ok(r) => r,
+            // Redis restarted or unreachable: keep trying from where we were.
+            Err(e)
+                if e.is_io_error()
+                    || e.is_connection_dropped()
+                    || e.is_connection_refusal()
+                    || e.is_timeout() =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(200));
+                if let Ok(c) = connect(url) {
+                    *con = c;
+                }
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
         for key in reply.map(|r| r.keys).unwrap_or_default() {
             for id in key.ids {
                 last = id.id.clone();

@@ -47,8 +47,14 @@ pub struct WorkerOptions {
     pub render: RenderOptions,
 }
 
-/// Set by SIGTERM/SIGINT: stop reading, finish what is in flight.
+/// Set by SIGTERM/SIGINT or `queue control drain`: stop reading, finish what is in flight.
 static STOP: AtomicBool = AtomicBool::new(false);
+/// Set by `queue control pause`, cleared by `resume`: take no new jobs.
+static PAUSED: AtomicBool = AtomicBool::new(false);
+/// Bumped by `queue control reload`: threads build their environment afresh.
+static RELOADS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+/// Entries a thread handles between two trims of the streams.
+const TRIM_EVERY: u64 = 50;
 
 extern "C" fn on_signal(_: libc::c_int) {
     STOP.store(true, Ordering::SeqCst);
@@ -90,6 +96,10 @@ pub fn run(opts: &WorkerOptions, make_env: &(dyn Fn() -> Env + Sync)) -> Result<
         }
     }
     let frames = FrameCache::memory_only(128 << 20);
+    {
+        let opts = opts.clone();
+        std::thread::spawn(move || listen_for_control(&opts));
+    }
     std::thread::scope(|scope| {
         for i in 1..=opts.threads.max(1) {
             let consumer = format!("{}-{i}", opts.name);
@@ -131,11 +141,24 @@ impl<'a> Thread<'a> {
     }
 
     fn run(&self, make_env: &(dyn Fn() -> Env + Sync)) {
-        let env = make_env();
+        let mut env = make_env();
+        let mut reloads = RELOADS.load(Ordering::SeqCst);
         let heartbeat = self.heartbeat();
         let mut con = self.connect();
         let mut own_pending_done = false;
+        let mut handled = 0u64;
         while !STOP.load(Ordering::SeqCst) {
+            if RELOADS.load(Ordering::SeqCst) != reloads {
+                reloads = RELOADS.load(Ordering::SeqCst);
+                env = make_env(); // templates, fonts, logos and settings read afresh
+            }
+            if PAUSED.load(Ordering::SeqCst) {
+                // After the pause, this consumer's pending entries come first again: one may
+                // have been delivered while the pause arrived.
+                own_pending_done = false;
+                std::thread::sleep(Duration::from_millis(200));
+                continue;
+            }
             let next = if own_pending_done {
                 self.claim_idle(&mut con).and_then(|e| match e {
                     Some(e) => Ok(Some(e)),
@@ -145,10 +168,16 @@ impl<'a> Thread<'a> {
                 self.read(&mut con, "0")
             };
             match next {
+                // Delivered just as a pause came: it stays pending for this consumer.
+                Ok(Some(_)) if PAUSED.load(Ordering::SeqCst) => {}
                 Ok(Some((id, json))) => {
                     if let Err(e) = self.handle(&mut con, &env, &id, &json) {
                         eprintln!("worker {}: {id}: redis: {e}; reconnecting", self.consumer);
                         con = self.connect();
+                    }
+                    handled += 1;
+                    if handled.is_multiple_of(TRIM_EVERY) {
+                        let _ = super::trim(&mut con, &self.opts.keys, &self.opts.group);
                     }
                 }
                 Ok(None) => own_pending_done = true,
@@ -385,6 +414,57 @@ impl<'a> Thread<'a> {
 enum Outcome {
     Done { hash: String, skipped: bool },
     Failed(ErrorReport),
+}
+
+/// Follows the control stream (`queue control`) from now on and sets the fleet flags.
+fn listen_for_control(opts: &WorkerOptions) {
+    let mut last = "$".to_string();
+    let mut con: Option<redis::Connection> = None;
+    while !STOP.load(Ordering::SeqCst) {
+        if con.is_none() {
+            con = redis::Client::open(opts.url.as_str()).and_then(|c| c.get_connection()).ok();
+            if let Some(c) = &con {
+                let _ = c.set_read_timeout(Some(BLOCK * 3));
+            }
+            if con.is_none() {
+                std::thread::sleep(Duration::from_millis(500));
+                continue;
+            }
+        }
+        let Some(c) = con.as_mut() else { continue };
+        let reply: redis::RedisResult<Option<redis::streams::StreamReadReply>> = redis::cmd("XREAD")
+            .arg("BLOCK")
+            .arg(BLOCK.as_millis() as u64)
+            .arg("STREAMS")
+            .arg(&opts.keys.control)
+            .arg(&last)
+            .query(c);
+        match reply {
+            Ok(reply) => {
+                for key in reply.map(|r| r.keys).unwrap_or_default() {
+                    for id in key.ids {
+                        last = id.id.clone();
+                        let command: String = id
+                            .map
+                            .get("command")
+                            .and_then(|v| redis::from_redis_value(v).ok())
+                            .unwrap_or_default();
+                        match command.as_str() {
+                            "reload" => {
+                                RELOADS.fetch_add(1, Ordering::SeqCst);
+                            }
+                            "pause" => PAUSED.store(true, Ordering::SeqCst),
+                            "resume" => PAUSED.store(false, Ordering::SeqCst),
+                            "drain" => STOP.store(true, Ordering::SeqCst),
+                            _ => {}
+                        }
+                    }
+                }
+            }
+            Err(e) if e.is_timeout() => {}
+            Err(_) => con = None,
+        }
+    }
 }
 
 fn entry(id: redis::streams::StreamId) -> Option<Entry> {
