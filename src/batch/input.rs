@@ -106,11 +106,31 @@ fn read_text(path: &Path, limit: u64, what: &'static str) -> Result<String, Batc
 /// `NAME.<id>.ext`; jobs whose metadata cannot be read stay as they are (the job reports why).
 pub fn expand_variants(batch: BatchInput, limits: &Limits) -> BatchInput {
     let defaults = batch.defaults.as_ref().map(|(_, m)| m);
+    let has_variants = defaults.is_some_and(|d| d.contains_key("variants"));
+    // Manifests name the same sidecar for many jobs: read each once.
+    let mut known: HashMap<PathBuf, Vec<String>> = HashMap::new();
     let mut jobs = Vec::with_capacity(batch.jobs.len());
     for job in batch.jobs {
-        let ids: Vec<String> = match crate::metadata::load_variants(&job.meta, &job.video, defaults, limits) {
-            Ok(all) => all.into_iter().filter_map(|m| m.variant).collect(),
-            Err(_) => Vec::new(),
+        let ids_of = |job: &BatchJob| -> Vec<String> {
+            match crate::metadata::load_variants(&job.meta, &job.video, defaults, limits) {
+                Ok(all) => all.into_iter().filter_map(|m| m.variant).collect(),
+                Err(_) => Vec::new(),
+            }
+        };
+        let ids: Vec<String> = match &job.meta {
+            MetaSource::File(path) => {
+                if let Some(ids) = known.get(path) {
+                    ids.clone()
+                } else {
+                    // Most files have no `variants:`; only those are parsed here.
+                    let text = crate::files::read_bounded(path, limits.max_metadata_bytes, "metadata file")
+                        .unwrap_or_default();
+                    let ids = if has_variants || text.windows(9).any(|w| w == b"variants:") { ids_of(&job) } else { Vec::new() };
+                    known.insert(path.clone(), ids.clone());
+                    ids
+                }
+            }
+            _ => ids_of(&job),
         };
         if ids.is_empty() {
             jobs.push(job);

@@ -100,13 +100,22 @@ pub fn run(opts: &WorkerOptions, make_env: &(dyn Fn() -> Env + Sync)) -> Result<
         let opts = opts.clone();
         std::thread::spawn(move || listen_for_control(&opts));
     }
+    let (commits, pending) = std::sync::mpsc::channel();
+    let committer = {
+        let url = opts.url.clone();
+        std::thread::spawn(move || committer(url, pending))
+    };
     std::thread::scope(|scope| {
         for i in 1..=opts.threads.max(1) {
             let consumer = format!("{}-{i}", opts.name);
             let frames = frames.clone();
-            scope.spawn(move || Thread::new(opts, consumer, frames).run(make_env));
+            let commits = commits.clone();
+            scope.spawn(move || Thread::new(opts, consumer, frames, commits).run(make_env));
         }
     });
+    // Every render thread is done: the committer settles what they handed over, then ends.
+    drop(commits);
+    let _ = committer.join();
     Ok(())
 }
 
@@ -116,14 +125,65 @@ struct Thread<'a> {
     consumer: String,
     frames: FrameCache,
     in_flight: Arc<Mutex<HashSet<String>>>,
+    commits: std::sync::mpsc::Sender<Commit>,
+}
+
+/// A rendered job waiting for its cover to reach the disk before it is acknowledged.
+struct Commit {
+    output: PathBuf,
+    /// SET done, XACK, XADD result: one MULTI/EXEC.
+    pipe: redis::Pipeline,
+    id: String,
+    in_flight: Arc<Mutex<HashSet<String>>>,
+}
+
+impl Commit {
+    /// Flushes the cover, then settles the job in Redis.
+    fn settle(self, con: &mut redis::Connection) -> redis::RedisResult<()> {
+        if let Ok(f) = std::fs::File::open(&self.output) {
+            let _ = f.sync_data();
+        }
+        let done = self.pipe.query(con);
+        if done.is_ok() {
+            self.in_flight.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.id);
+        }
+        done
+    }
+}
+
+/// Settles commits in order, off the render threads (as batch's committer flushes covers), and
+/// never drops one: a lost connection is reopened until it goes through.
+fn committer(url: String, commits: std::sync::mpsc::Receiver<Commit>) {
+    let mut con: Option<redis::Connection> = None;
+    for commit in commits {
+        let output = commit.output.clone();
+        if let Ok(f) = std::fs::File::open(&output) {
+            let _ = f.sync_data();
+        }
+        let mut wait = Duration::from_millis(100);
+        loop {
+            if con.is_none() {
+                con = redis::Client::open(url.as_str()).and_then(|c| c.get_connection()).ok();
+            }
+            if let Some(c) = con.as_mut() {
+                if commit.pipe.query::<()>(c).is_ok() {
+                    commit.in_flight.lock().unwrap_or_else(|e| e.into_inner()).remove(&commit.id);
+                    break;
+                }
+                con = None;
+            }
+            std::thread::sleep(wait);
+            wait = (wait * 2).min(Duration::from_secs(5));
+        }
+    }
 }
 
 /// An entry to handle: its id and fields.
 type Entry = (String, String);
 
 impl<'a> Thread<'a> {
-    fn new(opts: &'a WorkerOptions, consumer: String, frames: FrameCache) -> Self {
-        Thread { opts, consumer, frames, in_flight: Arc::new(Mutex::new(HashSet::new())) }
+    fn new(opts: &'a WorkerOptions, consumer: String, frames: FrameCache, commits: std::sync::mpsc::Sender<Commit>) -> Self {
+        Thread { opts, consumer, frames, in_flight: Arc::new(Mutex::new(HashSet::new())), commits }
     }
 
     fn connect(&self) -> redis::Connection {
@@ -300,7 +360,7 @@ impl<'a> Thread<'a> {
         self.in_flight.lock().unwrap_or_else(|e| e.into_inner()).insert(id.to_string());
         let started = Instant::now();
         let outcome = self.render(con, env, &entry, id);
-        self.in_flight.lock().unwrap_or_else(|e| e.into_inner()).remove(id);
+        let fresh = matches!(outcome, Outcome::Done { skipped: false, .. });
         let job = entry.mapped(self.opts.root.as_deref());
         let now_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -356,7 +416,17 @@ impl<'a> Thread<'a> {
         }
         let line = serde_json::to_string(&result).expect("results serialise");
         tx.cmd("XADD").arg(&keys.results).arg("*").arg("result").arg(line).ignore();
-        tx.query(con)
+        if fresh {
+            // A new cover: flushed to disk, then acknowledged, by the committer.
+            let commit = Commit { output: job.output, pipe: tx, id: id.to_string(), in_flight: self.in_flight.clone() };
+            if let Err(std::sync::mpsc::SendError(c)) = self.commits.send(commit) {
+                c.settle(con)?;
+            }
+            return Ok(());
+        }
+        let settled = tx.query(con);
+        self.in_flight.lock().unwrap_or_else(|e| e.into_inner()).remove(id);
+        settled
     }
 
     fn render(&self, con: &mut redis::Connection, env: &Env, entry: &QueueJob, id: &str) -> Outcome {
@@ -390,7 +460,7 @@ impl<'a> Thread<'a> {
         if done && job.output.is_file() {
             return Outcome::Done { hash, skipped: true };
         }
-        if let Some(hook) = test_hooks::transient(&job.output, self.deliveries(con, id)) {
+        if let Some(hook) = test_hooks::transient(&job.output, || self.deliveries(con, id)) {
             return Outcome::Failed(hook);
         }
         if let Some(dir) = job.output.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -398,7 +468,8 @@ impl<'a> Thread<'a> {
         }
         let delivery = Delivery {
             cache: Some((&self.frames, identity.as_str())),
-            durability: crate::files::Durability::Synced,
+            // Flushed by the committer before the job is acknowledged (off this thread's path).
+            durability: crate::files::Durability::Unsynced,
             keep_canvas: false,
         };
         match pipeline::finish(&job, prepared, &self.opts.render, env, &delivery) {
@@ -505,9 +576,9 @@ mod test_hooks {
 
     /// `COVERFORGE_TEST_TRANSIENT=TEXT`: the first delivery of a job whose output contains TEXT
     /// fails as a transient I/O error.
-    pub fn transient(output: &Path, deliveries: u64) -> Option<crate::error::ErrorReport> {
+    pub fn transient(output: &Path, deliveries: impl FnOnce() -> u64) -> Option<crate::error::ErrorReport> {
         let text = std::env::var("COVERFORGE_TEST_TRANSIENT").ok()?;
-        (deliveries <= 1 && output.to_string_lossy().contains(&text)).then(|| crate::error::ErrorReport {
+        (output.to_string_lossy().contains(&text) && deliveries() <= 1).then(|| crate::error::ErrorReport {
             kind: crate::error::ErrorKind::Io,
             message: format!("{}: test hook: transient failure", output.display()),
             file: None,
