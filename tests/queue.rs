@@ -309,3 +309,66 @@ fn control_pauses_resumes_and_drains_the_fleet() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+#[test]
+fn a_template_edited_mid_run_applies_to_later_jobs_and_no_cover_mixes_the_two() {
+    let redis = Redis::start();
+    let input = tempdir();
+    let d = input.path();
+    std::fs::copy(repo("samples/cooking.mp4"), d.join("clip.mp4")).unwrap();
+    let template = |color: &str| {
+        format!("canvas: {{width: 64, height: 64}}\nlayers:\n  - kind: rect\n    color: \"{color}\"\n  - kind: text\n    text: {{{{ title }}}}\n    size: 12\n    anchor: center\n")
+    };
+    std::fs::write(d.join("t.yaml.tera"), template("#FF0000")).unwrap();
+    for i in 0..30 {
+        std::fs::write(
+            d.join(format!("clip.k{i:03}.yaml")),
+            format!("template: ./t.yaml.tera\ntitle: t{i}\nframe: 1s\n"),
+        )
+        .unwrap();
+    }
+    let out = tempdir();
+    let log = d.join("renders.log");
+    let w = Command::new(env!("CARGO_BIN_EXE_coverforge"))
+        .args(["worker", "--redis", &redis.url, "--name", "w", "-j", "1", "--visibility", "2"])
+        .env("COVERFORGE_HOME", root())
+        .env("COVERFORGE_TEST_RENDER_LOG", &log)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let r = run_in(d, &["enqueue", ".", "-o", &out.path().to_string_lossy(), "--redis", &redis.url]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let t = Instant::now();
+    while renders(&log).len() < 5 {
+        assert!(t.elapsed() < Duration::from_secs(30));
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // Written whole at once (rename), as editors save.
+    std::fs::write(d.join("t.new"), template("#0000FF")).unwrap();
+    std::fs::rename(d.join("t.new"), d.join("t.yaml.tera")).unwrap();
+    let edited_at = renders(&log).len();
+    while renders(&log).len() < 30 {
+        assert!(t.elapsed() < Duration::from_secs(60), "the run did not finish");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    stop(vec![w]);
+    let order = renders(&log);
+    let mut blue = 0;
+    for (k, p) in order.iter().enumerate() {
+        let img = coverforge::pixels::Image::load(Path::new(p)).unwrap();
+        // A corner, away from the title (JPEG: near the colours, not exact).
+        let c = img.pixel(1, 1);
+        let is_red = c.r > 200 && c.b < 60;
+        let is_blue = c.b > 200 && c.r < 60;
+        assert!(is_red || is_blue, "{p}: a cover of one revision or the other, not {c:?}");
+        if is_blue {
+            blue += 1;
+        }
+        // Jobs rendered well after the edit (one job in flight at most) use the new template.
+        if k > edited_at + 1 {
+            assert!(is_blue, "{p} (render {k}, edit after {edited_at}) still used the old template");
+        }
+    }
+    assert!(blue > 0 && blue < 30, "the edit landed mid-run ({blue} blue)");
+}

@@ -125,7 +125,11 @@ pub fn expand_variants(batch: BatchInput, limits: &Limits) -> BatchInput {
                     // Most files have no `variants:`; only those are parsed here.
                     let text = crate::files::read_bounded(path, limits.max_metadata_bytes, "metadata file")
                         .unwrap_or_default();
-                    let ids = if has_variants || text.windows(9).any(|w| w == b"variants:") { ids_of(&job) } else { Vec::new() };
+                    let ids = if has_variants || text.windows(9).any(|w| w == b"variants:") {
+                        ids_of(&job)
+                    } else {
+                        Vec::new()
+                    };
                     known.insert(path.clone(), ids.clone());
                     ids
                 }

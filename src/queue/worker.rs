@@ -95,7 +95,10 @@ pub fn run(opts: &WorkerOptions, make_env: &(dyn Fn() -> Env + Sync)) -> Result<
             return Err(e.into());
         }
     }
-    let frames = FrameCache::memory_only(128 << 20);
+    // Keyframes: memory, then this machine's disk cache (as batch's), shared by the threads.
+    let frames = FrameCache::new(FrameCache::default_dir(), 2048 << 20)
+        .map(|c| c.with_memory(128 << 20))
+        .unwrap_or_else(|_| FrameCache::memory_only(128 << 20));
     {
         let opts = opts.clone();
         std::thread::spawn(move || listen_for_control(&opts));
@@ -182,7 +185,12 @@ fn committer(url: String, commits: std::sync::mpsc::Receiver<Commit>) {
 type Entry = (String, String);
 
 impl<'a> Thread<'a> {
-    fn new(opts: &'a WorkerOptions, consumer: String, frames: FrameCache, commits: std::sync::mpsc::Sender<Commit>) -> Self {
+    fn new(
+        opts: &'a WorkerOptions,
+        consumer: String,
+        frames: FrameCache,
+        commits: std::sync::mpsc::Sender<Commit>,
+    ) -> Self {
         Thread { opts, consumer, frames, in_flight: Arc::new(Mutex::new(HashSet::new())), commits }
     }
 
@@ -238,6 +246,7 @@ impl<'a> Thread<'a> {
                     handled += 1;
                     if handled.is_multiple_of(TRIM_EVERY) {
                         let _ = super::trim(&mut con, &self.opts.keys, &self.opts.group);
+                        self.frames.evict(); // the disk cache keeps to its bound
                     }
                 }
                 Ok(None) => own_pending_done = true,
@@ -418,7 +427,12 @@ impl<'a> Thread<'a> {
         tx.cmd("XADD").arg(&keys.results).arg("*").arg("result").arg(line).ignore();
         if fresh {
             // A new cover: flushed to disk, then acknowledged, by the committer.
-            let commit = Commit { output: job.output, pipe: tx, id: id.to_string(), in_flight: self.in_flight.clone() };
+            let commit = Commit {
+                output: job.output,
+                pipe: tx,
+                id: id.to_string(),
+                in_flight: self.in_flight.clone(),
+            };
             if let Err(std::sync::mpsc::SendError(c)) = self.commits.send(commit) {
                 c.settle(con)?;
             }
