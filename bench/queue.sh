@@ -35,7 +35,7 @@ for run in 1 2 3; do
   rm -rf "$Q/batch" "$Q/queue"
   t0=$(now); "$BIN" --allow-path "$W/tpl" batch "$W/clips" -o "$Q/batch" -j "$J" -q --no-cache || true; t1=$(now)
   batch_rate=$(python3 -c "print($N/($t1-$t0))")
-  "$BIN" --allow-path "$W/tpl" worker --redis "$R" --stream "run$run" --name "w$run" -j "$J" >/dev/null 2>&1 &
+  "$BIN" --allow-path "$W/tpl" worker --redis "$R" --stream "run$run" --name "w$run" -j "$J" --no-cache >/dev/null 2>&1 &
   sleep 0.5
   t0=$(now); "$BIN" --allow-path "$W/tpl" enqueue "$W/clips" -o "$Q/queue" --redis "$R" --stream "run$run" --wait >/dev/null; t1=$(now)
   queue_rate=$(python3 -c "print($N/($t1-$t0))")

@@ -223,6 +223,9 @@ pub enum Command {
         /// Deliveries of a job before a retried failure goes to the dead letters.
         #[arg(long, default_value_t = 3)]
         max_deliveries: u64,
+        /// Decode every frame: no keyframe cache in memory or on disk.
+        #[arg(long, default_value_t = false)]
+        no_cache: bool,
     },
     /// Inspect and manage a Redis stream of jobs.
     Queue {

@@ -225,7 +225,7 @@ fn run(command: Command, opts: &RenderOptions, env: &Env, plan: &EnvPlan) -> Out
         Command::Enqueue { input, output, redis, stream, template, wait, report } => {
             enqueue(&input, &output, &redis, &stream, template, wait, report, env)
         }
-        Command::Worker { redis, stream, group, name, jobs, root, visibility, max_deliveries } => {
+        Command::Worker { redis, stream, group, name, jobs, root, visibility, max_deliveries, no_cache } => {
             let options = coverforge::queue::worker::WorkerOptions {
                 url: redis,
                 keys: coverforge::queue::Keys::new(&stream),
@@ -236,6 +236,7 @@ fn run(command: Command, opts: &RenderOptions, env: &Env, plan: &EnvPlan) -> Out
                 visibility: std::time::Duration::from_secs(visibility.max(1)),
                 max_deliveries: max_deliveries.max(1),
                 render: opts.clone(),
+                cache: !no_cache,
             };
             coverforge::queue::worker::run(&options, &|| plan.build()).map_err(queue_failure)?;
             Ok(ExitCode::SUCCESS)

@@ -45,6 +45,8 @@ pub struct WorkerOptions {
     pub max_deliveries: u64,
     /// Device choices.
     pub render: RenderOptions,
+    /// Keep keyframes in memory and on disk for later jobs of the same clip.
+    pub cache: bool,
 }
 
 /// Set by SIGTERM/SIGINT or `queue control drain`: stop reading, finish what is in flight.
@@ -82,6 +84,10 @@ pub fn run(opts: &WorkerOptions, make_env: &(dyn Fn() -> Env + Sync)) -> Result<
         libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
         libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
     }
+    // As batch: the allocator keeps freed buffers (~10 % of a cover's CPU otherwise), and
+    // OpenCV works on the calling thread (the workers are one per core already).
+    crate::av::keep_freed_memory();
+    crate::pixels::opencv_single_threaded();
     let mut con = super::connect(&opts.url)?;
     let created: redis::RedisResult<()> = redis::cmd("XGROUP")
         .arg("CREATE")
@@ -95,10 +101,13 @@ pub fn run(opts: &WorkerOptions, make_env: &(dyn Fn() -> Env + Sync)) -> Result<
             return Err(e.into());
         }
     }
-    // Keyframes: memory, then this machine's disk cache (as batch's), shared by the threads.
-    let frames = FrameCache::new(FrameCache::default_dir(), 2048 << 20)
-        .map(|c| c.with_memory(128 << 20))
-        .unwrap_or_else(|_| FrameCache::memory_only(128 << 20));
+    // Keyframes: memory, then this machine's disk cache (as batch's), shared by the threads;
+    // none with --no-cache (every frame decoded, as `batch --no-cache`).
+    let frames = opts.cache.then(|| {
+        FrameCache::new(FrameCache::default_dir(), 2048 << 20)
+            .map(|c| c.with_memory(128 << 20))
+            .unwrap_or_else(|_| FrameCache::memory_only(128 << 20))
+    });
     {
         let opts = opts.clone();
         std::thread::spawn(move || listen_for_control(&opts));
@@ -126,7 +135,7 @@ pub fn run(opts: &WorkerOptions, make_env: &(dyn Fn() -> Env + Sync)) -> Result<
 struct Thread<'a> {
     opts: &'a WorkerOptions,
     consumer: String,
-    frames: FrameCache,
+    frames: Option<FrameCache>,
     in_flight: Arc<Mutex<HashSet<String>>>,
     commits: std::sync::mpsc::Sender<Commit>,
 }
@@ -188,7 +197,7 @@ impl<'a> Thread<'a> {
     fn new(
         opts: &'a WorkerOptions,
         consumer: String,
-        frames: FrameCache,
+        frames: Option<FrameCache>,
         commits: std::sync::mpsc::Sender<Commit>,
     ) -> Self {
         Thread { opts, consumer, frames, in_flight: Arc::new(Mutex::new(HashSet::new())), commits }
@@ -246,7 +255,9 @@ impl<'a> Thread<'a> {
                     handled += 1;
                     if handled.is_multiple_of(TRIM_EVERY) {
                         let _ = super::trim(&mut con, &self.opts.keys, &self.opts.group);
-                        self.frames.evict(); // the disk cache keeps to its bound
+                        if let Some(f) = &self.frames {
+                            f.evict(); // the disk cache keeps to its bound
+                        }
                     }
                 }
                 Ok(None) => own_pending_done = true,
@@ -481,7 +492,7 @@ impl<'a> Thread<'a> {
             let _ = std::fs::create_dir_all(dir); // a failure shows as the write's error
         }
         let delivery = Delivery {
-            cache: Some((&self.frames, identity.as_str())),
+            cache: self.frames.as_ref().map(|f| (f, identity.as_str())),
             // Flushed by the committer before the job is acknowledged (off this thread's path).
             durability: crate::files::Durability::Unsynced,
             keep_canvas: false,

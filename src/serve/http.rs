@@ -73,6 +73,7 @@ pub fn serve(
         ));
     }
     let (server, port) = bind(opts.bind, opts.port)?;
+    crate::av::keep_freed_memory(); // as batch: renders reuse freed buffers
     let covers = Arc::new(
         Covers::new(&folder, &opts.cache_dir, opts.render.clone())
             .map_err(|e| ServeError::Io(format!("{}: {e}", opts.cache_dir.display())))?,
