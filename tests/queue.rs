@@ -83,6 +83,8 @@ fn enqueue_wait(url: &str, input: &Path, out: &Path, report: &Path) -> Output {
             "--wait",
             "--report",
             &report.to_string_lossy(),
+            "--proof",
+            &report.with_extension("html").to_string_lossy(),
         ],
     )
 }
@@ -115,7 +117,7 @@ fn stop(mut children: Vec<Child>) {
 #[test]
 fn three_workers_render_every_job_exactly_once() {
     let redis = Redis::start();
-    let input = jobs_folder(60, &[]);
+    let input = jobs_folder(300, &[]);
     let out = tempdir();
     let log = input.path().join("renders.log");
     let workers: Vec<Child> = (1..=3).map(|i| worker(&redis.url, &format!("w{i}"), &log, &[])).collect();
@@ -126,20 +128,26 @@ fn three_workers_render_every_job_exactly_once() {
     let mut distinct = rendered.clone();
     distinct.sort();
     distinct.dedup();
-    assert_eq!((rendered.len(), distinct.len()), (60, 60), "each job rendered once");
-    assert_eq!(results(&report).len(), 60);
+    assert_eq!((rendered.len(), distinct.len()), (300, 300), "each job rendered once");
+    assert_eq!(results(&report).len(), 300);
     assert_eq!(pending(&redis), 0);
     let by_worker: std::collections::HashSet<String> = results(&report)
         .iter()
         .map(|r| r["worker"].as_str().unwrap().split('-').next().unwrap().to_string())
         .collect();
     assert!(by_worker.len() >= 2, "the jobs were shared: {by_worker:?}");
+    let proof = std::fs::read_to_string(report.with_extension("html")).unwrap();
+    assert_eq!(proof.matches("<figure").count(), 300, "a proof sheet of every cover");
+    let status = run_in(&root(), &["queue", "status", "--redis", &redis.url, "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    let rates = v["rate_by_worker"].as_array().unwrap();
+    assert_eq!(rates.len(), 3, "a rate per worker: {v}");
 
     // Enqueued again: every job is already done (its input hash), acknowledged without a render.
     let r = enqueue_wait(&redis.url, input.path(), out.path(), &report);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(results(&report).iter().all(|r| r["status"] == "skipped"), "no second render");
-    assert_eq!(renders(&log).len(), 60);
+    assert_eq!(renders(&log).len(), 300);
     stop(workers);
 }
 

@@ -552,6 +552,48 @@ fn file_name(p: &Path) -> String {
     p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
+/// One cover of a proof sheet made outside a batch run (the fleet's `enqueue --wait`).
+#[derive(Debug, Clone)]
+pub struct ProofCover {
+    /// The video and metadata (a variant group's name).
+    pub group: String,
+    /// The A/B variant.
+    pub variant: Option<String>,
+    /// The cover file.
+    pub output: PathBuf,
+    /// Whether it was rendered (or was already done).
+    pub ok: bool,
+    /// Why not.
+    pub error: Option<String>,
+}
+
+/// Writes a proof sheet for covers rendered elsewhere, with thumbnails kept in
+/// `OUTDIR/.coverforge/proof` as batch keeps them.
+///
+/// # Errors
+/// When the sheet cannot be written.
+pub fn write_proof_sheet(path: &Path, outdir: &Path, covers: &[ProofCover]) -> std::io::Result<()> {
+    let thumbs = outdir.join(STATE_DIR).join("proof");
+    std::fs::create_dir_all(&thumbs)?;
+    let rows: Vec<proof::Row> = covers
+        .iter()
+        .map(|c| {
+            let status = if c.ok { Status::Ok } else { Status::Failed };
+            proof::Row::for_cover(
+                c.group.clone(),
+                c.variant.clone(),
+                &c.output,
+                status,
+                c.error.clone(),
+                &thumbs,
+            )
+        })
+        .collect();
+    let ok = covers.iter().filter(|c| c.ok).count();
+    let summary = Summary { total: covers.len(), ok, failed: covers.len() - ok, ..Default::default() };
+    proof::write(path, &rows, &summary)
+}
+
 /// Hash of everything a cover depends on (see the module docs).
 pub(crate) fn job_hash(
     identity: &str,

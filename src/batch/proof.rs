@@ -25,6 +25,30 @@ pub(super) struct Row {
 }
 
 impl Row {
+    /// A row for a cover rendered elsewhere (a worker of the fleet): its thumbnail is made from
+    /// the cover file when missing.
+    pub(super) fn for_cover(
+        group: String,
+        variant: Option<String>,
+        output: &Path,
+        status: Status,
+        error: Option<String>,
+        thumbs_dir: &Path,
+    ) -> Self {
+        if status != Status::Failed {
+            ensure_thumbnail(output, thumbs_dir);
+        }
+        Row {
+            group,
+            variant,
+            output: output.to_owned(),
+            thumb: thumb_path(output, thumbs_dir),
+            status,
+            title: String::new(),
+            error,
+        }
+    }
+
     pub(super) fn from_report(r: &JobReport, thumbs_dir: &Path) -> Self {
         Row {
             group: format!("{} · {}", r.input.display(), r.meta),

@@ -195,6 +195,9 @@ pub enum Command {
         /// With --wait: write the results as JSON lines.
         #[arg(long, value_name = "FILE.jsonl")]
         report: Option<PathBuf>,
+        /// With --wait: write a proof sheet (thumbnails of every cover, variants side by side).
+        #[arg(long, value_name = "FILE.html")]
+        proof: Option<PathBuf>,
     },
     /// Render jobs from a Redis stream in a consumer group until SIGTERM/SIGINT.
     Worker {

@@ -222,8 +222,8 @@ fn run(command: Command, opts: &RenderOptions, env: &Env, plan: &EnvPlan) -> Out
         Command::Serve { folder, port, bind, token, cache_dir } => {
             serve(folder, port, bind, token, cache_dir, opts, plan)
         }
-        Command::Enqueue { input, output, redis, stream, template, wait, report } => {
-            enqueue(&input, &output, &redis, &stream, template, wait, report, env)
+        Command::Enqueue { input, output, redis, stream, template, wait, report, proof } => {
+            enqueue(&input, &output, &redis, &stream, template, wait, (report, proof), env)
         }
         Command::Worker { redis, stream, group, name, jobs, root, visibility, max_deliveries, no_cache } => {
             let options = coverforge::queue::worker::WorkerOptions {
@@ -260,6 +260,9 @@ fn run(command: Command, opts: &RenderOptions, env: &Env, plan: &EnvPlan) -> Out
                     );
                     for (w, n) in &status.pending_by_worker {
                         println!("  {w}: {n} pending");
+                    }
+                    for (w, rate) in &status.rate_by_worker {
+                        println!("  {w}: {rate:.2} covers/s over the last minute");
                     }
                 }
                 Ok(ExitCode::SUCCESS)
@@ -310,7 +313,7 @@ fn enqueue(
     stream: &str,
     template: Option<String>,
     wait: bool,
-    report: Option<PathBuf>,
+    (report, proof): (Option<PathBuf>, Option<PathBuf>),
     env: &Env,
 ) -> Outcome {
     let keys = coverforge::queue::Keys::new(stream);
@@ -328,6 +331,22 @@ fn enqueue(
             results.iter().map(|r| serde_json::to_string(r).expect("results serialise") + "\n").collect();
         coverforge::files::write_atomic(&path, lines.as_bytes(), coverforge::files::Durability::Synced)
             .map_err(|e| Failure { kind: ErrorKind::Io, message: e.to_string() })?;
+    }
+    if let Some(path) = proof {
+        let covers: Vec<coverforge::batch::ProofCover> = results
+            .iter()
+            .map(|r| coverforge::batch::ProofCover {
+                group: r.input.display().to_string(),
+                variant: r.variant.clone(),
+                output: r.output.clone(),
+                ok: r.status != "dead",
+                error: r.error.as_ref().map(|e| e.message.clone()),
+            })
+            .collect();
+        coverforge::batch::write_proof_sheet(&path, output, &covers).map_err(|e| Failure {
+            kind: ErrorKind::Io,
+            message: format!("{}: cannot write: {e}", path.display()),
+        })?;
     }
     let dead = results.iter().filter(|r| r.status == "dead").count();
     for r in results.iter().filter(|r| r.status == "dead") {

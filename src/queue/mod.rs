@@ -233,6 +233,9 @@ pub struct Status {
     pub results: u64,
     /// Pending entries per worker.
     pub pending_by_worker: Vec<(String, u64)>,
+    /// Covers per second per worker over the last minute (from the results stream; threads of
+    /// one worker counted together).
+    pub rate_by_worker: Vec<(String, f64)>,
 }
 
 /// Reads the queue's state.
@@ -271,7 +274,30 @@ pub fn status(con: &mut redis::Connection, keys: &Keys, group: &str) -> Result<S
             }
         }
     }
-    Ok(Status { length, pending, lag, dead, results, pending_by_worker: by_worker })
+    let rate_by_worker = recent_rates(con, keys)?;
+    Ok(Status { length, pending, lag, dead, results, pending_by_worker: by_worker, rate_by_worker })
+}
+
+/// Finished covers per second per worker over the last minute.
+fn recent_rates(con: &mut redis::Connection, keys: &Keys) -> Result<Vec<(String, f64)>, QueueError> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    let since = now.saturating_sub(60_000);
+    let recent: redis::streams::StreamRangeReply =
+        redis::cmd("XRANGE").arg(&keys.results).arg(since).arg("+").arg("COUNT").arg(100_000).query(con)?;
+    let mut counts: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
+    for entry in recent.ids {
+        let Some(v) = entry.map.get("result") else { continue };
+        let Ok(text) = redis::from_redis_value::<String>(v) else { continue };
+        let Ok(r) = serde_json::from_str::<QueueResult>(&text) else { continue };
+        if matches!(r.status.as_str(), "ok" | "skipped") {
+            let worker = r.worker.rsplit_once('-').map_or(r.worker.as_str(), |(w, _)| w).to_string();
+            *counts.entry(worker).or_default() += 1;
+        }
+    }
+    Ok(counts.into_iter().map(|(w, n)| (w, n as f64 / 60.0)).collect())
 }
 
 /// Puts every dead letter back on the jobs stream (and empties the dead letters). Returns how
