@@ -10,7 +10,8 @@
 //! again after the timeout) until the delivery count reaches its maximum. Dead-lettering and
 //! acknowledging happen in one MULTI/EXEC. SIGTERM or SIGINT: no new reads, in-flight jobs
 //! finish and are acknowledged, then the worker exits 0. A lost connection is reopened with
-//! backoff; an unfinished job is never acknowledged.
+//! backoff; an unfinished job is never acknowledged. Edits to the data folder's templates, fonts
+//! and assets (and `queue control reload`) rebuild each thread's environment before its next job.
 
 use super::{id_ms, Keys, QueueJob, QueueResult};
 use crate::env::Env;
@@ -111,6 +112,18 @@ pub fn run(opts: &WorkerOptions, make_env: &(dyn Fn() -> Env + Sync)) -> Result<
     {
         let opts = opts.clone();
         std::thread::spawn(move || listen_for_control(&opts));
+    }
+    // Like the other long runs: an edited font, logo or template in the data folder reloads
+    // the threads' environments (templates are also compared with their text on every use).
+    {
+        let env = make_env();
+        let folders = vec![env.templates_dir().to_owned(), env.fonts.dir().to_owned(), env.assets_dir().to_owned()];
+        std::thread::spawn(move || {
+            let _ = crate::batch::watch::watch_folders(&folders, std::path::Path::new("/nonexistent"), &mut |_| {
+                RELOADS.fetch_add(1, Ordering::SeqCst);
+                true
+            });
+        });
     }
     let (commits, pending) = std::sync::mpsc::channel();
     let committer = {
