@@ -325,7 +325,9 @@ fn enqueue(
     if !wait || done.jobs == 0 {
         return Ok(ExitCode::SUCCESS);
     }
+    let started = std::time::Instant::now();
     let results = coverforge::queue::wait(url, &mut con, &keys, &done).map_err(queue_failure)?;
+    let wall_s = started.elapsed().as_secs_f64();
     if let Some(path) = report {
         let lines: String =
             results.iter().map(|r| serde_json::to_string(r).expect("results serialise") + "\n").collect();
@@ -354,7 +356,17 @@ fn enqueue(
             eprintln!("failed  {}", e.message);
         }
     }
-    println!("{}: {} done, {} dead", stream, results.len() - dead, dead);
+    let ok = results.iter().filter(|r| r.status == "ok").count();
+    let summary = coverforge::batch::Summary {
+        total: results.len(),
+        ok,
+        skipped: results.iter().filter(|r| r.status == "skipped").count(),
+        failed: dead,
+        wall_s,
+        covers_per_s: ok as f64 / wall_s.max(1e-9),
+        ..Default::default()
+    };
+    print::batch_summary(&summary);
     Ok(ExitCode::from(u8::from(dead > 0)))
 }
 
