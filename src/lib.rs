@@ -40,6 +40,7 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod ab;
 pub mod animated;
 mod av;
 pub mod batch;

@@ -230,6 +230,17 @@ pub enum Command {
         #[arg(long, default_value_t = false)]
         no_cache: bool,
     },
+    /// A/B results of cover variants: per video, CTR per variant with 95 % intervals, the
+    /// probability each is best, its expected loss, and a verdict (winner / keep testing / no
+    /// difference) with the impressions that would settle it. RESULTS.csv has the columns
+    /// video, variant (the utm_content the variant carried), impressions, clicks.
+    Ab {
+        /// The results file.
+        results: PathBuf,
+        /// Print JSON.
+        #[arg(long, default_value_t = false)]
+        json: bool,
+    },
     /// Inspect and manage a Redis stream of jobs.
     Queue {
         #[command(subcommand)]

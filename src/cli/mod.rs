@@ -241,6 +241,18 @@ fn run(command: Command, opts: &RenderOptions, env: &Env, plan: &EnvPlan) -> Out
             coverforge::queue::worker::run(&options, &|| plan.build()).map_err(queue_failure)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Ab { results, json } => {
+            let videos = coverforge::ab::analyse_file(&results).map_err(|e| Failure {
+                kind: match e {
+                    coverforge::ab::AbError::Read(ref r) if r.is_limit() => ErrorKind::Limit,
+                    coverforge::ab::AbError::Read(_) => ErrorKind::Io,
+                    coverforge::ab::AbError::Invalid(_) => ErrorKind::Usage,
+                },
+                message: e.to_string(),
+            })?;
+            print::ab(&videos, json);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Queue { action } => match action {
             QueueAction::Status { redis, stream, group, json } => {
                 let mut con = coverforge::queue::connect(&redis).map_err(queue_failure)?;

@@ -229,3 +229,37 @@ pub fn watch_pass(pass: &coverforge::batch::watch::Pass, quiet: bool) {
         Err(e) => eprintln!("error: watch: pass {}: {e}", pass.number),
     }
 }
+
+/// `ab`: a block per video (or JSON).
+pub fn ab(videos: &[coverforge::ab::VideoResult], json: bool) {
+    if json {
+        println!("{}", serde_json::to_string_pretty(videos).expect("results serialise"));
+        return;
+    }
+    for v in videos {
+        let verdict = match (&v.winner, v.more_impressions_per_variant) {
+            (Some(w), _) => format!("winner: {w}"),
+            (None, Some(n)) if v.verdict == "keep testing" => {
+                format!("keep testing: about {n} more impressions per variant at the current rates")
+            }
+            (None, None) if v.verdict == "keep testing" => {
+                "keep testing: the rates are too close to tell apart in any reasonable test".into()
+            }
+            _ => v.verdict.clone(),
+        };
+        println!("{}: {verdict}", v.video);
+        for r in &v.variants {
+            println!(
+                "  {:<12} {:>9} impressions {:>7} clicks  CTR {:>6.3} % [{:.3}–{:.3}]  P(best) {:>5.1} %  expected loss {:.4} %",
+                r.variant,
+                r.impressions,
+                r.clicks,
+                r.ctr * 100.0,
+                r.interval.0 * 100.0,
+                r.interval.1 * 100.0,
+                r.probability_best * 100.0,
+                r.expected_loss * 100.0
+            );
+        }
+    }
+}

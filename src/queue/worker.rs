@@ -117,12 +117,17 @@ pub fn run(opts: &WorkerOptions, make_env: &(dyn Fn() -> Env + Sync)) -> Result<
     // the threads' environments (templates are also compared with their text on every use).
     {
         let env = make_env();
-        let folders = vec![env.templates_dir().to_owned(), env.fonts.dir().to_owned(), env.assets_dir().to_owned()];
+        let folders =
+            vec![env.templates_dir().to_owned(), env.fonts.dir().to_owned(), env.assets_dir().to_owned()];
         std::thread::spawn(move || {
-            let _ = crate::batch::watch::watch_folders(&folders, std::path::Path::new("/nonexistent"), &mut |_| {
-                RELOADS.fetch_add(1, Ordering::SeqCst);
-                true
-            });
+            let _ = crate::batch::watch::watch_folders(
+                &folders,
+                std::path::Path::new("/nonexistent"),
+                &mut |_| {
+                    RELOADS.fetch_add(1, Ordering::SeqCst);
+                    true
+                },
+            );
         });
     }
     let (commits, pending) = std::sync::mpsc::channel();

@@ -1,0 +1,39 @@
+//! `coverforge ab` on results files: a planted winner, a planted tie, and a file with a missing
+//! column.
+
+mod common;
+use common::*;
+
+#[test]
+fn ab_finds_the_planted_winner_does_not_call_the_tie_and_names_a_missing_column() {
+    let dir = tempdir();
+    let d = dir.path();
+    std::fs::write(
+        d.join("r.csv"),
+        "video,variant,impressions,clicks\nwin,A,20000,600\nwin,B,20000,800\nwin,C,20000,590\n\
+         tie,A,200000,6000\ntie,B,200000,6004\n",
+    )
+    .unwrap();
+    let r = run_in(d, &["ab", "r.csv", "--json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: Vec<serde_json::Value> = serde_json::from_str(&r.stdout).unwrap();
+    let video = |name: &str| v.iter().find(|x| x["video"] == name).unwrap().clone();
+    assert_eq!(video("win")["verdict"], "winner");
+    assert_eq!(video("win")["winner"], "B");
+    assert_ne!(video("tie")["verdict"], "winner");
+    let p: f64 = video("win")["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["probability_best"].as_f64().unwrap())
+        .sum();
+    assert!((p - 1.0).abs() < 1e-9, "probabilities of being best sum to 1: {p}");
+
+    std::fs::write(d.join("bad.csv"), "video,variant,views\nx,A,10\n").unwrap();
+    let r = run_in(d, &["ab", "bad.csv"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("bad.csv:1: no `impressions` column"), "{}", r.stderr);
+    std::fs::write(d.join("bad2.csv"), "video,variant,impressions,clicks\nx,A,10,11\n").unwrap();
+    let r = run_in(d, &["ab", "bad2.csv"]);
+    assert!(r.stderr.contains("bad2.csv:2: 11 clicks from 10 impressions"), "{}", r.stderr);
+}
