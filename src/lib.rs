@@ -41,6 +41,7 @@
 #![warn(missing_docs)]
 
 pub mod ab;
+pub mod analyze;
 pub mod animated;
 mod av;
 pub mod batch;

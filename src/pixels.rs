@@ -859,6 +859,86 @@ pub fn differing_share(a: &Image, b: &Image, ignore: &[Rect]) -> f64 {
     differing as f64 / counted.max(1) as f64
 }
 
+/// Colour and structure statistics of an image, for cover analytics.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct ImageStats {
+    /// Mean luma (BT.601), 0–255.
+    pub brightness: f64,
+    /// Mean HSL saturation in percent (0–100).
+    pub saturation_mean: f64,
+    /// Standard deviation of the HSL saturation, percent points.
+    pub saturation_spread: f64,
+    /// Hasler–Süsstrunk colourfulness (0 for grey; ~100 and up for vivid images).
+    pub colourfulness: f64,
+    /// Share of pixels on an edge (Canny 100/200 on the luma): clutter.
+    pub edge_density: f64,
+}
+
+/// The statistics of `img` (on every second pixel of every second row: the same figures at a
+/// quarter of the cost).
+///
+/// # Errors
+/// Only on an OpenCV failure.
+pub fn image_stats(img: &Image) -> Result<ImageStats, PixelError> {
+    let (mut n, mut luma, mut sat, mut sat2) = (0f64, 0f64, 0f64, 0f64);
+    let (mut rg, mut rg2, mut yb, mut yb2) = (0f64, 0f64, 0f64, 0f64);
+    for y in (0..img.height as usize).step_by(2) {
+        for x in (0..img.width as usize).step_by(2) {
+            let i = (y * img.width as usize + x) * 3;
+            let (b, g, r) = (img.bgr[i] as f64, img.bgr[i + 1] as f64, img.bgr[i + 2] as f64);
+            luma += 0.299 * r + 0.587 * g + 0.114 * b;
+            // HSL saturation: (max - min) / (1 - |2L - 1|), L = (max + min) / 2, on 0–1.
+            let (mx, mn) = (r.max(g).max(b) / 255.0, r.min(g).min(b) / 255.0);
+            let l = (mx + mn) / 2.0;
+            let s = if mx == mn { 0.0 } else { (mx - mn) / (1.0 - (2.0 * l - 1.0).abs()).max(1e-9) };
+            let s = s.min(1.0) * 100.0;
+            sat += s;
+            sat2 += s * s;
+            let (a, bb) = (r - g, 0.5 * (r + g) - b);
+            rg += a;
+            rg2 += a * a;
+            yb += bb;
+            yb2 += bb * bb;
+            n += 1.0;
+        }
+    }
+    let n = n.max(1.0);
+    let var = |sum: f64, sq: f64| (sq / n - (sum / n).powi(2)).max(0.0);
+    let colourfulness =
+        (var(rg, rg2) + var(yb, yb2)).sqrt() + 0.3 * ((rg / n).powi(2) + (yb / n).powi(2)).sqrt();
+    let grey = img.small_luma(img.width)?;
+    let mut edges = Mask::new(grey.width, grey.height);
+    imgproc::canny(&grey.mat()?, &mut edges.mat_mut()?, 100.0, 200.0, 3, false).map_err(cv_err("Canny"))?;
+    let edge_density = edges.data.iter().filter(|&&v| v > 0).count() as f64 / edges.data.len().max(1) as f64;
+    Ok(ImageStats {
+        brightness: luma / n,
+        saturation_mean: sat / n,
+        saturation_spread: var(sat, sat2).sqrt(),
+        colourfulness,
+        edge_density,
+    })
+}
+
+/// The `k` commonest colours, quantised to 32 levels a channel, as `#RRGGBB` with their share.
+pub fn dominant_colours(img: &Image, k: usize) -> Vec<(String, f64)> {
+    let mut counts: std::collections::HashMap<u32, u64> = std::collections::HashMap::new();
+    let mut n = 0u64;
+    for p in img.bgr.chunks_exact(3).step_by(3) {
+        let q = |v: u8| (v >> 3) as u32;
+        *counts.entry((q(p[2]) << 10) | (q(p[1]) << 5) | q(p[0])).or_default() += 1;
+        n += 1;
+    }
+    let mut top: Vec<(u32, u64)> = counts.into_iter().collect();
+    top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    top.into_iter()
+        .take(k)
+        .map(|(c, m)| {
+            let ch = |shift: u32| ((c >> shift) & 31) * 8 + 4;
+            (format!("#{:02X}{:02X}{:02X}", ch(10), ch(5), ch(0)), m as f64 / n.max(1) as f64)
+        })
+        .collect()
+}
+
 /// Whether an encoded image ends where its format says it ends: PNG with its `IEND` chunk,
 /// JPEG with its end-of-image marker, WebP and BMP at the length their headers give.
 fn looks_complete(format: &str, b: &[u8]) -> bool {

@@ -230,6 +230,21 @@ pub enum Command {
         #[arg(long, default_value_t = false)]
         no_cache: bool,
     },
+    /// Measures of covers: aspect ratio, brightness, HSL saturation, colourfulness, clutter,
+    /// dominant colours, faces; with the layout (a batch report, or metadata rendered here) also
+    /// text coverage, title contrast, QR size and safe-zone conflicts.
+    Analyze {
+        /// Cover images, batch reports (.jsonl) or metadata files (.yaml, rendered from the
+        /// video beside them).
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        /// Print JSON.
+        #[arg(long, default_value_t = false, conflicts_with = "csv")]
+        json: bool,
+        /// Print CSV.
+        #[arg(long, default_value_t = false)]
+        csv: bool,
+    },
     /// A/B results of cover variants: per video, CTR per variant with 95 % intervals, the
     /// probability each is best, its expected loss, and a verdict (winner / keep testing / no
     /// difference) with the impressions that would settle it. RESULTS.csv has the columns

@@ -241,6 +241,25 @@ fn run(command: Command, opts: &RenderOptions, env: &Env, plan: &EnvPlan) -> Out
             coverforge::queue::worker::run(&options, &|| plan.build()).map_err(queue_failure)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Analyze { inputs, json, csv } => {
+            let mut all = Vec::new();
+            for input in &inputs {
+                all.extend(analyze_input(input, opts, env)?);
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&all).expect("measures serialise"));
+            } else if csv {
+                println!("{}", coverforge::analyze::CSV_HEADER);
+                for m in &all {
+                    println!("{}", coverforge::analyze::to_csv_row(m));
+                }
+            } else {
+                for m in &all {
+                    print::measures(m);
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Ab { results, json } => {
             let videos = coverforge::ab::analyse_file(&results).map_err(|e| Failure {
                 kind: match e {
@@ -305,6 +324,86 @@ fn run(command: Command, opts: &RenderOptions, env: &Env, plan: &EnvPlan) -> Out
             })?;
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// The measures of one `analyze` input: an image, a batch report, or a metadata file rendered
+/// here (into a temporary folder) from the video beside it.
+fn analyze_input(
+    input: &Path,
+    opts: &RenderOptions,
+    env: &Env,
+) -> Result<Vec<coverforge::analyze::Measures>, Failure> {
+    use coverforge::analyze::{measure, LayoutFacts};
+    let fail = |message: String| Failure { kind: ErrorKind::InputMedia, message };
+    let ext = input.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+    match ext.as_str() {
+        "jsonl" => {
+            let text = coverforge::files::read_text_bounded(input, 256 << 20, "report")
+                .map_err(|e| Failure { kind: ErrorKind::Io, message: e.to_string() })?;
+            let mut out = Vec::new();
+            for line in text.lines() {
+                let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else { continue };
+                if !matches!(v["status"].as_str(), Some("ok" | "skipped")) {
+                    continue;
+                }
+                let (Some(output), Some(meta)) = (v["output"].as_str(), v["meta"].as_str()) else { continue };
+                let variant = v["variant"].as_str();
+                let docs = pipeline::layouts_for(Path::new(meta), None, env).ok();
+                let doc = docs
+                    .as_ref()
+                    .and_then(|d| d.iter().find(|(m, _)| m.variant.as_deref() == variant))
+                    .map(|(_, d)| d);
+                let title_contrast = v["contrast"].get(0).and_then(|c| c["contrast"].as_f64());
+                let facts = doc.map(|doc| LayoutFacts { doc, title_contrast });
+                out.push(measure(Path::new(output), facts, env).map_err(fail)?);
+            }
+            Ok(out)
+        }
+        "yaml" | "yml" => {
+            let video = coverforge::check::video_beside(input).ok_or_else(|| {
+                fail(format!("{}: no video beside it to render the cover from", input.display()))
+            })?;
+            let dir =
+                tempfile::tempdir().map_err(|e| Failure { kind: ErrorKind::Io, message: e.to_string() })?;
+            let job = Job {
+                video,
+                meta: MetaSource::File(input.to_owned()),
+                defaults: None,
+                template: None,
+                output: dir.path().join("cover.png"),
+                kind: OutputKind::Still { quality: 90 },
+                variant: None,
+            };
+            let ids = pipeline::variant_ids(&job, env)?;
+            let variants: Vec<Option<String>> =
+                if ids.is_empty() { vec![None] } else { ids.into_iter().map(Some).collect() };
+            let mut out = Vec::new();
+            for variant in variants {
+                let job = Job {
+                    output: dir.path().join(format!("{}.png", variant.as_deref().unwrap_or("cover"))),
+                    variant,
+                    ..job.clone()
+                };
+                let prepared = pipeline::prepare(&job, env)?;
+                // As `check` runs it: every text layer's contrast measured on the frame.
+                let (canvas, report) = pipeline::inspect(&job.video, &prepared, opts, env)?;
+                let png = canvas.encode(".png", &[]).map_err(|e| fail(e.message))?;
+                coverforge::files::write_atomic(&job.output, &png, coverforge::files::Durability::Unsynced)
+                    .map_err(|e| Failure { kind: ErrorKind::Io, message: e.to_string() })?;
+                let doc = prepared.doc;
+                let title_contrast = report.contrast.first().map(|c| c.contrast);
+                let mut m = measure(&job.output, Some(LayoutFacts { doc: &doc, title_contrast }), env)
+                    .map_err(fail)?;
+                m.file = match &job.variant {
+                    Some(v) => PathBuf::from(format!("{}#{v}", input.display())),
+                    None => input.to_owned(),
+                };
+                out.push(m);
+            }
+            Ok(out)
+        }
+        _ => Ok(vec![measure(input, None, env).map_err(fail)?]),
     }
 }
 

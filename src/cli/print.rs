@@ -263,3 +263,34 @@ pub fn ab(videos: &[coverforge::ab::VideoResult], json: bool) {
         }
     }
 }
+
+/// `analyze`: one block per cover.
+pub fn measures(m: &coverforge::analyze::Measures) {
+    let s = &m.stats;
+    println!(
+        "{}: {}x{} (aspect {:.3}), brightness {:.0}, saturation {:.0} ± {:.0} %, colourfulness {:.0}, edges {:.1} %, {} face(s) over {:.1} %",
+        m.file.display(),
+        m.width,
+        m.height,
+        m.aspect_ratio,
+        s.brightness,
+        s.saturation_mean,
+        s.saturation_spread,
+        s.colourfulness,
+        s.edge_density * 100.0,
+        m.faces,
+        m.face_area * 100.0
+    );
+    if let Some(t) = m.text_coverage {
+        println!(
+            "  layout: text over {:.1} % of the cover, title contrast {}, QR {}, {} safe-zone conflict(s)",
+            t * 100.0,
+            m.title_contrast.map_or("not measured".into(), |c| format!("{c:.2}:1")),
+            m.qr_side.map_or("none".into(), |q| format!("{q} px")),
+            m.safe_zone_conflicts.unwrap_or(0)
+        );
+    }
+    let colours: Vec<String> =
+        m.dominant_colours.iter().map(|(c, s)| format!("{c} {:.0} %", s * 100.0)).collect();
+    println!("  colours: {}", colours.join(", "));
+}
