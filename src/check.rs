@@ -45,6 +45,50 @@ pub struct CheckReport {
     /// Warnings that do not change the exit code: variants too alike to tell apart.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// Advice from published cover guidance (text coverage, saturation, aspect ratio), measured
+    /// on the composite; it never changes the exit code.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub advice: Vec<String>,
+}
+
+/// Text over more of the cover than this costs clicks, by the guidance coverforge started from.
+pub const ADVISED_TEXT_COVERAGE: f64 = 0.08;
+/// HSL saturation (percent) that did best by the same guidance.
+pub const ADVISED_SATURATION: (f64, f64) = (65.0, 82.0);
+
+/// Advice for a composed cover (see [`CheckReport::advice`]).
+fn advice(cover: &crate::pixels::Image, doc: &crate::layout::doc::LayoutDoc) -> Vec<String> {
+    let mut out = Vec::new();
+    let coverage = crate::analyze::text_coverage(doc);
+    if coverage > ADVISED_TEXT_COVERAGE {
+        out.push(format!(
+            "text covers {:.1} % of the cover; covers with text over {:.0} % drew fewer clicks in the guidance",
+            coverage * 100.0,
+            ADVISED_TEXT_COVERAGE * 100.0
+        ));
+    }
+    if let Ok(stats) = crate::pixels::image_stats(cover) {
+        let (lo, hi) = ADVISED_SATURATION;
+        if !(lo..=hi).contains(&stats.saturation_mean) {
+            out.push(format!(
+                "mean saturation is {:.0} %; {lo:.0}–{hi:.0} % did best in the guidance",
+                stats.saturation_mean
+            ));
+        }
+    }
+    let platform_ratio =
+        doc.safe_zones.first().map(|z| z.name.split(':').next().unwrap_or("")).and_then(|p| match p {
+            "douyin" | "tiktok" | "youtube-shorts" => Some(9.0 / 16.0),
+            "bilibili" => Some(16.0 / 9.0),
+            _ => None,
+        });
+    let ratio = doc.canvas.width as f64 / doc.canvas.height.max(1) as f64;
+    if let Some(want) = platform_ratio {
+        if (ratio - want).abs() > 0.01 {
+            out.push(format!("aspect ratio {ratio:.3} is not the platform's {want:.3}"));
+        }
+    }
+    out
 }
 
 /// Two variants whose covers differ in less than this share of their area (see
@@ -117,6 +161,7 @@ impl CheckReport {
             findings: vec![],
             errors: vec![],
             warnings: vec![],
+            advice: vec![],
         }
     }
 
@@ -165,6 +210,7 @@ fn check_one(
     report.video = Some(video.to_owned());
     match pipeline::inspect(video, &prepared, opts, env) {
         Ok((cover, measured)) => {
+            report.advice = advice(&cover, doc);
             for c in measured.contrast.iter().filter(|c| c.contrast < TARGET_CONTRAST) {
                 report.findings.push(CheckFinding {
                     file: prepared.template_path.clone(),

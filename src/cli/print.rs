@@ -95,6 +95,9 @@ pub fn check(reports: &[CheckReport], json: bool) {
         for w in &r.warnings {
             println!("{name}: warning[near-duplicate]: {w}");
         }
+        for a in &r.advice {
+            println!("{name}: advice: {a}");
+        }
         for f in &r.findings {
             let at = f.line.map(|l| format!(":{l}")).unwrap_or_default();
             println!(
