@@ -21,8 +21,16 @@ fn shipped_samples_are_clean() {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let r = run_in(dir.path(), &args);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
-    assert_eq!(r.stdout.lines().count(), args.len() - 1);
-    assert!(r.stdout.lines().all(|l| l.contains(": ok (contrast measured on")), "{}", r.stdout);
+    // Each file ends with one "ok" line; anything before it is advice
+    // from the cover guidance, which never makes a file fail.
+    let ok = r.stdout.lines().filter(|l| l.contains(": ok (contrast measured on")).count();
+    assert_eq!(ok, args.len() - 1, "{}", r.stdout);
+    let other: Vec<&str> = r
+        .stdout
+        .lines()
+        .filter(|l| !l.contains(": ok (contrast measured on"))
+        .collect();
+    assert!(other.iter().all(|l| l.contains(": advice: ")), "{}", r.stdout);
 }
 
 #[test]
