@@ -110,6 +110,40 @@ pub fn measure(path: &Path, layout: Option<LayoutFacts<'_>>, env: &Env) -> Resul
     Ok(m)
 }
 
+/// The numeric measures a model of CTR can learn from, by the names the CSV and JSON use.
+pub const FEATURES: &[&str] = &[
+    "aspect_ratio",
+    "brightness",
+    "saturation_mean",
+    "saturation_spread",
+    "colourfulness",
+    "edge_density",
+    "faces",
+    "face_area",
+    "text_coverage",
+    "title_contrast",
+    "qr_side",
+    "safe_zone_conflicts",
+];
+
+/// The cover's values of [`FEATURES`], in that order (`None` where the layout is unknown).
+pub fn features(m: &Measures) -> Vec<Option<f64>> {
+    vec![
+        Some(m.aspect_ratio),
+        Some(m.stats.brightness),
+        Some(m.stats.saturation_mean),
+        Some(m.stats.saturation_spread),
+        Some(m.stats.colourfulness),
+        Some(m.stats.edge_density),
+        Some(m.faces as f64),
+        Some(m.face_area),
+        m.text_coverage,
+        m.title_contrast,
+        m.qr_side.map(f64::from),
+        m.safe_zone_conflicts.map(|n| n as f64),
+    ]
+}
+
 /// The CSV header of [`to_csv_row`].
 pub const CSV_HEADER: &str = "file,width,height,aspect_ratio,brightness,saturation_mean,saturation_spread,colourfulness,edge_density,faces,face_area,text_coverage,title_contrast,qr_side,safe_zone_conflicts,dominant_colours";
 

@@ -48,6 +48,7 @@ pub mod batch;
 pub mod check;
 pub mod color;
 pub mod composite;
+pub mod ctr;
 pub mod devices;
 pub mod encode;
 pub mod env;
@@ -66,6 +67,7 @@ pub mod pixels;
 pub mod probe;
 pub mod queue;
 pub mod serve;
+pub mod stats;
 pub mod template;
 
 pub use env::Env;

@@ -25,11 +25,7 @@ fn shipped_samples_are_clean() {
     // from the cover guidance, which never makes a file fail.
     let ok = r.stdout.lines().filter(|l| l.contains(": ok (contrast measured on")).count();
     assert_eq!(ok, args.len() - 1, "{}", r.stdout);
-    let other: Vec<&str> = r
-        .stdout
-        .lines()
-        .filter(|l| !l.contains(": ok (contrast measured on"))
-        .collect();
+    let other: Vec<&str> = r.stdout.lines().filter(|l| !l.contains(": ok (contrast measured on")).collect();
     assert!(other.iter().all(|l| l.contains(": advice: ")), "{}", r.stdout);
 }
 

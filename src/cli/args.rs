@@ -256,6 +256,13 @@ pub enum Command {
         #[arg(long, default_value_t = false)]
         json: bool,
     },
+    /// A model of click-through rate learned from a team's past covers: `fit` chooses a learner
+    /// by cross-validation and saves it when it beats the constant baseline; `rank` scores new
+    /// covers with it and says which measures drove each score.
+    Ctr {
+        #[command(subcommand)]
+        action: CtrAction,
+    },
     /// Inspect and manage a Redis stream of jobs.
     Queue {
         #[command(subcommand)]
@@ -413,6 +420,37 @@ fn parse_deadline(s: &str) -> Result<f64, String> {
 
 /// `coverforge queue …`.
 #[derive(Subcommand, Debug)]
+pub enum CtrAction {
+    /// Fit a model on HISTORY.csv: one row per past cover with `ctr` (or `impressions` and
+    /// `clicks`) and its measures (the columns `analyze --csv` writes), or a `file` column naming
+    /// the cover to measure.
+    Fit {
+        /// The history.
+        history: PathBuf,
+        /// Where to save the model.
+        #[arg(long, short = 'o', default_value = "ctr-model.json")]
+        model: PathBuf,
+        /// Print JSON.
+        #[arg(long, default_value_t = false)]
+        json: bool,
+    },
+    /// Score covers before they go out, best first: cover images, batch reports (.jsonl),
+    /// metadata files (.yaml, every variant rendered here) or tables of measures (.csv).
+    Rank {
+        /// The covers.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        /// The model `ctr fit` saved.
+        #[arg(long, short = 'm', default_value = "ctr-model.json")]
+        model: PathBuf,
+        /// Print JSON.
+        #[arg(long, default_value_t = false)]
+        json: bool,
+    },
+}
+
+/// `coverforge queue` actions.
+#[derive(Debug, Subcommand)]
 pub enum QueueAction {
     /// Depth, pending, lag, dead letters, pending per worker.
     Status {

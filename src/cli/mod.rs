@@ -8,7 +8,7 @@
 pub mod args;
 mod print;
 
-use args::{BatchArgs, BatchFormat, Cli, Command, QueueAction};
+use args::{BatchArgs, BatchFormat, Cli, Command, CtrAction, QueueAction};
 use clap::{CommandFactory, Parser};
 use coverforge::batch::BatchError;
 use coverforge::error::{Error, ErrorKind};
@@ -272,6 +272,7 @@ fn run(command: Command, opts: &RenderOptions, env: &Env, plan: &EnvPlan) -> Out
             print::ab(&videos, json);
             Ok(ExitCode::SUCCESS)
         }
+        Command::Ctr { action } => ctr(action, opts, env),
         Command::Queue { action } => match action {
             QueueAction::Status { redis, stream, group, json } => {
                 let mut con = coverforge::queue::connect(&redis).map_err(queue_failure)?;
@@ -404,6 +405,59 @@ fn analyze_input(
             Ok(out)
         }
         _ => Ok(vec![measure(input, None, env).map_err(fail)?]),
+    }
+}
+
+fn ctr_failure(e: coverforge::ctr::CtrError) -> Failure {
+    use coverforge::ctr::CtrError;
+    let kind = match &e {
+        CtrError::Read(r) if r.is_limit() => ErrorKind::Limit,
+        CtrError::Read(_) => ErrorKind::Io,
+        CtrError::Invalid(_) | CtrError::TooLittle(_) => ErrorKind::Usage,
+        CtrError::Learner(_) => ErrorKind::Unsupported,
+    };
+    Failure { kind, message: e.to_string() }
+}
+
+/// `coverforge ctr fit|rank`.
+fn ctr(action: CtrAction, opts: &RenderOptions, env: &Env) -> Result<ExitCode, Failure> {
+    use coverforge::ctr::{self as model, Model};
+    match action {
+        CtrAction::Fit { history, model: out, json } => {
+            let mut measure = |p: &Path| coverforge::analyze::measure(p, None, env);
+            let h = model::read_history(&history, &mut measure).map_err(ctr_failure)?;
+            for w in h.warnings.iter().take(5) {
+                eprintln!("warning: {w}");
+            }
+            if h.warnings.len() > 5 {
+                eprintln!("warning: … and {} more values like these", h.warnings.len() - 5);
+            }
+            let (report, fitted) = model::fit(&h).map_err(ctr_failure)?;
+            if let Some(m) = &fitted {
+                m.save(&out).map_err(|e| Failure {
+                    kind: ErrorKind::Io,
+                    message: format!("{}: cannot write the model: {e}", out.display()),
+                })?;
+            }
+            print::ctr_fit(&report, fitted.is_some().then_some(out.as_path()), json);
+            Ok(ExitCode::SUCCESS)
+        }
+        CtrAction::Rank { inputs, model: path, json } => {
+            let m = Model::load(&path).map_err(ctr_failure)?;
+            let mut covers = Vec::new();
+            for input in &inputs {
+                if input.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")) {
+                    covers.extend(model::read_measures_csv(input).map_err(ctr_failure)?);
+                } else {
+                    for ms in analyze_input(input, opts, env)? {
+                        covers.push((ms.file.display().to_string(), coverforge::analyze::features(&ms)));
+                    }
+                }
+            }
+            let ranked = m.rank(&covers).map_err(ctr_failure)?;
+            print::ctr_rank(&ranked, &m.fit, json);
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -297,3 +297,57 @@ pub fn measures(m: &coverforge::analyze::Measures) {
         m.dominant_colours.iter().map(|(c, s)| format!("{c} {:.0} %", s * 100.0)).collect();
     println!("  colours: {}", colours.join(", "));
 }
+
+/// `ctr fit`'s report.
+pub fn ctr_fit(r: &coverforge::ctr::FitReport, saved: Option<&std::path::Path>, json: bool) {
+    if json {
+        println!("{}", serde_json::to_string_pretty(r).expect("the fit report serialises"));
+        return;
+    }
+    println!("{}", r.summary);
+    println!("cross-validated RMSE of CTR ({} folds, {} covers):", r.folds, r.covers);
+    for c in &r.candidates {
+        println!("  {:.5}  {}", c.cv_rmse, c.name);
+    }
+    if !r.dropped.is_empty() {
+        println!("measures left out: {}", r.dropped.join("; "));
+    }
+    for i in r.importance.iter().take(5) {
+        println!(
+            "  {}: moves the predicted CTR by {:.3} points on average",
+            i.feature,
+            i.mean_effect * 100.0
+        );
+    }
+    if let Some(p) = saved {
+        println!("model saved to {}", p.display());
+    }
+}
+
+/// `ctr rank`'s scores, best first.
+pub fn ctr_rank(ranked: &[coverforge::ctr::Ranked], fit: &coverforge::ctr::FitReport, json: bool) {
+    if json {
+        println!("{}", serde_json::to_string_pretty(ranked).expect("ranks serialise"));
+        return;
+    }
+    println!(
+        "model: {} (cross-validated skill {:.0} % over the mean, {} covers)",
+        fit.chosen,
+        fit.skill * 100.0,
+        fit.covers
+    );
+    for (i, r) in ranked.iter().enumerate() {
+        let drivers: Vec<String> = r
+            .drivers
+            .iter()
+            .map(|d| {
+                let value = d.value.map_or("unknown".into(), |v| format!("{v:.3}"));
+                format!("{} {} ({:+.3} points)", d.feature, value, d.effect * 100.0)
+            })
+            .collect();
+        println!("{:>3}. {:.3} %  {}  — {}", i + 1, r.predicted_ctr * 100.0, r.name, drivers.join(", "));
+        if !r.unknown.is_empty() {
+            println!("       not known for this cover (the history's mean used): {}", r.unknown.join(", "));
+        }
+    }
+}

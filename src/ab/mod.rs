@@ -16,6 +16,8 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use crate::stats::Rng;
+
 /// Probability of being best a winner needs.
 pub const WIN_PROBABILITY: f64 = 0.95;
 /// Expected loss, relative to the CTR, under which a choice costs next to nothing.
@@ -139,53 +141,6 @@ pub fn read_results(path: &Path) -> Result<BTreeMap<String, Vec<Counts>>, AbErro
         }
     }
     Ok(out)
-}
-
-/// A small deterministic generator (SplitMix64): reports must not change between runs.
-struct Rng(u64);
-
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in (0, 1).
-    fn uniform(&mut self) -> f64 {
-        ((self.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-    }
-
-    fn normal(&mut self) -> f64 {
-        (-2.0 * self.uniform().ln()).sqrt() * (2.0 * std::f64::consts::PI * self.uniform()).cos()
-    }
-
-    /// Gamma(shape, 1) by Marsaglia and Tsang (shape < 1 boosted).
-    fn gamma(&mut self, shape: f64) -> f64 {
-        if shape < 1.0 {
-            return self.gamma(shape + 1.0) * self.uniform().powf(1.0 / shape);
-        }
-        let d = shape - 1.0 / 3.0;
-        let c = 1.0 / (9.0 * d).sqrt();
-        loop {
-            let x = self.normal();
-            let v = (1.0 + c * x).powi(3);
-            if v <= 0.0 {
-                continue;
-            }
-            let u = self.uniform();
-            if u.ln() < 0.5 * x * x + d - d * v + d * v.ln() {
-                return d * v;
-            }
-        }
-    }
-
-    fn beta(&mut self, a: f64, b: f64) -> f64 {
-        let x = self.gamma(a);
-        x / (x + self.gamma(b))
-    }
 }
 
 /// Draws from each variant's posterior (rows: draws; one vector per variant).
@@ -358,15 +313,5 @@ mod tests {
             (10..=38).contains(&settled),
             "{settled} of {runs} simulated continuations settled after {n} impressions"
         );
-    }
-
-    #[test]
-    fn beta_draws_have_the_right_mean() {
-        let mut rng = Rng(7);
-        let n = 50_000;
-        let mean: f64 = (0..n).map(|_| rng.beta(3.0, 7.0)).sum::<f64>() / n as f64;
-        assert!((mean - 0.3).abs() < 0.005, "{mean}");
-        let mean: f64 = (0..n).map(|_| rng.beta(0.5, 0.5)).sum::<f64>() / n as f64;
-        assert!((mean - 0.5).abs() < 0.01, "{mean}");
     }
 }
