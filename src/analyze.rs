@@ -12,7 +12,7 @@ use serde::Serialize;
 use std::path::{Path, PathBuf};
 
 /// The measures of one cover.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Measures {
     /// The cover file.
     pub file: PathBuf,
@@ -82,7 +82,8 @@ pub fn measure(path: &Path, layout: Option<LayoutFacts<'_>>, env: &Env) -> Resul
     let stats = image_stats(&img).map_err(|e| format!("{}: {}", path.display(), e.message))?;
     let faces = img.detect_faces(&env.face_model()).unwrap_or_default();
     let area = (img.width() as f64 * img.height() as f64).max(1.0);
-    let face_area = (faces.iter().map(|f| f.area() as f64).sum::<f64>() / area).max(0.0);
+    // (`+ 0.0` turns a negative zero into a zero for printing.)
+    let face_area = (faces.iter().map(|f| f.area() as f64).sum::<f64>() / area).max(0.0) + 0.0;
     let mut m = Measures {
         file: path.to_owned(),
         width: img.width(),
@@ -108,6 +109,57 @@ pub fn measure(path: &Path, layout: Option<LayoutFacts<'_>>, env: &Env) -> Resul
             Some(facts.doc.findings.iter().filter(|f| matches!(f.kind, FindingKind::SafeZone)).count());
     }
     Ok(m)
+}
+
+/// A cover listed in a batch report, with its measures.
+#[derive(Debug, Clone)]
+pub struct ReportCover {
+    /// The video, as the report names it.
+    pub video: PathBuf,
+    /// The A/B variant, if any.
+    pub variant: Option<String>,
+    /// The cover file.
+    pub output: PathBuf,
+    /// Its measures: from the report when batch ran with `--measures`, measured here otherwise
+    /// (with the layout, rendered again from the metadata the report names).
+    pub measures: Measures,
+}
+
+/// The covers of a batch report (`ok` and `skipped` lines), measured.
+///
+/// # Errors
+/// When the report cannot be read, or a cover cannot be measured (the message names it).
+pub fn measure_report(path: &Path, env: &Env) -> Result<Vec<ReportCover>, String> {
+    let text = crate::files::read_text_bounded(path, 256 << 20, "report").map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else { continue };
+        if !matches!(v["status"].as_str(), Some("ok" | "skipped")) {
+            continue;
+        }
+        let Some(output) = v["output"].as_str() else { continue };
+        let variant = v["variant"].as_str().map(str::to_string);
+        let mut measures = match serde_json::from_value::<Measures>(v["measures"].clone()) {
+            Ok(m) => m,
+            Err(_) => {
+                let docs = v["meta"]
+                    .as_str()
+                    .and_then(|m| crate::pipeline::layouts_for(Path::new(m), None, env).ok());
+                let doc =
+                    docs.as_ref().and_then(|d| d.iter().find(|(m, _)| m.variant == variant)).map(|(_, d)| d);
+                let title_contrast = v["contrast"].get(0).and_then(|c| c["contrast"].as_f64());
+                measure(Path::new(output), doc.map(|doc| LayoutFacts { doc, title_contrast }), env)?
+            }
+        };
+        measures.file = PathBuf::from(output);
+        out.push(ReportCover {
+            video: PathBuf::from(v["input"].as_str().or(v["video"].as_str()).unwrap_or_default()),
+            variant,
+            output: PathBuf::from(output),
+            measures,
+        });
+    }
+    Ok(out)
 }
 
 /// The numeric measures a model of CTR can learn from, by the names the CSV and JSON use.

@@ -860,7 +860,7 @@ pub fn differing_share(a: &Image, b: &Image, ignore: &[Rect]) -> f64 {
 }
 
 /// Colour and structure statistics of an image, for cover analytics.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ImageStats {
     /// Mean luma (BT.601), 0–255.
     pub brightness: f64,

@@ -37,3 +37,33 @@ fn ab_finds_the_planted_winner_does_not_call_the_tie_and_names_a_missing_column(
     let r = run_in(d, &["ab", "bad2.csv"]);
     assert!(r.stderr.contains("bad2.csv:2: 11 clicks from 10 impressions"), "{}", r.stderr);
 }
+
+#[test]
+fn watch_time_is_bootstrapped_and_the_report_embeds_the_covers_of_a_batch() {
+    let dir = tempdir();
+    let d = dir.path();
+    std::fs::create_dir(d.join("videos")).unwrap();
+    std::fs::copy(repo("samples/cooking.mp4"), d.join("videos/cooking.mp4")).unwrap();
+    std::fs::write(
+        d.join("videos/cooking.yaml"),
+        "template: douyin-9x16\ntitle: 三分钟学会番茄炒蛋\nvariants:\n  - id: A\n  - id: B\n    title: 番茄炒蛋的秘密\n",
+    )
+    .unwrap();
+    let r = run_in(d, &["batch", "videos", "-o", "out", "--report", "report.jsonl"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // Watch time by day: B holds viewers clearly longer; clicks are even.
+    let mut csv = String::from("video,variant,impressions,clicks,watch_time\n");
+    for day in 0..7 {
+        csv += &format!("cooking,A,1000,30,{}\ncooking,B,1000,30,{}\n", 20 + day % 3, 26 + day % 2);
+    }
+    std::fs::write(d.join("r.csv"), csv).unwrap();
+    let r = run_in(d, &["ab", "r.csv", "--json", "--covers", "report.jsonl", "--report", "ab.html"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: Vec<serde_json::Value> = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v[0]["watch"]["longest"], "B", "{}", r.stdout);
+    assert_ne!(v[0]["verdict"], "winner", "even clicks name no CTR winner");
+    let html = std::fs::read_to_string(d.join("ab.html")).unwrap();
+    assert_eq!(html.matches("data:image/jpeg;base64,").count(), 2, "both variants' covers embedded");
+    assert!(html.contains("Holds viewers longest: B"));
+    assert_eq!(html.matches("<svg").count(), 2, "the video's figure and the measures' figure");
+}

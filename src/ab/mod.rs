@@ -18,6 +18,12 @@ use std::path::Path;
 
 use crate::stats::Rng;
 
+pub mod effects;
+pub mod report;
+pub mod watch;
+
+use watch::{WatchResult, WatchRow};
+
 /// Probability of being best a winner needs.
 pub const WIN_PROBABILITY: f64 = 0.95;
 /// Expected loss, relative to the CTR, under which a choice costs next to nothing.
@@ -34,6 +40,9 @@ pub struct Counts {
     pub impressions: u64,
     /// Clicks.
     pub clicks: u64,
+    /// Watch time per row, when the file has a `watch_time` column.
+    #[serde(skip)]
+    pub watch: Vec<WatchRow>,
 }
 
 /// One variant's result.
@@ -69,6 +78,9 @@ pub struct VideoResult {
     /// With `keep testing`: more impressions per variant that would settle it at the current
     /// rates (`None` when the rates are too close for any reasonable test to tell them apart).
     pub more_impressions_per_variant: Option<u64>,
+    /// Watch time compared by bootstrap, when the file has it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub watch: Option<WatchResult>,
 }
 
 /// Why a results file cannot be read.
@@ -85,9 +97,13 @@ pub enum AbError {
 /// The columns a results file must have (by header name, any order, case-insensitive).
 pub const COLUMNS: &[&str] = &["video", "variant", "impressions", "clicks"];
 
+/// Names accepted for the optional watch-time column (mean seconds watched per view in the row).
+pub const WATCH_COLUMNS: &[&str] = &["watch_time", "watch_time_s", "avg_watch_time", "watch_seconds"];
+
 /// Reads a results CSV (`video,variant,impressions,clicks`; `variant` is the `utm_content` the
-/// variant carried; other columns are ignored) into counts per video, in file order. Rows of
-/// one video and variant add up.
+/// variant carried) into counts per video, in file order. Rows of one video and variant add up.
+/// An optional `watch_time` column (mean seconds per view in that row, weighted by a `views`
+/// column or else the row's clicks) is kept per row for the bootstrap; other columns are ignored.
 ///
 /// # Errors
 /// [`AbError`] naming the file, and the line for a bad value.
@@ -117,6 +133,8 @@ pub fn read_results(path: &Path) -> Result<BTreeMap<String, Vec<Counts>>, AbErro
             }
         }
     }
+    let watch_col = headers.iter().position(|h| WATCH_COLUMNS.contains(&h.as_str()));
+    let views_col = headers.iter().position(|h| h == "views");
     let mut out: BTreeMap<String, Vec<Counts>> = BTreeMap::new();
     for (n, row) in reader.records().enumerate() {
         let line = n + 2;
@@ -131,13 +149,32 @@ pub fn read_results(path: &Path) -> Result<BTreeMap<String, Vec<Counts>>, AbErro
         if clicks > impressions {
             return Err(bad(line, format!("{clicks} clicks from {impressions} impressions")));
         }
+        let cell = |col: Option<usize>| col.and_then(|i| row.get(i)).map(str::trim).filter(|v| !v.is_empty());
+        let seconds = |col: Option<usize>, what: &str| -> Result<Option<f64>, AbError> {
+            cell(col)
+                .map(|v| {
+                    v.parse::<f64>()
+                        .ok()
+                        .filter(|x| x.is_finite() && *x >= 0.0)
+                        .ok_or_else(|| bad(line, format!("`{v}` is not a {what}")))
+                })
+                .transpose()
+        };
+        let watch = match seconds(watch_col, "watch time in seconds")? {
+            Some(s) => {
+                let views = seconds(views_col, "count of views")?.unwrap_or(clicks as f64);
+                vec![WatchRow { views, seconds: s }]
+            }
+            None => Vec::new(),
+        };
         let list = out.entry(video).or_default();
         match list.iter_mut().find(|c| c.variant == variant) {
             Some(c) => {
                 c.impressions += impressions;
                 c.clicks += clicks;
+                c.watch.extend(watch);
             }
-            None => list.push(Counts { variant, impressions, clicks }),
+            None => list.push(Counts { variant, impressions, clicks, watch }),
         }
     }
     Ok(out)
@@ -210,12 +247,17 @@ pub fn analyse(video: &str, counts: &[Counts]) -> VideoResult {
         })
         .collect();
     let more = (verdict == "keep testing").then(|| impressions_to_settle(video, counts)).flatten();
+    let watch = watch::compare(
+        video,
+        &counts.iter().map(|c| (c.variant.clone(), c.watch.clone())).collect::<Vec<_>>(),
+    );
     VideoResult {
         video: video.to_string(),
         variants,
         verdict,
         winner: winner.map(|i| counts[i].variant.clone()),
         more_impressions_per_variant: more,
+        watch,
     }
 }
 
@@ -232,6 +274,7 @@ pub fn impressions_to_settle(video: &str, counts: &[Counts]) -> Option<u64> {
                     variant: c.variant.clone(),
                     impressions: c.impressions + extra,
                     clicks: c.clicks + (extra as f64 * rate).round() as u64,
+                    watch: Vec::new(),
                 }
             })
             .collect();
@@ -271,7 +314,7 @@ mod tests {
     use super::*;
 
     fn c(variant: &str, impressions: u64, clicks: u64) -> Counts {
-        Counts { variant: variant.into(), impressions, clicks }
+        Counts { variant: variant.into(), impressions, clicks, watch: Vec::new() }
     }
 
     #[test]

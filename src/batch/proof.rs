@@ -5,6 +5,7 @@
 //! when the page is assembled, so the page can be mailed or moved without its folder.
 
 use super::{JobReport, Status, Summary};
+use crate::model::html::escape;
 use crate::pixels::Image;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -88,14 +89,6 @@ pub(super) fn ensure_thumbnail(output: &Path, thumbs_dir: &Path) {
             write_thumbnail(&img, output, thumbs_dir);
         }
     }
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
 }
 
 /// One cover's thumbnail and caption.

@@ -248,13 +248,21 @@ pub enum Command {
     /// A/B results of cover variants: per video, CTR per variant with 95 % intervals, the
     /// probability each is best, its expected loss, and a verdict (winner / keep testing / no
     /// difference) with the impressions that would settle it. RESULTS.csv has the columns
-    /// video, variant (the utm_content the variant carried), impressions, clicks.
+    /// video, variant (the utm_content the variant carried), impressions, clicks, and optionally
+    /// watch_time (mean seconds per view in the row) and views.
     Ab {
         /// The results file.
         results: PathBuf,
         /// Print JSON.
         #[arg(long, default_value_t = false)]
         json: bool,
+        /// Also write a self-contained HTML report with plots and the covers.
+        #[arg(long, value_name = "AB.html")]
+        report: Option<PathBuf>,
+        /// Batch reports (.jsonl) of the variants' covers: their measures give the effects
+        /// across videos, their images go into the HTML report.
+        #[arg(long, value_name = "REPORT.jsonl")]
+        covers: Vec<PathBuf>,
     },
     /// A model of click-through rate learned from a team's past covers: `fit` chooses a learner
     /// by cross-validation and saves it when it beats the constant baseline; `rank` scores new

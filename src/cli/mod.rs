@@ -260,18 +260,7 @@ fn run(command: Command, opts: &RenderOptions, env: &Env, plan: &EnvPlan) -> Out
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Ab { results, json } => {
-            let videos = coverforge::ab::analyse_file(&results).map_err(|e| Failure {
-                kind: match e {
-                    coverforge::ab::AbError::Read(ref r) if r.is_limit() => ErrorKind::Limit,
-                    coverforge::ab::AbError::Read(_) => ErrorKind::Io,
-                    coverforge::ab::AbError::Invalid(_) => ErrorKind::Usage,
-                },
-                message: e.to_string(),
-            })?;
-            print::ab(&videos, json);
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Ab { results, json, report, covers } => ab(&results, json, report.as_deref(), &covers, env),
         Command::Ctr { action } => ctr(action, opts, env),
         Command::Queue { action } => match action {
             QueueAction::Status { redis, stream, group, json } => {
@@ -339,28 +328,11 @@ fn analyze_input(
     let fail = |message: String| Failure { kind: ErrorKind::InputMedia, message };
     let ext = input.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
     match ext.as_str() {
-        "jsonl" => {
-            let text = coverforge::files::read_text_bounded(input, 256 << 20, "report")
-                .map_err(|e| Failure { kind: ErrorKind::Io, message: e.to_string() })?;
-            let mut out = Vec::new();
-            for line in text.lines() {
-                let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else { continue };
-                if !matches!(v["status"].as_str(), Some("ok" | "skipped")) {
-                    continue;
-                }
-                let (Some(output), Some(meta)) = (v["output"].as_str(), v["meta"].as_str()) else { continue };
-                let variant = v["variant"].as_str();
-                let docs = pipeline::layouts_for(Path::new(meta), None, env).ok();
-                let doc = docs
-                    .as_ref()
-                    .and_then(|d| d.iter().find(|(m, _)| m.variant.as_deref() == variant))
-                    .map(|(_, d)| d);
-                let title_contrast = v["contrast"].get(0).and_then(|c| c["contrast"].as_f64());
-                let facts = doc.map(|doc| LayoutFacts { doc, title_contrast });
-                out.push(measure(Path::new(output), facts, env).map_err(fail)?);
-            }
-            Ok(out)
-        }
+        "jsonl" => Ok(coverforge::analyze::measure_report(input, env)
+            .map_err(|e| Failure { kind: ErrorKind::InputMedia, message: e })?
+            .into_iter()
+            .map(|c| c.measures)
+            .collect()),
         "yaml" | "yml" => {
             let video = coverforge::check::video_beside(input).ok_or_else(|| {
                 fail(format!("{}: no video beside it to render the cover from", input.display()))
@@ -406,6 +378,77 @@ fn analyze_input(
         }
         _ => Ok(vec![measure(input, None, env).map_err(fail)?]),
     }
+}
+
+/// `coverforge ab`: the verdicts; with `--covers`, the effects of the cover measures across
+/// videos; with `--report`, the HTML page.
+fn ab(
+    results: &Path,
+    json: bool,
+    report: Option<&Path>,
+    covers: &[PathBuf],
+    env: &Env,
+) -> Result<ExitCode, Failure> {
+    use coverforge::ab::{self, effects, report as page};
+    let videos = ab::analyse_file(results).map_err(|e| Failure {
+        kind: match e {
+            ab::AbError::Read(ref r) if r.is_limit() => ErrorKind::Limit,
+            ab::AbError::Read(_) => ErrorKind::Io,
+            ab::AbError::Invalid(_) => ErrorKind::Usage,
+        },
+        message: e.to_string(),
+    })?;
+    let mut extras = page::Extras::default();
+    let mut observed = Vec::new();
+    for file in covers {
+        let listed = coverforge::analyze::measure_report(file, env).map_err(|e| Failure {
+            kind: ErrorKind::InputMedia,
+            message: format!("{}: {e}", file.display()),
+        })?;
+        for cover in listed {
+            // The results name a video by its path, file name or stem (as its links' campaign).
+            let names = [
+                cover.video.display().to_string(),
+                cover.video.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+                cover.video.file_stem().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            ];
+            let Some(v) = videos.iter().find(|v| names.contains(&v.video)) else { continue };
+            let variant = cover.variant.clone().unwrap_or_default();
+            let Some(r) = v.variants.iter().find(|r| r.variant == variant) else { continue };
+            if report.is_some() {
+                if let Some(uri) = page::thumbnail(&cover.output) {
+                    extras.covers.insert((v.video.clone(), variant.clone()), uri);
+                }
+            }
+            observed.push(effects::Observed {
+                video: v.video.clone(),
+                variant,
+                impressions: r.impressions,
+                clicks: r.clicks,
+                features: coverforge::analyze::features(&cover.measures),
+            });
+        }
+    }
+    if !covers.is_empty() && observed.is_empty() {
+        eprintln!(
+            "warning: no cover in the --covers reports matches a video and variant of {}",
+            results.display()
+        );
+    }
+    extras.effects = if observed.is_empty() { Vec::new() } else { effects::effects(&observed) };
+    print::ab(&videos, &extras.effects, json);
+    if let Some(path) = report {
+        let html = page::html(results, &videos, &extras).map_err(|e| Failure {
+            kind: ErrorKind::Io,
+            message: format!("{}: cannot draw the plots: {e}", path.display()),
+        })?;
+        coverforge::files::write_atomic(path, html.as_bytes(), coverforge::files::Durability::Synced)
+            .map_err(|e| Failure { kind: ErrorKind::Io, message: format!("{}: {e}", path.display()) })?;
+        if !json {
+            println!("report: {}", path.display());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn ctr_failure(e: coverforge::ctr::CtrError) -> Failure {

@@ -234,7 +234,7 @@ pub fn watch_pass(pass: &coverforge::batch::watch::Pass, quiet: bool) {
 }
 
 /// `ab`: a block per video (or JSON).
-pub fn ab(videos: &[coverforge::ab::VideoResult], json: bool) {
+pub fn ab(videos: &[coverforge::ab::VideoResult], effects: &[coverforge::ab::effects::Effect], json: bool) {
     if json {
         println!("{}", serde_json::to_string_pretty(videos).expect("results serialise"));
         return;
@@ -263,6 +263,41 @@ pub fn ab(videos: &[coverforge::ab::VideoResult], json: bool) {
                 r.probability_best * 100.0,
                 r.expected_loss * 100.0
             );
+        }
+        if let Some(w) = &v.watch {
+            for r in &w.variants {
+                let interval = r.interval.map_or("(no interval)".into(), |(a, b)| format!("[{a:.1}–{b:.1}]"));
+                let longest = r
+                    .probability_longest
+                    .map(|p| format!("  P(longest) {:.1} %", p * 100.0))
+                    .unwrap_or_default();
+                println!(
+                    "  {:<12} watch time {:.1} s per view {interval}{longest}",
+                    r.variant, r.mean_seconds
+                );
+            }
+            match (&w.longest, &w.note) {
+                (Some(l), _) => println!("  watch time: {l} holds viewers longest"),
+                (None, Some(n)) => println!("  watch time: {n}"),
+                (None, None) => println!("  watch time: no variant holds viewers clearly longer"),
+            }
+        }
+    }
+    if !effects.is_empty() {
+        println!("across videos (within-video effects of the cover measures):");
+        for e in effects {
+            match e.interval {
+                Some((lo, hi)) => println!(
+                    "  {}: {} [{:+.1} %, {:+.1} %] ({} videos, {} variants)",
+                    e.feature,
+                    e.reading,
+                    lo * 100.0,
+                    hi * 100.0,
+                    e.videos,
+                    e.variants
+                ),
+                None => println!("  {}: {}", e.feature, e.reading),
+            }
         }
     }
 }

@@ -6,6 +6,7 @@ pub mod clip;
 pub mod diagnostics;
 pub mod frame;
 pub mod hardware;
+pub mod html;
 pub mod media;
 pub mod rect;
 
