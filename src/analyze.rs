@@ -79,7 +79,20 @@ pub fn text_coverage(doc: &LayoutDoc) -> f64 {
 /// When the image cannot be read, or OpenCV fails.
 pub fn measure(path: &Path, layout: Option<LayoutFacts<'_>>, env: &Env) -> Result<Measures, String> {
     let img = Image::load(path).map_err(|e| format!("{}: {}", path.display(), e.message))?;
-    let stats = image_stats(&img).map_err(|e| format!("{}: {}", path.display(), e.message))?;
+    measure_image(&img, path, layout, env)
+}
+
+/// Measures a cover already in memory (batch's canvas); `path` names it in the result.
+///
+/// # Errors
+/// When OpenCV fails.
+pub fn measure_image(
+    img: &Image,
+    path: &Path,
+    layout: Option<LayoutFacts<'_>>,
+    env: &Env,
+) -> Result<Measures, String> {
+    let stats = image_stats(img).map_err(|e| format!("{}: {}", path.display(), e.message))?;
     let faces = img.detect_faces(&env.face_model()).unwrap_or_default();
     let area = (img.width() as f64 * img.height() as f64).max(1.0);
     // (`+ 0.0` turns a negative zero into a zero for printing.)
@@ -90,7 +103,7 @@ pub fn measure(path: &Path, layout: Option<LayoutFacts<'_>>, env: &Env) -> Resul
         height: img.height(),
         aspect_ratio: img.width() as f64 / img.height().max(1) as f64,
         stats,
-        dominant_colours: dominant_colours(&img, 3),
+        dominant_colours: dominant_colours(img, 3),
         faces: faces.len(),
         face_area,
         text_coverage: None,

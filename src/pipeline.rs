@@ -209,12 +209,15 @@ pub struct Delivery<'a> {
     pub durability: Durability,
     /// Keep the canvas in [`JobResult::canvas`].
     pub keep_canvas: bool,
+    /// Measure every text layer's contrast on the frame, as `check` does, not only `color:
+    /// auto` ones (for the cover measures of `batch --measures`; CPU compositor).
+    pub measure_contrast: bool,
 }
 
 impl Default for Delivery<'_> {
     /// No cache, flushed to disk, no canvas kept: what `coverforge render` does.
     fn default() -> Self {
-        Delivery { cache: None, durability: Durability::Synced, keep_canvas: false }
+        Delivery { cache: None, durability: Durability::Synced, keep_canvas: false, measure_contrast: false }
     }
 }
 
@@ -508,8 +511,12 @@ fn still_on_cpu(
     let (extracted, frame_source) = frame(&job.video, prepared, opts, env, delivery.cache)?;
     check_deadline(&job.video)?;
     let t2 = Instant::now();
-    let (canvas, report) =
-        composite::composite_with_report(&extracted.frame.pixels, &prepared.doc, env, false)?;
+    let (canvas, report) = composite::composite_with_report(
+        &extracted.frame.pixels,
+        &prepared.doc,
+        env,
+        delivery.measure_contrast,
+    )?;
     let t3 = Instant::now();
     let bytes = encode::encode_with(&canvas, format, quality, &job.output, opts.jpeg_encoder)?;
     files::write_atomic(&job.output, &bytes, delivery.durability).map_err(EncodeError::from)?;

@@ -1,5 +1,5 @@
 //! Pages in a real browser: runs `tests/browser/preview.py` (the preview server) and
-//! `tests/browser/ab_report.py` (the A/B report) with Playwright driving Debian's chromium,
+//! `tests/browser/analytics.py` (the A/B report and the measured proof sheet) with Playwright driving Debian's chromium,
 //! against this build's binary. `make test` installs both and sets
 //! COVERFORGE_BROWSER_PYTHON to the venv's Python; a bare `cargo test` says it skipped.
 
@@ -36,11 +36,8 @@ fn the_preview_page_updates_live_shows_errors_overlays_and_variants() {
 }
 
 #[test]
-fn the_ab_report_shows_a_figure_per_video_a_mark_per_variant_and_the_winner() {
-    if let Some(text) = run_script("tests/browser/ab_report.py") {
-        assert!(
-            text.contains("ab report: one figure per video, a mark per variant, winner named: ok"),
-            "{text}"
-        );
+fn the_ab_report_and_the_measured_proof_sheet_work_in_the_browser() {
+    if let Some(text) = run_script("tests/browser/analytics.py") {
+        assert!(text.contains("proof sheet sorts and filters by measures: ok"), "{text}");
     }
 }

@@ -79,6 +79,8 @@ pub struct Options {
     pub render: RenderOptions,
     /// Whether a manifest may name outputs outside `outdir`.
     pub allow_outside_output: bool,
+    /// Measure every cover (as `coverforge analyze` does) into the report and proof sheet.
+    pub measures: bool,
 }
 
 /// A job's outcome.
@@ -147,6 +149,9 @@ pub struct JobReport {
     /// Layout findings, as `coverforge check` reports them.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub findings: Vec<crate::layout::doc::Finding>,
+    /// The cover's measures (with `--measures`), as `coverforge analyze` gives them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub measures: Option<crate::analyze::Measures>,
     /// The title, for the proof sheet.
     #[serde(skip)]
     pub title: Option<String>,
@@ -448,6 +453,7 @@ fn run_job(job: &BatchJob, ctx: &JobContext<'_>) -> JobReport {
         warnings: Vec::new(),
         contrast: Vec::new(),
         findings: Vec::new(),
+        measures: None,
         title: None,
     };
     if let Err(e) = render_job(job, ctx, &mut report) {
@@ -484,6 +490,8 @@ fn render_job(job: &BatchJob, ctx: &JobContext<'_>, report: &mut JobReport) -> R
     let prepared = pipeline::prepare(&job, env)?;
     report.title = Some(prepared.meta.title.clone());
     report.findings = prepared.doc.findings.clone();
+    // The layout outlives `finish` only when the cover is to be measured.
+    let measured_doc = opts.measures.then(|| prepared.doc.clone());
     // What is written, as it enters the hash: the still format and quality, or the validated
     // clip settings.
     let output_options = match &prepared.output {
@@ -506,6 +514,23 @@ fn render_job(job: &BatchJob, ctx: &JobContext<'_>, report: &mut JobReport) -> R
         if opts.proof.is_some() {
             proof::ensure_thumbnail(&job.output, ctx.thumbs_dir);
         }
+        if let Some(doc) = &measured_doc {
+            // Kept from the run that rendered it (with the contrast measured on the frame), or
+            // measured from the file now.
+            let kept = std::fs::read(measures_path(ctx.state_dir, &job.output))
+                .ok()
+                .and_then(|b| serde_json::from_slice::<KeptMeasures>(&b).ok())
+                .filter(|k| k.hash == hash);
+            report.measures = match kept {
+                Some(k) => Some(k.measures),
+                None => {
+                    let facts = crate::analyze::LayoutFacts { doc, title_contrast: None };
+                    crate::analyze::measure(&job.output, Some(facts), env)
+                        .map_err(|e| report.warnings.push(format!("measures: {e}")))
+                        .ok()
+                }
+            };
+        }
         return Ok(());
     }
     if opts.dry_run {
@@ -518,7 +543,8 @@ fn render_job(job: &BatchJob, ctx: &JobContext<'_>, report: &mut JobReport) -> R
         cache: opts.cache.as_ref().map(|c| (c, identity.as_str())),
         // Covers are flushed by the committer, off the workers' path.
         durability: Durability::Unsynced,
-        keep_canvas: opts.proof.is_some(),
+        keep_canvas: opts.proof.is_some() || opts.measures,
+        measure_contrast: opts.measures,
     };
     let result = pipeline::finish(&job, prepared, &opts.render, env, &delivery)?;
     // The hash goes last, once the cover is on disk: a cover without its hash is simply
@@ -526,6 +552,30 @@ fn render_job(job: &BatchJob, ctx: &JobContext<'_>, report: &mut JobReport) -> R
     ctx.committer.commit(&job.output, &state, &hash);
     if let (Some(_), Some(canvas)) = (&opts.proof, &result.canvas) {
         proof::write_thumbnail(canvas, &job.output, ctx.thumbs_dir);
+    }
+    if let Some(doc) = &measured_doc {
+        let title_contrast = result.contrast.first().map(|c| c.contrast);
+        match &result.canvas {
+            Some(canvas) => {
+                let facts = crate::analyze::LayoutFacts { doc, title_contrast };
+                match crate::analyze::measure_image(canvas, &job.output, Some(facts), env) {
+                    Ok(m) => {
+                        let kept = KeptMeasures { hash: hash.clone(), measures: m };
+                        if let Ok(json) = serde_json::to_vec(&kept) {
+                            // Losing this only costs measuring the file on a later skip.
+                            let _ = crate::files::write_atomic(
+                                &measures_path(ctx.state_dir, &job.output),
+                                &json,
+                                Durability::Unsynced,
+                            );
+                        }
+                        report.measures = Some(kept.measures);
+                    }
+                    Err(e) => report.warnings.push(format!("measures: {e}")),
+                }
+            }
+            None => report.warnings.push("measures: only still covers are measured".into()),
+        }
     }
     report.status = Status::Ok;
     report.frame_time_s = Some(result.frame_time_s);
@@ -542,6 +592,17 @@ fn render_job(job: &BatchJob, ctx: &JobContext<'_>, report: &mut JobReport) -> R
     report.output_bytes = Some(result.output_bytes);
     report.ms = StageTimes { layout_ms: result.times.layout_ms + hashing_ms, ..result.times };
     Ok(())
+}
+
+/// A cover's measures as its rendering run took them, valid while its hash is.
+#[derive(Serialize, serde::Deserialize)]
+struct KeptMeasures {
+    hash: String,
+    measures: crate::analyze::Measures,
+}
+
+fn measures_path(state_dir: &Path, output: &Path) -> PathBuf {
+    state_dir.join(format!("{}.measures.json", file_name(output)))
 }
 
 fn ms_since(t: Instant) -> f64 {

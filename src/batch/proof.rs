@@ -23,6 +23,8 @@ pub(super) struct Row {
     status: Status,
     title: String,
     error: Option<String>,
+    /// The cover's measures, with `--measures`: shown, and used to sort and filter.
+    measures: Option<crate::analyze::Measures>,
 }
 
 impl Row {
@@ -47,6 +49,7 @@ impl Row {
             status,
             title: String::new(),
             error,
+            measures: None,
         }
     }
 
@@ -59,6 +62,7 @@ impl Row {
             status: r.status,
             title: r.title.clone().unwrap_or_default(),
             error: r.error.as_ref().map(|e| e.message.clone()),
+            measures: r.measures.clone(),
         }
     }
 }
@@ -95,7 +99,16 @@ pub(super) fn ensure_thumbnail(output: &Path, thumbs_dir: &Path) {
 fn figure(w: &mut impl Write, row: &Row) -> std::io::Result<()> {
     use base64::Engine;
     let status = format!("{:?}", row.status).to_lowercase();
-    write!(w, "<figure class=\"{status}\">")?;
+    write!(w, "<figure class=\"{status}\"")?;
+    if let Some(m) = &row.measures {
+        // `data-text_coverage="0.0912"`: the page's sort and filter read these.
+        for (name, value) in crate::analyze::FEATURES.iter().zip(crate::analyze::features(m)) {
+            if let Some(v) = value {
+                write!(w, " data-{name}=\"{v}\"")?;
+            }
+        }
+    }
+    write!(w, ">")?;
     match std::fs::read(&row.thumb) {
         Ok(bytes) if row.status != Status::Failed => write!(
             w,
@@ -113,8 +126,57 @@ fn figure(w: &mut impl Write, row: &Row) -> std::io::Result<()> {
     if let Some(e) = &row.error {
         write!(w, "<br><span class=\"error\">{}</span>", escape(e))?;
     }
+    if let Some(m) = &row.measures {
+        write!(
+            w,
+            "<br><span class=\"measures\">saturation {:.0} · brightness {:.0}",
+            m.stats.saturation_mean, m.stats.brightness
+        )?;
+        if let Some(t) = m.text_coverage {
+            write!(w, " · text {:.1} %", t * 100.0)?;
+        }
+        if let Some(c) = m.title_contrast {
+            write!(w, " · contrast {c:.1}")?;
+        }
+        if m.faces > 0 {
+            write!(w, " · {} face(s)", m.faces)?;
+        }
+        write!(w, "</span>")?;
+    }
     writeln!(w, "</figcaption></figure>")
 }
+
+/// The sort and filter bar of a sheet with measures.
+fn tools(w: &mut impl Write) -> std::io::Result<()> {
+    let options: String = crate::analyze::FEATURES
+        .iter()
+        .map(|f| format!("<option value=\"{f}\">{}</option>", f.replace('_', " ")))
+        .collect();
+    writeln!(
+        w,
+        "<div id=\"tools\">Sort by <select id=\"sort\"><option value=\"\">batch order</option>{options}</select> \
+         <select id=\"order\"><option value=\"desc\">highest first</option><option value=\"asc\">lowest first</option></select> \
+         · Show only <select id=\"filter\"><option value=\"\">all covers</option>{options}</select> \
+         from <input id=\"min\" size=\"6\" placeholder=\"min\"> to <input id=\"max\" size=\"6\" placeholder=\"max\"> \
+         · <span id=\"shown\"></span> (text coverage and face area are fractions of the cover: 0.08 is 8 %)</div>"
+    )
+}
+
+/// Sorting flattens the variant groups into one grid (batch order restores them); filtering
+/// hides covers whose value is missing or outside the range.
+const TOOLS_SCRIPT: &str = "<script>(function(){\
+const grid=document.querySelector('.grid');const original=grid.innerHTML;\
+const $=id=>document.getElementById(id);\
+function apply(){const key=$('sort').value,dir=$('order').value==='asc'?1:-1;\
+if(!key){grid.innerHTML=original;}else{const figs=[...grid.querySelectorAll('figure')];\
+figs.sort((a,b)=>{const x=parseFloat(a.dataset[key]),y=parseFloat(b.dataset[key]);\
+if(isNaN(x))return isNaN(y)?0:1;if(isNaN(y))return -1;return dir*(x-y);});\
+grid.innerHTML='';figs.forEach(f=>grid.appendChild(f));}\
+const f=$('filter').value,lo=parseFloat($('min').value),hi=parseFloat($('max').value);let shown=0,all=0;\
+grid.querySelectorAll('figure').forEach(fig=>{all++;let ok=true;if(f){const v=parseFloat(fig.dataset[f]);\
+if(isNaN(v)||(!isNaN(lo)&&v<lo)||(!isNaN(hi)&&v>hi))ok=false;}fig.style.display=ok?'':'none';if(ok)shown++;});\
+$('shown').textContent=shown+' of '+all+' covers shown';}\
+['sort','order','filter','min','max'].forEach(id=>$(id).addEventListener('input',apply));apply();})();</script>";
 
 /// Writes the page atomically.
 pub(super) fn write(path: &Path, rows: &[Row], summary: &Summary) -> std::io::Result<()> {
@@ -133,10 +195,16 @@ pub(super) fn write(path: &Path, rows: &[Row], summary: &Summary) -> std::io::Re
              figure img{{height:{THUMB_HEIGHT}px;display:block}} .missing{{width:135px;height:{THUMB_HEIGHT}px;background:#ddd}}\
              figcaption{{width:220px;overflow-wrap:anywhere}}\
              .variants{{flex-basis:100%;background:#e8eaf6;padding:8px;border-radius:6px}} .variants h3{{margin:0 0 8px;font-size:14px}}\
+             #tools{{margin:0 0 12px;padding:8px;background:#fff;border-radius:6px}} .measures{{color:#555;font-size:12px}}\
              .variants .row{{display:flex;gap:12px;flex-wrap:wrap}} .variant{{font-weight:bold;color:#283593}} .status{{font-weight:bold}} .error{{color:#b71c1c}}\
-             </style></head><body>\n<h1>coverforge proof sheet</h1>\n<p>{} covers: {} rendered, {} unchanged, {} failed, {} planned.</p>\n<div class=\"grid\">\n",
+             </style></head><body>\n<h1>coverforge proof sheet</h1>\n<p>{} covers: {} rendered, {} unchanged, {} failed, {} planned.</p>\n",
             summary.total, summary.ok, summary.skipped, summary.failed, summary.planned
         )?;
+        let measured = rows.iter().any(|r| r.measures.is_some());
+        if measured {
+            tools(&mut w)?;
+        }
+        writeln!(w, "<div class=\"grid\">")?;
         let mut open_group: Option<&str> = None;
         for row in rows {
             // A video's A/B variants sit side by side in a row of their own, under its name.
@@ -157,7 +225,7 @@ pub(super) fn write(path: &Path, rows: &[Row], summary: &Summary) -> std::io::Re
         if open_group.is_some() {
             writeln!(w, "</div></section>")?;
         }
-        writeln!(w, "</div></body></html>")?;
+        writeln!(w, "</div>{}</body></html>", if measured { TOOLS_SCRIPT } else { "" })?;
         w.flush()?;
     }
     staged.commit(crate::files::Durability::Unsynced)

@@ -388,6 +388,11 @@ pub struct BatchArgs {
     /// Write an HTML page with a thumbnail, status and error for every cover.
     #[arg(long, value_name = "FILE.html")]
     pub proof: Option<PathBuf>,
+    /// Measure every cover as `coverforge analyze` does (aspect, brightness, saturation,
+    /// colourfulness, clutter, faces, text coverage, title contrast, QR size, safe zones) into
+    /// the report and the proof sheet, which then sorts and filters by them.
+    #[arg(long, default_value_t = false)]
+    pub measures: bool,
     /// Cover format when the manifest names no output file; mp4 makes animated covers (as does
     /// --animated, with webp then meaning animated WebP).
     #[arg(long, value_enum, default_value_t = BatchFormat::Jpg)]

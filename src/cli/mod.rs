@@ -679,6 +679,7 @@ fn batch(args: BatchArgs, opts: &RenderOptions, env: &Env, plan: &EnvPlan) -> Ou
             coverforge::batch::Verbosity::Normal
         },
         render: opts.clone(),
+        measures: args.measures,
     };
     if args.watch {
         let mut folders = vec![input_folder(&args.input), env.templates_dir().to_owned()];

@@ -514,6 +514,7 @@ impl<'a> Thread<'a> {
             // Flushed by the committer before the job is acknowledged (off this thread's path).
             durability: crate::files::Durability::Unsynced,
             keep_canvas: false,
+            measure_contrast: false,
         };
         match pipeline::finish(&job, prepared, &self.opts.render, env, &delivery) {
             Ok(_) => {

@@ -290,6 +290,7 @@ impl Covers {
             cache: Some((&self.frames, identity.as_str())),
             durability: crate::files::Durability::Unsynced,
             keep_canvas: false,
+            measure_contrast: false,
         };
         match pipeline::finish(job, prepared, &self.opts, env, &delivery) {
             Ok(result) => {
