@@ -67,3 +67,27 @@ fn watch_time_is_bootstrapped_and_the_report_embeds_the_covers_of_a_batch() {
     assert!(html.contains("Holds viewers longest: B"));
     assert_eq!(html.matches("<svg").count(), 2, "the video's figure and the measures' figure");
 }
+
+#[test]
+fn nothing_is_called_without_two_shown_variants_and_an_empty_file_is_an_error() {
+    let dir = tempdir();
+    let d = dir.path();
+    std::fs::write(
+        d.join("r.csv"),
+        "video,variant,impressions,clicks\nsolo,A,1000,50\nunseen,A,1000,40\nunseen,B,0,0\n",
+    )
+    .unwrap();
+    let r = run_in(d, &["ab", "r.csv", "--json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: Vec<serde_json::Value> = serde_json::from_str(&r.stdout).unwrap();
+    for video in &v {
+        assert_eq!(video["verdict"], "keep testing", "{video}");
+        assert!(video["winner"].is_null() && video["more_impressions_per_variant"].is_null(), "{video}");
+    }
+    assert!(v.iter().any(|x| x["note"].as_str().is_some_and(|n| n.contains("only one variant"))));
+    assert!(v.iter().any(|x| x["note"].as_str().is_some_and(|n| n.contains("no impressions yet for B"))));
+    std::fs::write(d.join("empty.csv"), "video,variant,impressions,clicks\n").unwrap();
+    let r = run_in(d, &["ab", "empty.csv"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("empty.csv: no results"), "{}", r.stderr);
+}

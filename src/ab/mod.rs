@@ -78,6 +78,9 @@ pub struct VideoResult {
     /// With `keep testing`: more impressions per variant that would settle it at the current
     /// rates (`None` when the rates are too close for any reasonable test to tell them apart).
     pub more_impressions_per_variant: Option<u64>,
+    /// Why the verdict is not a comparison (one variant only, a variant never shown).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
     /// Watch time compared by bootstrap, when the file has it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub watch: Option<WatchResult>,
@@ -170,12 +173,18 @@ pub fn read_results(path: &Path) -> Result<BTreeMap<String, Vec<Counts>>, AbErro
         let list = out.entry(video).or_default();
         match list.iter_mut().find(|c| c.variant == variant) {
             Some(c) => {
-                c.impressions += impressions;
-                c.clicks += clicks;
+                c.impressions = c
+                    .impressions
+                    .checked_add(impressions)
+                    .ok_or_else(|| bad(line, "impressions add up past 2^64".into()))?;
+                c.clicks += clicks; // never more than the impressions
                 c.watch.extend(watch);
             }
             None => list.push(Counts { variant, impressions, clicks, watch }),
         }
+    }
+    if out.is_empty() {
+        return Err(AbError::Invalid(format!("{}: no results (a header and no rows)", path.display())));
     }
     Ok(out)
 }
@@ -227,7 +236,18 @@ pub fn analyse(video: &str, counts: &[Counts]) -> VideoResult {
         blake3::hash(video.as_bytes()).as_bytes().iter().fold(0u64, |h, b| h.rotate_left(8) ^ *b as u64);
     let samples = draws(counts, seed);
     let (p_best, loss) = summarise(&samples);
-    let (verdict, winner) = verdict_of(counts, &p_best, &loss);
+    // A test needs two variants, each shown at least once; until then there is nothing to call.
+    let unshown: Vec<&str> =
+        counts.iter().filter(|c| c.impressions == 0).map(|c| c.variant.as_str()).collect();
+    let note = if counts.len() < 2 {
+        Some(format!("only one variant ({}): nothing to compare it with", counts[0].variant))
+    } else if !unshown.is_empty() {
+        Some(format!("no impressions yet for {}", unshown.join(", ")))
+    } else {
+        None
+    };
+    let (verdict, winner) =
+        if note.is_some() { ("keep testing".to_string(), None) } else { verdict_of(counts, &p_best, &loss) };
     let variants = counts
         .iter()
         .enumerate()
@@ -246,7 +266,8 @@ pub fn analyse(video: &str, counts: &[Counts]) -> VideoResult {
             }
         })
         .collect();
-    let more = (verdict == "keep testing").then(|| impressions_to_settle(video, counts)).flatten();
+    let more =
+        (verdict == "keep testing" && note.is_none()).then(|| impressions_to_settle(video, counts)).flatten();
     let watch = watch::compare(
         video,
         &counts.iter().map(|c| (c.variant.clone(), c.watch.clone())).collect::<Vec<_>>(),
@@ -257,6 +278,7 @@ pub fn analyse(video: &str, counts: &[Counts]) -> VideoResult {
         verdict,
         winner: winner.map(|i| counts[i].variant.clone()),
         more_impressions_per_variant: more,
+        note,
         watch,
     }
 }

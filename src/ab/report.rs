@@ -187,6 +187,7 @@ pub fn verdict_sentence(v: &VideoResult) -> String {
     match (v.verdict.as_str(), &v.winner) {
         ("winner", Some(w)) => format!("Winner: {w}"),
         ("no difference", _) => "No difference: whichever variant is kept costs under 1 % of the CTR".into(),
+        _ if v.note.is_some() => format!("Keep testing: {}", v.note.as_deref().unwrap_or_default()),
         _ => match v.more_impressions_per_variant {
             Some(n) => format!(
                 "Keep testing: about {n} more impressions per variant would settle it at the current rates"

@@ -242,6 +242,9 @@ pub fn ab(videos: &[coverforge::ab::VideoResult], effects: &[coverforge::ab::eff
     for v in videos {
         let verdict = match (&v.winner, v.more_impressions_per_variant) {
             (Some(w), _) => format!("winner: {w}"),
+            (None, _) if v.note.is_some() => {
+                format!("keep testing: {}", v.note.as_deref().unwrap_or_default())
+            }
             (None, Some(n)) if v.verdict == "keep testing" => {
                 format!("keep testing: about {n} more impressions per variant at the current rates")
             }
