@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use std::process::Command;
 
 fn main() {
+    // For tests that ask cargo about this platform's dependencies.
+    println!("cargo:rustc-env=TARGET_TRIPLE={}", std::env::var("TARGET").expect("cargo sets TARGET"));
     let source = "src/av/kernels.cu";
     println!("cargo:rerun-if-changed={source}");
     println!("cargo:rerun-if-env-changed=COVERFORGE_CLANG");

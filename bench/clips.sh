@@ -1,6 +1,7 @@
 # Sourced by bench/batch.sh and bench/compare.sh: N deterministic 6 s 1080p H.264 clips (moving
 # test patterns under film grain, GOP 250, fixed seeds) with a douyin-9x16 sidecar each, in $W/clips.
-# Needs W, N, J, GRAIN and ROOT set; generated once, reused by later runs.
+# Needs W, N, J, GRAIN and ROOT set; generated once, reused by later runs. Optional: SECONDS_
+# (clip length, 6), GOP (250), X264_EXTRA (more x264 options, e.g. a rate cap), FRAME ("3s").
 make_clips() {
   mkdir -p "$W/clips" "$W/tpl"
   cp templates/douyin-9x16.yaml.tera "$W/tpl/brand.yaml.tera"
@@ -8,14 +9,14 @@ make_clips() {
     i=$1; name=$(printf 'clip%04d' "$i"); f="$W/clips/$name.mp4"
     if [ ! -f "$f" ]; then
       ffmpeg -nostdin -y -loglevel error -f lavfi \
-        -i "testsrc2=s=1920x1080:r=25:d=6,hue=h=$((i * 37 % 360)),noise=alls=$GRAIN:allf=u:all_seed=$i" \
-        -c:v libx264 -preset veryfast -crf 23 -g 250 -pix_fmt yuv420p -threads 1 -an "$f.tmp.mp4"
+        -i "testsrc2=s=1920x1080:r=25:d=${SECONDS_:-6},hue=h=$((i * 37 % 360)),noise=alls=$GRAIN:allf=u:all_seed=$i" \
+        -c:v libx264 -preset veryfast -crf 23 -g "${GOP:-250}" ${X264_EXTRA:-} -pix_fmt yuv420p -threads 1 -an "$f.tmp.mp4"
       mv "$f.tmp.mp4" "$f"
     fi
-    printf 'template: ../tpl/brand.yaml.tera\ntitle: 第 %d 期 · 三分钟学会红烧肉\nsubtitle: 家常做法 · 零失败\nauthor: "@王师傅的厨房"\nwatermark: %s/assets/logo.png\nlink:\n  url: https://shop.example.com/item/%d\n  utm: {source: douyin, medium: cover_qr, campaign: bench}\nframe: "3s"\n' \
-      "$i" "$ROOT" "$i" > "$W/clips/$name.yaml"
+    printf 'template: ../tpl/brand.yaml.tera\ntitle: 第 %d 期 · 三分钟学会红烧肉\nsubtitle: 家常做法 · 零失败\nauthor: "@王师傅的厨房"\nwatermark: %s/assets/logo.png\nlink:\n  url: https://shop.example.com/item/%d\n  utm: {source: douyin, medium: cover_qr, campaign: bench}\nframe: "%s"\n' \
+      "$i" "$ROOT" "$i" "${FRAME:-3s}" > "$W/clips/$name.yaml"
   }
-  export -f gen; export W ROOT GRAIN
+  export -f gen; export W ROOT GRAIN SECONDS_ GOP X264_EXTRA FRAME
   echo "generating $N clips in $W/clips (first run only) ..."
   seq 0 $((N - 1)) | xargs -P "$J" -I{} bash -c 'gen {}'
   rm -f "$W"/clips/*.tmp.mp4

@@ -107,6 +107,14 @@ pub fn encode(canvas: &Image, format: Format, quality: u8, path: &Path) -> Resul
     if !(1..=100).contains(&quality) {
         return Err(EncodeError::Quality(quality));
     }
+    if format == Format::Jpeg {
+        // libjpeg-turbo reads the BGR canvas as it is (see `av::turbojpeg`).
+        return crate::av::turbojpeg::encode_bgr(canvas.bgr_bytes(), canvas.width(), canvas.height(), quality)
+            .map_err(|message| EncodeError::Encoder {
+                path: path.to_owned(),
+                source: PixelError { op: "JPEG encode", message },
+            });
+    }
     let q = quality as i32;
     let (ext, params) = match format {
         Format::Jpeg => (".jpg", vec![imgcodecs::IMWRITE_JPEG_QUALITY, q]),

@@ -6,7 +6,7 @@ use crate::files::Roots;
 use crate::fonts::FontBook;
 use crate::limits::Limits;
 use crate::model::Diagnostics;
-use crate::pixels::Overlay;
+use crate::pixels::{Overlay, TextMasks};
 use crate::template::{Compiled, TemplateSource};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -24,10 +24,67 @@ pub struct Env {
     file_hashes: Mutex<HashMap<(PathBuf, u64, std::time::SystemTime), [u8; 32]>>,
     /// Rasterised glyphs shared by every job.
     pub glyphs: crate::fonts::glyphs::GlyphCache,
+    /// Text layers drawn as masks, by everything that shapes them (see [`TextMasks`]).
+    pub text_masks: Memo<TextMasks>,
+    /// Images resized to the boxes they are drawn in, by file and size.
+    sized_images: Memo<Overlay>,
     /// Limits every job runs under.
     pub limits: Limits,
     /// Folders metadata and templates may read from (see [`Roots`]).
     pub roots: Roots,
+}
+
+/// Bytes of text masks kept (a douyin title's masks are about 2 MB).
+const TEXT_MASK_BUDGET: usize = 64 << 20;
+/// Bytes of resized images kept.
+const SIZED_IMAGE_BUDGET: usize = 64 << 20;
+
+/// Results computed once and shared by every job of a process, by a key that names all of
+/// their inputs, within a byte budget: when an insert would exceed it, the cache starts over
+/// (a batch's shared layers are back after one job each).
+pub struct Memo<V> {
+    entries: Mutex<(HashMap<[u8; 32], Arc<V>>, usize)>,
+    budget: usize,
+}
+
+impl<V> Memo<V> {
+    fn new(budget: usize) -> Self {
+        Memo { entries: Mutex::new((HashMap::new(), 0)), budget }
+    }
+
+    /// The value for `key`, made by `make` (with its size in bytes) when missing. `make` runs
+    /// outside the lock: two jobs may make the same value once each, never wait on each other.
+    ///
+    /// # Errors
+    /// `make`'s error (nothing is kept).
+    pub fn get_or_make<E>(
+        &self,
+        key: [u8; 32],
+        make: impl FnOnce() -> Result<(V, usize), E>,
+    ) -> Result<Arc<V>, E> {
+        if let Some(hit) = self.entries.lock().unwrap_or_else(|e| e.into_inner()).0.get(&key) {
+            return Ok(hit.clone());
+        }
+        let (value, bytes) = make()?;
+        let value = Arc::new(value);
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.1 + bytes > self.budget {
+            entries.0.clear();
+            entries.1 = 0;
+        }
+        if bytes <= self.budget {
+            entries.0.insert(key, value.clone());
+            entries.1 += bytes;
+        }
+        Ok(value)
+    }
+
+    /// Drops every entry.
+    pub fn clear(&self) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.0.clear();
+        entries.1 = 0;
+    }
 }
 
 /// Where Debian and most Linux systems keep fonts.
@@ -50,6 +107,8 @@ impl Env {
             templates: Mutex::new(HashMap::new()),
             file_hashes: Mutex::new(HashMap::new()),
             glyphs: Default::default(),
+            text_masks: Memo::new(TEXT_MASK_BUDGET),
+            sized_images: Memo::new(SIZED_IMAGE_BUDGET),
             limits,
         }
     }
@@ -96,9 +155,11 @@ impl Env {
         {
             self.fonts.forget();
             self.glyphs.forget();
+            self.text_masks.clear();
         }
         if changed.iter().any(|p| matches!(ext(p).as_str(), "png" | "jpg" | "jpeg" | "webp" | "bmp")) {
             self.images.lock().expect("image cache poisoned").clear();
+            self.sized_images.clear();
         }
     }
 
@@ -169,6 +230,28 @@ impl Env {
         let img = Arc::new(img);
         self.images.lock().expect("image cache poisoned").insert(path.to_owned(), img.clone());
         Ok(img)
+    }
+}
+
+impl Env {
+    /// The image at `path` (as [`Env::image`]) resized to `width`×`height`, kept for the next
+    /// layer of that file and size (a logo on every cover of a batch is resized once).
+    ///
+    /// # Errors
+    /// As [`Env::image`]; a resize failure names the file.
+    pub fn image_sized(&self, path: &Path, width: u32, height: u32) -> Result<Arc<Overlay>, ImageError> {
+        let mut key = blake3::Hasher::new();
+        key.update(path.as_os_str().as_encoded_bytes());
+        key.update(&width.to_le_bytes());
+        key.update(&height.to_le_bytes());
+        self.sized_images.get_or_make(*key.finalize().as_bytes(), || {
+            let sized = self
+                .image(path)?
+                .resized(width, height)
+                .map_err(|e| ImageError::other(format!("{}: {}", path.display(), e.message)))?;
+            let bytes = width as usize * height as usize * 4;
+            Ok((sized, bytes))
+        })
     }
 }
 

@@ -433,7 +433,7 @@ pub fn inspect(
     opts: &RenderOptions,
     env: &Env,
 ) -> Result<(Image, CompositeReport), Error> {
-    let (extracted, _) = frame(video, prepared, opts, env, None)?;
+    let (extracted, _) = frame(video, prepared, opts, env, None, FrameShape::FittedWhereItCan)?;
     Ok(composite::composite_with_report(&extracted.frame.pixels, &prepared.doc, env, true)?)
 }
 
@@ -474,6 +474,17 @@ fn is_gpu_failure(e: &Error) -> bool {
     matches!(e, Error::Composite(composite::CompositeError::Gpu(_)) | Error::Encode(EncodeError::Gpu { .. }))
 }
 
+/// How [`frame`] hands over the keyframe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FrameShape {
+    /// The whole frame (animated covers fit every frame of the clip the same way).
+    Whole,
+    /// For a `fit: cover` layout without face-aware crops, only the part the canvas shows,
+    /// already at the canvas size (one colour conversion, no resize after); other layouts get
+    /// the whole frame.
+    FittedWhereItCan,
+}
+
 /// The keyframe the layout asks for: from the cache when it has it (storing a decoded one).
 fn frame(
     video: &Path,
@@ -481,16 +492,21 @@ fn frame(
     opts: &RenderOptions,
     env: &Env,
     cache: Option<(&FrameCache, &str)>,
+    shape: FrameShape,
 ) -> Result<(Extracted, FrameSource), Error> {
     let regions = keyframe::TextRegions::of_layout(&prepared.doc, &env.face_model());
+    let fit = match shape {
+        FrameShape::Whole => None,
+        FrameShape::FittedWhereItCan => keyframe::FitTo::of_layout(&prepared.doc),
+    };
     let spec = prepared.meta.frame;
-    let key = cache.map(|(_, identity)| FrameCache::key(identity, spec, regions.as_ref()));
+    let key = cache.map(|(_, identity)| FrameCache::key(identity, spec, regions.as_ref(), fit));
     if let (Some((cache, _)), Some(key)) = (cache, &key) {
         if let Some(hit) = cache.get(key) {
             return Ok((hit, FrameSource::Cache));
         }
     }
-    let extracted = keyframe::extract_for_layout(video, spec, &env.limits, regions.as_ref(), opts.hwaccel)?;
+    let extracted = keyframe::extract_fitted(video, spec, &env.limits, regions.as_ref(), opts.hwaccel, fit)?;
     if let (Some((cache, _)), Some(key)) = (cache, &key) {
         cache.put(key, &extracted);
     }
@@ -508,7 +524,8 @@ fn still_on_cpu(
     compositor_fallback: Option<String>,
 ) -> Result<JobResult, Error> {
     let t1 = Instant::now();
-    let (extracted, frame_source) = frame(&job.video, prepared, opts, env, delivery.cache)?;
+    let (extracted, frame_source) =
+        frame(&job.video, prepared, opts, env, delivery.cache, FrameShape::FittedWhereItCan)?;
     check_deadline(&job.video)?;
     let t2 = Instant::now();
     let (canvas, report) = composite::composite_with_report(
@@ -553,7 +570,8 @@ fn still_on_gpu(
     let (extracted, frame_source) = match delivery.cache {
         // The cache stores frames in system memory: a frame decoded for it is downloaded anyway.
         Some(_) => {
-            let (e, source) = frame(&job.video, prepared, opts, env, delivery.cache)?;
+            let (e, source) =
+                frame(&job.video, prepared, opts, env, delivery.cache, FrameShape::FittedWhereItCan)?;
             (Extracted::from(e), source)
         }
         None => {
@@ -616,7 +634,7 @@ fn animate(
 ) -> Result<JobResult, Error> {
     let doc = &prepared.doc;
     let t1 = Instant::now();
-    let (extracted, frame_source) = frame(&job.video, prepared, opts, env, delivery.cache)?;
+    let (extracted, frame_source) = frame(&job.video, prepared, opts, env, delivery.cache, FrameShape::Whole)?;
     check_deadline(&job.video)?;
     let t2 = Instant::now();
     let (cover, report, plate) = CoverPlate::new(&extracted.frame.pixels, doc, env)?;

@@ -516,7 +516,10 @@ fn rust_version_is_what_the_dependencies_need() {
         .map(|v| v.trim().trim_matches('"').to_string())
         .expect("Cargo.toml declares rust-version");
     let out = std::process::Command::new(env!("CARGO"))
-        .args(["metadata", "--format-version", "1", "--locked", "--offline"])
+        // This platform's packages only: the others (Windows console crates) are not
+        // downloaded by a build here, and --offline would fail on them on a fresh machine.
+        .args(["metadata", "--format-version", "1", "--locked", "--offline", "--filter-platform"])
+        .arg(env!("TARGET_TRIPLE"))
         .current_dir(root)
         .output()
         .expect("cargo metadata runs");

@@ -21,10 +21,11 @@ pub mod error;
 pub mod frame;
 pub(crate) mod hw;
 pub(crate) mod nvjpeg;
+pub(crate) mod turbojpeg;
 
 use crate::limits::{self, Limits};
 use crate::model::MediaInfo;
-use crate::model::{DecodedBy, Device, HwAccel};
+use crate::model::{DecodedBy, Device, HwAccel, Rect};
 use crate::pixels::{Image, QuarterTurn};
 use decoder::{open_decoder_for, Decoder};
 use error::ProbeError;
@@ -109,8 +110,8 @@ pub(crate) struct Source {
     fallback: Option<String>,
     /// Whether the decoder discards every frame that is not a keyframe.
     keyframes_only: bool,
-    /// Scaler and the (format, width, height) it was built for.
-    scaler: Option<(ff::format::Pixel, u32, u32, scaling::Context)>,
+    /// Scaler and what it was built for.
+    scaler: Option<(ScalerKey, scaling::Context)>,
     /// Largest decoded frame accepted: the header's size is checked on open, but the
     /// bitstream may carry frames of another size.
     max_frame: (u32, u32),
@@ -278,11 +279,9 @@ impl Source {
     /// Whether a decoded frame can be used on the GPU as it is: an 8-bit NV12 CUDA frame that
     /// needs no turning and has square pixels.
     fn fits_device_path(&self, frame: &ff::frame::Video) -> bool {
-        let sar = frame.aspect_ratio();
-        let square = sar.numerator() == sar.denominator() || sar.numerator() == 0 || sar.denominator() == 0;
         self.device == Some(Device::Cuda)
             && cuda::DeviceFrame::accepts(frame)
-            && square
+            && is_square(frame)
             && self.info.upright_turn == QuarterTurn::None
     }
 
@@ -291,6 +290,33 @@ impl Source {
         time_s: f64,
         keep_on_device: bool,
     ) -> Result<Frame<Pixels>, error::DecodeError> {
+        match self.decode_raw(time_s, keep_on_device)? {
+            Decoded::Device(frame) => Ok(frame),
+            Decoded::Host(raw) => {
+                let image = self.convert_frame(&raw.frame)?;
+                Ok(Frame { pixels: Pixels::Host(image), time_s: raw.time_s, decoded_by: raw.decoded_by })
+            }
+        }
+    }
+
+    /// Decodes the keyframe at or before `time_s` into system memory without converting it:
+    /// `frame: auto` scores candidates on their luma and converts only the one it keeps.
+    pub(crate) fn raw_keyframe_at(&mut self, time_s: f64) -> Result<RawKeyframe, error::DecodeError> {
+        match self.decode_raw(time_s, false)? {
+            Decoded::Host(raw) => Ok(raw),
+            Decoded::Device(_) => unreachable!("only kept on the device when asked"),
+        }
+    }
+
+    /// Converts a keyframe from [`Source::raw_keyframe_at`] to an upright BGR frame.
+    pub(crate) fn convert(&mut self, raw: RawKeyframe) -> Result<Frame, error::DecodeError> {
+        let image = self.convert_frame(&raw.frame)?;
+        Ok(Frame { pixels: image, time_s: raw.time_s, decoded_by: raw.decoded_by })
+    }
+
+    /// The keyframe at or before `time_s`: left on the GPU when asked and possible, otherwise
+    /// in system memory (downloaded from a hardware decoder), not yet converted.
+    fn decode_raw(&mut self, time_s: f64, keep_on_device: bool) -> Result<Decoded, error::DecodeError> {
         use error::DecodeError;
         let path = self.path.clone();
         self.seek_before(time_s).map_err(|e| DecodeError::Seek {
@@ -319,7 +345,7 @@ impl Source {
                     if self.device.is_some()
                         && self.retry_in_software(&format!("decoding failed: {}", describe(&e)))
                     {
-                        return self.decode_keyframe(time_s, keep_on_device);
+                        return self.decode_raw(time_s, keep_on_device);
                     }
                     last_error = Some(describe(&e));
                 }
@@ -331,22 +357,24 @@ impl Source {
                     if keep_on_device && self.fits_device_path(&frame) {
                         let frame = std::mem::replace(&mut frame, ff::frame::Video::empty());
                         let pixels = Pixels::Device(cuda::DeviceFrame::new(frame));
-                        return Ok(Frame { pixels, time_s, decoded_by });
+                        return Ok(Decoded::Device(Frame { pixels, time_s, decoded_by }));
                     }
-                    let image = if hw::is_hw_frame(&frame) {
+                    let frame = if hw::is_hw_frame(&frame) {
                         match hw::download(&frame) {
-                            Ok(sw) => self.convert_frame(&sw)?,
+                            Ok(sw) => sw,
                             Err(reason) if self.retry_in_software(&reason) => {
-                                return self.decode_keyframe(time_s, keep_on_device)
+                                return self.decode_raw(time_s, keep_on_device)
                             }
                             Err(reason) => {
                                 return Err(DecodeError::Convert { path, reason });
                             }
                         }
                     } else {
-                        self.convert_frame(&frame)?
+                        frame
                     };
-                    return Ok(Frame { pixels: Pixels::Host(image), time_s, decoded_by });
+                    let full_range = frame.color_range() == ff::color::Range::JPEG;
+                    let (square, upright) = (is_square(&frame), self.info.upright_turn == QuarterTurn::None);
+                    return Ok(Decoded::Host(RawKeyframe { frame, time_s, decoded_by, full_range, square, upright }));
                 }
             }
         }
@@ -547,7 +575,7 @@ impl Source {
 
     /// Converts a decoded frame to an upright BGR [`Image`] with square pixels.
     fn convert_frame(&mut self, frame: &ff::frame::Video) -> Result<Image, error::DecodeError> {
-        let (fmt, w, h) = (frame.format(), frame.width(), frame.height());
+        let h = frame.height();
         // The bitstream's pixel aspect ratio is the authority (containers may not repeat it).
         let sar = frame.aspect_ratio();
         if sar.numerator() > 0 && sar.denominator() > 0 {
@@ -557,38 +585,216 @@ impl Source {
             QuarterTurn::Clockwise | QuarterTurn::CounterClockwise => self.info.display_height,
             _ => self.info.display_width,
         };
-        let stale = !matches!(&self.scaler, Some((f, sw, sh, _)) if (*f, *sw, *sh) == (fmt, w, h));
-        if stale {
-            let ctx = scaling::Context::get(
-                fmt,
-                w,
-                h,
+        // Same size (square pixels): swscale's fast unscaled YUV→RGB path. Anamorphic frames
+        // are stretched horizontally with bicubic filtering.
+        let image = self.scale_to_bgr(frame, (out_w, h), scaling::Flags::BICUBIC, h)?;
+        image
+            .rotated(self.info.upright_turn)
+            .map_err(|e| error::DecodeError::Convert { path: self.path.clone(), reason: e.to_string() })
+    }
+
+    /// Converts the `crop` part of an upright, square-pixel keyframe straight to a `size` BGR
+    /// image in one swscale pass: what `fit: cover` shows of the frame, already at the canvas
+    /// size, without converting the rest of the frame or resizing it again. Frames that are
+    /// turned or anamorphic, and crops outside the frame, are converted whole instead (the
+    /// compositor then fits them itself).
+    pub(crate) fn convert_fitted(
+        &mut self,
+        mut raw: RawKeyframe,
+        crop: Rect,
+        size: (u32, u32),
+    ) -> Result<Frame, error::DecodeError> {
+        let (w, h) = (raw.frame.width(), raw.frame.height());
+        let inside = crop.x >= 0 && crop.y >= 0 && crop.right() <= w as i64 && crop.bottom() <= h as i64;
+        if !raw.square || !raw.upright || !inside || crop.width == 0 || crop.height == 0 {
+            return self.convert(raw);
+        }
+        if let Some(image) = self.fit_by_planes(&raw.frame, crop, size)? {
+            return Ok(Frame { pixels: image, time_s: raw.time_s, decoded_by: raw.decoded_by });
+        }
+        crop_in_place(&mut raw.frame, crop).map_err(|e| error::DecodeError::Convert {
+            path: self.path.clone(),
+            reason: format!("cropping the frame: {}", describe(&e)),
+        })?;
+        // Area averaging when shrinking (no aliasing), bilinear when enlarging, as the
+        // compositor's own resize does.
+        let shrinking = size.0 < crop.width || size.1 < crop.height;
+        let flags = if shrinking { scaling::Flags::AREA } else { scaling::Flags::BILINEAR };
+        let image = self.scale_to_bgr(&raw.frame, size, flags, h)?;
+        Ok(Frame { pixels: image, time_s: raw.time_s, decoded_by: raw.decoded_by })
+    }
+
+    /// For 8-bit 4:2:0 frames (what cameras and phones record): the crop of each plane is
+    /// resized on its own (one channel at a time, which OpenCV vectorises well) into a 4:2:0
+    /// frame of the canvas size, and swscale's fast unscaled path turns that into BGR. On a
+    /// 1080p keyframe fitted to 1080x1920 this took 6–7.7 ms, against 8–9 ms for swscale's
+    /// own scaled YUV→BGR path and ~9 ms for the whole frame converted and then resized in
+    /// colour by OpenCV (the path before). `None` for other pixel formats.
+    fn fit_by_planes(
+        &mut self,
+        frame: &ff::frame::Video,
+        crop: Rect,
+        size: (u32, u32),
+    ) -> Result<Option<Image>, error::DecodeError> {
+        use ff::format::Pixel as P;
+        if !matches!(frame.format(), P::YUV420P | P::YUVJ420P) {
+            return Ok(None);
+        }
+        let convert_err = |e: crate::pixels::PixelError| error::DecodeError::Convert {
+            path: self.path.clone(),
+            reason: e.to_string(),
+        };
+        let mut fitted = ff::frame::Video::new(frame.format(), size.0, size.1);
+        fitted.set_color_space(frame.color_space());
+        fitted.set_color_range(frame.color_range());
+        let half = |v: u32| v.div_ceil(2);
+        let chroma_crop = Rect::new(crop.x / 2, crop.y / 2, half(crop.width), half(crop.height));
+        for plane in 0..3 {
+            let (from, to) = if plane == 0 { (crop, size) } else { (chroma_crop, (half(size.0), half(size.1))) };
+            let dst_stride = fitted.stride(plane);
+            crate::pixels::resize_plane(
+                (frame.data(plane), frame.stride(plane)),
+                from,
+                (fitted.data_mut(plane), dst_stride),
+                to,
+            )
+            .map_err(convert_err)?;
+        }
+        let matrix_height = frame.height();
+        self.scale_to_bgr(&fitted, size, scaling::Flags::BILINEAR, matrix_height).map(Some)
+    }
+
+    /// One swscale pass from `frame` to BGR24 at `size`, with the scaler kept for the next
+    /// frame of the same shape. `matrix_height` is the full frame's height (the YUV matrix is
+    /// guessed from it when the stream does not say).
+    fn scale_to_bgr(
+        &mut self,
+        frame: &ff::frame::Video,
+        size: (u32, u32),
+        flags: scaling::Flags,
+        matrix_height: u32,
+    ) -> Result<Image, error::DecodeError> {
+        let key = ScalerKey { format: frame.format(), from: (frame.width(), frame.height()), to: size, flags };
+        if !matches!(&self.scaler, Some((k, _)) if *k == key) {
+            let mut ctx = scaling::Context::get(
+                key.format,
+                key.from.0,
+                key.from.1,
                 ff::format::Pixel::BGR24,
-                out_w,
-                h,
-                // Same size (square pixels): swscale's fast unscaled YUV→RGB path. Anamorphic
-                // frames are stretched horizontally with bicubic filtering.
-                scaling::Flags::BICUBIC,
+                size.0,
+                size.1,
+                flags,
             )
             .map_err(|e| error::DecodeError::Convert {
                 path: self.path.clone(),
-                reason: format!("no {fmt:?} → BGR24 scaler ({})", describe(&e)),
+                reason: format!("no {:?} → BGR24 scaler ({})", key.format, describe(&e)),
             })?;
-            let mut ctx = ctx;
-            set_yuv_matrix(&mut ctx, frame.color_space(), frame.color_range(), h);
-            self.scaler = Some((fmt, w, h, ctx));
+            set_yuv_matrix(&mut ctx, frame.color_space(), frame.color_range(), matrix_height);
+            self.scaler = Some((key, ctx));
         }
-        let (_, _, _, scaler) = self.scaler.as_mut().expect("scaler was just set");
+        let (_, scaler) = self.scaler.as_mut().expect("scaler was just set");
         // FFmpeg allocates `bgr` with padded rows: swscale may write past `width * 3`.
         let mut bgr = ff::frame::Video::empty();
         scaler
             .run(frame, &mut bgr)
             .map_err(|e| error::DecodeError::Convert { path: self.path.clone(), reason: describe(&e) })?;
-        let image = Image::from_bgr_strided(out_w, h, bgr.data(0), bgr.stride(0));
-        image
-            .rotated(self.info.upright_turn)
-            .map_err(|e| error::DecodeError::Convert { path: self.path.clone(), reason: e.to_string() })
+        Ok(Image::from_bgr_strided(size.0, size.1, bgr.data(0), bgr.stride(0)))
     }
+}
+
+/// What a cached swscale context converts: pixel format and size in, size out, filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ScalerKey {
+    format: ff::format::Pixel,
+    from: (u32, u32),
+    to: (u32, u32),
+    flags: scaling::Flags,
+}
+
+/// Narrows `frame` to `crop` (inside it) in place: FFmpeg moves the plane pointers, nothing is
+/// copied.
+#[allow(unsafe_code)]
+fn crop_in_place(frame: &mut ff::frame::Video, crop: Rect) -> Result<(), ff::Error> {
+    let (w, h) = (frame.width() as usize, frame.height() as usize);
+    let (x, y) = (crop.x as usize, crop.y as usize);
+    let (cw, ch) = (crop.width as usize, crop.height as usize);
+    // SAFETY: `frame` is a valid AVFrame that owns (references) its buffers. The crop fields are
+    // plain sizes, checked by the caller to lie inside the frame (and checked again by FFmpeg);
+    // av_frame_apply_cropping only moves the data pointers within those buffers and updates
+    // width and height, so the frame stays valid and keeps its buffers alive.
+    let r = unsafe {
+        let f = frame.as_mut_ptr();
+        (*f).crop_left = x;
+        (*f).crop_top = y;
+        (*f).crop_right = w - x - cw;
+        (*f).crop_bottom = h - y - ch;
+        ff::ffi::av_frame_apply_cropping(f, ff::ffi::AV_FRAME_CROP_UNALIGNED as i32)
+    };
+    if r < 0 {
+        return Err(ff::Error::from(r));
+    }
+    Ok(())
+}
+
+/// What [`Source::decode_raw`] gives: an NVDEC surface kept on the GPU, or a frame in system
+/// memory in the decoder's pixel format.
+enum Decoded {
+    Device(Frame<Pixels>),
+    Host(RawKeyframe),
+}
+
+/// A decoded keyframe in system memory, still in the decoder's pixel format.
+pub(crate) struct RawKeyframe {
+    frame: ff::frame::Video,
+    time_s: f64,
+    decoded_by: DecodedBy,
+    /// Full-range (JPEG) levels rather than video levels 16–235.
+    full_range: bool,
+    square: bool,
+    upright: bool,
+}
+
+impl RawKeyframe {
+    /// Width and height of the decoded picture.
+    pub(crate) fn size(&self) -> (u32, u32) {
+        (self.frame.width(), self.frame.height())
+    }
+
+    /// The frame's luma as full-range 8-bit values, read straight from the decoder's luma
+    /// plane; `None` when that plane is not 8-bit luma at display geometry (other formats,
+    /// turned or anamorphic frames), where the caller converts the frame instead.
+    pub(crate) fn luma(&self) -> Option<crate::pixels::Mask> {
+        use ff::format::Pixel as P;
+        let eight_bit_luma = matches!(
+            self.frame.format(),
+            P::YUV420P | P::YUVJ420P | P::YUV422P | P::YUVJ422P | P::YUV444P | P::YUVJ444P | P::NV12 | P::NV21
+        );
+        if !eight_bit_luma || !self.square || !self.upright {
+            return None;
+        }
+        let (w, h) = (self.frame.width() as usize, self.frame.height() as usize);
+        let full_range = self.full_range || matches!(self.frame.format(), P::YUVJ420P | P::YUVJ422P | P::YUVJ444P);
+        // Video levels 16–235 stretched to 0–255, as the BGR conversion does.
+        let level: [u8; 256] = std::array::from_fn(|v| {
+            if full_range {
+                v as u8
+            } else {
+                ((v as f64 - 16.0) * 255.0 / 219.0).round().clamp(0.0, 255.0) as u8
+            }
+        });
+        let (plane, stride) = (self.frame.data(0), self.frame.stride(0));
+        let mut data = Vec::with_capacity(w * h);
+        for row in plane.chunks(stride).take(h) {
+            data.extend(row[..w].iter().map(|&v| level[v as usize]));
+        }
+        Some(crate::pixels::Mask { width: w as u32, height: h as u32, data })
+    }
+}
+
+/// Whether a frame has square pixels (or says nothing about them).
+fn is_square(frame: &ff::frame::Video) -> bool {
+    let sar = frame.aspect_ratio();
+    sar.numerator() == sar.denominator() || sar.numerator() == 0 || sar.denominator() == 0
 }
 
 /// Opens a file for demuxing; runs FFmpeg's stream analysis only when asked to or when the
@@ -673,3 +879,4 @@ pub(crate) fn describe(e: &ff::Error) -> String {
         None => s,
     }
 }
+

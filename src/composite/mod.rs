@@ -123,10 +123,9 @@ fn draw_layers(
                 report.contrast.extend(text::draw(canvas, &placed, env, measure_all)?);
             }
             Layer::Image(l) => {
-                let img = env
-                    .image(&l.src)
+                let sized = env
+                    .image_sized(&l.src, l.bbox.width.max(1), l.bbox.height.max(1))
                     .map_err(|e| CompositeError::Asset { path: l.src.clone(), message: e.message })?;
-                let sized = img.resized(l.bbox.width.max(1), l.bbox.height.max(1))?;
                 canvas.draw_overlay(&sized, l.bbox.x, l.bbox.y, l.opacity);
             }
             Layer::Qr(q) => qr::draw(canvas, q)?,
@@ -254,13 +253,10 @@ fn fitting(frame_w: u32, frame_h: u32, doc: &LayoutDoc, faces: &[Rect]) -> Fitti
     let (fw, fh) = (frame_w as f64, frame_h as f64);
     match doc.fit {
         Fit::Cover => {
-            let scale = (cw as f64 / fw).max(ch as f64 / fh);
-            let crop_w = ((cw as f64 / scale).round() as u32).clamp(1, frame_w);
-            let crop_h = ((ch as f64 / scale).round() as u32).clamp(1, frame_h);
-            let x =
-                keep_in_view((frame_w - crop_w) / 2, crop_w, frame_w, faces.iter().map(|f| (f.x, f.width)));
-            let y =
-                keep_in_view((frame_h - crop_h) / 2, crop_h, frame_h, faces.iter().map(|f| (f.y, f.height)));
+            let (centred, scale) = Rect::cover_crop((frame_w, frame_h), (cw, ch));
+            let (crop_w, crop_h) = (centred.width, centred.height);
+            let x = keep_in_view(centred.x as u32, crop_w, frame_w, faces.iter().map(|f| (f.x, f.width)));
+            let y = keep_in_view(centred.y as u32, crop_h, frame_h, faces.iter().map(|f| (f.y, f.height)));
             Fitting {
                 crop: Rect::new(x as i32, y as i32, crop_w, crop_h),
                 dst: Rect::new(0, 0, cw, ch),

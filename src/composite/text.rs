@@ -8,7 +8,7 @@ use crate::color::{self, Rgba};
 use crate::env::Env;
 use crate::layout::doc::{Rect, TextLayer};
 use crate::layout::text::{is_invisible, pick_font};
-use crate::pixels::{Image, Mask};
+use crate::pixels::{Image, Mask, TextMasks};
 use ab_glyph::{Font, ScaleFont};
 
 /// Dark text for `auto` (pure black looks harsh over photos).
@@ -29,6 +29,59 @@ pub(super) fn draw(
     if t.lines.is_empty() {
         return Ok(None);
     }
+    let masks = env.text_masks.get_or_make(masks_key(t), || {
+        let masks = render_masks(t, env)?;
+        let bytes = masks.bytes();
+        Ok::<_, CompositeError>((masks, bytes))
+    })?;
+    let pad = pad(t);
+    let (x, y) = (t.bbox.x - pad, t.bbox.y - pad);
+    let (color, report) = if t.auto_color {
+        auto_color(canvas, t)?
+    } else if measure {
+        (t.color, Some(measure_fixed(canvas, t)))
+    } else {
+        (t.color, None)
+    };
+    if let (Some(s), Some(shadow)) = (t.shadow, &masks.shadow) {
+        canvas.blend_mask(shadow, x + s.dx, y + s.dy, s.color);
+    }
+    if let (Some(s), Some(outline)) = (t.stroke, &masks.outline) {
+        canvas.blend_mask(outline, x, y, s.color);
+    }
+    canvas.blend_mask(&masks.fill, x, y, color);
+    if let (Some(a), Some(c)) = (&masks.accent, t.highlight) {
+        canvas.blend_mask(a, x, y, c);
+    }
+    for (img, gx, gy) in &masks.colour_glyphs {
+        canvas.draw_overlay(img, x + gx, y + gy, 1.0);
+    }
+    Ok(report)
+}
+
+/// Everything the masks of `t` depend on (not its position, colours or `auto` choices), hashed:
+/// covers whose text is set the same way share one set of masks.
+fn masks_key(t: &TextLayer) -> [u8; 32] {
+    let shape = format!(
+        "{:?}",
+        (
+            &t.lines,
+            &t.font,
+            &t.fallback,
+            t.size,
+            t.line_height,
+            t.letter_spacing,
+            (t.bbox.width, t.bbox.height),
+            t.stroke.map(|s| s.width),
+            t.shadow.map(|s| s.blur),
+            t.highlight.is_some(),
+        )
+    );
+    *blake3::hash(shape.as_bytes()).as_bytes()
+}
+
+/// Draws `t`'s glyphs into masks the size of its padded box (see [`TextMasks`]).
+fn render_masks(t: &TextLayer, env: &Env) -> Result<TextMasks, CompositeError> {
     let load = |name: &str| {
         env.fonts
             .get(name)
@@ -81,37 +134,19 @@ pub(super) fn draw(
             x += font.h_advance(id);
         }
     }
-    let (x, y) = (t.bbox.x - pad, t.bbox.y - pad);
     let mut whole = fill.clone();
     if let Some(a) = &accent {
         whole.max_with(a);
     }
-    let (color, report) = if t.auto_color {
-        auto_color(canvas, t)?
-    } else if measure {
-        (t.color, Some(measure_fixed(canvas, t)))
-    } else {
-        (t.color, None)
-    };
     let outline = match t.stroke {
-        Some(s) if s.width > 0.0 => Some((whole.dilated(s.width)?, s.color)),
+        Some(s) if s.width > 0.0 => Some(whole.dilated(s.width)?),
         _ => None,
     };
-    if let Some(s) = t.shadow {
-        let base = outline.as_ref().map_or(&whole, |o| &o.0);
-        canvas.blend_mask(&base.blurred(s.blur)?, x + s.dx, y + s.dy, s.color);
-    }
-    if let Some((mask, c)) = &outline {
-        canvas.blend_mask(mask, x, y, *c);
-    }
-    canvas.blend_mask(&fill, x, y, color);
-    if let (Some(a), Some(c)) = (&accent, t.highlight) {
-        canvas.blend_mask(a, x, y, c);
-    }
-    for (img, gx, gy) in colour_glyphs {
-        canvas.draw_overlay(&img, x + gx, y + gy, 1.0);
-    }
-    Ok(report)
+    let shadow = match t.shadow {
+        Some(s) => Some(outline.as_ref().unwrap_or(&whole).blurred(s.blur)?),
+        None => None,
+    };
+    Ok(TextMasks { fill, accent, outline, shadow, colour_glyphs })
 }
 
 /// Room around a text box for overhanging glyphs, the outline and the blurred shadow.

@@ -136,13 +136,20 @@ impl FrameCache {
     /// The cache key for a video identity and frame spec. `frame: auto` also depends on where
     /// the layout puts its text (`regions`), so a template change that moves text boxes decodes
     /// auto frames again; fixed frame times do not depend on the layout.
-    pub fn key(identity: &str, spec: FrameSpec, regions: Option<&crate::keyframe::TextRegions>) -> String {
+    pub fn key(
+        identity: &str,
+        spec: FrameSpec,
+        regions: Option<&crate::keyframe::TextRegions>,
+        fit: Option<crate::keyframe::FitTo>,
+    ) -> String {
         let regions = match (spec, regions) {
             (FrameSpec::Auto, Some(r)) => r.key(),
             _ => String::new(),
         };
+        // A fitted frame is only the part one canvas shows, at that canvas's size.
+        let fit = fit.map(|f| format!("cover {}x{}", f.width, f.height)).unwrap_or_default();
         let mut h = blake3::Hasher::new();
-        h.update(format!("coverforge-keyframe/{FORMAT}\u{0}{identity}\u{0}{spec}\u{0}{regions}").as_bytes());
+        h.update(format!("coverforge-keyframe/{FORMAT}\u{0}{identity}\u{0}{spec}\u{0}{regions}\u{0}{fit}").as_bytes());
         h.finalize().to_hex().to_string()
     }
 

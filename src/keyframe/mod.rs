@@ -7,7 +7,8 @@
 //! Candidate times are 10 %, 25 %, 40 %, 55 %, 70 % and 85 % of the duration. Their keyframe
 //! packets are read without decoding; a keyframe whose packet is under a quarter of the largest
 //! one is almost certainly black or flat and is dropped. The (at most four) remaining ones are
-//! decoded and scored on their luma shrunk to 256 px wide:
+//! decoded in time order and scored on their luma (read from the decoder's luma plane; only the
+//! frame kept is converted to colour) shrunk to 256 px wide:
 //! - exposure `1 - |mean - 118| / 118` (0 for black or white frames),
 //! - contrast `min(stddev / 64, 1)`,
 //! - sharpness `v / (v + 100)` where `v` is the variance of the Laplacian,
@@ -17,6 +18,12 @@
 //! wins only when every candidate is bad. When the layout is known, the score becomes
 //! `0.8 score + 0.2 / (1 + s / 24)` where `s` is the luma standard deviation under the text boxes:
 //! a calm background under the title counts. Ties go to the earlier frame.
+//!
+//! Every candidate costs a full keyframe decode, as much as the rest of the cover, so `auto`
+//! stops at the first candidate that is good enough: mean luma 40–216, luma standard deviation
+//! at least 24, Laplacian variance at least 100 (half marks on sharpness), and, with the layout
+//! known, a standard deviation under the text of at most 36 and no face under it. Only when
+//! a candidate falls short is the next one decoded; the best scored one is kept.
 
 pub mod cache;
 
@@ -24,7 +31,7 @@ use crate::av::Source;
 use crate::limits::Limits;
 use crate::model::MediaInfo;
 use crate::model::{HwAccel, Rect};
-use crate::pixels::{Image, PixelError};
+use crate::pixels::{Image, Mask, PixelError};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -93,9 +100,9 @@ impl TextRegions {
     }
 
     /// The text boxes in frame pixels (the inverse of the compositor's fit).
-    fn boxes_in_frame(&self, image: &Image) -> Vec<Rect> {
+    fn boxes_in_frame(&self, (frame_w, frame_h): (u32, u32)) -> Vec<Rect> {
         let (cw, ch) = (self.canvas.0 as f64, self.canvas.1 as f64);
-        let (fw, fh) = (image.width() as f64, image.height() as f64);
+        let (fw, fh) = (frame_w as f64, frame_h as f64);
         let (scale, ox, oy) = if self.cover {
             let s = (cw / fw).max(ch / fh);
             (s, (fw - cw / s) / 2.0, (fh - ch / s) / 2.0)
@@ -119,7 +126,7 @@ impl TextRegions {
     /// How many faces in `image` the text boxes would cover (0 without a face model).
     fn faces_under_text(&self, image: &Image) -> Result<usize, PixelError> {
         let Some(model) = &self.face_model else { return Ok(0) };
-        let boxes = self.boxes_in_frame(image);
+        let boxes = self.boxes_in_frame((image.width(), image.height()));
         Ok(image.detect_faces(model)?.iter().filter(|f| boxes.iter().any(|b| b.overlaps(f))).count())
     }
 
@@ -128,22 +135,24 @@ impl TextRegions {
         serde_json::to_string(self).unwrap_or_default()
     }
 
-    /// Mean luma standard deviation of `image` under the boxes (mapped from canvas pixels to
-    /// frame pixels the way the compositor fits the frame; face-aware crops are not predicted).
-    fn busyness(&self, image: &Image) -> Result<f64, PixelError> {
+    /// Mean luma standard deviation under the boxes (mapped from canvas pixels to frame pixels
+    /// the way the compositor fits the frame; face-aware crops are not predicted), from the
+    /// full-size luma of the frame.
+    fn busyness(&self, luma: &Mask) -> Result<f64, PixelError> {
         let mut sum = 0.0;
-        for rect in self.boxes_in_frame(image) {
-            let region = image.clone_region(rect);
-            if region.width() == 0 || region.height() == 0 {
-                continue;
-            }
-            let luma = region.small_luma(128)?;
-            let n = luma.data.len().max(1) as f64;
-            let mean = luma.data.iter().map(|&v| v as f64).sum::<f64>() / n;
-            sum += (luma.data.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n).sqrt();
+        for rect in self.boxes_in_frame((luma.width, luma.height)) {
+            let Some(small) = luma.region_shrunk(rect, 128)? else { continue };
+            sum += mean_and_sd(&small.data).1;
         }
         Ok(sum / self.boxes.len().max(1) as f64)
     }
+}
+
+/// Mean and standard deviation of 8-bit values.
+fn mean_and_sd(values: &[u8]) -> (f64, f64) {
+    let n = values.len().max(1) as f64;
+    let mean = values.iter().map(|&v| v as f64).sum::<f64>() / n;
+    (mean, (values.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n).sqrt())
 }
 
 impl FrameScore {
@@ -152,12 +161,17 @@ impl FrameScore {
     /// # Errors
     /// Only on an OpenCV failure.
     pub fn of(image: &Image) -> Result<Self, PixelError> {
-        let luma = image.small_luma(256)?;
-        let n = luma.data.len().max(1) as f64;
-        let mean = luma.data.iter().map(|&v| v as f64).sum::<f64>() / n;
-        let var = luma.data.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n;
-        let std = var.sqrt();
-        let lap = luma.laplacian_variance()?;
+        Self::of_luma(&image.small_luma(256)?)
+    }
+
+    /// Scores a frame from its full-size luma.
+    ///
+    /// # Errors
+    /// Only on an OpenCV failure.
+    pub fn of_luma(luma: &Mask) -> Result<Self, PixelError> {
+        let small = luma.region_shrunk(luma.bounds(), 256)?.unwrap_or_else(|| Mask::new(1, 1));
+        let (mean, std) = mean_and_sd(&small.data);
+        let lap = small.laplacian_variance()?;
         let exposure = (1.0 - (mean - 118.0).abs() / 118.0).clamp(0.0, 1.0);
         let contrast = (std / 64.0).min(1.0);
         let sharp = lap / (lap + 100.0);
@@ -182,12 +196,31 @@ impl FrameScore {
     /// # Errors
     /// Only on an OpenCV failure.
     pub fn with_layout(image: &Image, regions: &TextRegions) -> Result<Self, PixelError> {
-        let mut score = Self::of(image)?;
-        let busy = regions.busyness(image)?;
+        let luma = image.luma()?;
+        let faces = regions.faces_under_text(image)?;
+        Self::of_luma_with_layout(&luma, regions, faces)
+    }
+
+    /// As [`FrameScore::with_layout`], from the frame's full-size luma and the number of faces
+    /// the text would cover.
+    fn of_luma_with_layout(luma: &Mask, regions: &TextRegions, faces: usize) -> Result<Self, PixelError> {
+        let mut score = Self::of_luma(luma)?;
+        let busy = regions.busyness(luma)?;
         score.busy_under_text = Some(busy);
-        score.faces_under_text = regions.faces_under_text(image)?;
-        score.total = 0.8 * score.total + 0.2 / (1.0 + busy / 24.0) - 0.1 * score.faces_under_text as f64;
+        score.faces_under_text = faces;
+        score.total = 0.8 * score.total + 0.2 / (1.0 + busy / 24.0) - 0.1 * faces as f64;
         Ok(score)
+    }
+
+    /// Whether a frame is good enough for `frame: auto` to stop looking (see the module docs):
+    /// well exposed, with contrast, sharp, and (when the layout is known) not busy under the
+    /// text nor covering a face.
+    pub fn good_enough(&self) -> bool {
+        (40.0..=216.0).contains(&self.mean_luma)
+            && self.contrast >= 24.0
+            && self.sharpness >= 100.0
+            && self.busy_under_text.is_none_or(|b| b <= 36.0)
+            && self.faces_under_text == 0
     }
 }
 
@@ -212,6 +245,27 @@ impl From<Extracted<Image>> for Extracted<Pixels> {
     }
 }
 
+/// Where the kept keyframe goes: a `fit: cover` canvas of this size, without face-aware crops.
+/// The frame is then converted straight to the part the canvas shows, at the canvas size, in
+/// the one colour conversion (no full-size colour frame, no second resize); the compositor
+/// finds it already fitted. Scoring (`frame: auto`) still sees the whole frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FitTo {
+    /// Canvas width.
+    pub width: u32,
+    /// Canvas height.
+    pub height: u32,
+}
+
+impl FitTo {
+    /// For a resolved layout: `Some` for `fit: cover` without `faces: true` (where the crop
+    /// follows the faces, which are found on the whole frame).
+    pub fn of_layout(doc: &crate::layout::doc::LayoutDoc) -> Option<Self> {
+        (doc.fit == crate::layout::doc::Fit::Cover && !doc.faces)
+            .then_some(FitTo { width: doc.canvas.width, height: doc.canvas.height })
+    }
+}
+
 /// Probes `path` and pulls the keyframe `spec` asks for.
 ///
 /// # Errors
@@ -232,16 +286,33 @@ pub fn extract_for_layout(
     regions: Option<&TextRegions>,
     accel: HwAccel,
 ) -> Result<Extracted, DecodeError> {
+    extract_fitted(path, spec, limits, regions, accel, None)
+}
+
+/// As [`extract_for_layout`]; with `fit`, the frame comes back already fitted to that canvas
+/// (see [`FitTo`]) where the frame allows it.
+///
+/// # Errors
+/// As [`extract`].
+pub fn extract_fitted(
+    path: &Path,
+    spec: FrameSpec,
+    limits: &Limits,
+    regions: Option<&TextRegions>,
+    accel: HwAccel,
+    fit: Option<FitTo>,
+) -> Result<Extracted, DecodeError> {
     let mut source = Source::open(path, limits, false, accel)?;
     let info = source.info().clone();
     let mut warnings = Vec::new();
     let (frame, score) = match spec {
         FrameSpec::Auto => {
-            let (frame, score) = best_keyframe(&mut source, &info, regions)?;
-            (frame, Some(score))
+            let (raw, score) = best_keyframe(&mut source, &info, regions)?;
+            (finish_frame(&mut source, raw, fit)?, Some(score))
         }
         FrameSpec::Seconds(_) | FrameSpec::Percent(_) => {
-            (source.keyframe_at(fixed_time(spec, &info, &mut warnings))?, None)
+            let raw = source.raw_keyframe_at(fixed_time(spec, &info, &mut warnings))?;
+            (finish_frame(&mut source, Candidate::Raw(raw), fit)?, None)
         }
     };
     // Decoding may have refined the pixel aspect ratio (and so the display size).
@@ -295,7 +366,7 @@ fn best_keyframe(
     source: &mut Source,
     info: &MediaInfo,
     regions: Option<&TextRegions>,
-) -> Result<(Frame, FrameScore), DecodeError> {
+) -> Result<(Candidate, FrameScore), DecodeError> {
     const FRACTIONS: [f64; 6] = [0.10, 0.25, 0.40, 0.55, 0.70, 0.85];
     const MAX_DECODES: usize = 4;
     let times: Vec<f64> = FRACTIONS.iter().map(|f| f * info.duration_s).collect();
@@ -310,21 +381,45 @@ fn best_keyframe(
     candidates.truncate(MAX_DECODES);
     candidates.sort_by(|a, b| a.0.total_cmp(&b.0));
 
-    let mut best: Option<(Frame, FrameScore)> = None;
+    let convert_err = |e: PixelError| DecodeError::Convert { path: info.path.clone(), reason: e.to_string() };
+    let mut best: Option<(Candidate, FrameScore)> = None;
     let mut last_err = None;
     for (time, _) in candidates {
-        match source.keyframe_at(time) {
-            Ok(k) => {
-                let score = match regions {
-                    Some(r) => FrameScore::with_layout(&k.pixels, r),
-                    None => FrameScore::of(&k.pixels),
-                }
-                .map_err(|e| DecodeError::Convert { path: info.path.clone(), reason: e.to_string() })?;
-                if best.as_ref().is_none_or(|(_, b)| score.total > b.total) {
-                    best = Some((k, score));
-                }
+        let raw = match source.raw_keyframe_at(time) {
+            Ok(raw) => raw,
+            Err(e) => {
+                last_err = Some(e);
+                continue;
             }
-            Err(e) => last_err = Some(e),
+        };
+        // Scored on the decoder's luma plane where it can be (no colour conversion for frames
+        // that lose); faces need colour, and turned or stretched frames their display geometry.
+        let wants_faces = regions.is_some_and(|r| r.face_model.is_some());
+        let (candidate, score) = match raw.luma().filter(|_| !wants_faces) {
+            Some(luma) => {
+                let score = match regions {
+                    Some(r) => FrameScore::of_luma_with_layout(&luma, r, 0),
+                    None => FrameScore::of_luma(&luma),
+                }
+                .map_err(convert_err)?;
+                (Candidate::Raw(raw), score)
+            }
+            None => {
+                let frame = source.convert(raw)?;
+                let score = match regions {
+                    Some(r) => FrameScore::with_layout(&frame.pixels, r),
+                    None => FrameScore::of(&frame.pixels),
+                }
+                .map_err(convert_err)?;
+                (Candidate::Converted(frame), score)
+            }
+        };
+        let good = score.good_enough();
+        if best.as_ref().is_none_or(|(_, b)| score.total > b.total) {
+            best = Some((candidate, score));
+        }
+        if good {
+            break;
         }
     }
     match (best, last_err) {
@@ -338,9 +433,66 @@ fn best_keyframe(
     }
 }
 
+/// The kept keyframe as the caller wants it: fitted to the canvas where asked (and possible),
+/// otherwise whole.
+fn finish_frame(source: &mut Source, kept: Candidate, fit: Option<FitTo>) -> Result<Frame, DecodeError> {
+    match (kept, fit) {
+        (Candidate::Converted(frame), _) => Ok(frame),
+        (Candidate::Raw(raw), None) => source.convert(raw),
+        (Candidate::Raw(raw), Some(fit)) => {
+            let (w, h) = raw.size();
+            let (crop, _) = Rect::cover_crop((w, h), (fit.width, fit.height));
+            source.convert_fitted(raw, crop, (fit.width, fit.height))
+        }
+    }
+}
+
+/// A scored candidate: still in the decoder's format (converted only if it is kept), or
+/// already converted for scoring.
+enum Candidate {
+    Raw(crate::av::RawKeyframe),
+    Converted(Frame),
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_luma_plane_scores_as_the_converted_frame_does() {
+        // auto scores candidates on the decoder's luma plane; the frame it keeps is converted.
+        // On a grey clip (no chroma, so no matrix question) both views of the same keyframe
+        // must read the same: this checks the plane's rows, stride and video levels.
+        let dir = tempfile::tempdir().unwrap();
+        let clip = dir.path().join("grey.mp4");
+        let made = std::process::Command::new("ffmpeg")
+            .args(["-nostdin", "-loglevel", "error", "-f", "lavfi", "-i"])
+            .arg("testsrc2=s=1000x562:r=10:d=2,format=gray")
+            .args(["-pix_fmt", "yuv420p", "-c:v", "libx264", "-g", "10"])
+            .arg(&clip)
+            .status()
+            .expect("ffmpeg runs");
+        assert!(made.success());
+        let regions = TextRegions {
+            canvas: (1080, 1920),
+            cover: true,
+            boxes: vec![Rect::new(64, 1100, 860, 360)],
+            face_model: None,
+        };
+        let mut source = Source::open(&clip, &Limits::default(), false, HwAccel::None).unwrap();
+        let raw = source.raw_keyframe_at(1.0).unwrap();
+        let from_plane = FrameScore::of_luma_with_layout(&raw.luma().unwrap(), &regions, 0).unwrap();
+        let frame = source.convert(raw).unwrap();
+        let from_colour = FrameScore::with_layout(&frame.pixels, &regions).unwrap();
+        let close = |a: f64, b: f64, tol: f64| (a - b).abs() <= tol * b.abs().max(1.0);
+        let both = format!("{from_plane:?} {from_colour:?}");
+        assert!(close(from_plane.mean_luma, from_colour.mean_luma, 0.01), "{both}");
+        assert!(close(from_plane.contrast, from_colour.contrast, 0.02), "{both}");
+        assert!(close(from_plane.sharpness, from_colour.sharpness, 0.05), "{both}");
+        let busy = (from_plane.busy_under_text.unwrap(), from_colour.busy_under_text.unwrap());
+        assert!(close(busy.0, busy.1, 0.02), "{both}");
+        assert!((from_plane.total - from_colour.total).abs() < 0.01, "{both}");
+    }
 
     #[test]
     fn parses_every_documented_form() {

@@ -19,6 +19,19 @@ pub struct Rect {
 }
 
 impl Rect {
+    /// The part of a `frame` (width, height) that `fit: cover` shows on a `canvas` (width,
+    /// height), centred, and the canvas pixels per frame pixel. The compositor and the fitted
+    /// keyframe conversion both crop here, so the two agree to the pixel.
+    pub fn cover_crop(frame: (u32, u32), canvas: (u32, u32)) -> (Rect, f64) {
+        let (fw, fh) = (frame.0 as f64, frame.1 as f64);
+        let scale = (canvas.0 as f64 / fw).max(canvas.1 as f64 / fh);
+        let crop_w = ((canvas.0 as f64 / scale).round() as u32).clamp(1, frame.0.max(1));
+        let crop_h = ((canvas.1 as f64 / scale).round() as u32).clamp(1, frame.1.max(1));
+        let x = frame.0.saturating_sub(crop_w) / 2;
+        let y = frame.1.saturating_sub(crop_h) / 2;
+        (Rect::new(x as i32, y as i32, crop_w, crop_h), scale)
+    }
+
     /// A rectangle from its left, top, width and height.
     pub const fn new(x: i32, y: i32, width: u32, height: u32) -> Self {
         Rect { x, y, width, height }
