@@ -524,16 +524,12 @@ fn still_on_cpu(
     compositor_fallback: Option<String>,
 ) -> Result<JobResult, Error> {
     let t1 = Instant::now();
-    let (extracted, frame_source) =
+    let (mut extracted, frame_source) =
         frame(&job.video, prepared, opts, env, delivery.cache, FrameShape::FittedWhereItCan)?;
     check_deadline(&job.video)?;
     let t2 = Instant::now();
-    let (canvas, report) = composite::composite_with_report(
-        &extracted.frame.pixels,
-        &prepared.doc,
-        env,
-        delivery.measure_contrast,
-    )?;
+    let pixels = std::mem::replace(&mut extracted.frame.pixels, Image::filled(0, 0, crate::color::Rgba::BLACK));
+    let (canvas, report) = composite::composite_frame(pixels, &prepared.doc, env, delivery.measure_contrast)?;
     let t3 = Instant::now();
     let bytes = encode::encode_with(&canvas, format, quality, &job.output, opts.jpeg_encoder)?;
     files::write_atomic(&job.output, &bytes, delivery.durability).map_err(EncodeError::from)?;

@@ -91,6 +91,32 @@ pub fn composite_with_report(
     Ok((canvas, report))
 }
 
+/// As [`composite_with_report`], taking the frame: a frame already fitted to the canvas (see
+/// [`crate::keyframe::FitTo`]) becomes the canvas itself, with no copy.
+///
+/// # Errors
+/// As [`composite`].
+pub fn composite_frame(
+    frame: Image,
+    doc: &LayoutDoc,
+    env: &Env,
+    measure_all: bool,
+) -> Result<(Image, CompositeReport), CompositeError> {
+    let faces = faces_in(&frame, doc, env)?;
+    let fit = fitting(frame.width(), frame.height(), doc, &faces);
+    let already_fitted = fit.fill.is_none()
+        && fit.crop == frame.bounds()
+        && fit.dst == Rect::new(0, 0, frame.width(), frame.height());
+    let (mut canvas, faces) = if already_fitted {
+        let faces = fit.map_faces(&faces);
+        (frame, faces)
+    } else {
+        background(&frame, doc, &faces)?
+    };
+    let report = draw_layers(&mut canvas, &doc.layers, &faces, env, measure_all)?;
+    Ok((canvas, report))
+}
+
 /// The faces in `frame` (frame pixels) when the layout asks to keep text off them.
 ///
 /// # Errors

@@ -143,7 +143,7 @@ impl FrameCache {
         fit: Option<crate::keyframe::FitTo>,
     ) -> String {
         let regions = match (spec, regions) {
-            (FrameSpec::Auto, Some(r)) => r.key(),
+            (FrameSpec::Auto | FrameSpec::Best, Some(r)) => r.key(),
             _ => String::new(),
         };
         // A fitted frame is only the part one canvas shows, at that canvas's size.

@@ -21,9 +21,11 @@
 //!
 //! Every candidate costs a full keyframe decode, as much as the rest of the cover, so `auto`
 //! stops at the first candidate that is good enough: mean luma 40–216, luma standard deviation
-//! at least 24, Laplacian variance at least 100 (half marks on sharpness), and, with the layout
-//! known, a standard deviation under the text of at most 36 and no face under it. Only when
-//! a candidate falls short is the next one decoded; the best scored one is kept.
+//! at least 24, Laplacian variance at least 100 (half marks on sharpness) and, with faces
+//! wanted, no face under the text. Only when a candidate falls short is the next one decoded;
+//! the best scored one is kept. Calm under the text then only decides among frames that fell
+//! short. `frame: best` decodes and scores every candidate and keeps the best: the choice
+//! `auto` made before it stopped early, at a decode per candidate.
 
 pub mod cache;
 
@@ -213,13 +215,11 @@ impl FrameScore {
     }
 
     /// Whether a frame is good enough for `frame: auto` to stop looking (see the module docs):
-    /// well exposed, with contrast, sharp, and (when the layout is known) not busy under the
-    /// text nor covering a face.
+    /// well exposed, with contrast, sharp, and with no face under the text.
     pub fn good_enough(&self) -> bool {
         (40.0..=216.0).contains(&self.mean_luma)
             && self.contrast >= 24.0
             && self.sharpness >= 100.0
-            && self.busy_under_text.is_none_or(|b| b <= 36.0)
             && self.faces_under_text == 0
     }
 }
@@ -306,8 +306,8 @@ pub fn extract_fitted(
     let info = source.info().clone();
     let mut warnings = Vec::new();
     let (frame, score) = match spec {
-        FrameSpec::Auto => {
-            let (raw, score) = best_keyframe(&mut source, &info, regions)?;
+        FrameSpec::Auto | FrameSpec::Best => {
+            let (raw, score) = best_keyframe(&mut source, &info, regions, spec == FrameSpec::Best)?;
             (finish_frame(&mut source, raw, fit)?, Some(score))
         }
         FrameSpec::Seconds(_) | FrameSpec::Percent(_) => {
@@ -324,7 +324,7 @@ fn fixed_time(spec: FrameSpec, info: &MediaInfo, warnings: &mut Vec<String>) -> 
     let wanted = match spec {
         FrameSpec::Percent(p) => info.duration_s * p / 100.0,
         FrameSpec::Seconds(s) => s,
-        FrameSpec::Auto => 0.0,
+        FrameSpec::Auto | FrameSpec::Best => 0.0,
     };
     if info.duration_s > 0.0 && wanted > info.duration_s {
         warnings.push(format!(
@@ -352,7 +352,7 @@ pub(crate) fn extract_kept(
     accel: HwAccel,
     keep_on_device: bool,
 ) -> Result<Extracted<Pixels>, DecodeError> {
-    if spec == FrameSpec::Auto || !keep_on_device {
+    if matches!(spec, FrameSpec::Auto | FrameSpec::Best) || !keep_on_device {
         return Ok(extract_for_layout(path, spec, limits, regions, accel)?.into());
     }
     let mut source = Source::open(path, limits, false, accel)?;
@@ -366,6 +366,7 @@ fn best_keyframe(
     source: &mut Source,
     info: &MediaInfo,
     regions: Option<&TextRegions>,
+    every_candidate: bool,
 ) -> Result<(Candidate, FrameScore), DecodeError> {
     const FRACTIONS: [f64; 6] = [0.10, 0.25, 0.40, 0.55, 0.70, 0.85];
     const MAX_DECODES: usize = 4;
@@ -418,7 +419,7 @@ fn best_keyframe(
         if best.as_ref().is_none_or(|(_, b)| score.total > b.total) {
             best = Some((candidate, score));
         }
-        if good {
+        if good && !every_candidate {
             break;
         }
     }
@@ -495,8 +496,35 @@ mod tests {
     }
 
     #[test]
+    fn auto_takes_the_first_good_candidate_and_best_scores_them_all() {
+        // A sharp moving pattern at low contrast for 2.5 s (good enough: luma deviation ~29),
+        // then at full contrast: auto stops at its first candidate, in the first half; best
+        // scores them all and keeps one from the second half.
+        let dir = tempfile::tempdir().unwrap();
+        let clip = dir.path().join("gops.mp4");
+        let made = std::process::Command::new("ffmpeg")
+            .args(["-nostdin", "-loglevel", "error", "-f", "lavfi", "-i"])
+            .arg("testsrc2=s=640x360:r=10:d=5,eq=contrast=0.45+0.55*gte(t\\,2.5):eval=frame")
+            .args(["-pix_fmt", "yuv420p", "-c:v", "libx264", "-g", "10", "-sc_threshold", "0"])
+            .arg(&clip)
+            .status()
+            .expect("ffmpeg runs");
+        assert!(made.success());
+        let limits = Limits::default();
+        let auto = extract(&clip, FrameSpec::Auto, &limits).unwrap();
+        let best = extract(&clip, FrameSpec::Best, &limits).unwrap();
+        let (auto_score, best_score) = (auto.score.unwrap(), best.score.unwrap());
+        assert!(auto_score.good_enough(), "{auto_score:?}");
+        assert!(auto.frame.time_s < 2.5, "auto took {} s: {auto_score:?}", auto.frame.time_s);
+        assert!(best.frame.time_s >= 2.5, "best took {} s: {best_score:?}", best.frame.time_s);
+        assert!(best_score.total > auto_score.total, "{best_score:?} {auto_score:?}");
+    }
+
+    #[test]
     fn parses_every_documented_form() {
         assert_eq!("auto".parse::<FrameSpec>().unwrap(), FrameSpec::Auto);
+        assert_eq!("best".parse::<FrameSpec>().unwrap(), FrameSpec::Best);
+        assert_eq!(FrameSpec::Best.to_string().parse::<FrameSpec>().unwrap(), FrameSpec::Best);
         assert_eq!("5.5s".parse::<FrameSpec>().unwrap(), FrameSpec::Seconds(5.5));
         assert_eq!("5.5".parse::<FrameSpec>().unwrap(), FrameSpec::Seconds(5.5));
         assert_eq!("00:00:05.5".parse::<FrameSpec>().unwrap(), FrameSpec::Seconds(5.5));

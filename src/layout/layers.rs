@@ -314,9 +314,9 @@ impl Resolver<'_> {
         let Some(data) = l.data.as_deref().filter(|s| !s.is_empty()) else {
             return Ok(None); // e.g. `data: {{ link }}` with no link
         };
-        let code = qrcode::QrCode::with_error_correction_level(data, qrcode::EcLevel::M)
+        let code = super::qr_code(data)
             .map_err(|e| self.problem(format!("{name}: cannot encode `{data}` as a QR code: {e}")))?;
-        let modules = code.width() as u32;
+        let modules = code.size as u32;
         let quiet = num(l.quiet_zone, 4.0);
         if !(2.0..=16.0).contains(&quiet) {
             return Err(self

@@ -6,9 +6,13 @@ use std::fmt;
 /// Which frame the cover uses.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
 pub enum FrameSpec {
-    /// Pick the best of several keyframes (see the module docs).
+    /// The first of several keyframes spread over the video that is well exposed, with
+    /// contrast and sharp (see the `keyframe` module docs): one decode for most videos.
     #[default]
     Auto,
+    /// Score all of those keyframes (also on how calm the frame is under the text) and keep
+    /// the best: a keyframe decode for each.
+    Best,
     /// The keyframe at or before this many seconds.
     Seconds(f64),
     /// The keyframe at or before this fraction of the duration, in percent.
@@ -22,10 +26,13 @@ impl std::str::FromStr for FrameSpec {
     fn from_str(s: &str) -> Result<Self, String> {
         let t = s.trim();
         let bad = || {
-            format!("frame `{s}` is not `auto`, seconds (`5.5` or `5.5s`), a time (`00:00:05.5`) or a percentage (`40%`)")
+            format!("frame `{s}` is not `auto`, `best`, seconds (`5.5` or `5.5s`), a time (`00:00:05.5`) or a percentage (`40%`)")
         };
         if t.eq_ignore_ascii_case("auto") {
             return Ok(FrameSpec::Auto);
+        }
+        if t.eq_ignore_ascii_case("best") {
+            return Ok(FrameSpec::Best);
         }
         if let Some(p) = t.strip_suffix('%') {
             let p: f64 = p.trim().parse().map_err(|_| bad())?;
@@ -59,6 +66,7 @@ impl fmt::Display for FrameSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             FrameSpec::Auto => write!(f, "auto"),
+            FrameSpec::Best => write!(f, "best"),
             FrameSpec::Seconds(s) => write!(f, "{s}s"),
             FrameSpec::Percent(p) => write!(f, "{p}%"),
         }
