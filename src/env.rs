@@ -43,9 +43,12 @@ const SIZED_IMAGE_BUDGET: usize = 64 << 20;
 /// their inputs, within a byte budget: when an insert would exceed it, the cache starts over
 /// (a batch's shared layers are back after one job each).
 pub struct Memo<V> {
-    entries: Mutex<(HashMap<[u8; 32], Arc<V>>, usize)>,
+    entries: Mutex<MemoEntries<V>>,
     budget: usize,
 }
+
+/// A [`Memo`]'s values and the bytes they hold.
+type MemoEntries<V> = (HashMap<[u8; 32], Arc<V>>, usize);
 
 impl<V> Memo<V> {
     fn new(budget: usize) -> Self {

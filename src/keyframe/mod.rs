@@ -459,21 +459,26 @@ enum Candidate {
 mod tests {
     use super::*;
 
+    /// An H.264 clip of a lavfi source, a keyframe every 10 frames, in `dir`.
+    fn h264_clip(dir: &Path, source: &str) -> std::path::PathBuf {
+        let clip = dir.join("clip.mp4");
+        let made = std::process::Command::new("ffmpeg")
+            .args(["-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", source])
+            .args(["-pix_fmt", "yuv420p", "-c:v", "libx264", "-g", "10", "-sc_threshold", "0"])
+            .arg(&clip)
+            .status()
+            .expect("ffmpeg runs");
+        assert!(made.success(), "ffmpeg could not make {source}");
+        clip
+    }
+
     #[test]
     fn the_luma_plane_scores_as_the_converted_frame_does() {
         // auto scores candidates on the decoder's luma plane; the frame it keeps is converted.
         // On a grey clip (no chroma, so no matrix question) both views of the same keyframe
         // must read the same: this checks the plane's rows, stride and video levels.
         let dir = tempfile::tempdir().unwrap();
-        let clip = dir.path().join("grey.mp4");
-        let made = std::process::Command::new("ffmpeg")
-            .args(["-nostdin", "-loglevel", "error", "-f", "lavfi", "-i"])
-            .arg("testsrc2=s=1000x562:r=10:d=2,format=gray")
-            .args(["-pix_fmt", "yuv420p", "-c:v", "libx264", "-g", "10"])
-            .arg(&clip)
-            .status()
-            .expect("ffmpeg runs");
-        assert!(made.success());
+        let clip = h264_clip(dir.path(), "testsrc2=s=1000x562:r=10:d=2,format=gray");
         let regions = TextRegions {
             canvas: (1080, 1920),
             cover: true,
@@ -501,15 +506,7 @@ mod tests {
         // then at full contrast: auto stops at its first candidate, in the first half; best
         // scores them all and keeps one from the second half.
         let dir = tempfile::tempdir().unwrap();
-        let clip = dir.path().join("gops.mp4");
-        let made = std::process::Command::new("ffmpeg")
-            .args(["-nostdin", "-loglevel", "error", "-f", "lavfi", "-i"])
-            .arg("testsrc2=s=640x360:r=10:d=5,eq=contrast=0.45+0.55*gte(t\\,2.5):eval=frame")
-            .args(["-pix_fmt", "yuv420p", "-c:v", "libx264", "-g", "10", "-sc_threshold", "0"])
-            .arg(&clip)
-            .status()
-            .expect("ffmpeg runs");
-        assert!(made.success());
+        let clip = h264_clip(dir.path(), "testsrc2=s=640x360:r=10:d=5,eq=contrast=0.45+0.55*gte(t\\,2.5):eval=frame");
         let limits = Limits::default();
         let auto = extract(&clip, FrameSpec::Auto, &limits).unwrap();
         let best = extract(&clip, FrameSpec::Best, &limits).unwrap();
