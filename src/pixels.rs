@@ -418,13 +418,24 @@ impl Image {
 
     /// Every `step`-th pixel of every `step`-th row: a cheap sample for statistics.
     pub fn sampled(&self, step: u32) -> Image {
+        self.sampled_region(self.bounds(), step)
+    }
+
+    /// Every `step`-th pixel of every `step`-th row of the part of the image inside `rect`
+    /// (clipped), without copying the region first.
+    pub fn sampled_region(&self, rect: Rect, step: u32) -> Image {
         let step = step.max(1) as usize;
-        let (w, h) = (self.width as usize, self.height as usize);
-        let (sw, sh) = (w.div_ceil(step), h.div_ceil(step));
+        let x0 = rect.x.clamp(0, self.width as i32) as usize;
+        let x1 = (rect.right().clamp(0, self.width as i64) as usize).max(x0);
+        let y0 = rect.y.clamp(0, self.height as i32) as usize;
+        let y1 = (rect.bottom().clamp(0, self.height as i64) as usize).max(y0);
+        let (sw, sh) = ((x1 - x0).div_ceil(step), (y1 - y0).div_ceil(step));
+        let row_bytes = self.width as usize * 3;
         let mut bgr = Vec::with_capacity(sw * sh * 3);
-        for y in (0..h).step_by(step) {
-            for x in (0..w).step_by(step) {
-                bgr.extend_from_slice(&self.bgr[(y * w + x) * 3..][..3]);
+        for y in (y0..y1).step_by(step) {
+            let row = &self.bgr[y * row_bytes..][x0 * 3..x1 * 3];
+            for px in row.chunks_exact(3).step_by(step) {
+                bgr.extend_from_slice(px);
             }
         }
         Image { width: sw as u32, height: sh as u32, bgr }
@@ -589,9 +600,15 @@ fn blend_row_mask(span: &mut [u8], coverage: &[u8], src: [u8; 3], a: u8) {
     }
     let colour: [u16; 48] = std::array::from_fn(|i| src[i % 3] as u16);
     let blend = |dst: &mut [u8], cover: &[u8]| {
+        // Each pixel's alpha, then spread over its three bytes (a loop the compiler can
+        // vectorise, unlike indexing the coverage by byte / 3).
+        let mut px_alpha = [0u16; 16];
+        for (al, &m) in px_alpha.iter_mut().zip(cover) {
+            *al = div255(m as u16 * a as u16 + 127);
+        }
         let mut alpha = [0u16; 48];
-        for (i, al) in alpha.iter_mut().enumerate().take(dst.len()) {
-            *al = div255(cover[i / 3] as u16 * a as u16 + 127);
+        for (three, &al) in alpha.chunks_exact_mut(3).zip(&px_alpha) {
+            three.fill(al);
         }
         for ((d, al), s) in dst.iter_mut().zip(&alpha).zip(&colour) {
             *d = div255(*d as u16 * (255 - al) + s * al + 127) as u8;
