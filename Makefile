@@ -1,12 +1,12 @@
 # coverforge: `make demo` and `make test` set up a fresh Debian 12 / Ubuntu machine themselves.
 SHELL := /bin/bash
-# Debian packages for the build (clang: opencv bindings; lib*-dev: FFmpeg, OpenCV, TurboJPEG) and tests
+# Debian packages for the build (clang: opencv bindings; lib*-dev: FFmpeg, OpenCV, TurboJPEG, libwebp) and tests
 # (ffmpeg: sample and benchmark clips, ffprobe checks; zbar-tools: QR checks; tesseract: OCR
 # legibility; webp: webpmux checks animated WebP covers; chromium, fonts-noto-cjk and
 # python3-venv: the preview page's browser test, driven by Playwright from a venv;
 # redis-server, redis-tools: the worker fleet's tests and benchmark).
 APT_PACKAGES := build-essential pkg-config clang libclang-dev libopencv-dev \
-	libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libturbojpeg0-dev ffmpeg zbar-tools \
+	libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libturbojpeg0-dev libwebp-dev ffmpeg zbar-tools \
 	tesseract-ocr tesseract-ocr-chi-sim tesseract-ocr-eng webp \
 	chromium fonts-noto-cjk python3-venv redis-server redis-tools
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

@@ -17,7 +17,7 @@ OUT=gpu/carry
 rm -rf "$OUT/lib" "$OUT/coverforge" && mkdir -p "$OUT/lib"
 strip -o "$OUT/coverforge" target/gpu/release/coverforge
 # Libraries carried as they are; the host's glibc/libstdc++ are newer and serve.
-keep='libopencv_(core|imgproc|imgcodecs|objdetect)\.so|libjpeg\.so\.62|libpng16|libwebp|libsharpyuv|libtbb\.so|libx264|libz\.so'
+keep='libopencv_(core|imgproc|imgcodecs|objdetect)\.so|libjpeg\.so\.62|libturbojpeg\.so|libpng16|libwebp|libsharpyuv|libtbb\.so|libx264|libz\.so'
 host='lib(c|m|dl|pthread|rt|gcc_s|stdc\+\+)\.so|ld-linux'
 carried=("$OUT/coverforge")
 dropped=()

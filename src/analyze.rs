@@ -250,7 +250,7 @@ mod tests {
     fn a_flat_grey_frame_and_a_saturated_card_measure_as_expected() {
         let dir = tempfile::tempdir().unwrap();
         let grey = dir.path().join("grey.png");
-        std::fs::write(&grey, Image::filled(320, 180, Rgba::rgb(128, 128, 128)).encode(".png", &[]).unwrap())
+        std::fs::write(&grey, Image::filled(320, 180, Rgba::rgb(128, 128, 128)).encode_png().unwrap())
             .unwrap();
         let m = measure(&grey, None, &env()).unwrap();
         assert!((m.stats.brightness - 128.0).abs() < 0.5, "{m:?}");
@@ -266,7 +266,7 @@ mod tests {
         card.fill_rect(crate::model::Rect::new(200, 0, 100, 100), Rgba::rgb(0, 0, 255));
         card.fill_rect(crate::model::Rect::new(300, 0, 100, 100), Rgba::rgb(255, 255, 0));
         let path = dir.path().join("card.png");
-        std::fs::write(&path, card.encode(".png", &[]).unwrap()).unwrap();
+        std::fs::write(&path, card.encode_png().unwrap()).unwrap();
         let m = measure(&path, None, &env()).unwrap();
         assert!((m.stats.saturation_mean - 100.0).abs() < 0.5, "{m:?}");
         assert!(m.stats.colourfulness > 100.0, "{m:?}");

@@ -2,7 +2,6 @@
 //! are written by [`crate::files::write_atomic`], so a failure never leaves a half-written cover.
 
 use crate::pixels::{Image, PixelError};
-use opencv::imgcodecs;
 use std::path::{Path, PathBuf};
 
 /// Still-image output formats.
@@ -107,20 +106,24 @@ pub fn encode(canvas: &Image, format: Format, quality: u8, path: &Path) -> Resul
     if !(1..=100).contains(&quality) {
         return Err(EncodeError::Quality(quality));
     }
-    if format == Format::Jpeg {
+    let encoded = match format {
         // libjpeg-turbo reads the BGR canvas as it is (see `av::turbojpeg`).
-        return crate::av::turbojpeg::encode_bgr(canvas.bgr_bytes(), canvas.width(), canvas.height(), quality)
-            .map_err(|message| EncodeError::Encoder {
-                path: path.to_owned(),
-                source: PixelError { op: "JPEG encode", message },
-            });
-    }
-    let q = quality as i32;
-    let (ext, params) = match format {
-        Format::Jpeg => (".jpg", vec![imgcodecs::IMWRITE_JPEG_QUALITY, q]),
-        // Level 3: most of the size win of 9 at a fraction of the time.
-        Format::Png => (".png", vec![imgcodecs::IMWRITE_PNG_COMPRESSION, 3]),
-        Format::Webp => (".webp", vec![imgcodecs::IMWRITE_WEBP_QUALITY, q]),
+        Format::Jpeg => jpeg(canvas, quality).map_err(|e| e.message),
+        Format::Png => canvas.encode_png().map_err(|e| e.message),
+        Format::Webp => crate::av::webp::encode_bgr(canvas.bgr_bytes(), canvas.width(), canvas.height(), quality),
     };
-    canvas.encode(ext, &params).map_err(|source| EncodeError::Encoder { path: path.to_owned(), source })
+    encoded.map_err(|message| EncodeError::Encoder {
+        path: path.to_owned(),
+        source: PixelError { op: "encode", message },
+    })
+}
+
+/// A JPEG of `image` (4:2:0, `quality` 1–100) by libjpeg-turbo: covers, proof-sheet and report
+/// thumbnails.
+///
+/// # Errors
+/// TurboJPEG's message.
+pub fn jpeg(image: &Image, quality: u8) -> Result<Vec<u8>, PixelError> {
+    crate::av::turbojpeg::encode_bgr(image.bgr_bytes(), image.width(), image.height(), quality)
+        .map_err(|message| PixelError { op: "JPEG encode", message })
 }

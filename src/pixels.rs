@@ -10,8 +10,8 @@
 
 use crate::color::Rgba;
 use crate::model::Rect;
-use opencv::core::{self as cv, Mat, MatTraitConst, MatTraitConstManual, Size, Vec3b, Vec4b, Vector};
-use opencv::{imgcodecs, imgproc};
+use opencv::core::{self as cv, Mat, MatTraitConst, Size, Vec3b, Vec4b, Vector};
+use opencv::imgproc;
 use std::path::Path;
 
 /// An OpenCV failure inside the seam; the message is OpenCV's.
@@ -193,33 +193,33 @@ impl Image {
             .map_err(cv_err("borrow image"))
     }
 
-    /// Reads a PNG/JPEG/WebP file as an opaque image (alpha is dropped).
+    /// Reads a PNG, JPEG, WebP or BMP file as an opaque image (alpha is dropped), turned
+    /// upright as its EXIF orientation says.
     ///
     /// # Errors
     /// When the file cannot be read or decoded.
     pub fn load(path: &Path) -> Result<Self, PixelError> {
-        let mat = imgcodecs::imread(path, imgcodecs::IMREAD_COLOR).map_err(cv_err("imread"))?;
-        if mat.empty() {
-            return Err(PixelError {
-                op: "imread",
-                message: format!("{} is not a readable image", path.display()),
-            });
-        }
-        Ok(Image { width: mat.cols() as u32, height: mat.rows() as u32, bgr: mat_bytes(&mat)? })
+        let bytes = std::fs::read(path)
+            .map_err(|e| PixelError { op: "read", message: format!("{}: {e}", path.display()) })?;
+        let rgb = decode_any(&bytes)
+            .map_err(|message| PixelError { op: "decode", message: format!("{}: {message}", path.display()) })?
+            .into_rgb8();
+        Ok(Image::from_rgb(rgb.width(), rgb.height(), rgb.as_raw()))
     }
 
-    /// Encodes the image; `ext` is `.jpg`, `.png` or `.webp`, `params` OpenCV's `IMWRITE_*` pairs.
+    /// Encodes the image as PNG (fast zlib settings: most of the size win at a fraction of
+    /// the time).
     ///
     /// # Errors
-    /// When OpenCV cannot encode to that format.
-    pub fn encode(&self, ext: &str, params: &[i32]) -> Result<Vec<u8>, PixelError> {
-        let mut buf = Vector::<u8>::new();
-        let ok = imgcodecs::imencode(ext, &self.mat()?, &mut buf, &Vector::from_slice(params))
-            .map_err(cv_err("imencode"))?;
-        if !ok {
-            return Err(PixelError { op: "imencode", message: format!("no {ext} encoder") });
-        }
-        Ok(buf.as_slice().to_vec())
+    /// When the PNG encoder fails.
+    pub fn encode_png(&self) -> Result<Vec<u8>, PixelError> {
+        use image::codecs::png::{CompressionType, FilterType, PngEncoder};
+        use image::ImageEncoder;
+        let mut out = Vec::new();
+        PngEncoder::new_with_quality(&mut out, CompressionType::Fast, FilterType::Adaptive)
+            .write_image(&self.to_rgb(), self.width, self.height, image::ExtendedColorType::Rgb8)
+            .map_err(|e| PixelError { op: "PNG encode", message: e.to_string() })?;
+        Ok(out)
     }
 
     /// Turns the image by quarter turns.
@@ -645,14 +645,22 @@ fn blend_px(dst: &mut [u8], src: [u8; 3], a: u32, scale: u32) {
     }
 }
 
-fn mat_bytes(mat: &Mat) -> Result<Vec<u8>, PixelError> {
-    let row_bytes = mat.cols() as usize * mat.elem_size().map_err(cv_err("elem size"))?;
-    if mat.is_continuous() {
-        return Ok(mat.data_bytes().map_err(cv_err("data"))?.to_vec());
-    }
-    let stride = mat.step1(0).map_err(cv_err("step"))?;
-    let bytes = mat.data_bytes().map_err(cv_err("data"))?;
-    Ok(copy_strided(bytes, stride, row_bytes, mat.rows() as usize))
+/// Decodes PNG, JPEG, WebP or BMP bytes (8- or 16-bit, grey, colour, palette, with or without
+/// alpha) with pure-Rust decoders, upright as a JPEG's EXIF orientation says. The caller checks
+/// the declared size first ([`declared_size`]); the decoder's own limits are a second fence.
+fn decode_any(bytes: &[u8]) -> Result<image::DynamicImage, String> {
+    use image::ImageDecoder;
+    let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes));
+    reader = reader.with_guessed_format().map_err(|e| e.to_string())?;
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(1 << 15);
+    limits.max_image_height = Some(1 << 15);
+    reader.limits(limits);
+    let mut decoder = reader.into_decoder().map_err(|e| e.to_string())?;
+    let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut img = image::DynamicImage::from_decoder(decoder).map_err(|e| e.to_string())?;
+    img.apply_orientation(orientation);
+    Ok(img)
 }
 
 /// A text layer drawn as coverage masks, all the same size and placed at the same point: the
@@ -690,50 +698,6 @@ pub struct Overlay {
 }
 
 impl Overlay {
-    /// Reads an image file keeping its alpha channel; grey and opaque images become opaque BGRA.
-    ///
-    /// # Errors
-    /// When the file cannot be read or decoded.
-    pub fn load(path: &Path) -> Result<Self, PixelError> {
-        let mat = imgcodecs::imread(path, imgcodecs::IMREAD_UNCHANGED).map_err(cv_err("imread"))?;
-        if mat.empty() {
-            return Err(PixelError {
-                op: "imread",
-                message: format!("{} is not a readable image", path.display()),
-            });
-        }
-        Self::from_mat(mat)
-    }
-
-    /// Converts any 8/16-bit grey, BGR or BGRA `Mat` to straight-alpha BGRA.
-    fn from_mat(mat: Mat) -> Result<Self, PixelError> {
-        let mat = if mat.depth() != cv::CV_8U {
-            // 16-bit PNGs: scale down to 8 bits.
-            let mut m8 = Mat::default();
-            mat.convert_to(&mut m8, cv::CV_8U, 1.0 / 257.0, 0.0).map_err(cv_err("convert"))?;
-            m8
-        } else {
-            mat
-        };
-        let code = match mat.channels() {
-            4 => None,
-            3 => Some(imgproc::COLOR_BGR2BGRA),
-            1 => Some(imgproc::COLOR_GRAY2BGRA),
-            n => {
-                return Err(PixelError { op: "imread", message: format!("{n}-channel image") });
-            }
-        };
-        let mat = match code {
-            None => mat,
-            Some(code) => {
-                let mut out = Mat::default();
-                imgproc::cvt_color(&mat, &mut out, code, 0).map_err(cv_err("cvtColor"))?;
-                out
-            }
-        };
-        Ok(Overlay { width: mat.cols() as u32, height: mat.rows() as u32, bgra: mat_bytes(&mat)? })
-    }
-
     /// Decodes an encoded image (a watermark, an emoji's PNG strike) keeping its alpha. The
     /// size its header declares is checked against `max_side` before anything is decoded, so a
     /// small file that declares a huge image (a decompression bomb) costs nothing.
@@ -756,12 +720,13 @@ impl Overlay {
         if !looks_complete(format, bytes) {
             return Err(PixelError { op: "decode", message: format!("truncated {format} file") });
         }
-        let buf = Vector::<u8>::from_slice(bytes);
-        let mat = imgcodecs::imdecode(&buf, imgcodecs::IMREAD_UNCHANGED).map_err(cv_err("imdecode"))?;
-        if mat.empty() {
-            return Err(PixelError { op: "imdecode", message: "not a decodable image".into() });
+        let rgba = decode_any(bytes).map_err(|message| PixelError { op: "decode", message })?.into_rgba8();
+        let (width, height) = rgba.dimensions();
+        let mut bgra = rgba.into_raw();
+        for px in bgra.chunks_exact_mut(4) {
+            px.swap(0, 2);
         }
-        Self::from_mat(mat)
+        Ok(Overlay { width, height, bgra })
     }
 
     /// Width in pixels.
@@ -1180,12 +1145,18 @@ mod tests {
     #[test]
     fn declared_sizes_are_read_from_headers_without_decoding() {
         let img = Image::filled(37, 21, Rgba::WHITE);
-        for ext in [".png", ".jpg", ".webp", ".bmp"] {
-            let bytes = img.encode(ext, &[]).unwrap();
-            assert_eq!(declared_size(&bytes).map(|(_, w, h)| (w, h)), Some((37, 21)), "{ext}");
+        let rgb = image::DynamicImage::ImageRgb8(image::RgbImage::from_raw(37, 21, img.to_rgb()).unwrap());
+        use image::ImageFormat as F;
+        for format in [F::Png, F::Jpeg, F::WebP, F::Bmp] {
+            let mut bytes = std::io::Cursor::new(Vec::new());
+            rgb.write_to(&mut bytes, format).unwrap();
+            let bytes = bytes.into_inner();
+            assert_eq!(declared_size(&bytes).map(|(_, w, h)| (w, h)), Some((37, 21)), "{format:?}");
+            let decoded = Overlay::decode(&bytes, 100).unwrap();
+            assert_eq!((decoded.width(), decoded.height()), (37, 21), "{format:?}");
         }
         // A 20000x20000 PNG header over nothing: refused before any decoding.
-        let mut bomb = img.encode(".png", &[]).unwrap();
+        let mut bomb = img.encode_png().unwrap();
         bomb[16..20].copy_from_slice(&20000u32.to_be_bytes());
         bomb[20..24].copy_from_slice(&20000u32.to_be_bytes());
         let Err(e) = Overlay::decode(&bomb, 8192) else { panic!("a bomb decoded") };

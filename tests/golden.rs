@@ -27,7 +27,7 @@ fn render_case(case: &str, env: &Env) -> Image {
 
 fn save_png(img: &Image, path: &std::path::Path) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, img.encode(".png", &[]).unwrap()).unwrap();
+    std::fs::write(path, img.encode_png().unwrap()).unwrap();
 }
 
 /// (pixels beyond tolerance, amplified diff image)

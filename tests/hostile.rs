@@ -139,7 +139,7 @@ fn corpus(d: &Path) -> Vec<Case> {
     let with_layer = |name: &str, extra: &str| with_template(name, &template(extra));
     let png = |w: u32, h: u32| {
         let img = coverforge::pixels::Image::filled(w, h, coverforge::color::Rgba::WHITE);
-        img.encode(".png", &[]).unwrap()
+        img.encode_png().unwrap()
     };
 
     // Special files.

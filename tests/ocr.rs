@@ -45,7 +45,7 @@ fn ocr(img: &Image, region: Rect, size: f32, title: &str, dir: &Path, name: &str
     let (w, h) = (((crop.width() as f32 * k) as u32).max(1), ((crop.height() as f32 * k) as u32).max(1));
     let crop = crop.crop_resized(crop.bounds(), w, h).unwrap();
     let path = dir.join(format!("{name}.png"));
-    std::fs::write(&path, crop.encode(".png", &[]).unwrap()).unwrap();
+    std::fs::write(&path, crop.encode_png().unwrap()).unwrap();
     let cjk = title.chars().any(|c| ('\u{4E00}'..='\u{9FFF}').contains(&c));
     let out = std::process::Command::new("tesseract")
         .arg(&path)

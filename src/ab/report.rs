@@ -34,7 +34,7 @@ pub fn thumbnail(path: &Path) -> Option<String> {
     let h = THUMB_HEIGHT.min(img.height());
     let w = ((img.width() as u64 * h as u64) / img.height().max(1) as u64).max(1) as u32;
     let small = img.crop_resized(img.bounds(), w, h).ok()?;
-    let bytes = small.encode(".jpg", &[opencv::imgcodecs::IMWRITE_JPEG_QUALITY, 80]).ok()?;
+    let bytes = crate::encode::jpeg(&small, 80).ok()?;
     Some(format!("data:image/jpeg;base64,{}", base64::engine::general_purpose::STANDARD.encode(bytes)))
 }
 

@@ -22,6 +22,7 @@ pub mod frame;
 pub(crate) mod hw;
 pub(crate) mod nvjpeg;
 pub(crate) mod turbojpeg;
+pub(crate) mod webp;
 
 use crate::limits::{self, Limits};
 use crate::model::MediaInfo;

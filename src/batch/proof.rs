@@ -76,7 +76,7 @@ pub(super) fn write_thumbnail(canvas: &Image, output: &Path, thumbs_dir: &Path) 
     let h = THUMB_HEIGHT.min(canvas.height());
     let w = ((canvas.width() as u64 * h as u64) / canvas.height().max(1) as u64).max(1) as u32;
     if let Ok(small) = canvas.crop_resized(canvas.bounds(), w, h) {
-        if let Ok(bytes) = small.encode(".jpg", &[opencv::imgcodecs::IMWRITE_JPEG_QUALITY, 80]) {
+        if let Ok(bytes) = crate::encode::jpeg(&small, 80) {
             let _ = crate::files::write_atomic(
                 &thumb_path(output, thumbs_dir),
                 &bytes,

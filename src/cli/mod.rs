@@ -361,7 +361,7 @@ fn analyze_input(
                 let prepared = pipeline::prepare(&job, env)?;
                 // As `check` runs it: every text layer's contrast measured on the frame.
                 let (canvas, report) = pipeline::inspect(&job.video, &prepared, opts, env)?;
-                let png = canvas.encode(".png", &[]).map_err(|e| fail(e.message))?;
+                let png = canvas.encode_png().map_err(|e| fail(e.message))?;
                 coverforge::files::write_atomic(&job.output, &png, coverforge::files::Durability::Unsynced)
                     .map_err(|e| Failure { kind: ErrorKind::Io, message: e.to_string() })?;
                 let doc = prepared.doc;
