@@ -28,7 +28,7 @@
 //! | layer | modules |
 //! |---|---|
 //! | 0 model | [`model`] (media facts, frame spec, [`model::Rect`], hardware choices, clip settings, diagnostics), [`color`], [`limits`], [`files`] |
-//! | 1 seams | `av` (FFmpeg, CUDA, nvJPEG: private, every `unsafe` here), [`pixels`] (OpenCV), [`fonts`] |
+//! | 1 seams | `av` (FFmpeg, CUDA, nvJPEG, TurboJPEG, libwebp: private, every `unsafe` here), [`pixels`] (OpenCV, image files), [`fonts`] |
 //! | 2 stages | [`probe`], [`keyframe`], [`metadata`], [`template`], [`env`](mod@env), [`layout`], [`composite`], [`encode`], [`animated`] |
 //! | 3 pipeline | [`pipeline`], [`error`] |
 //! | 4 callers | [`batch`], [`check`], [`devices`] |
