@@ -110,7 +110,9 @@ pub fn encode(canvas: &Image, format: Format, quality: u8, path: &Path) -> Resul
         // libjpeg-turbo reads the BGR canvas as it is (see `av::turbojpeg`).
         Format::Jpeg => jpeg(canvas, quality).map_err(|e| e.message),
         Format::Png => canvas.encode_png().map_err(|e| e.message),
-        Format::Webp => crate::av::webp::encode_bgr(canvas.bgr_bytes(), canvas.width(), canvas.height(), quality),
+        Format::Webp => {
+            crate::av::webp::encode_bgr(canvas.bgr_bytes(), canvas.width(), canvas.height(), quality)
+        }
     };
     encoded.map_err(|message| EncodeError::Encoder {
         path: path.to_owned(),

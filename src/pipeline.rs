@@ -528,7 +528,8 @@ fn still_on_cpu(
         frame(&job.video, prepared, opts, env, delivery.cache, FrameShape::FittedWhereItCan)?;
     check_deadline(&job.video)?;
     let t2 = Instant::now();
-    let pixels = std::mem::replace(&mut extracted.frame.pixels, Image::filled(0, 0, crate::color::Rgba::BLACK));
+    let pixels =
+        std::mem::replace(&mut extracted.frame.pixels, Image::filled(0, 0, crate::color::Rgba::BLACK));
     let (canvas, report) = composite::composite_frame(pixels, &prepared.doc, env, delivery.measure_contrast)?;
     let t3 = Instant::now();
     let bytes = encode::encode_with(&canvas, format, quality, &job.output, opts.jpeg_encoder)?;
@@ -630,7 +631,8 @@ fn animate(
 ) -> Result<JobResult, Error> {
     let doc = &prepared.doc;
     let t1 = Instant::now();
-    let (extracted, frame_source) = frame(&job.video, prepared, opts, env, delivery.cache, FrameShape::Whole)?;
+    let (extracted, frame_source) =
+        frame(&job.video, prepared, opts, env, delivery.cache, FrameShape::Whole)?;
     check_deadline(&job.video)?;
     let t2 = Instant::now();
     let (cover, report, plate) = CoverPlate::new(&extracted.frame.pixels, doc, env)?;

@@ -202,7 +202,10 @@ impl Image {
         let bytes = std::fs::read(path)
             .map_err(|e| PixelError { op: "read", message: format!("{}: {e}", path.display()) })?;
         let rgb = decode_any(&bytes)
-            .map_err(|message| PixelError { op: "decode", message: format!("{}: {message}", path.display()) })?
+            .map_err(|message| PixelError {
+                op: "decode",
+                message: format!("{}: {message}", path.display()),
+            })?
             .into_rgb8();
         Ok(Image::from_rgb(rgb.width(), rgb.height(), rgb.as_raw()))
     }
@@ -459,7 +462,8 @@ impl Image {
         for y in y0..y1.max(y0) {
             let row = &self.bgr[y * row_bytes..][x0 * 3..x1.max(x0) * 3];
             for p in row.chunks_exact(3) {
-                let l = 0.0722 * lut[p[0] as usize] + 0.7152 * lut[p[1] as usize] + 0.2126 * lut[p[2] as usize];
+                let l =
+                    0.0722 * lut[p[0] as usize] + 0.7152 * lut[p[1] as usize] + 0.2126 * lut[p[2] as usize];
                 // `+ 0.5` then truncation rounds as `round()` does for these non-negative
                 // values, without a libm call per pixel.
                 hist[((l * 1023.0 + 0.5) as usize).min(1023)] += 1;
@@ -535,13 +539,20 @@ pub fn resize_plane(
     if width as usize > dst_stride || height as usize > dst_rows || width == 0 || height == 0 {
         return Err(bad(format!("{width}x{height} does not fit a plane of {dst_stride}x{dst_rows} bytes")));
     }
-    let whole_src = Mat::new_rows_cols_with_bytes::<u8>(src_rows as i32, src_stride as i32, &src[..src_rows * src_stride])
-        .map_err(cv_err("borrow plane"))?;
+    let whole_src = Mat::new_rows_cols_with_bytes::<u8>(
+        src_rows as i32,
+        src_stride as i32,
+        &src[..src_rows * src_stride],
+    )
+    .map_err(cv_err("borrow plane"))?;
     let from = Mat::roi(&whole_src, cv::Rect::new(crop.x, crop.y, crop.width as i32, crop.height as i32))
         .map_err(cv_err("crop"))?;
-    let mut whole_dst =
-        Mat::new_rows_cols_with_bytes_mut::<u8>(dst_rows as i32, dst_stride as i32, &mut dst[..dst_rows * dst_stride])
-            .map_err(cv_err("borrow plane"))?;
+    let mut whole_dst = Mat::new_rows_cols_with_bytes_mut::<u8>(
+        dst_rows as i32,
+        dst_stride as i32,
+        &mut dst[..dst_rows * dst_stride],
+    )
+    .map_err(cv_err("borrow plane"))?;
     let mut to = Mat::roi_mut(&mut whole_dst, cv::Rect::new(0, 0, width as i32, height as i32))
         .map_err(cv_err("crop"))?;
     let shrinking = width < crop.width || height < crop.height;
@@ -832,8 +843,15 @@ impl Mask {
         if (sw, sh) == (w, h) {
             roi.copy_to(&mut out.mat_mut()?).map_err(cv_err("copy"))?;
         } else {
-            imgproc::resize(&roi, &mut out.mat_mut()?, Size::new(sw as i32, sh as i32), 0.0, 0.0, imgproc::INTER_AREA)
-                .map_err(cv_err("resize"))?;
+            imgproc::resize(
+                &roi,
+                &mut out.mat_mut()?,
+                Size::new(sw as i32, sh as i32),
+                0.0,
+                0.0,
+                imgproc::INTER_AREA,
+            )
+            .map_err(cv_err("resize"))?;
         }
         Ok(Some(out))
     }
@@ -1253,4 +1271,3 @@ mod tests {
         assert!((127..=128).contains(&p.r), "{p:?}");
     }
 }
-

@@ -375,7 +375,14 @@ impl Source {
                     };
                     let full_range = frame.color_range() == ff::color::Range::JPEG;
                     let (square, upright) = (is_square(&frame), self.info.upright_turn == QuarterTurn::None);
-                    return Ok(Decoded::Host(RawKeyframe { frame, time_s, decoded_by, full_range, square, upright }));
+                    return Ok(Decoded::Host(RawKeyframe {
+                        frame,
+                        time_s,
+                        decoded_by,
+                        full_range,
+                        square,
+                        upright,
+                    }));
                 }
             }
         }
@@ -651,7 +658,8 @@ impl Source {
         let half = |v: u32| v.div_ceil(2);
         let chroma_crop = Rect::new(crop.x / 2, crop.y / 2, half(crop.width), half(crop.height));
         for plane in 0..3 {
-            let (from, to) = if plane == 0 { (crop, size) } else { (chroma_crop, (half(size.0), half(size.1))) };
+            let (from, to) =
+                if plane == 0 { (crop, size) } else { (chroma_crop, (half(size.0), half(size.1))) };
             let dst_stride = fitted.stride(plane);
             crate::pixels::resize_plane(
                 (frame.data(plane), frame.stride(plane)),
@@ -675,7 +683,8 @@ impl Source {
         flags: scaling::Flags,
         matrix_height: u32,
     ) -> Result<Image, error::DecodeError> {
-        let key = ScalerKey { format: frame.format(), from: (frame.width(), frame.height()), to: size, flags };
+        let key =
+            ScalerKey { format: frame.format(), from: (frame.width(), frame.height()), to: size, flags };
         if !matches!(&self.scaler, Some((k, _)) if *k == key) {
             let mut ctx = scaling::Context::get(
                 key.format,
@@ -768,13 +777,21 @@ impl RawKeyframe {
         use ff::format::Pixel as P;
         let eight_bit_luma = matches!(
             self.frame.format(),
-            P::YUV420P | P::YUVJ420P | P::YUV422P | P::YUVJ422P | P::YUV444P | P::YUVJ444P | P::NV12 | P::NV21
+            P::YUV420P
+                | P::YUVJ420P
+                | P::YUV422P
+                | P::YUVJ422P
+                | P::YUV444P
+                | P::YUVJ444P
+                | P::NV12
+                | P::NV21
         );
         if !eight_bit_luma || !self.square || !self.upright {
             return None;
         }
         let (w, h) = (self.frame.width() as usize, self.frame.height() as usize);
-        let full_range = self.full_range || matches!(self.frame.format(), P::YUVJ420P | P::YUVJ422P | P::YUVJ444P);
+        let full_range =
+            self.full_range || matches!(self.frame.format(), P::YUVJ420P | P::YUVJ422P | P::YUVJ444P);
         // Video levels 16–235 stretched to 0–255, as the BGR conversion does.
         let level: [u8; 256] = std::array::from_fn(|v| {
             if full_range {
@@ -880,4 +897,3 @@ pub(crate) fn describe(e: &ff::Error) -> String {
         None => s,
     }
 }
-

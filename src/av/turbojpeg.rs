@@ -130,10 +130,12 @@ mod tests {
     fn decodes_back_to_the_picture() {
         // A gradient with texture, odd size (partial MCUs at the right and bottom edges).
         let (w, h) = (203u32, 117u32);
-        let rgb: Vec<u8> = (0..w * h).flat_map(|i| {
-            let (x, y) = (i % w, i / w);
-            [(x * 255 / w) as u8, (y * 255 / h) as u8, ((x + y) % 32 * 4) as u8]
-        }).collect();
+        let rgb: Vec<u8> = (0..w * h)
+            .flat_map(|i| {
+                let (x, y) = (i % w, i / w);
+                [(x * 255 / w) as u8, (y * 255 / h) as u8, ((x + y) % 32 * 4) as u8]
+            })
+            .collect();
         let image = Image::from_rgb(w, h, &rgb);
         // The sawtooth in the third channel caps PSNR through 4:2:0 chroma (~32 dB at q100).
         for (quality, min_psnr) in [(50u8, 25.0), (90, 29.0), (100, 30.0)] {
@@ -144,7 +146,8 @@ mod tests {
             let path = dir.path().join("back.jpg");
             std::fs::write(&path, &bytes).unwrap();
             let back = Image::load(&path).unwrap().to_rgb();
-            let mse = back.iter().zip(&rgb).map(|(a, b)| (*a as f64 - *b as f64).powi(2)).sum::<f64>() / rgb.len() as f64;
+            let mse = back.iter().zip(&rgb).map(|(a, b)| (*a as f64 - *b as f64).powi(2)).sum::<f64>()
+                / rgb.len() as f64;
             let psnr = 10.0 * (255.0f64 * 255.0 / mse.max(1e-9)).log10();
             assert!(psnr >= min_psnr, "quality {quality}: {psnr:.1} dB");
         }

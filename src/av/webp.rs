@@ -9,8 +9,14 @@ use std::ffi::{c_float, c_int, c_void};
 
 #[link(name = "webp")]
 extern "C" {
-    fn WebPEncodeBGR(bgr: *const u8, width: c_int, height: c_int, stride: c_int, quality: c_float, out: *mut *mut u8)
-        -> usize;
+    fn WebPEncodeBGR(
+        bgr: *const u8,
+        width: c_int,
+        height: c_int,
+        stride: c_int,
+        quality: c_float,
+        out: *mut *mut u8,
+    ) -> usize;
     fn WebPFree(ptr: *mut c_void);
 }
 
@@ -32,7 +38,14 @@ pub(crate) fn encode_bgr(bgr: &[u8], width: u32, height: u32, quality: u8) -> Re
     // sizes fit a C int (checked against WebP's limit); libwebp allocates the output itself and
     // writes its address to `out`, returning its length (0 on failure).
     let size = unsafe {
-        WebPEncodeBGR(bgr.as_ptr(), width as c_int, height as c_int, stride as c_int, quality.clamp(1, 100) as c_float, &mut out)
+        WebPEncodeBGR(
+            bgr.as_ptr(),
+            width as c_int,
+            height as c_int,
+            stride as c_int,
+            quality.clamp(1, 100) as c_float,
+            &mut out,
+        )
     };
     let result = if size > 0 && !out.is_null() {
         // SAFETY: on success `out` points to `size` bytes libwebp wrote.

@@ -149,7 +149,10 @@ impl FrameCache {
         // A fitted frame is only the part one canvas shows, at that canvas's size.
         let fit = fit.map(|f| format!("cover {}x{}", f.width, f.height)).unwrap_or_default();
         let mut h = blake3::Hasher::new();
-        h.update(format!("coverforge-keyframe/{FORMAT}\u{0}{identity}\u{0}{spec}\u{0}{regions}\u{0}{fit}").as_bytes());
+        h.update(
+            format!("coverforge-keyframe/{FORMAT}\u{0}{identity}\u{0}{spec}\u{0}{regions}\u{0}{fit}")
+                .as_bytes(),
+        );
         h.finalize().to_hex().to_string()
     }
 

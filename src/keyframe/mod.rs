@@ -506,7 +506,10 @@ mod tests {
         // then at full contrast: auto stops at its first candidate, in the first half; best
         // scores them all and keeps one from the second half.
         let dir = tempfile::tempdir().unwrap();
-        let clip = h264_clip(dir.path(), "testsrc2=s=640x360:r=10:d=5,eq=contrast=0.45+0.55*gte(t\\,2.5):eval=frame");
+        let clip = h264_clip(
+            dir.path(),
+            "testsrc2=s=640x360:r=10:d=5,eq=contrast=0.45+0.55*gte(t\\,2.5):eval=frame",
+        );
         let limits = Limits::default();
         let auto = extract(&clip, FrameSpec::Auto, &limits).unwrap();
         let best = extract(&clip, FrameSpec::Best, &limits).unwrap();
