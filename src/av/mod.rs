@@ -635,9 +635,9 @@ impl Source {
     /// For 8-bit 4:2:0 frames (what cameras and phones record): the crop of each plane is
     /// resized on its own (one channel at a time, which OpenCV vectorises well) into a 4:2:0
     /// frame of the canvas size, and swscale's fast unscaled path turns that into BGR. On a
-    /// 1080p keyframe fitted to 1080x1920 this took 6–7.7 ms, against 8–9 ms for swscale's
-    /// own scaled YUV→BGR path and ~9 ms for the whole frame converted and then resized in
-    /// colour by OpenCV (the path before). `None` for other pixel formats.
+    /// 1080p keyframe fitted to 1080x1920 it was the cheapest of the three ways tried (a
+    /// throwaway micro-benchmark, figures in docs/benchmarks.md; `bench/floor.sh` carries the
+    /// end-to-end effect). `None` for other pixel formats.
     fn fit_by_planes(
         &mut self,
         frame: &ff::frame::Video,

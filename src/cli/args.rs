@@ -180,12 +180,8 @@ pub enum Command {
         /// Folder for the covers (as the workers see it under their --root).
         #[arg(short, long, value_name = "OUTDIR")]
         output: PathBuf,
-        /// Redis URL (redis://host:port/db or redis+unix:///path).
-        #[arg(long, env = "COVERFORGE_REDIS")]
-        redis: String,
-        /// Stream name.
-        #[arg(long, default_value = "covers")]
-        stream: String,
+        #[command(flatten)]
+        queue: QueueArgs,
         /// Template name or path for every job.
         #[arg(long)]
         template: Option<String>,
@@ -201,12 +197,8 @@ pub enum Command {
     },
     /// Render jobs from a Redis stream in a consumer group until SIGTERM/SIGINT.
     Worker {
-        /// Redis URL.
-        #[arg(long, env = "COVERFORGE_REDIS")]
-        redis: String,
-        /// Stream name.
-        #[arg(long, default_value = "covers")]
-        stream: String,
+        #[command(flatten)]
+        queue: QueueArgs,
         /// Consumer group.
         #[arg(long, default_value = "workers")]
         group: String,
@@ -462,17 +454,24 @@ pub enum CtrAction {
     },
 }
 
+/// Where the fleet's jobs are: the Redis server and the stream (every queue command).
+#[derive(Debug, clap::Args)]
+pub struct QueueArgs {
+    /// Redis URL (redis://host:port/db or redis+unix:///path).
+    #[arg(long, env = "COVERFORGE_REDIS")]
+    pub redis: String,
+    /// Stream name.
+    #[arg(long, default_value = "covers")]
+    pub stream: String,
+}
+
 /// `coverforge queue` actions.
 #[derive(Debug, Subcommand)]
 pub enum QueueAction {
     /// Depth, pending, lag, dead letters, pending per worker.
     Status {
-        /// Redis URL.
-        #[arg(long, env = "COVERFORGE_REDIS")]
-        redis: String,
-        /// Stream name.
-        #[arg(long, default_value = "covers")]
-        stream: String,
+        #[command(flatten)]
+        queue: QueueArgs,
         /// Consumer group.
         #[arg(long, default_value = "workers")]
         group: String,
@@ -485,20 +484,12 @@ pub enum QueueAction {
     Control {
         /// What to do.
         command: coverforge::queue::Control,
-        /// Redis URL.
-        #[arg(long, env = "COVERFORGE_REDIS")]
-        redis: String,
-        /// Stream name.
-        #[arg(long, default_value = "covers")]
-        stream: String,
+        #[command(flatten)]
+        queue: QueueArgs,
     },
     /// Put every dead letter back on the jobs stream.
     RetryDead {
-        /// Redis URL.
-        #[arg(long, env = "COVERFORGE_REDIS")]
-        redis: String,
-        /// Stream name.
-        #[arg(long, default_value = "covers")]
-        stream: String,
+        #[command(flatten)]
+        queue: QueueArgs,
     },
 }

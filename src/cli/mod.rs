@@ -8,7 +8,7 @@
 pub mod args;
 mod print;
 
-use args::{BatchArgs, BatchFormat, Cli, Command, CtrAction, QueueAction};
+use args::{BatchArgs, BatchFormat, Cli, Command, CtrAction, QueueAction, QueueArgs};
 use clap::{CommandFactory, Parser};
 use coverforge::batch::BatchError;
 use coverforge::error::{Error, ErrorKind};
@@ -222,13 +222,13 @@ fn run(command: Command, opts: &RenderOptions, env: &Env, plan: &EnvPlan) -> Out
         Command::Serve { folder, port, bind, token, cache_dir } => {
             serve(folder, port, bind, token, cache_dir, opts, plan)
         }
-        Command::Enqueue { input, output, redis, stream, template, wait, report, proof } => {
-            enqueue(&input, &output, &redis, &stream, template, wait, (report, proof), env)
+        Command::Enqueue { input, output, queue, template, wait, report, proof } => {
+            enqueue(&input, &output, &queue.redis, &queue.stream, template, wait, (report, proof), env)
         }
-        Command::Worker { redis, stream, group, name, jobs, root, visibility, max_deliveries, no_cache } => {
+        Command::Worker { queue, group, name, jobs, root, visibility, max_deliveries, no_cache } => {
             let options = coverforge::queue::worker::WorkerOptions {
-                url: redis,
-                keys: coverforge::queue::Keys::new(&stream),
+                keys: coverforge::queue::Keys::new(&queue.stream),
+                url: queue.redis,
                 group,
                 name: name.unwrap_or_else(|| format!("worker-{}", std::process::id())),
                 threads: jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
@@ -263,7 +263,7 @@ fn run(command: Command, opts: &RenderOptions, env: &Env, plan: &EnvPlan) -> Out
         Command::Ab { results, json, report, covers } => ab(&results, json, report.as_deref(), &covers, env),
         Command::Ctr { action } => ctr(action, opts, env),
         Command::Queue { action } => match action {
-            QueueAction::Status { redis, stream, group, json } => {
+            QueueAction::Status { queue: QueueArgs { redis, stream }, group, json } => {
                 let mut con = coverforge::queue::connect(&redis).map_err(queue_failure)?;
                 let status =
                     coverforge::queue::status(&mut con, &coverforge::queue::Keys::new(&stream), &group)
@@ -288,14 +288,14 @@ fn run(command: Command, opts: &RenderOptions, env: &Env, plan: &EnvPlan) -> Out
                 }
                 Ok(ExitCode::SUCCESS)
             }
-            QueueAction::Control { command, redis, stream } => {
+            QueueAction::Control { command, queue: QueueArgs { redis, stream } } => {
                 let mut con = coverforge::queue::connect(&redis).map_err(queue_failure)?;
                 coverforge::queue::control(&mut con, &coverforge::queue::Keys::new(&stream), command)
                     .map_err(queue_failure)?;
                 println!("{command:?} sent to the workers of {stream}");
                 Ok(ExitCode::SUCCESS)
             }
-            QueueAction::RetryDead { redis, stream } => {
+            QueueAction::RetryDead { queue: QueueArgs { redis, stream } } => {
                 let mut con = coverforge::queue::connect(&redis).map_err(queue_failure)?;
                 let n = coverforge::queue::retry_dead(&mut con, &coverforge::queue::Keys::new(&stream))
                     .map_err(queue_failure)?;

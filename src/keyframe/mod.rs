@@ -383,6 +383,7 @@ fn best_keyframe(
     candidates.sort_by(|a, b| a.0.total_cmp(&b.0));
 
     let convert_err = |e: PixelError| DecodeError::Convert { path: info.path.clone(), reason: e.to_string() };
+    let wants_faces = regions.is_some_and(|r| r.face_model.is_some());
     let mut best: Option<(Candidate, FrameScore)> = None;
     let mut last_err = None;
     for (time, _) in candidates {
@@ -395,8 +396,8 @@ fn best_keyframe(
         };
         // Scored on the decoder's luma plane where it can be (no colour conversion for frames
         // that lose); faces need colour, and turned or stretched frames their display geometry.
-        let wants_faces = regions.is_some_and(|r| r.face_model.is_some());
-        let (candidate, score) = match raw.luma().filter(|_| !wants_faces) {
+        let luma = if wants_faces { None } else { raw.luma() };
+        let (candidate, score) = match luma {
             Some(luma) => {
                 let score = match regions {
                     Some(r) => FrameScore::of_luma_with_layout(&luma, r, 0),
