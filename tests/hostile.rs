@@ -400,6 +400,8 @@ fn manifest_outputs_stay_inside_the_output_folder() {
     assert!(d.join("out/fine.jpg").exists());
     let report = std::fs::read_to_string(d.join("r.jsonl")).unwrap();
     assert_eq!(report.matches("outside the output folder").count(), 2, "{report}");
+    // -q drops progress, not the reasons for exit code 1.
+    assert_eq!(r.stderr.matches("outside the output folder").count(), 2, "{}", r.stderr);
     // Allowed on request.
     let r = run_in(d, &["batch", "jobs.csv", "-o", "out", "-q", "--no-cache", "--allow-outside-output"]);
     assert_eq!(r.code, 0, "{}", r.stderr);

@@ -37,7 +37,8 @@ use std::time::Instant;
 /// How chatty a batch is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verbosity {
-    /// Nothing but errors that stop the batch.
+    /// Only errors: a line per failed job and errors that stop the batch (a quiet batch that
+    /// exits 1 still says which inputs failed and why).
     Quiet,
     /// A progress bar on a terminal, progress lines otherwise.
     Normal,
@@ -742,7 +743,7 @@ impl Progress {
         let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
         let failed = self.failed.fetch_add(usize::from(r.status == Status::Failed), Ordering::Relaxed)
             + usize::from(r.status == Status::Failed);
-        if self.verbosity == Verbosity::Quiet {
+        if self.verbosity == Verbosity::Quiet && r.status != Status::Failed {
             return;
         }
         if self.verbosity == Verbosity::Verbose || r.status == Status::Failed {
@@ -759,6 +760,9 @@ impl Progress {
                 Some(bar) => bar.println(line),
                 None => eprintln!("{line}"),
             }
+        }
+        if self.verbosity == Verbosity::Quiet {
+            return;
         }
         if let Some(bar) = &self.bar {
             bar.set_position(done as u64);

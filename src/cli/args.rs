@@ -407,7 +407,7 @@ pub struct BatchArgs {
     pub no_cache: bool,
     #[command(flatten)]
     pub animated: AnimatedArgs,
-    /// Print nothing but errors that stop the batch.
+    /// Print only errors: one line per failed job, no progress and no summary.
     #[arg(short, long, default_value_t = false, conflicts_with = "verbose")]
     pub quiet: bool,
     /// Also print one line per job.
