@@ -158,6 +158,7 @@ impl Env {
         {
             self.fonts.forget();
             self.glyphs.forget();
+            crate::fonts::shape::forget();
             self.text_masks.clear();
         }
         if changed.iter().any(|p| matches!(ext(p).as_str(), "png" | "jpg" | "jpeg" | "webp" | "bmp")) {

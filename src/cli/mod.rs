@@ -138,6 +138,14 @@ fn input_folder(input: &Path) -> PathBuf {
 }
 
 fn run(command: Command, opts: &RenderOptions, env: &Env, plan: &EnvPlan) -> Outcome {
+    if matches!(
+        command,
+        Command::Render { .. } | Command::Batch(_) | Command::Serve { .. } | Command::Worker { .. }
+    ) {
+        // The word segmenter's dictionary takes ~0.2 s to load: overlap it with probing and
+        // decoding instead of paying it at the first title that needs a line break.
+        coverforge::layout::breaks::warm_up();
+    }
     match command {
         Command::Render { video, meta, template, output, quality, json, animated } => {
             let is_mp4 = output.extension().is_some_and(|e| e.eq_ignore_ascii_case("mp4"));

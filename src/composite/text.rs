@@ -7,7 +7,6 @@ use super::{CompositeError, TextContrast};
 use crate::color::{self, Rgba};
 use crate::env::Env;
 use crate::layout::doc::{Rect, TextLayer};
-use crate::layout::text::{is_invisible, pick_font};
 use crate::pixels::{Image, Mask, TextMasks};
 use ab_glyph::{Font, ScaleFont};
 
@@ -104,34 +103,33 @@ fn render_masks(t: &TextLayer, env: &Env) -> Result<TextMasks, CompositeError> {
         // Centre the glyphs' ascent-descent band in the line box.
         let top = pad as f32 + i as f32 * t.line_height;
         let baseline = (top + (t.line_height - glyph_height) / 2.0 + primary.ascent()).round() as i32;
-        let mut x = pad as f32 + line.x as f32;
-        let mut prev: Option<(usize, ab_glyph::GlyphId)> = None;
-        // `n` counts every character, as the highlight ranges do.
-        for (n, c) in line.text.chars().enumerate() {
-            if is_invisible(c) {
-                continue;
-            }
-            let (fi, id) = pick_font(&scaled, c);
-            let font = &scaled[fi];
-            if let Some((pf, p)) = prev {
-                x += t.letter_spacing + if pf == fi { font.kern(p, id) } else { 0.0 };
-            }
-            prev = Some((fi, id));
+        let shaped = crate::fonts::shape::shape(&chain, &line.text);
+        for (g, gx) in placed(&shaped, &line.text, t.size, t.letter_spacing) {
+            let x = pad as f32 + line.x as f32 + gx;
             let pen = x.floor();
-            if let Some(g) = env.glyphs.get(&chain[fi], t.size, id, x - pen) {
+            let id = ab_glyph::GlyphId(g.id);
+            let y = baseline - (g.y * t.size).round() as i32;
+            if let Some(bitmap) = env.glyphs.get(&chain[g.font], t.size, id, x - pen) {
+                // Highlight ranges count characters.
+                let n = line.text[..g.cluster].chars().count();
                 let highlighted = line.highlights.iter().any(|r| (r[0]..r[1]).contains(&n));
                 let target = match (&mut accent, highlighted) {
                     (Some(a), true) => a,
                     _ => &mut fill,
                 };
-                target.max_blit(&g.coverage, g.width, g.height, pen as i32 + g.left, baseline + g.top);
-            } else if let Some(img) = env.glyphs.colour(&chain[fi], t.size, id)? {
+                target.max_blit(
+                    &bitmap.coverage,
+                    bitmap.width,
+                    bitmap.height,
+                    pen as i32 + bitmap.left,
+                    y + bitmap.top,
+                );
+            } else if let Some(img) = env.glyphs.colour(&chain[g.font], t.size, id)? {
                 // Centred on the text's glyph band, as emoji sit in a line of text.
                 let band_top = baseline as f32 - primary.ascent();
                 let y = band_top + (glyph_height - img.height() as f32) / 2.0;
                 colour_glyphs.push((img, pen as i32, y.round() as i32));
             }
-            x += font.h_advance(id);
         }
     }
     // The whole text (fill and highlighted spans) shapes the outline and the shadow.
@@ -153,6 +151,30 @@ fn render_masks(t: &TextLayer, env: &Env) -> Result<TextMasks, CompositeError> {
     };
     drop(whole);
     Ok(TextMasks { fill, accent, outline, shadow, colour_glyphs })
+}
+
+/// The glyphs of a shaped line with their pen x in pixels at em size `size`, letter spacing
+/// added between clusters (not inside one, nor in cursive scripts).
+pub(crate) fn placed<'a>(
+    shaped: &'a crate::fonts::shape::ShapedLine,
+    text: &'a str,
+    size: f32,
+    spacing: f32,
+) -> impl Iterator<Item = (crate::fonts::shape::Glyph, f32)> + 'a {
+    // Gaps before each cluster in visual order: count cluster changes left to right.
+    let cluster_index =
+        move |byte: usize| shaped.clusters.partition_point(|(r, _)| r.start <= byte).saturating_sub(1);
+    let mut gaps = 0usize;
+    let mut prev: Option<usize> = None;
+    let _ = text;
+    shaped.glyphs.iter().map(move |g| {
+        let c = cluster_index(g.cluster);
+        if prev.is_some_and(|p| p != c) && shaped.spaceable.get(c).copied().unwrap_or(true) {
+            gaps += 1;
+        }
+        prev = Some(c);
+        (*g, g.x * size + spacing * gaps as f32)
+    })
 }
 
 /// Room around a text box for overhanging glyphs, the outline and the blurred shadow.

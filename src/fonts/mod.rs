@@ -6,6 +6,7 @@
 //! across covers.
 
 pub mod glyphs;
+pub mod shape;
 
 use ab_glyph::{Font, FontArc, FontVec, PxScale};
 use std::collections::HashMap;
@@ -19,6 +20,8 @@ pub struct FontHandle {
     pub name: String,
     /// The parsed font, cheap to clone.
     pub font: FontArc,
+    /// The font file's bytes (face 0), which the shaper parses its own way.
+    bytes: Arc<FontVec>,
 }
 
 impl std::fmt::Debug for FontHandle {
@@ -28,6 +31,18 @@ impl std::fmt::Debug for FontHandle {
 }
 
 impl FontHandle {
+    /// A handle over a parsed font file.
+    pub fn new(name: &str, font: FontVec) -> Self {
+        let bytes = Arc::new(font);
+        let font = FontArc::from(bytes.clone() as Arc<dyn ab_glyph::Font + Send + Sync>);
+        FontHandle { name: name.to_owned(), font, bytes }
+    }
+
+    /// The font file's bytes.
+    pub fn data(&self) -> &[u8] {
+        self.bytes.as_slice()
+    }
+
     /// The ab_glyph scale for an em size of `size_px` pixels.
     pub fn scale(&self, size_px: f32) -> PxScale {
         let upem = self.font.units_per_em().unwrap_or(1000.0);
@@ -112,7 +127,7 @@ impl FontBook {
         // Collections (.ttc): the first face; for WenQuanYi that is Micro Hei.
         let font = FontVec::try_from_vec_and_index(data, 0)
             .map_err(|e| FontError::NotAFont { path: path.clone(), reason: e.to_string() })?;
-        let handle = Arc::new(FontHandle { name: name.to_owned(), font: FontArc::new(font) });
+        let handle = Arc::new(FontHandle::new(name, font));
         self.loaded.lock().expect("font cache poisoned").insert(name.to_owned(), handle.clone());
         Ok(handle)
     }

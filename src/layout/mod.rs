@@ -4,6 +4,7 @@
 //! The layout stage sees fonts (to measure) and image headers (to size) but never the video
 //! frame. All problems of one pass are collected and reported together, each with a line.
 
+pub mod breaks;
 pub mod doc;
 mod layers;
 pub mod safe_zones;

@@ -1,15 +1,15 @@
-//! Text measurement and line breaking (no pixels: advances and kerning only).
+//! Text measurement and line breaking (no pixels: shaped advances only).
 //!
-//! Break rules: a line may break between any two CJK characters and at spaces; Latin words and
-//! numbers are never split unless a single word is wider than the box, and a number keeps the
-//! CJK character after it (its unit: `3分钟` never breaks after the `3`). Closing punctuation
-//! (`，。、！？」）…` and friends) sticks to the character before it and opening punctuation to
-//! the one after, so no line starts with a closing mark or ends with an opening one. An explicit
-//! newline always breaks. When the text needs more than `max_lines`, the last kept line ends
-//! with `…`, shortened until it fits.
+//! Lines break where [`breaks`] says a designer would (words kept whole, punctuation and
+//! kinsoku rules, no line of one character, full or balanced lines). An explicit newline always
+//! breaks. When the text needs more than `max_lines`, the last kept line takes what fits of the
+//! rest and ends with `…`.
 
+use super::breaks;
+use crate::fonts::shape::{self, ShapedLine};
 use crate::fonts::FontHandle;
-use ab_glyph::{Font, ScaleFont};
+use std::sync::Arc;
+use unicode_segmentation::UnicodeSegmentation;
 
 const ELLIPSIS: &str = "…";
 
@@ -83,139 +83,82 @@ pub fn split_highlights(line: &str, open: &mut bool) -> (String, Vec<[usize; 2]>
     (text, ranges)
 }
 
-/// Characters that must not start a line.
-fn is_closing(c: char) -> bool {
-    "，。、；：！？）」』】》〉〕｝”’…·,.;:!?)]}%\u{E001}".contains(c)
-}
-
-/// Characters that must not end a line.
-fn is_opening(c: char) -> bool {
-    "（「『【《〈〔｛“‘([{\u{E000}".contains(c)
-}
-
-/// Ideographs, kana, hangul and full-width forms: each is its own breakable unit.
-fn is_cjk(c: char) -> bool {
-    matches!(c as u32,
-        0x2E80..=0x9FFF | 0xAC00..=0xD7AF | 0xF900..=0xFAFF | 0xFE30..=0xFE4F | 0xFF00..=0xFFEF
-        | 0x20000..=0x2FA1F)
-}
-
 /// Characters that take no room: highlight markers, emoji variation selectors, joiners.
 pub fn is_invisible(c: char) -> bool {
     matches!(c, HIGHLIGHT_START | HIGHLIGHT_END | '\u{FE0E}' | '\u{FE0F}' | '\u{200D}')
 }
 
-/// The font of a fallback chain that has `c` (index into the chain) and its glyph; the first
-/// font (with glyph 0, the "missing" box) when none has it.
-pub fn pick_font(chain: &[ab_glyph::PxScaleFont<&ab_glyph::FontArc>], c: char) -> (usize, ab_glyph::GlyphId) {
-    chain
-        .iter()
-        .enumerate()
-        .map(|(i, f)| (i, f.glyph_id(c)))
-        .find(|(_, id)| id.0 != 0)
-        .unwrap_or((0, ab_glyph::GlyphId(0)))
+/// `s` without highlight markers.
+pub fn strip_markers(s: &str) -> String {
+    s.chars().filter(|&c| c != HIGHLIGHT_START && c != HIGHLIGHT_END).collect()
 }
 
-/// Measures advance widths with kerning and letter spacing at one size, over a font fallback
-/// chain: each character comes from the first font that has it.
+/// Measures shaped text (see [`crate::fonts::shape`]) at one size over a font fallback chain,
+/// with letter spacing between characters.
 pub struct Measurer<'a> {
-    fonts: Vec<ab_glyph::PxScaleFont<&'a ab_glyph::FontArc>>,
+    chain: &'a [Arc<FontHandle>],
+    size: f32,
     spacing: f32,
 }
 
 impl<'a> Measurer<'a> {
     /// A measurer for the `chain` (first font first) at em size `size` px, adding `spacing` px
     /// between characters.
-    pub fn new(chain: &'a [std::sync::Arc<FontHandle>], size: f32, spacing: f32) -> Self {
-        Measurer { fonts: chain.iter().map(|f| f.font.as_scaled(f.scale(size))).collect(), spacing }
+    pub fn new(chain: &'a [Arc<FontHandle>], size: f32, spacing: f32) -> Self {
+        Measurer { chain, size, spacing }
     }
 
-    /// Advance width of `s` in pixels (highlight markers and selectors have no width).
+    /// The line `s` shaped (highlight markers removed).
+    pub fn shape(&self, s: &str) -> Arc<ShapedLine> {
+        shape::shape(self.chain, &strip_markers(s))
+    }
+
+    /// Advance width of `s` in pixels (highlight markers have no width).
     pub fn width(&self, s: &str) -> f32 {
-        let mut w = 0.0;
-        let mut prev: Option<(usize, ab_glyph::GlyphId)> = None;
-        for c in s.chars().filter(|&c| !is_invisible(c)) {
-            let (fi, id) = pick_font(&self.fonts, c);
-            let font = &self.fonts[fi];
-            if let Some((pf, p)) = prev {
-                w += self.spacing + if pf == fi { font.kern(p, id) } else { 0.0 };
-            }
-            w += font.h_advance(id);
-            prev = Some((fi, id));
-        }
-        w
+        self.shape(s).width_px(self.size, self.spacing)
     }
 
     /// Which fonts of the chain `s` uses (indices, sorted).
     pub fn fonts_used(&self, s: &str) -> Vec<usize> {
-        let mut used: Vec<usize> =
-            s.chars().filter(|&c| !is_invisible(c)).map(|c| pick_font(&self.fonts, c).0).collect();
+        let mut used: Vec<usize> = Vec::new();
+        for p in strip_markers(s).split('\n') {
+            used.extend(shape::shape(self.chain, p).glyphs.iter().map(|g| g.font));
+        }
         used.sort_unstable();
         used.dedup();
         used
     }
 
-    /// Characters of `s` that the font has no glyph for.
+    /// Characters of `s` that no font of the chain has a glyph for.
     pub fn missing(&self, s: &str) -> Vec<char> {
-        let mut v: Vec<char> = s
-            .chars()
-            .filter(|&c| !is_invisible(c))
-            .filter(|&c| !c.is_whitespace() && !c.is_control() && pick_font(&self.fonts, c).1 .0 == 0)
-            .collect();
+        let mut v: Vec<char> = Vec::new();
+        for p in strip_markers(s).split('\n') {
+            let shaped = shape::shape(self.chain, p);
+            for (range, _) in &shaped.clusters {
+                let missing = shaped.glyphs.iter().any(|g| g.id == 0 && range.contains(&g.cluster));
+                if missing {
+                    v.extend(p[range.clone()].chars().filter(|&c| {
+                        !c.is_whitespace() && !c.is_control() && !shape::is_default_ignorable(c)
+                    }));
+                }
+            }
+        }
         v.dedup();
         v
     }
-}
 
-/// Splits a paragraph into unbreakable units; spaces are their own units.
-fn units(paragraph: &str) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    let mut word = String::new();
-    let mut glue_next = false; // the previous unit ended with opening punctuation
-    let flush = |word: &mut String, out: &mut Vec<String>, glue: &mut bool| {
-        if !word.is_empty() {
-            if *glue {
-                out.last_mut().expect("glue implies a unit").push_str(word);
-                *glue = false;
-            } else {
-                out.push(std::mem::take(word));
-            }
-            word.clear();
-        }
-    };
-    for c in paragraph.chars() {
-        if c == ' ' || c == '\t' {
-            flush(&mut word, &mut out, &mut glue_next);
-            glue_next = false; // a space after opening punctuation is a break opportunity
-            out.push(" ".into());
-        } else if is_closing(c) {
-            // Stick to what came before (the current word, or the previous unit).
-            if !word.is_empty() {
-                word.push(c);
-            } else if let Some(last) = out.last_mut().filter(|l| *l != " ") {
-                last.push(c);
-            } else {
-                word.push(c);
-            }
-        } else if is_cjk(c) && word.ends_with(|l: char| l.is_ascii_digit()) {
-            // A number keeps the character after it, its unit: 3分钟 never breaks after the 3.
-            word.push(c);
-            flush(&mut word, &mut out, &mut glue_next);
-        } else if is_cjk(c) || is_opening(c) {
-            flush(&mut word, &mut out, &mut glue_next);
-            word.push(c);
-            let opening = is_opening(c);
-            flush(&mut word, &mut out, &mut glue_next);
-            glue_next = opening;
-        } else {
-            if !word.is_empty() && word.chars().last().is_some_and(|l| is_cjk(l) || is_closing(l)) {
-                flush(&mut word, &mut out, &mut glue_next);
-            }
-            word.push(c);
+    /// `paragraph` (no markers, no newline) as clusters with widths and break classes.
+    fn paragraph<'t>(&self, paragraph: &'t str) -> breaks::Paragraph<'t> {
+        let shaped = shape::shape(self.chain, paragraph);
+        let ranges: Vec<_> = shaped.clusters.iter().map(|(r, _)| r.clone()).collect();
+        breaks::Paragraph {
+            clusters: ranges.iter().map(|r| &paragraph[r.clone()]).collect(),
+            advances: shaped.clusters.iter().map(|(_, a)| a * self.size).collect(),
+            spaced: shaped.spaceable.clone(),
+            spacing: self.spacing,
+            classes: breaks::classes(paragraph, &ranges),
         }
     }
-    flush(&mut word, &mut out, &mut glue_next);
-    out
 }
 
 /// The result of wrapping: lines and whether text was cut.
@@ -227,64 +170,87 @@ pub struct Wrapped {
     pub truncated: bool,
 }
 
-/// Wraps `text` into lines at most `max_width` px wide and at most `max_lines` lines.
+/// Wraps `text` (with highlight markers) into lines at most `max_width` px wide and at most
+/// `max_lines` lines, filling each line but the last (see [`breaks`] for the rules).
 pub fn wrap(text: &str, m: &Measurer<'_>, max_width: f32, max_lines: usize) -> Wrapped {
-    let mut lines: Vec<String> = Vec::new();
-    for paragraph in text.split('\n') {
-        let mut line = String::new();
-        for unit in units(paragraph) {
-            let candidate = format!("{line}{unit}");
-            if m.width(candidate.trim_end()) <= max_width || line.trim().is_empty() && unit == " " {
-                line = candidate;
-                continue;
-            }
-            if unit == " " {
-                continue; // a space at a break is dropped
-            }
-            if !line.trim().is_empty() {
-                lines.push(line.trim_end().to_string());
-            }
-            line = String::new();
-            if m.width(&unit) <= max_width {
-                line = unit;
-            } else {
-                // A word wider than the box: split it by characters.
-                for c in unit.chars() {
-                    let candidate = format!("{line}{c}");
-                    if m.width(&candidate) > max_width && !line.is_empty() {
-                        lines.push(std::mem::take(&mut line));
-                        line.push(c);
-                    } else {
-                        line = candidate;
-                    }
-                }
-            }
+    set(text, m, max_width, max_lines, breaks::Shape::Full)
+}
+
+/// Wraps like [`wrap`], with lines of similar width (two balanced lines instead of a long one
+/// and a short one).
+pub fn wrap_balanced(text: &str, m: &Measurer<'_>, max_width: f32, max_lines: usize) -> Wrapped {
+    set(text, m, max_width, max_lines, breaks::Shape::Balanced)
+}
+
+fn set(marked: &str, m: &Measurer<'_>, max_width: f32, max_lines: usize, shape: breaks::Shape) -> Wrapped {
+    let max_lines = max_lines.max(1);
+    let clean = strip_markers(marked);
+    // Lines as byte ranges of `clean`, ends trimmed of spaces. When the text needs more lines
+    // than it may have, lines are filled as far as they go instead (the most text before the
+    // ellipsis).
+    let mut offset = 0;
+    let paragraphs: Vec<(usize, &str, breaks::Paragraph<'_>)> = clean
+        .split('\n')
+        .map(|text| {
+            let at = offset;
+            offset += text.len() + 1;
+            (at, text, m.paragraph(text))
+        })
+        .collect();
+    let mut chosen = Vec::new();
+    for (_, _, p) in &paragraphs {
+        match breaks::choose(p, max_width, max_lines, shape) {
+            Some(starts) => chosen.push(starts),
+            None => break,
         }
-        lines.push(line.trim().to_string());
     }
-    while lines.len() > 1 && lines.last().is_some_and(|l| l.is_empty()) {
+    let needed: usize = chosen.iter().map(|s| s.len() + 1).sum();
+    let mut truncated = chosen.len() < paragraphs.len() || needed > max_lines;
+    if truncated {
+        chosen = paragraphs.iter().map(|(_, _, p)| breaks::greedy(p, max_width, max_lines)).collect();
+        truncated = greedy_overflows(&paragraphs, max_width, max_lines);
+    }
+    let mut lines: Vec<std::ops::Range<usize>> = Vec::new();
+    for ((offset, paragraph, p), starts) in paragraphs.iter().zip(chosen) {
+        let mut bounds: Vec<usize> = vec![0];
+        bounds.extend(starts);
+        bounds.push(p.clusters.len());
+        let byte = |k: usize| if k < p.clusters.len() { m_start(p, k) } else { paragraph.len() };
+        for w in bounds.windows(2) {
+            let (a, b) = (byte(w[0]), byte(w[1]));
+            let line = &paragraph[a..b];
+            let lead = line.len() - line.trim_start().len();
+            let trail = line.len() - line.trim_end().len();
+            let (a, b) = (a + lead, (b - trail).max(a + lead));
+            lines.push(offset + a..offset + b);
+        }
+        if lines.len() > max_lines {
+            break;
+        }
+    }
+    while lines.len() > 1 && lines.last().is_some_and(|r| r.is_empty()) {
         lines.pop();
     }
-    let max_lines = max_lines.max(1);
-    let truncated = lines.len() > max_lines;
-    if truncated {
+    if lines.len() > max_lines {
+        truncated = true;
         lines.truncate(max_lines);
+    }
+    if truncated {
+        // The last line takes what fits of the rest of its paragraph, then the ellipsis.
         let last = lines.last_mut().expect("at least one line");
-        let mut chars: Vec<char> = last.trim_end().chars().collect();
-        loop {
-            let s: String = chars.iter().collect::<String>() + ELLIPSIS;
-            if m.width(&s) <= max_width || chars.is_empty() {
-                *last = s;
-                break;
-            }
-            chars.pop();
-            while chars.last().is_some_and(|c| c.is_whitespace()) {
-                chars.pop();
-            }
+        let paragraph_end = clean[last.start..].find('\n').map_or(clean.len(), |e| last.start + e);
+        let mut cut: Vec<&str> = clean[last.start..paragraph_end].graphemes(true).collect();
+        while !cut.is_empty() && m.width(&(cut.concat().trim_end().to_string() + ELLIPSIS)) > max_width {
+            cut.pop();
         }
+        last.end = last.start + cut.concat().trim_end().len();
+    }
+    let mut texts = restore_markers(marked, &lines);
+    if truncated {
+        texts.last_mut().expect("at least one line").push_str(ELLIPSIS);
     }
     Wrapped {
-        lines: lines
+        lines: texts
             .into_iter()
             .map(|l| {
                 let w = m.width(&l);
@@ -295,45 +261,50 @@ pub fn wrap(text: &str, m: &Measurer<'_>, max_width: f32, max_lines: usize) -> W
     }
 }
 
-/// Wraps like [`wrap`], then narrows the width as far as the line count allows, so the lines
-/// come out of similar width (two balanced lines instead of a long one and a short one).
-pub fn wrap_balanced(text: &str, m: &Measurer<'_>, max_width: f32, max_lines: usize) -> Wrapped {
-    let full = wrap(text, m, max_width, max_lines);
-    let n = full.lines.len();
-    if n < 2 || full.truncated {
-        return full;
-    }
-    let (mut lo, mut hi) = (max_width / n as f32, max_width);
-    let mut best = full;
-    for _ in 0..12 {
-        let mid = (lo + hi) / 2.0;
-        let w = wrap(text, m, mid, max_lines);
-        if w.lines.len() == n && !w.truncated {
-            hi = mid;
-            best = w;
-        } else {
-            lo = mid;
+/// Whether filling lines greedily needs more than `max_lines` lines.
+fn greedy_overflows(
+    paragraphs: &[(usize, &str, breaks::Paragraph<'_>)],
+    max_width: f32,
+    max_lines: usize,
+) -> bool {
+    let lines: usize =
+        paragraphs.iter().map(|(_, _, p)| breaks::greedy(p, max_width, usize::MAX).len() + 1).sum();
+    lines > max_lines
+}
+
+/// Byte offset of cluster `k` of a paragraph.
+fn m_start(p: &breaks::Paragraph<'_>, k: usize) -> usize {
+    p.clusters[..k].iter().map(|c| c.len()).sum()
+}
+
+/// The `lines` (byte ranges of `marked` without its markers) with the markers put back: an
+/// opening marker goes with the text after it, a closing one with the text before it; markers
+/// in text cut off by an ellipsis go.
+fn restore_markers(marked: &str, lines: &[std::ops::Range<usize>]) -> Vec<String> {
+    let mut out = vec![String::new(); lines.len()];
+    let mut clean_at = 0;
+    for c in marked.chars() {
+        let k = match c {
+            HIGHLIGHT_START => {
+                lines.iter().position(|r| clean_at < r.end || (clean_at == r.start && r.is_empty()))
+            }
+            HIGHLIGHT_END => lines.iter().rposition(|r| r.start < clean_at),
+            _ => {
+                let k = lines.iter().position(|r| r.contains(&clean_at));
+                clean_at += c.len_utf8();
+                k
+            }
+        };
+        if let Some(k) = k {
+            out[k].push(c);
         }
     }
-    best
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn units_keep_words_and_punctuation_together() {
-        assert_eq!(units("红烧肉，好吃！"), vec!["红", "烧", "肉，", "好", "吃！"]);
-        assert_eq!(units("Hello world"), vec!["Hello", " ", "world"]);
-        assert_eq!(units("学会iPhone 15拍照"), vec!["学", "会", "iPhone", " ", "15拍", "照"]);
-        assert_eq!(units("3分钟学会"), vec!["3分", "钟", "学", "会"]);
-        assert_eq!(units("5kg，100%"), vec!["5kg，", "100%"]);
-        assert_eq!(units("「爆款」来了"), vec!["「爆", "款」", "来", "了"]);
-        assert_eq!(units("{% if"), vec!["{%", " ", "if"]);
-        // Highlight markers never become break opportunities on their own.
-        assert_eq!(units("学\u{E000}会\u{E001}了"), vec!["学", "\u{E000}会\u{E001}", "了"]);
-    }
 
     #[test]
     fn markup_marks_and_splits_highlights() {
