@@ -2,13 +2,14 @@
 SHELL := /bin/bash
 # Debian packages for the build (clang: opencv bindings; lib*-dev: FFmpeg, OpenCV, TurboJPEG, libwebp) and tests
 # (ffmpeg: sample and benchmark clips, ffprobe checks; zbar-tools: QR checks; tesseract: OCR
-# legibility; webp: webpmux checks animated WebP covers; chromium, fonts-noto-cjk and
+# legibility; webp: webpmux checks animated WebP covers; fonts-noto-color-emoji: every emoji
+# sequence at run time (fonts/ ships a subset); chromium, fonts-noto-cjk and
 # python3-venv: the preview page's browser test, driven by Playwright from a venv;
 # redis-server, redis-tools: the worker fleet's tests and benchmark).
 APT_PACKAGES := build-essential pkg-config clang libclang-dev libopencv-dev \
 	libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libturbojpeg0-dev libwebp-dev ffmpeg zbar-tools \
 	tesseract-ocr tesseract-ocr-chi-sim tesseract-ocr-eng webp \
-	chromium fonts-noto-cjk python3-venv redis-server redis-tools
+	chromium fonts-noto-cjk fonts-noto-color-emoji python3-venv redis-server redis-tools
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 CARGO ?= $(shell command -v cargo || echo $$HOME/.cargo/bin/cargo)
 # Playwright for the browser test, in a venv beside the build (it drives Debian's chromium).

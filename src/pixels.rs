@@ -800,6 +800,18 @@ pub struct Mask {
 }
 
 impl Mask {
+    /// The mask turned a quarter clockwise (its top row becomes its right column).
+    pub fn turned_clockwise(&self) -> Mask {
+        let (w, h) = (self.width as usize, self.height as usize);
+        let mut out = Mask::new(self.height, self.width);
+        for y in 0..h {
+            for x in 0..w {
+                out.data[x * h + (h - 1 - y)] = self.data[y * w + x];
+            }
+        }
+        out
+    }
+
     /// An all-zero mask.
     pub fn new(width: u32, height: u32) -> Self {
         Mask { width, height, data: vec![0; width as usize * height as usize] }

@@ -79,6 +79,60 @@ fn masks_key(t: &TextLayer) -> [u8; 32] {
     *blake3::hash(shape.as_bytes()).as_bytes()
 }
 
+/// Where glyphs are drawn: the fill mask, the highlight mask, the colour glyphs.
+struct Pen<'a> {
+    env: &'a Env,
+    chain: &'a [std::sync::Arc<crate::fonts::FontHandle>],
+    size: f32,
+    fill: Mask,
+    accent: Option<Mask>,
+    /// Colour glyphs (emoji bitmaps), drawn over the text afterwards: (image, x, y).
+    colour_glyphs: Vec<(std::sync::Arc<crate::pixels::Overlay>, i32, i32)>,
+    /// The primary font's ascent and descent in px (descent negative).
+    ascent: f32,
+    descent: f32,
+}
+
+impl Pen<'_> {
+    /// Draws `text` shaped, its pen starting at `x` on `baseline`; `highlighted` tells whether
+    /// the character at a byte offset of `text` is in a highlighted span.
+    fn draw(
+        &mut self,
+        text: &str,
+        x: f32,
+        baseline: i32,
+        spacing: f32,
+        highlighted: &dyn Fn(usize) -> bool,
+    ) -> Result<(), CompositeError> {
+        let shaped = crate::fonts::shape::shape(self.chain, text);
+        for (g, gx) in placed(&shaped, text, self.size, spacing) {
+            let x = x + gx;
+            let pen = x.floor();
+            let id = ab_glyph::GlyphId(g.id);
+            let y = baseline - (g.y * self.size).round() as i32;
+            if let Some(bitmap) = self.env.glyphs.get(&self.chain[g.font], self.size, id, x - pen) {
+                let target = match (&mut self.accent, highlighted(g.cluster)) {
+                    (Some(a), true) => a,
+                    _ => &mut self.fill,
+                };
+                target.max_blit(
+                    &bitmap.coverage,
+                    bitmap.width,
+                    bitmap.height,
+                    pen as i32 + bitmap.left,
+                    y + bitmap.top,
+                );
+            } else if let Some(img) = self.env.glyphs.colour(&self.chain[g.font], self.size, id)? {
+                // Centred on the text's glyph band, as emoji sit in a line of text.
+                let band_top = baseline as f32 - self.ascent;
+                let y = band_top + (self.ascent - self.descent - img.height() as f32) / 2.0;
+                self.colour_glyphs.push((img, pen as i32, y.round() as i32));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Draws `t`'s glyphs into masks the size of its padded box (see [`TextMasks`]).
 fn render_masks(t: &TextLayer, env: &Env) -> Result<TextMasks, CompositeError> {
     let load = |name: &str| {
@@ -90,48 +144,38 @@ fn render_masks(t: &TextLayer, env: &Env) -> Result<TextMasks, CompositeError> {
     for name in &t.fallback {
         chain.push(load(name)?);
     }
-    let scaled: Vec<_> = chain.iter().map(|f| f.font.as_scaled(f.scale(t.size))).collect();
-    let primary = &scaled[0];
+    let primary = chain[0].font.as_scaled(chain[0].scale(t.size));
     let pad = pad(t);
     let (mw, mh) = (t.bbox.width + 2 * pad as u32, t.bbox.height + 2 * pad as u32);
-    let mut fill = Mask::new(mw, mh);
-    let mut accent = t.highlight.map(|_| Mask::new(mw, mh));
-    // Colour glyphs (emoji bitmaps) are drawn over the text afterwards: (image, x, y).
-    let mut colour_glyphs = Vec::new();
-    let glyph_height = primary.ascent() - primary.descent();
+    let mut pen = Pen {
+        env,
+        chain: &chain,
+        size: t.size,
+        fill: Mask::new(mw, mh),
+        accent: t.highlight.map(|_| Mask::new(mw, mh)),
+        colour_glyphs: Vec::new(),
+        ascent: primary.ascent(),
+        descent: primary.descent(),
+    };
+    let glyph_height = pen.ascent - pen.descent;
     for (i, line) in t.lines.iter().enumerate() {
+        // Highlight ranges count characters.
+        let highlighted = |byte: usize| {
+            let n = line.text[..byte].chars().count();
+            line.highlights.iter().any(|r| (r[0]..r[1]).contains(&n))
+        };
+        if t.vertical {
+            // Columns from the right; the glyph band centred on the column's middle.
+            let centre = pad as f32 + t.bbox.width as f32 - (i as f32 + 0.5) * t.line_height;
+            draw_column(&mut pen, t, &line.text, centre, pad as f32 + line.x as f32, &highlighted)?;
+            continue;
+        }
         // Centre the glyphs' ascent-descent band in the line box.
         let top = pad as f32 + i as f32 * t.line_height;
-        let baseline = (top + (t.line_height - glyph_height) / 2.0 + primary.ascent()).round() as i32;
-        let shaped = crate::fonts::shape::shape(&chain, &line.text);
-        for (g, gx) in placed(&shaped, &line.text, t.size, t.letter_spacing) {
-            let x = pad as f32 + line.x as f32 + gx;
-            let pen = x.floor();
-            let id = ab_glyph::GlyphId(g.id);
-            let y = baseline - (g.y * t.size).round() as i32;
-            if let Some(bitmap) = env.glyphs.get(&chain[g.font], t.size, id, x - pen) {
-                // Highlight ranges count characters.
-                let n = line.text[..g.cluster].chars().count();
-                let highlighted = line.highlights.iter().any(|r| (r[0]..r[1]).contains(&n));
-                let target = match (&mut accent, highlighted) {
-                    (Some(a), true) => a,
-                    _ => &mut fill,
-                };
-                target.max_blit(
-                    &bitmap.coverage,
-                    bitmap.width,
-                    bitmap.height,
-                    pen as i32 + bitmap.left,
-                    y + bitmap.top,
-                );
-            } else if let Some(img) = env.glyphs.colour(&chain[g.font], t.size, id)? {
-                // Centred on the text's glyph band, as emoji sit in a line of text.
-                let band_top = baseline as f32 - primary.ascent();
-                let y = band_top + (glyph_height - img.height() as f32) / 2.0;
-                colour_glyphs.push((img, pen as i32, y.round() as i32));
-            }
-        }
+        let baseline = (top + (t.line_height - glyph_height) / 2.0 + pen.ascent).round() as i32;
+        pen.draw(&line.text, pad as f32 + line.x as f32, baseline, t.letter_spacing, &highlighted)?;
     }
+    let Pen { fill, accent, colour_glyphs, .. } = pen;
     // The whole text (fill and highlighted spans) shapes the outline and the shadow.
     let whole = match &accent {
         Some(a) => {
@@ -175,6 +219,136 @@ pub(crate) fn placed<'a>(
         prev = Some(c);
         (*g, g.x * size + spacing * gaps as f32)
     })
+}
+
+/// The vertical presentation form of a character (Unicode's forms for vertical text).
+fn vertical_form(c: char) -> Option<char> {
+    let pairs = [
+        ('，', '︐'),
+        ('、', '︑'),
+        ('。', '︒'),
+        ('：', '︓'),
+        ('；', '︔'),
+        ('！', '︕'),
+        ('？', '︖'),
+        ('〖', '︗'),
+        ('〗', '︘'),
+        ('…', '︙'),
+        ('‥', '︰'),
+        ('—', '︱'),
+        ('–', '︲'),
+        ('（', '︵'),
+        ('）', '︶'),
+        ('｛', '︷'),
+        ('｝', '︸'),
+        ('〔', '︹'),
+        ('〕', '︺'),
+        ('【', '︻'),
+        ('】', '︼'),
+        ('《', '︽'),
+        ('》', '︾'),
+        ('〈', '︿'),
+        ('〉', '﹀'),
+        ('「', '﹁'),
+        ('」', '﹂'),
+        ('『', '﹃'),
+        ('』', '﹄'),
+        ('［', '﹇'),
+        ('］', '﹈'),
+    ];
+    pairs.iter().find(|(h, _)| *h == c).map(|(_, v)| *v)
+}
+
+/// How one piece of a column is set.
+enum Piece {
+    /// Upright, centred on the column, one em long; moved to the top right of its em box
+    /// (commas and full stops without a vertical form).
+    Upright { text: String, corner: bool },
+    /// A run set horizontally and turned a quarter clockwise (Latin words; brackets and dashes
+    /// the font has no vertical form for).
+    Turned { text: String },
+}
+
+/// Splits a column's text into pieces: (byte offset in the line, piece).
+fn column_pieces(text: &str, t: &TextLayer, has: &dyn Fn(char) -> bool) -> Vec<(usize, Piece)> {
+    use unicode_segmentation::UnicodeSegmentation;
+    let mut pieces: Vec<(usize, Piece)> = Vec::new();
+    for (at, g) in text.grapheme_indices(true) {
+        let c = g.chars().next().unwrap_or(' ');
+        let upright = crate::layout::text::upright_in_column(g, t.latin_upright);
+        let piece = match vertical_form(c) {
+            Some(v) if has(v) => Piece::Upright { text: v.to_string(), corner: false },
+            Some(_) if "，、。．".contains(c) => Piece::Upright { text: g.to_string(), corner: true },
+            Some(_) if "！？".contains(c) => Piece::Upright { text: g.to_string(), corner: false },
+            Some(_) => Piece::Turned { text: g.to_string() },
+            None if upright => Piece::Upright { text: g.to_string(), corner: false },
+            None => Piece::Turned { text: g.to_string() },
+        };
+        match (pieces.last_mut(), piece) {
+            // Latin runs turn as one.
+            (Some((_, Piece::Turned { text: run })), Piece::Turned { text }) if !upright => {
+                run.push_str(&text)
+            }
+            (_, piece) => pieces.push((at, piece)),
+        }
+    }
+    pieces
+}
+
+/// Draws one column of vertical text, centred on `centre`, from `top` down.
+fn draw_column(
+    pen: &mut Pen<'_>,
+    t: &TextLayer,
+    text: &str,
+    centre: f32,
+    top: f32,
+    highlighted: &dyn Fn(usize) -> bool,
+) -> Result<(), CompositeError> {
+    let size = t.size;
+    let faces = &pen.chain;
+    let has = |c: char| faces.iter().any(|f| f.font.glyph_id(c).0 != 0);
+    let mut y = top;
+    // The glyph band's middle sits this far above the baseline.
+    let band_middle = (pen.ascent + pen.descent) / 2.0;
+    for (at, piece) in column_pieces(text, t, &has) {
+        let lit = |b: usize| highlighted(at + b);
+        match piece {
+            Piece::Upright { text: s, corner } => {
+                let width = crate::fonts::shape::shape(pen.chain, &s).width * size;
+                let (dx, dy) = if corner { (size * 0.5, -size * 0.5) } else { (0.0, 0.0) };
+                let baseline = (y + size / 2.0 + band_middle + dy).round() as i32;
+                pen.draw(&s, centre - width / 2.0 + dx, baseline, 0.0, &lit)?;
+                y += size + t.letter_spacing;
+            }
+            Piece::Turned { text: s } => {
+                let shaped = crate::fonts::shape::shape(pen.chain, &s);
+                let length = shaped.width_px(size, t.letter_spacing);
+                let band = (pen.ascent - pen.descent).ceil();
+                let (w, h) = (length.ceil() as u32 + 2, band as u32 + 2);
+                let mut run = Pen {
+                    env: pen.env,
+                    chain: pen.chain,
+                    size,
+                    fill: Mask::new(w, h),
+                    accent: pen.accent.as_ref().map(|_| Mask::new(w, h)),
+                    colour_glyphs: Vec::new(),
+                    ascent: pen.ascent,
+                    descent: pen.descent,
+                };
+                run.draw(&s, 1.0, (1.0 + pen.ascent).round() as i32, t.letter_spacing, &lit)?;
+                // A quarter turn clockwise: the run's top edge faces right, its start is up.
+                let x = (centre - h as f32 / 2.0).round() as i32;
+                let fill = run.fill.turned_clockwise();
+                pen.fill.max_blit(&fill.data, fill.width, fill.height, x, y.round() as i32);
+                if let (Some(a), Some(r)) = (&mut pen.accent, &run.accent) {
+                    let r = r.turned_clockwise();
+                    a.max_blit(&r.data, r.width, r.height, x, y.round() as i32);
+                }
+                y += length + t.letter_spacing;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Room around a text box for overhanging glyphs, the outline and the blurred shadow.
@@ -225,6 +399,14 @@ pub(super) fn scrim_rect(t: &TextLayer, chosen: &TextContrast) -> crate::layout:
 fn text_area(t: &TextLayer) -> Rect {
     let b = t.bbox;
     let margin = (t.size * 0.3).round() as i32;
+    if t.vertical {
+        return Rect::new(
+            b.x - margin,
+            b.y - margin,
+            b.width + 2 * margin as u32,
+            b.height + 2 * margin as u32,
+        );
+    }
     let left = t.lines.iter().map(|l| l.x).min().unwrap_or(0);
     let right = t.lines.iter().map(|l| l.x + l.width as i32).max().unwrap_or(b.width as i32);
     Rect::new(

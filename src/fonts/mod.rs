@@ -57,12 +57,29 @@ pub struct FontBook {
     /// Largest font file read (see `Limits::max_font_bytes`).
     max_bytes: u64,
     loaded: Mutex<HashMap<String, Arc<FontHandle>>>,
+    /// Whether system fonts may stand in for folder fonts of the same name (see [`SYSTEM`]).
+    system: bool,
 }
+
+/// Fonts the system may have in a fuller version than the one shipped in the fonts folder:
+/// (name, system file). Debian's `fonts-noto-color-emoji` has every emoji sequence; the
+/// shipped subset has the common ones.
+pub const SYSTEM: &[(&str, &str)] =
+    &[("noto-color-emoji", "/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")];
 
 impl FontBook {
     /// A book over `dir` (nothing is read yet), reading font files of at most `max_bytes`.
     pub fn new(dir: impl Into<PathBuf>, max_bytes: u64) -> Self {
-        FontBook { dir: dir.into(), max_bytes, loaded: Mutex::new(HashMap::new()) }
+        let system = std::env::var_os("COVERFORGE_SYSTEM_FONTS").is_none_or(|v| v != "0");
+        FontBook { dir: dir.into(), max_bytes, loaded: Mutex::new(HashMap::new()), system }
+    }
+
+    /// Uses only the fonts folder (`false`), never the system's fuller fonts: for output that
+    /// must not depend on the machine, such as golden tests. `COVERFORGE_SYSTEM_FONTS=0` does
+    /// the same for the command line.
+    pub fn use_system_fonts(&mut self, yes: bool) {
+        self.system = yes;
+        self.forget();
     }
 
     /// Forgets every loaded font (they are loaded again on next use).
@@ -102,9 +119,9 @@ impl FontBook {
         if name.is_empty() || name.contains(['/', '\\', '\0']) || name.starts_with('.') {
             return Err(FontError::NotAName { name: name.to_owned(), dir: self.dir.clone() });
         }
-        ["ttf", "otf", "ttc"]
-            .iter()
-            .map(|ext| self.dir.join(format!("{name}.{ext}")))
+        let system = SYSTEM.iter().filter(|(n, _)| self.system && *n == name).map(|(_, p)| PathBuf::from(p));
+        system
+            .chain(["ttf", "otf", "ttc"].iter().map(|ext| self.dir.join(format!("{name}.{ext}"))))
             .find(|p| p.is_file())
             .ok_or_else(|| FontError::NotFound {
                 name: name.to_owned(),

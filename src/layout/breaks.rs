@@ -129,6 +129,17 @@ pub fn classes(text: &str, clusters: &[std::ops::Range<usize>]) -> Vec<Class> {
         .map(|(i, _)| i)
         .collect();
     let words = if text.chars().any(is_han) { Some(word_starts(text)) } else { None };
+    // Inside 《book titles》 and 【tags】: names, kept whole like words.
+    let mut depth = 0i32;
+    let mut inside_name = vec![false; text.len() + 1];
+    for (i, c) in text.char_indices() {
+        match c {
+            '《' | '【' => depth += 1,
+            '》' | '】' => depth = (depth - 1).max(0),
+            _ => {}
+        }
+        inside_name[i + c.len_utf8()] = depth > 0;
+    }
     clusters
         .iter()
         .enumerate()
@@ -145,7 +156,8 @@ pub fn classes(text: &str, clusters: &[std::ops::Range<usize>]) -> Vec<Class> {
             let single = |len: Option<&usize>| len.is_some_and(|l| *l <= 4);
             let loose = words
                 .is_some_and(|w| single(w.get(&r.start)) && single(w.get(&(r.start - before.len_utf8()))));
-            if inside_word || (before.is_ascii_digit() && is_cjk(after)) {
+            let name = inside_name[r.start] && !matches!(after, '》' | '】');
+            if inside_word || name || (before.is_ascii_digit() && is_cjk(after)) {
                 Class::InsideWord
             } else if loose && !is_particle(after) && !is_particle(before) {
                 Class::Loose

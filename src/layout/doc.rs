@@ -229,6 +229,13 @@ pub struct TextLayer {
     pub shadow: Option<Shadow>,
     /// Whether the text was cut to fit `max_lines` (an ellipsis ends the last line).
     pub truncated: bool,
+    /// Vertical text: each line is a column, the first on the right, read top to bottom;
+    /// `x` and `width` of a line run down its column.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub vertical: bool,
+    /// In vertical text, Latin letters stand upright instead of turning with their run.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub latin_upright: bool,
     /// The lines.
     pub lines: Vec<TextLine>,
 }

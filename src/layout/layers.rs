@@ -2,7 +2,7 @@
 //! becomes a [`Layer`] in pixels, or a problem recorded against the template.
 
 use super::doc::*;
-use super::spec::{Direction, LayerSpec, Num, Paint};
+use super::spec::{Direction, LatinInColumn, LayerSpec, Num, Paint};
 use super::{limits, show, text, LayerResult, LayoutError, Resolver, DEFAULT_FALLBACK, DEFAULT_FONT};
 use crate::color::Rgba;
 use crate::fonts::FontHandle;
@@ -157,9 +157,17 @@ impl Resolver<'_> {
             self.within(name, "letter_spacing", num(l.letter_spacing, 0.0), -max_size, 4.0 * max_size)?
                 as f32;
         let max_lines = self.within(name, "max_lines", num(l.max_lines, 2.0), 1.0, 100.0)? as usize;
-        let box_w = num(l.width, (cw - 2.0 * dx.abs()).max(1.0)).max(1.0);
-        self.check_size(name, box_w, l.height.map_or(0.0, |n| n.0))?;
-        let box_h = l.height.map(|n| n.0);
+        let vertical = l.direction == Some(Direction::Vertical);
+        let latin_upright = l.latin == Some(LatinInColumn::Upright);
+        // Horizontal text: lines as long as the box is wide, as many as its height holds.
+        // Vertical text: columns as long as the box is high, as many as its width holds.
+        let ch = self.canvas.height as f64;
+        let (box_w, box_h) = if vertical {
+            (num(l.height, (ch - 2.0 * dy.abs()).max(1.0)).max(1.0), l.width.map(|n| n.0))
+        } else {
+            (num(l.width, (cw - 2.0 * dx.abs()).max(1.0)).max(1.0), l.height.map(|n| n.0))
+        };
+        self.check_size(name, box_w, box_h.unwrap_or(0.0))?;
         let marked = text::parse_markup(text);
         let chain = self.font_chain(name, l, font)?;
         let missing = text::Measurer::new(&chain, max_size as f32, spacing).missing(&marked);
@@ -172,8 +180,15 @@ impl Resolver<'_> {
         }
         let balance = l.balance.unwrap_or(false);
         // Wraps at one size; "fits" means no ellipsis and, with a box height, no overflow.
+        let measurer = |size: f64| {
+            if vertical {
+                text::Measurer::vertical(&chain, size as f32, spacing, latin_upright)
+            } else {
+                text::Measurer::new(&chain, size as f32, spacing)
+            }
+        };
         let attempt = |size: f64| {
-            let m = text::Measurer::new(&chain, size as f32, spacing);
+            let m = measurer(size);
             let w = if marked.trim().is_empty() {
                 text::Wrapped { lines: vec![], truncated: false }
             } else if balance {
@@ -203,13 +218,14 @@ impl Resolver<'_> {
             })
             .collect();
         let h = (lines.len() as f32 * line_height).ceil() as f64;
-        let bbox = self.place(name, l, box_w, h, dx, dy)?;
+        let (w, h) = if vertical { (h, box_w) } else { (box_w, h) };
+        let bbox = self.place(name, l, w, h, dx, dy)?;
         let bbox = self.keep_clear(name, bbox);
         // Other places the text may take when the frame has a face where `bbox` is.
         let mut alternatives = Vec::new();
         for alt in l.alternatives.iter().flatten() {
             let (adx, ady) = (num(alt.dx, 0.0), num(alt.dy, 0.0));
-            let b = self.place_at(name, alt, box_w, h, adx, ady)?;
+            let b = self.place_at(name, alt, w, h, adx, ady)?;
             alternatives.push(self.keep_clear(name, b));
         }
         if wrapped.truncated {
@@ -264,6 +280,8 @@ impl Resolver<'_> {
             align,
             shadow,
             truncated: wrapped.truncated,
+            vertical,
+            latin_upright: vertical && latin_upright,
             lines,
         })))
     }

@@ -41,6 +41,7 @@ pub(crate) const LAYER_KEYS: &[&str] = &[
     "highlight",
     "alternatives",
     "fallback",
+    "latin",
 ];
 
 /// Where a layer goes: its anchor point on a point of a reference box, plus offsets.
@@ -179,6 +180,17 @@ impl Anchor {
     }
 }
 
+/// How Latin letters and digits sit in a vertical column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum LatinInColumn {
+    /// Turned a quarter clockwise, a word at a time.
+    #[default]
+    Rotated,
+    /// One above the other.
+    Upright,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum Direction {
@@ -246,6 +258,8 @@ pub(crate) struct LayerSpec {
     pub light: Option<Rgba>,
     // gradient
     pub direction: Option<Direction>,
+    /// Vertical text: Latin runs `rotated` (default) or `upright`.
+    pub latin: Option<LatinInColumn>,
     pub from: Option<Rgba>,
     pub to: Option<Rgba>,
 }

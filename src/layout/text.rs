@@ -99,13 +99,42 @@ pub struct Measurer<'a> {
     chain: &'a [Arc<FontHandle>],
     size: f32,
     spacing: f32,
+    /// Set for vertical text: lengths run down a column (see [`upright_in_column`]); whether
+    /// Latin letters stand upright too.
+    vertical: Option<bool>,
+}
+
+/// Whether a cluster stands upright in a vertical column (CJK, kana, hangul, full-width forms,
+/// emoji; Latin and digits too with `latin_upright`), or is turned a quarter clockwise with
+/// the run it belongs to (Latin words, as in Chinese and Japanese vertical setting).
+pub fn upright_in_column(cluster: &str, latin_upright: bool) -> bool {
+    latin_upright
+        || cluster.chars().any(|c| breaks::is_cjk(c) || c as u32 >= 0x1F000 || "\u{3000}…‥—".contains(c))
 }
 
 impl<'a> Measurer<'a> {
     /// A measurer for the `chain` (first font first) at em size `size` px, adding `spacing` px
     /// between characters.
     pub fn new(chain: &'a [Arc<FontHandle>], size: f32, spacing: f32) -> Self {
-        Measurer { chain, size, spacing }
+        Measurer { chain, size, spacing, vertical: None }
+    }
+
+    /// A measurer of vertical columns: upright clusters advance one em, turned runs their
+    /// horizontal width.
+    pub fn vertical(chain: &'a [Arc<FontHandle>], size: f32, spacing: f32, latin_upright: bool) -> Self {
+        Measurer { chain, size, spacing, vertical: Some(latin_upright) }
+    }
+
+    /// Each cluster's advance in px along the line (or column).
+    fn advances(&self, text: &str, shaped: &ShapedLine) -> Vec<f32> {
+        shaped
+            .clusters
+            .iter()
+            .map(|(r, a)| match self.vertical {
+                Some(latin_upright) if upright_in_column(&text[r.clone()], latin_upright) => self.size,
+                _ => a * self.size,
+            })
+            .collect()
     }
 
     /// The line `s` shaped (highlight markers removed).
@@ -113,9 +142,16 @@ impl<'a> Measurer<'a> {
         shape::shape(self.chain, &strip_markers(s))
     }
 
-    /// Advance width of `s` in pixels (highlight markers have no width).
+    /// Advance width of `s` in pixels (highlight markers have no width); for vertical text,
+    /// the length of its column.
     pub fn width(&self, s: &str) -> f32 {
-        self.shape(s).width_px(self.size, self.spacing)
+        let s = strip_markers(s);
+        let shaped = shape::shape(self.chain, &s);
+        if self.vertical.is_none() {
+            return shaped.width_px(self.size, self.spacing);
+        }
+        let gaps = shaped.clusters.len().saturating_sub(1) as f32;
+        self.advances(&s, &shaped).iter().sum::<f32>() + gaps * self.spacing
     }
 
     /// Which fonts of the chain `s` uses (indices, sorted).
@@ -153,8 +189,8 @@ impl<'a> Measurer<'a> {
         let ranges: Vec<_> = shaped.clusters.iter().map(|(r, _)| r.clone()).collect();
         breaks::Paragraph {
             clusters: ranges.iter().map(|r| &paragraph[r.clone()]).collect(),
-            advances: shaped.clusters.iter().map(|(_, a)| a * self.size).collect(),
-            spaced: shaped.spaceable.clone(),
+            advances: self.advances(paragraph, &shaped),
+            spaced: if self.vertical.is_some() { vec![true; ranges.len()] } else { shaped.spaceable.clone() },
             spacing: self.spacing,
             classes: breaks::classes(paragraph, &ranges),
         }

@@ -32,6 +32,7 @@ pub fn run_in_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
         .args(args)
         .current_dir(dir)
         .env("COVERFORGE_HOME", root())
+        .env("COVERFORGE_SYSTEM_FONTS", "0")
         // Test metadata in temporary folders names templates and images under tests/.
         .env("COVERFORGE_ALLOW_PATH", root().join("tests"))
         .envs(env.iter().copied())
@@ -74,6 +75,7 @@ pub fn render_travel_json(dir: &Path, meta: &str) -> (Output, serde_json::Value)
 #[allow(dead_code)]
 pub fn test_env() -> coverforge::Env {
     let mut env = coverforge::Env::new(&root(), Default::default());
+    env.fonts.use_system_fonts(false);
     env.roots.allow(&root().join("tests"));
     env
 }
