@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# CPU per cover of two builds on the same clips, in the same run, alternating A and B so the
+# machine's noise falls on both (for "costs at most X % more than before" targets).
+#
+#   BASE=/tmp/old/coverforge bench/ab.sh          # A = BASE, B = this checkout's release build
+#   BASE=... N=200 R=5 CORPUS=phone bench/ab.sh   # corpus as bench/floor.sh makes it
+#
+# Prints each run's CPU ms per cover (user + system of the batch / covers, -j 2 --no-cache)
+# and the medians' ratio B / A.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${N:-200}
+R=${R:-5}
+J=${J:-2}
+CORPUS=${CORPUS:-phone}
+TARGET=${CARGO_TARGET_DIR:-target}
+ROOT=$(pwd)
+[ -n "${BASE:-}" ] || { echo "BASE=path/to/an/earlier/coverforge is needed"; exit 2; }
+[ -n "${BIN:-}" ] || { cargo build --release --quiet; BIN=$TARGET/release/coverforge; }
+[ -x /usr/bin/time ] || apt-get install -y -qq time >/dev/null
+case "$CORPUS" in
+  phone) GRAIN=${GRAIN:-3}; X264_EXTRA="-maxrate 8M -bufsize 16M" ;;
+  heavy) GRAIN=${GRAIN:-10}; X264_EXTRA="" ;;
+  *) echo "CORPUS is phone or heavy"; exit 2 ;;
+esac
+export X264_EXTRA
+W=$TARGET/bench-floor-$CORPUS
+[ "$CORPUS" = heavy ] && W=$TARGET/bench-batch-g$GRAIN
+source bench/clips.sh
+make_clips
+cpu_per_cover() {
+  rm -rf "$W/out-ab"
+  /usr/bin/time -f "%U %S" -o "$W/ab-time.txt" "$1" --allow-path "$W/tpl" batch "$W/clips" -o "$W/out-ab" \
+    -j "$J" -q --no-cache >/dev/null 2>"$W/ab-stderr.txt" || { echo "failed: $1 ($(tail -2 "$W/ab-stderr.txt"))"; exit 1; }
+  awk -v n="$N" '{print ($1 + $2) * 1000 / n}' "$W/ab-time.txt"
+}
+A=(); B=()
+for r in $(seq 1 "$R"); do
+  A+=("$(cpu_per_cover "$BASE")"); B+=("$(cpu_per_cover "$BIN")")
+  echo "run $r: A $(printf %.2f "${A[-1]}") ms/cover, B $(printf %.2f "${B[-1]}") ms/cover"
+done
+python3 - "${A[*]}" "${B[*]}" <<'PY'
+import statistics, sys
+a = [float(x) for x in sys.argv[1].split()]; b = [float(x) for x in sys.argv[2].split()]
+ma, mb = statistics.median(a), statistics.median(b)
+print(f"median CPU per cover: A {ma:.2f} ms, B {mb:.2f} ms, B/A = {mb / ma:.3f}")
+PY
