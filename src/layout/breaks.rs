@@ -172,14 +172,15 @@ pub fn classes(text: &str, clusters: &[std::ops::Range<usize>]) -> Vec<Class> {
 pub struct Paragraph<'a> {
     /// Each grapheme cluster's text.
     pub clusters: Vec<&'a str>,
-    /// Each cluster's advance in px.
-    pub advances: Vec<f32>,
-    /// Whether letter spacing goes before each cluster.
-    pub spaced: Vec<bool>,
-    /// Letter spacing in px.
-    pub spacing: f32,
     /// Break class before each cluster.
     pub classes: Vec<Class>,
+    /// Letter spacing in px.
+    spacing: f32,
+    /// Sums over clusters `[0, k)`: advances, clusters spacing goes before, content clusters
+    /// (widths and counts of any line in O(1): the search tries many lines).
+    advance_sum: Vec<f64>,
+    spaced_sum: Vec<u32>,
+    content_sum: Vec<u32>,
 }
 
 /// How lines should look.
@@ -205,7 +206,27 @@ fn is_content(s: &str) -> bool {
     }) || s.chars().any(|c| c as u32 >= 0x1F000)
 }
 
-impl Paragraph<'_> {
+impl<'a> Paragraph<'a> {
+    /// A paragraph of `clusters` with their `advances` (px), whether letter `spacing` (px)
+    /// goes before each, and the break `classes`.
+    pub fn new(
+        clusters: Vec<&'a str>,
+        advances: &[f32],
+        spaced: &[bool],
+        spacing: f32,
+        classes: Vec<Class>,
+    ) -> Self {
+        let mut advance_sum = vec![0.0];
+        let mut spaced_sum = vec![0];
+        let mut content_sum = vec![0];
+        for (k, c) in clusters.iter().enumerate() {
+            advance_sum.push(advance_sum[k] + advances[k] as f64);
+            spaced_sum.push(spaced_sum[k] + u32::from(spaced[k]));
+            content_sum.push(content_sum[k] + u32::from(is_content(c)));
+        }
+        Paragraph { clusters, classes, spacing, advance_sum, spaced_sum, content_sum }
+    }
+
     /// The trimmed extent of the line `[i, j)` (no spaces at either end).
     fn trimmed(&self, i: usize, j: usize) -> (usize, usize) {
         let (mut a, mut b) = (i, j);
@@ -221,19 +242,16 @@ impl Paragraph<'_> {
     /// Width in px of the line `[i, j)` without its end spaces.
     pub fn width(&self, i: usize, j: usize) -> f32 {
         let (a, b) = self.trimmed(i, j);
-        let mut w = 0.0;
-        for k in a..b {
-            w += self.advances[k];
-            if k > a && self.spaced[k] {
-                w += self.spacing;
-            }
+        if a == b {
+            return 0.0;
         }
-        w
+        let gaps = self.spaced_sum[b] - self.spaced_sum[a + 1];
+        (self.advance_sum[b] - self.advance_sum[a]) as f32 + gaps as f32 * self.spacing
     }
 
     /// Visible characters of the line that are not punctuation.
     fn content(&self, i: usize, j: usize) -> usize {
-        self.clusters[i..j].iter().filter(|c| is_content(c)).count()
+        (self.content_sum[j] - self.content_sum[i]) as usize
     }
 
     /// The cost of breaking before cluster `k` (its class and punctuation).
@@ -313,6 +331,7 @@ pub fn choose(p: &Paragraph<'_>, max_width: f32, max_lines: usize, shape: Shape)
         };
         Some(cost)
     };
+    let break_costs: Vec<f64> = (0..n).map(|j| if j == 0 { 0.0 } else { p.break_cost(j) }).collect();
     let mut best: Option<(f64, Vec<usize>)> = None;
     for lines in fewest..=(fewest + 1).min(max_lines).min(n) {
         let target = p.width(0, n) as f64 / lines as f64;
@@ -325,7 +344,7 @@ pub fn choose(p: &Paragraph<'_>, max_width: f32, max_lines: usize, shape: Shape)
                 if j < n && k == lines {
                     continue;
                 }
-                let break_at_j = if j < n { p.break_cost(j) } else { 0.0 };
+                let break_at_j = if j < n { break_costs[j] } else { 0.0 };
                 for i in (0..j).rev() {
                     if p.width(i, j) > max_width && j - i > 1 {
                         break; // wider only grows leftwards
@@ -398,14 +417,10 @@ mod tests {
     fn para(text: &str) -> Paragraph<'_> {
         let clusters: Vec<&str> = text.graphemes(true).collect();
         let ranges: Vec<_> = text.grapheme_indices(true).map(|(i, g)| i..i + g.len()).collect();
-        let advances = clusters.iter().map(|c| if c.chars().any(is_cjk) { 10.0 } else { 5.0 }).collect();
-        Paragraph {
-            spaced: vec![true; clusters.len()],
-            advances,
-            spacing: 0.0,
-            classes: classes(text, &ranges),
-            clusters,
-        }
+        let advances: Vec<f32> =
+            clusters.iter().map(|c| if c.chars().any(is_cjk) { 10.0 } else { 5.0 }).collect();
+        let spaced = vec![true; clusters.len()];
+        Paragraph::new(clusters, &advances, &spaced, 0.0, classes(text, &ranges))
     }
 
     fn set(text: &str, width: f32, shape: Shape) -> String {
@@ -428,6 +443,14 @@ mod tests {
         let c = classes("3分钟", &[0..1, 1..4, 4..7]);
         assert_eq!(c[1], Class::InsideWord, "a number keeps its unit");
         assert_eq!(set("Hello wide world", 40.0, Shape::Full), "Hello /wide /world");
+    }
+
+    #[test]
+    fn a_long_text_breaks_into_full_lines() {
+        // 500 characters at 50 a line (prefix sums keep each line's width O(1)).
+        let text = "很长的标题".repeat(100);
+        let starts = choose(&para(&text), 500.0, 100, Shape::Balanced).unwrap();
+        assert_eq!(starts.len(), 9);
     }
 
     #[test]

@@ -9,7 +9,6 @@ use super::breaks;
 use crate::fonts::shape::{self, ShapedLine};
 use crate::fonts::FontHandle;
 use std::sync::Arc;
-use unicode_segmentation::UnicodeSegmentation;
 
 const ELLIPSIS: &str = "…";
 
@@ -187,13 +186,15 @@ impl<'a> Measurer<'a> {
     fn paragraph<'t>(&self, paragraph: &'t str) -> breaks::Paragraph<'t> {
         let shaped = shape::shape(self.chain, paragraph);
         let ranges: Vec<_> = shaped.clusters.iter().map(|(r, _)| r.clone()).collect();
-        breaks::Paragraph {
-            clusters: ranges.iter().map(|r| &paragraph[r.clone()]).collect(),
-            advances: self.advances(paragraph, &shaped),
-            spaced: if self.vertical.is_some() { vec![true; ranges.len()] } else { shaped.spaceable.clone() },
-            spacing: self.spacing,
-            classes: breaks::classes(paragraph, &ranges),
-        }
+        let spaced =
+            if self.vertical.is_some() { vec![true; ranges.len()] } else { shaped.spaceable.clone() };
+        breaks::Paragraph::new(
+            ranges.iter().map(|r| &paragraph[r.clone()]).collect(),
+            &self.advances(paragraph, &shaped),
+            &spaced,
+            self.spacing,
+            breaks::classes(paragraph, &ranges),
+        )
     }
 }
 
@@ -247,7 +248,9 @@ fn set(marked: &str, m: &Measurer<'_>, max_width: f32, max_lines: usize, shape: 
         truncated = greedy_overflows(&paragraphs, max_width, max_lines);
     }
     let mut lines: Vec<std::ops::Range<usize>> = Vec::new();
-    for ((offset, paragraph, p), starts) in paragraphs.iter().zip(chosen) {
+    // Each line's paragraph and first cluster.
+    let mut sources: Vec<(usize, usize)> = Vec::new();
+    for (pi, ((offset, paragraph, p), starts)) in paragraphs.iter().zip(chosen).enumerate() {
         let mut bounds: Vec<usize> = vec![0];
         bounds.extend(starts);
         bounds.push(p.clusters.len());
@@ -259,6 +262,7 @@ fn set(marked: &str, m: &Measurer<'_>, max_width: f32, max_lines: usize, shape: 
             let trail = line.len() - line.trim_end().len();
             let (a, b) = (a + lead, (b - trail).max(a + lead));
             lines.push(offset + a..offset + b);
+            sources.push((pi, w[0]));
         }
         if lines.len() > max_lines {
             break;
@@ -273,13 +277,16 @@ fn set(marked: &str, m: &Measurer<'_>, max_width: f32, max_lines: usize, shape: 
     }
     if truncated {
         // The last line takes what fits of the rest of its paragraph, then the ellipsis.
-        let last = lines.last_mut().expect("at least one line");
-        let paragraph_end = clean[last.start..].find('\n').map_or(clean.len(), |e| last.start + e);
-        let mut cut: Vec<&str> = clean[last.start..paragraph_end].graphemes(true).collect();
-        while !cut.is_empty() && m.width(&(cut.concat().trim_end().to_string() + ELLIPSIS)) > max_width {
-            cut.pop();
+        let (pi, first) = sources[lines.len() - 1];
+        let (offset, paragraph, p) = &paragraphs[pi];
+        let room = max_width - m.width(ELLIPSIS) - m.spacing;
+        let mut end = first;
+        while end < p.clusters.len() && p.width(first, end + 1) <= room {
+            end += 1;
         }
-        last.end = last.start + cut.concat().trim_end().len();
+        let cut = &paragraph[m_start(p, first)..m_start(p, end)];
+        let last = lines.last_mut().expect("at least one line");
+        last.end = (offset + m_start(p, first) + cut.trim_end().len()).max(last.start);
     }
     let mut texts = restore_markers(marked, &lines);
     if truncated {
@@ -310,6 +317,7 @@ fn greedy_overflows(
 
 /// Byte offset of cluster `k` of a paragraph.
 fn m_start(p: &breaks::Paragraph<'_>, k: usize) -> usize {
+    let k = k.min(p.clusters.len());
     p.clusters[..k].iter().map(|c| c.len()).sum()
 }
 
