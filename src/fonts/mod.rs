@@ -20,8 +20,10 @@ pub struct FontHandle {
     pub name: String,
     /// The parsed font, cheap to clone.
     pub font: FontArc,
-    /// The font file's bytes (face 0), which the shaper parses its own way.
+    /// The font file's bytes, which the shaper parses its own way.
     bytes: Arc<FontVec>,
+    /// The face in the file (collections hold several).
+    index: u32,
 }
 
 impl std::fmt::Debug for FontHandle {
@@ -32,10 +34,15 @@ impl std::fmt::Debug for FontHandle {
 
 impl FontHandle {
     /// A handle over a parsed font file.
-    pub fn new(name: &str, font: FontVec) -> Self {
+    pub fn new(name: &str, font: FontVec, index: u32) -> Self {
         let bytes = Arc::new(font);
         let font = FontArc::from(bytes.clone() as Arc<dyn ab_glyph::Font + Send + Sync>);
-        FontHandle { name: name.to_owned(), font, bytes }
+        FontHandle { name: name.to_owned(), font, bytes, index }
+    }
+
+    /// The face's index in its file.
+    pub fn index(&self) -> u32 {
+        self.index
     }
 
     /// The font file's bytes.
@@ -61,11 +68,43 @@ pub struct FontBook {
     system: bool,
 }
 
-/// Fonts the system may have in a fuller version than the one shipped in the fonts folder:
-/// (name, system file). Debian's `fonts-noto-color-emoji` has every emoji sequence; the
-/// shipped subset has the common ones.
-pub const SYSTEM: &[(&str, &str)] =
-    &[("noto-color-emoji", "/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")];
+/// A font the system may provide: its name in templates, its file and face, and the fonts
+/// folder's font that stands in for it where the system has none (or system fonts are off).
+pub struct SystemFont {
+    /// The name templates use.
+    pub name: &'static str,
+    /// The system's file.
+    pub path: &'static str,
+    /// The face in a collection (.ttc).
+    pub index: u32,
+    /// The fonts folder's stand-in (the same name when the folder ships a subset of it).
+    pub stand_in: &'static str,
+}
+
+/// Fonts found at run time: Debian's `fonts-noto-color-emoji` has every emoji sequence (the
+/// folder ships a subset); `fonts-noto-cjk` has Noto Sans CJK in Regular and Bold, whose
+/// Simplified Chinese faces (index 2 of the collections) title templates use, with WenQuanYi
+/// Micro Hei standing in.
+pub const SYSTEM: &[SystemFont] = &[
+    SystemFont {
+        name: "noto-color-emoji",
+        path: "/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf",
+        index: 0,
+        stand_in: "noto-color-emoji",
+    },
+    SystemFont {
+        name: "noto-sans-cjk-sc-bold",
+        path: "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc",
+        index: 2,
+        stand_in: "wqy-microhei",
+    },
+    SystemFont {
+        name: "noto-sans-cjk-sc",
+        path: "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+        index: 2,
+        stand_in: "wqy-microhei",
+    },
+];
 
 impl FontBook {
     /// A book over `dir` (nothing is read yet), reading font files of at most `max_bytes`.
@@ -105,7 +144,9 @@ impl FontBook {
                     .then(|| p.file_stem()?.to_str().map(str::to_owned))?
             })
             .collect();
+        names.extend(SYSTEM.iter().filter(|f| self.locate(f.name).is_ok()).map(|f| f.name.to_owned()));
         names.sort();
+        names.dedup();
         names
     }
 
@@ -115,14 +156,30 @@ impl FontBook {
     /// [`FontError`] naming the font and the folder when the name is not a plain name or no
     /// such font is there.
     pub fn path(&self, name: &str) -> Result<PathBuf, FontError> {
+        self.locate(name).map(|(p, _)| p)
+    }
+
+    /// The file and face index of the font called `name` (see [`SYSTEM`]).
+    ///
+    /// # Errors
+    /// As [`FontBook::path`].
+    pub fn locate(&self, name: &str) -> Result<(PathBuf, u32), FontError> {
         // A name, never a path: nothing outside the fonts folder.
         if name.is_empty() || name.contains(['/', '\\', '\0']) || name.starts_with('.') {
             return Err(FontError::NotAName { name: name.to_owned(), dir: self.dir.clone() });
         }
-        let system = SYSTEM.iter().filter(|(n, _)| self.system && *n == name).map(|(_, p)| PathBuf::from(p));
-        system
-            .chain(["ttf", "otf", "ttc"].iter().map(|ext| self.dir.join(format!("{name}.{ext}"))))
+        let system = SYSTEM.iter().find(|f| f.name == name);
+        if let Some(f) = system.filter(|_| self.system) {
+            if Path::new(f.path).is_file() {
+                return Ok((PathBuf::from(f.path), f.index));
+            }
+        }
+        let stem = system.map_or(name, |f| f.stand_in);
+        ["ttf", "otf", "ttc"]
+            .iter()
+            .map(|ext| self.dir.join(format!("{stem}.{ext}")))
             .find(|p| p.is_file())
+            .map(|p| (p, 0))
             .ok_or_else(|| FontError::NotFound {
                 name: name.to_owned(),
                 dir: self.dir.clone(),
@@ -138,13 +195,14 @@ impl FontBook {
         if let Some(f) = self.loaded.lock().expect("font cache poisoned").get(name) {
             return Ok(f.clone());
         }
-        let path = self.path(name)?;
+        let (path, index) = self.locate(name)?;
         let data = crate::files::read_bounded(&path, self.max_bytes, "font file")
             .map_err(|e| FontError::Unreadable { message: e.to_string() })?;
-        // Collections (.ttc): the first face; for WenQuanYi that is Micro Hei.
-        let font = FontVec::try_from_vec_and_index(data, 0)
+        // Collections (.ttc): the first face unless [`SYSTEM`] says otherwise; for WenQuanYi
+        // that is Micro Hei.
+        let font = FontVec::try_from_vec_and_index(data, index)
             .map_err(|e| FontError::NotAFont { path: path.clone(), reason: e.to_string() })?;
-        let handle = Arc::new(FontHandle::new(name, font));
+        let handle = Arc::new(FontHandle::new(name, font, index));
         self.loaded.lock().expect("font cache poisoned").insert(name.to_owned(), handle.clone());
         Ok(handle)
     }

@@ -86,7 +86,7 @@ struct Faces<'a> {
 
 impl<'a> Faces<'a> {
     fn new(chain: &'a [Arc<FontHandle>]) -> Self {
-        let faces: Vec<_> = chain.iter().map(|f| rustybuzz::Face::from_slice(f.data(), 0)).collect();
+        let faces: Vec<_> = chain.iter().map(|f| rustybuzz::Face::from_slice(f.data(), f.index())).collect();
         let colour = faces
             .iter()
             .map(|f| {
