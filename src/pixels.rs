@@ -786,6 +786,70 @@ impl Overlay {
         }
         Ok(Overlay { width, height, bgra: out })
     }
+
+    /// The overlay mapped onto the quadrilateral `corners` (top-left, top-right, bottom-right,
+    /// bottom-left, in pixels of a `width`×`height` output): a perspective warp, bilinear, in
+    /// premultiplied colour. A transparent pixel border around the source lets the sampling
+    /// fade the edges over a pixel (anti-aliased), where a hard cut would show stairs.
+    ///
+    /// # Errors
+    /// On an OpenCV failure (a degenerate quadrilateral is refused by the layout before).
+    pub fn warped(&self, corners: [[f32; 2]; 4], width: u32, height: u32) -> Result<Self, PixelError> {
+        let (w, h) = (self.width as usize + 2, self.height as usize + 2);
+        let mut padded = vec![0u8; w * h * 4];
+        for (y, row) in self.bgra.chunks_exact(self.width as usize * 4).enumerate() {
+            for (x, p) in row.chunks_exact(4).enumerate() {
+                let a = p[3] as u32;
+                let m = |c: u8| ((c as u32 * a + 127) / 255) as u8;
+                padded[((y + 1) * w + x + 1) * 4..][..4].copy_from_slice(&[m(p[0]), m(p[1]), m(p[2]), p[3]]);
+            }
+        }
+        let src = Mat::new_rows_cols_with_bytes::<Vec4b>(h as i32, w as i32, &padded)
+            .map_err(cv_err("borrow overlay"))?;
+        // The source's outer edges go to the corners. OpenCV puts pixel centres on whole
+        // coordinates: the padded source's image spans 0.5..W+0.5; an output corner at c (pixel
+        // edges on whole numbers) is at c - 0.5.
+        let (sw, sh) = (self.width as f32 + 0.5, self.height as f32 + 0.5);
+        let from: Vector<opencv::core::Point2f> = [(0.5, 0.5), (sw, 0.5), (sw, sh), (0.5, sh)]
+            .iter()
+            .map(|&(x, y)| opencv::core::Point2f::new(x, y))
+            .collect();
+        let to: Vector<opencv::core::Point2f> =
+            corners.iter().map(|p| opencv::core::Point2f::new(p[0] - 0.5, p[1] - 0.5)).collect();
+        let m = imgproc::get_perspective_transform(&from, &to, cv::DECOMP_LU)
+            .map_err(cv_err("getPerspectiveTransform"))?;
+        let mut out = vec![0u8; width as usize * height as usize * 4];
+        {
+            let mut dst = Mat::new_rows_cols_with_bytes_mut::<Vec4b>(height as i32, width as i32, &mut out)
+                .map_err(cv_err("borrow overlay"))?;
+            imgproc::warp_perspective(
+                &src,
+                &mut dst,
+                &m,
+                Size::new(width as i32, height as i32),
+                imgproc::INTER_LINEAR,
+                cv::BORDER_CONSTANT,
+                opencv::core::Scalar::all(0.0),
+            )
+            .map_err(cv_err("warpPerspective"))?;
+        }
+        for p in out.chunks_exact_mut(4) {
+            let a = p[3] as u32;
+            for c in &mut p[..3] {
+                *c = (*c as u32 * 255 + a / 2).checked_div(a).map_or(0, |v| v.min(255) as u8);
+            }
+        }
+        Ok(Overlay { width, height, bgra: out })
+    }
+
+    /// The overlay's alpha as a mask (for its shadow).
+    pub fn alpha(&self) -> Mask {
+        Mask {
+            width: self.width,
+            height: self.height,
+            data: self.bgra.chunks_exact(4).map(|p| p[3]).collect(),
+        }
+    }
 }
 
 /// 8-bit single-channel coverage or luma.

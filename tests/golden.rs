@@ -50,7 +50,7 @@ fn compare(expected: &Image, actual: &Image) -> (usize, Image) {
 fn composites_match_their_references() {
     let env = test_env();
     let mut failures = Vec::new();
-    for case in ["card", "contain", "thumb", "text"] {
+    for case in ["card", "contain", "thumb", "text", "quad"] {
         let actual = render_case(case, &env);
         let reference = repo(&format!("tests/golden/{case}/expected.png"));
         if std::env::var_os("UPDATE_GOLDEN").is_some() {
@@ -107,4 +107,35 @@ fn golden_qr_codes_decode() {
         zbar(&png),
         vec!["https://shop.example.com/item/123?utm_source=douyin&utm_medium=cover_qr&utm_campaign=autumn_sale&utm_content=v1".to_string()]
     );
+}
+
+#[test]
+fn quad_corners_are_checked() {
+    let dir = tempdir();
+    let bad = [
+        ("[[0, 0], [100, 0], [100, 100]]", "needs 4 corners"),
+        ("[[0, 0], [100, 100], [100, 0], [0, 100]]", "convex"),
+        ("[[0, 0], [0, 100], [100, 100], [100, 0]]", "convex"), // counter-clockwise
+        ("[[0, 0], [100, 0], [100, 0], [0, 0]]", "convex"),     // no area
+        ("[[0, 0], [1e9, 0], [100, 100], [0, 100]]", "outside"),
+    ];
+    for (quad, expected) in bad {
+        let template = dir.path().join("t.yaml.tera");
+        std::fs::write(
+            &template,
+            format!(
+                "canvas: {{width: 360, height: 640}}\nlayers:\n  - kind: image\n    src: {}\n    quad: {quad}\n",
+                repo("assets/logo.png").display()
+            ),
+        )
+        .unwrap();
+        let meta = dir.path().join("m.yaml");
+        std::fs::write(&meta, "template: ./t.yaml.tera\ntitle: t\n").unwrap();
+        let mut env = coverforge::Env::new(&root(), Default::default());
+        env.roots.allow(dir.path());
+        env.roots.allow(&repo("assets"));
+        let err = pipeline::layout_for(&meta, None, &env).unwrap_err().to_string();
+        assert!(err.contains(expected), "{quad}: {err}");
+        assert!(err.contains("t.yaml.tera"), "the error names the template: {err}");
+    }
 }

@@ -204,6 +204,20 @@ fn draw_groups(
 fn extent(layer: &Layer, faces: &[Rect]) -> Rect {
     match layer {
         Layer::Text(t) => text::extent(&off_faces(t, faces)),
+        Layer::Image(i) => match i.shadow {
+            // The shadow: the box moved, grown by the blur.
+            Some(s) => {
+                let pad = (s.blur * 2.0).ceil() as i32;
+                let grown = Rect::new(
+                    i.bbox.x - pad,
+                    i.bbox.y - pad,
+                    i.bbox.width + 2 * pad as u32,
+                    i.bbox.height + 2 * pad as u32,
+                );
+                i.bbox.union(&grown.moved(s.dx, s.dy))
+            }
+            None => i.bbox,
+        },
         other => other.bbox(),
     }
 }

@@ -148,12 +148,7 @@ fn draw_layers(
                 }
                 report.contrast.extend(text::draw(canvas, &placed, env, measure_all)?);
             }
-            Layer::Image(l) => {
-                let sized = env
-                    .image_sized(&l.src, l.bbox.width.max(1), l.bbox.height.max(1))
-                    .map_err(|e| CompositeError::Asset { path: l.src.clone(), message: e.message })?;
-                canvas.draw_overlay(&sized, l.bbox.x, l.bbox.y, l.opacity);
-            }
+            Layer::Image(l) => draw_image(canvas, l, env)?,
             Layer::Qr(q) => qr::draw(canvas, q)?,
             Layer::Gradient(g) => {
                 let b = g.bbox;
@@ -166,6 +161,36 @@ fn draw_layers(
         }
     }
     Ok(report)
+}
+
+/// An image layer: scaled to its box, or warped onto its quadrilateral; its shadow first.
+fn draw_image(
+    canvas: &mut Image,
+    l: &crate::layout::doc::ImageLayer,
+    env: &Env,
+) -> Result<(), CompositeError> {
+    let asset = |e: crate::env::ImageError| CompositeError::Asset { path: l.src.clone(), message: e.message };
+    let pixel =
+        |e: crate::pixels::PixelError| CompositeError::Asset { path: l.src.clone(), message: e.to_string() };
+    let (w, h) = (l.bbox.width.max(1), l.bbox.height.max(1));
+    let image = match l.quad {
+        None => env.image_sized(&l.src, w, h).map_err(asset)?,
+        Some(q) => {
+            let corners = q.map(|[x, y]| [x - l.bbox.x as f32, y - l.bbox.y as f32]);
+            std::sync::Arc::new(env.image(&l.src).map_err(asset)?.warped(corners, w, h).map_err(pixel)?)
+        }
+    };
+    if let Some(s) = l.shadow {
+        let pad = (s.blur * 2.0).ceil() as u32;
+        let mut alpha = crate::pixels::Mask::new(w + 2 * pad, h + 2 * pad);
+        let a = image.alpha();
+        alpha.max_blit(&a.data, a.width, a.height, pad as i32, pad as i32);
+        let blurred = alpha.blurred(s.blur).map_err(pixel)?;
+        let color = crate::color::Rgba { a: (s.color.a as f32 * l.opacity).round() as u8, ..s.color };
+        canvas.blend_mask(&blurred, l.bbox.x - pad as i32 + s.dx, l.bbox.y - pad as i32 + s.dy, color);
+    }
+    canvas.draw_overlay(&image, l.bbox.x, l.bbox.y, l.opacity);
+    Ok(())
 }
 
 /// The overlays of a cover, frozen as decided on its chosen frame, for drawing over other frames

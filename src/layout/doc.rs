@@ -113,7 +113,11 @@ impl Layer {
                 alternatives: l.alternatives.iter().map(|b| b.moved(dx, dy)).collect(),
                 ..l.clone()
             }),
-            Layer::Image(l) => Layer::Image(ImageLayer { bbox: l.bbox.moved(dx, dy), ..l.clone() }),
+            Layer::Image(l) => Layer::Image(ImageLayer {
+                bbox: l.bbox.moved(dx, dy),
+                quad: l.quad.map(|q| q.map(|[x, y]| [x + dx as f32, y + dy as f32])),
+                ..l.clone()
+            }),
             Layer::Qr(l) => Layer::Qr(QrLayer { bbox: l.bbox.moved(dx, dy), ..l.clone() }),
             Layer::Gradient(l) => Layer::Gradient(GradientLayer { bbox: l.bbox.moved(dx, dy), ..l.clone() }),
             Layer::Rect(l) => Layer::Rect(RectLayer { bbox: l.bbox.moved(dx, dy), ..l.clone() }),
@@ -252,6 +256,13 @@ pub struct ImageLayer {
     pub src: PathBuf,
     /// Opacity 0–1, multiplied with the image's own alpha.
     pub opacity: f32,
+    /// A perspective layer: the image's corners (top-left, top-right, bottom-right,
+    /// bottom-left) on the canvas, inside `bbox`; the image is warped onto them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quad: Option<[[f32; 2]; 4]>,
+    /// A drop shadow of the image's shape.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shadow: Option<Shadow>,
 }
 
 /// A QR code layer.

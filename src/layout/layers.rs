@@ -2,7 +2,7 @@
 //! becomes a [`Layer`] in pixels, or a problem recorded against the template.
 
 use super::doc::*;
-use super::spec::{Direction, LatinInColumn, LayerSpec, Num, Paint};
+use super::spec::{Corner, Direction, LatinInColumn, LayerSpec, Num, Paint};
 use super::{limits, show, text, LayerResult, LayoutError, Resolver, DEFAULT_FALLBACK, DEFAULT_FONT};
 use crate::color::Rgba;
 use crate::fonts::FontHandle;
@@ -239,18 +239,7 @@ impl Resolver<'_> {
             };
             self.finding(kind, name, message);
         }
-        let shadow = match &l.shadow {
-            None => None,
-            Some(s) => {
-                let far = self.env.limits.max_canvas_side as f64;
-                Some(Shadow {
-                    dx: self.within(name, "shadow dx", num(s.dx, 0.0), -far, far)?.round() as i32,
-                    dy: self.within(name, "shadow dy", num(s.dy, 4.0), -far, far)?.round() as i32,
-                    blur: self.within(name, "shadow blur", num(s.blur, 8.0), 0.0, MAX_BLUR)? as f32,
-                    color: s.color.unwrap_or(Rgba { a: 160, ..Rgba::BLACK }),
-                })
-            }
-        };
+        let shadow = self.shadow(name, l)?;
         self.count_text_pixels(name, bbox, size, shadow.as_ref())?;
         let stroke = l.stroke.as_ref().map(|s| Stroke {
             width: num(s.width, 3.0).clamp(0.0, 64.0) as f32,
@@ -286,6 +275,75 @@ impl Resolver<'_> {
         })))
     }
 
+    /// The layer's drop shadow, checked.
+    fn shadow(&mut self, name: &str, l: &LayerSpec) -> Result<Option<Shadow>, Option<LayoutError>> {
+        let Some(s) = &l.shadow else { return Ok(None) };
+        let far = self.env.limits.max_canvas_side as f64;
+        Ok(Some(Shadow {
+            dx: self.within(name, "shadow dx", num(s.dx, 0.0), -far, far)?.round() as i32,
+            dy: self.within(name, "shadow dy", num(s.dy, 4.0), -far, far)?.round() as i32,
+            blur: self.within(name, "shadow blur", num(s.blur, 8.0), 0.0, MAX_BLUR)? as f32,
+            color: s.color.unwrap_or(Rgba { a: 160, ..Rgba::BLACK }),
+        }))
+    }
+
+    /// A perspective layer's corners on the canvas, checked: four of them, within reach of the
+    /// canvas, making a convex quadrilateral of some area (in the order top-left, top-right,
+    /// bottom-right, bottom-left, clockwise on screen).
+    fn quad(&mut self, name: &str, corners: &[Corner]) -> Result<[[f32; 2]; 4], Option<LayoutError>> {
+        if corners.len() != 4 {
+            return Err(self.problem(format!(
+                "{name}: quad needs 4 corners (top-left, top-right, bottom-right, bottom-left), not {}",
+                corners.len()
+            )));
+        }
+        let far = 4.0 * self.env.limits.max_canvas_side as f64;
+        let mut points = [[0f32; 2]; 4];
+        for (k, c) in corners.iter().enumerate() {
+            let (x, y) = match c {
+                Corner::Point([x, y]) => (x.0, y.0),
+                Corner::Placed(p) => {
+                    let (dx, dy) = (p.dx.map_or(0.0, |n| n.0), p.dy.map_or(0.0, |n| n.0));
+                    let at = super::spec::Placement {
+                        anchor: p.at,
+                        at: p.at,
+                        relative_to: p.relative_to.clone(),
+                        dx: None,
+                        dy: None,
+                    };
+                    let r = self.place_at(name, &at, 0.0, 0.0, dx, dy)?;
+                    (r.x as f64, r.y as f64)
+                }
+            };
+            for (key, v) in [("x", x), ("y", y)] {
+                if !v.is_finite() || !(-far..=far).contains(&v) {
+                    return Err(self.problem(format!(
+                        "{name}: quad corner {} {key} {} is outside ±{far} px",
+                        k + 1,
+                        show(v)
+                    )));
+                }
+            }
+            points[k] = [x as f32, y as f32];
+        }
+        // Convex and clockwise (y down): every turn the same way, and some area.
+        let cross = |a: [f32; 2], b: [f32; 2], c: [f32; 2]| {
+            ((b[0] - a[0]) * (c[1] - b[1]) - (b[1] - a[1]) * (c[0] - b[0])) as f64
+        };
+        let turns: Vec<f64> =
+            (0..4).map(|k| cross(points[k], points[(k + 1) % 4], points[(k + 2) % 4])).collect();
+        let area: f64 = (0..4)
+            .map(|k| (points[k][0] * points[(k + 1) % 4][1] - points[(k + 1) % 4][0] * points[k][1]) as f64)
+            .sum::<f64>()
+            / 2.0;
+        if !turns.iter().all(|t| *t > 0.0) || area < 4.0 {
+            return Err(self.problem(format!(
+                "{name}: quad corners {points:?} do not make a convex four-sided shape in the order top-left, top-right, bottom-right, bottom-left"
+            )));
+        }
+        Ok(points)
+    }
+
     /// An image layer (a watermark or logo), scaled to the size asked; nothing when `src` is empty.
     pub(super) fn image_layer(&mut self, name: &str, l: &LayerSpec) -> LayerResult {
         let (dx, dy) = offset(l);
@@ -309,6 +367,36 @@ impl Resolver<'_> {
                 self.problem(message)
             }
         })?;
+        let opacity = num(l.opacity, 1.0);
+        if !(0.0..=1.0).contains(&opacity) {
+            return Err(self.problem(format!("{name}: opacity {opacity} is outside 0–1")));
+        }
+        let shadow = self.shadow(name, l)?;
+        if let Some(corners) = &l.quad {
+            // A perspective layer: its box is the corners' bounding box.
+            let q = self.quad(name, corners)?;
+            let (x0, y0) = (
+                q.iter().map(|p| p[0]).fold(f32::MAX, f32::min),
+                q.iter().map(|p| p[1]).fold(f32::MAX, f32::min),
+            );
+            let (x1, y1) = (
+                q.iter().map(|p| p[0]).fold(f32::MIN, f32::max),
+                q.iter().map(|p| p[1]).fold(f32::MIN, f32::max),
+            );
+            let (bx, by) = (x0.floor(), y0.floor());
+            let (w, h) = ((x1.ceil() - bx).max(1.0) as f64, (y1.ceil() - by).max(1.0) as f64);
+            self.check_size(name, w, h)?;
+            let bbox = Rect::new(bx as i32, by as i32, w as u32, h as u32);
+            let _ = img;
+            return Ok(Some(Layer::Image(ImageLayer {
+                id,
+                bbox,
+                src: path,
+                opacity: opacity as f32,
+                quad: Some(q),
+                shadow,
+            })));
+        }
         let (iw, ih) = (img.width() as f64, img.height() as f64);
         let (w, h) = match (l.width.map(|n| n.0), l.height.map(|n| n.0)) {
             (Some(w), Some(h)) => (w, h),
@@ -318,11 +406,14 @@ impl Resolver<'_> {
         };
         self.check_size(name, w, h)?;
         let bbox = self.place(name, l, w, h, dx, dy)?;
-        let opacity = num(l.opacity, 1.0);
-        if !(0.0..=1.0).contains(&opacity) {
-            return Err(self.problem(format!("{name}: opacity {opacity} is outside 0–1")));
-        }
-        Ok(Some(Layer::Image(ImageLayer { id, bbox, src: path, opacity: opacity as f32 })))
+        Ok(Some(Layer::Image(ImageLayer {
+            id,
+            bbox,
+            src: path,
+            opacity: opacity as f32,
+            quad: None,
+            shadow,
+        })))
     }
 
     /// A QR code with its quiet zone, clear of the safe zones; nothing when `data` is empty.

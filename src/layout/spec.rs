@@ -42,7 +42,17 @@ pub(crate) const LAYER_KEYS: &[&str] = &[
     "alternatives",
     "fallback",
     "latin",
+    "quad",
 ];
+
+/// A corner of a perspective layer: a point `[x, y]` on the canvas, or an anchor point of the
+/// canvas or an earlier layer (`{at: bottom-right, relative_to: title, dx, dy}`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum Corner {
+    Point([Num; 2]),
+    Placed(Placement),
+}
 
 /// Where a layer goes: its anchor point on a point of a reference box, plus offsets.
 #[derive(Debug, Clone, Deserialize)]
@@ -260,6 +270,9 @@ pub(crate) struct LayerSpec {
     pub direction: Option<Direction>,
     /// Vertical text: Latin runs `rotated` (default) or `upright`.
     pub latin: Option<LatinInColumn>,
+    /// An image's four corners (top-left, top-right, bottom-right, bottom-left): a
+    /// perspective layer.
+    pub quad: Option<Vec<Corner>>,
     pub from: Option<Rgba>,
     pub to: Option<Rgba>,
 }
