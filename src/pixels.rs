@@ -359,6 +359,17 @@ impl Image {
         });
     }
 
+    /// Blends `color_of(row)` through `mask` at (x, y), a colour per mask row (a vertical
+    /// gradient fill).
+    pub fn blend_mask_rows(&mut self, mask: &Mask, x: i32, y: i32, color_of: &dyn Fn(usize) -> Rgba) {
+        let mw = mask.width as usize;
+        self.clipped_rows(x, y, mask.width, mask.height, |span, my, mx0| {
+            let color = color_of(my);
+            let coverage = &mask.data[my * mw + mx0..][..span.len() / 3];
+            blend_row_mask(span, coverage, [color.b, color.g, color.r], color.a);
+        });
+    }
+
     /// Fills a rectangle with `color`, blending by its alpha. Clipped to the image.
     pub fn fill_rect(&mut self, rect: Rect, color: Rgba) {
         let src = [color.b, color.g, color.r];
@@ -685,6 +696,10 @@ pub struct TextMasks {
     pub accent: Option<Mask>,
     /// The text grown by its stroke width, when it has a stroke.
     pub outline: Option<Mask>,
+    /// The outer strokes, each grown from the one inside it (inner first).
+    pub outer: Vec<Mask>,
+    /// The blurred glow, when it has one.
+    pub glow: Option<Mask>,
     /// The blurred shadow of the outline (or of the text), when it has a shadow.
     pub shadow: Option<Mask>,
     /// Colour glyphs with their offsets from the masks' top-left corner.
@@ -695,7 +710,12 @@ impl TextMasks {
     /// Bytes held (the masks; colour glyphs are shared with the glyph cache).
     pub fn bytes(&self) -> usize {
         let len = |m: &Option<Mask>| m.as_ref().map_or(0, |m| m.data.len());
-        self.fill.data.len() + len(&self.accent) + len(&self.outline) + len(&self.shadow)
+        self.fill.data.len()
+            + len(&self.accent)
+            + len(&self.outline)
+            + len(&self.shadow)
+            + len(&self.glow)
+            + self.outer.iter().map(|m| m.data.len()).sum::<usize>()
     }
 }
 
@@ -864,6 +884,28 @@ pub struct Mask {
 }
 
 impl Mask {
+    /// A `width`×`height` rounded rectangle of corner radius `radius` (capped at half the
+    /// shorter side), its edges anti-aliased; the mask is the rectangle's size rounded up.
+    pub fn rounded_rect(width: f32, height: f32, radius: f32) -> Mask {
+        let (w, h) = (width.max(0.0), height.max(0.0));
+        let r = radius.clamp(0.0, w.min(h) / 2.0);
+        let mut out = Mask::new(w.ceil() as u32, h.ceil() as u32);
+        let (cx, cy) = (w / 2.0, h / 2.0);
+        for y in 0..out.height {
+            for x in 0..out.width {
+                let dx = ((x as f32 + 0.5 - cx).abs() - (cx - r)).max(0.0);
+                let dy = ((y as f32 + 0.5 - cy).abs() - (cy - r)).max(0.0);
+                let d = (dx * dx + dy * dy).sqrt() - r;
+                // Also the straight edges: a pixel half outside is half covered.
+                let ex = (x as f32 + 1.0).min(w) - (x as f32).max(0.0);
+                let ey = (y as f32 + 1.0).min(h) - (y as f32).max(0.0);
+                let c = (0.5 - d).clamp(0.0, 1.0) * ex.clamp(0.0, 1.0) * ey.clamp(0.0, 1.0);
+                out.data[(y * out.width + x) as usize] = (c * 255.0).round() as u8;
+            }
+        }
+        out
+    }
+
     /// The mask turned a quarter clockwise (its top row becomes its right column).
     pub fn turned_clockwise(&self) -> Mask {
         let (w, h) = (self.width as usize, self.height as usize);

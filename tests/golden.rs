@@ -50,7 +50,7 @@ fn compare(expected: &Image, actual: &Image) -> (usize, Image) {
 fn composites_match_their_references() {
     let env = test_env();
     let mut failures = Vec::new();
-    for case in ["card", "contain", "thumb", "text", "quad"] {
+    for case in ["card", "contain", "thumb", "text", "quad", "effects"] {
         let actual = render_case(case, &env);
         let reference = repo(&format!("tests/golden/{case}/expected.png"));
         if std::env::var_os("UPDATE_GOLDEN").is_some() {

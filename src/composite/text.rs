@@ -42,13 +42,39 @@ pub(super) fn draw(
     } else {
         (t.color, None)
     };
+    if let Some(p) = t.pill {
+        draw_pills(canvas, t, p);
+    }
+    if let (Some(g), Some(glow)) = (t.glow, &masks.glow) {
+        canvas.blend_mask(glow, x, y, g.color);
+    }
     if let (Some(s), Some(shadow)) = (t.shadow, &masks.shadow) {
         canvas.blend_mask(shadow, x + s.dx, y + s.dy, s.color);
+    }
+    for (s, outer) in t.strokes.iter().zip(&masks.outer).rev() {
+        canvas.blend_mask(outer, x, y, s.color);
     }
     if let (Some(s), Some(outline)) = (t.stroke, &masks.outline) {
         canvas.blend_mask(outline, x, y, s.color);
     }
-    canvas.blend_mask(&masks.fill, x, y, color);
+    match t.gradient {
+        // Top of the text box to its bottom, whatever the padding above.
+        Some([top, bottom]) => {
+            let rows = t.bbox.height.max(2) as f32 - 1.0;
+            let ramp = |row: usize| {
+                let k = ((row as f32 - pad as f32) / rows).clamp(0.0, 1.0);
+                let mix = |a: u8, b: u8| (a as f32 + (b as f32 - a as f32) * k).round() as u8;
+                Rgba {
+                    r: mix(top.r, bottom.r),
+                    g: mix(top.g, bottom.g),
+                    b: mix(top.b, bottom.b),
+                    a: mix(top.a, bottom.a),
+                }
+            };
+            canvas.blend_mask_rows(&masks.fill, x, y, &ramp);
+        }
+        None => canvas.blend_mask(&masks.fill, x, y, color),
+    }
     if let (Some(a), Some(c)) = (&masks.accent, t.highlight) {
         canvas.blend_mask(a, x, y, c);
     }
@@ -72,6 +98,8 @@ fn masks_key(t: &TextLayer) -> [u8; 32] {
             t.letter_spacing,
             (t.bbox.width, t.bbox.height),
             t.stroke.map(|s| s.width),
+            t.strokes.iter().map(|s| s.width).collect::<Vec<_>>(),
+            t.glow.map(|g| g.radius),
             t.shadow.map(|s| s.blur),
             t.highlight.is_some(),
         )
@@ -189,12 +217,23 @@ fn render_masks(t: &TextLayer, env: &Env) -> Result<TextMasks, CompositeError> {
         Some(s) if s.width > 0.0 => Some(whole.dilated(s.width)?),
         _ => None,
     };
+    // Outer strokes, each grown from the one inside it.
+    let mut outer: Vec<Mask> = Vec::new();
+    for s in &t.strokes {
+        let inside = outer.last().or(outline.as_ref()).unwrap_or(&whole);
+        outer.push(if s.width > 0.0 { inside.dilated(s.width)? } else { inside.clone() });
+    }
+    let outermost = outer.last().or(outline.as_ref()).unwrap_or(&whole);
     let shadow = match t.shadow {
-        Some(s) => Some(outline.as_ref().unwrap_or(&whole).blurred(s.blur)?),
+        Some(s) => Some(outermost.blurred(s.blur)?),
+        None => None,
+    };
+    let glow = match t.glow {
+        Some(g) => Some(outermost.dilated(g.radius / 3.0)?.blurred(g.radius)?),
         None => None,
     };
     drop(whole);
-    Ok(TextMasks { fill, accent, outline, shadow, colour_glyphs })
+    Ok(TextMasks { fill, accent, outline, outer, glow, shadow, colour_glyphs })
 }
 
 /// The glyphs of a shaped line with their pen x in pixels at em size `size`, letter spacing
@@ -353,9 +392,39 @@ fn draw_column(
 
 /// Room around a text box for overhanging glyphs, the outline and the blurred shadow.
 fn pad(t: &TextLayer) -> i32 {
-    let blur = t.shadow.map_or(0.0, |s| s.blur);
-    let stroke = t.stroke.map_or(0.0, |s| s.width);
+    let blur = t.shadow.map_or(0.0, |s| s.blur).max(t.glow.map_or(0.0, |g| g.radius * 1.4));
+    let stroke = t.stroke.map_or(0.0, |s| s.width) + t.strokes.iter().map(|s| s.width).sum::<f32>();
     (t.size * 0.5 + blur * 2.0 + stroke).ceil() as i32
+}
+
+/// Each line's band (`pill`): the line's width plus padding, the glyph band's height plus
+/// padding, on the canvas (for vertical text, the column's).
+fn pill_rects(t: &TextLayer, p: crate::layout::doc::Pill) -> Vec<(f32, f32, f32, f32)> {
+    let half = t.size * 0.6 + p.padding_y;
+    t.lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.width > 0)
+        .map(|(i, l)| {
+            let along = t.bbox.x as f32 + l.x as f32 - p.padding_x;
+            let length = l.width as f32 + 2.0 * p.padding_x;
+            if t.vertical {
+                let centre = t.bbox.x as f32 + t.bbox.width as f32 - (i as f32 + 0.5) * t.line_height;
+                (centre - half, t.bbox.y as f32 + l.x as f32 - p.padding_x, 2.0 * half, length)
+            } else {
+                let centre = t.bbox.y as f32 + (i as f32 + 0.5) * t.line_height;
+                (along, centre - half, length, 2.0 * half)
+            }
+        })
+        .collect()
+}
+
+/// Draws the band behind each line.
+fn draw_pills(canvas: &mut Image, t: &TextLayer, p: crate::layout::doc::Pill) {
+    for (x, y, w, h) in pill_rects(t, p) {
+        let mask = Mask::rounded_rect(w.round(), h.round(), p.radius);
+        canvas.blend_mask(&mask, x.round() as i32, y.round() as i32, p.color);
+    }
 }
 
 /// Every pixel drawing `t` may touch: the padded box, the shadow's offset copy of it, and the
@@ -365,7 +434,14 @@ pub(super) fn extent(t: &TextLayer) -> Rect {
     let (dx, dy) = t.shadow.map_or((0, 0), |s| (s.dx, s.dy));
     let grow = 2 * p as u32;
     let padded = Rect::new(t.bbox.x - p, t.bbox.y - p, t.bbox.width + grow, t.bbox.height + grow);
-    padded.union(&padded.moved(dx, dy)).union(&text_area(t))
+    let mut area = padded.union(&padded.moved(dx, dy)).union(&text_area(t));
+    if let Some(pill) = t.pill {
+        for (x, y, w, h) in pill_rects(t, pill) {
+            let r = Rect::new(x.floor() as i32, y.floor() as i32, w.ceil() as u32 + 1, h.ceil() as u32 + 1);
+            area = area.union(&r);
+        }
+    }
+    area
 }
 
 /// The contrast of a fixed text colour against the worst tenth of the pixels under it (the

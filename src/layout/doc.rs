@@ -177,6 +177,30 @@ pub struct Stroke {
     pub color: Rgba,
 }
 
+/// A glow: the glyphs grown and blurred by `radius` px, in `color`, under the text.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Glow {
+    /// Blur radius in pixels.
+    pub radius: f32,
+    /// Colour (its alpha included).
+    pub color: Rgba,
+}
+
+/// A rounded band behind each line, following the line's width.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pill {
+    /// Colour (its alpha included).
+    pub color: Rgba,
+    /// Room left and right of the line, px.
+    pub padding_x: f32,
+    /// Room above and below the glyph band, px.
+    pub padding_y: f32,
+    /// Corner radius, px (capped at half the band's height).
+    pub radius: f32,
+}
+
 /// One laid-out line of text.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -218,6 +242,19 @@ pub struct TextLayer {
     /// Outline around the glyphs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stroke: Option<Stroke>,
+    /// Further outlines outside `stroke`, inner first: each grows the one inside it by its width.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub strokes: Vec<Stroke>,
+    /// A fill from `color`'s place at the top of the text box to the second colour at its
+    /// bottom: `[top, bottom]` (replaces `color`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gradient: Option<[Rgba; 2]>,
+    /// A glow under the text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub glow: Option<Glow>,
+    /// A band behind each line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pill: Option<Pill>,
     /// Colour of highlighted spans.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub highlight: Option<Rgba>,

@@ -245,6 +245,7 @@ impl Resolver<'_> {
             width: num(s.width, 3.0).clamp(0.0, 64.0) as f32,
             color: s.color.unwrap_or(Rgba::BLACK),
         });
+        let (strokes, gradient, glow, pill) = self.text_effects(name, l)?;
         let (color, auto_color) = match l.color {
             None => (Rgba::WHITE, false),
             Some(Paint::Color(c)) => (c, false),
@@ -260,6 +261,10 @@ impl Resolver<'_> {
             auto_color,
             letter_spacing: spacing,
             stroke,
+            strokes,
+            gradient,
+            glow,
+            pill,
             highlight: l.highlight,
             fallback: {
                 let used = text::Measurer::new(&chain, size as f32, spacing).fonts_used(&marked);
@@ -273,6 +278,46 @@ impl Resolver<'_> {
             latin_upright: vertical && latin_upright,
             lines,
         })))
+    }
+
+    /// A text layer's effects, checked: outer strokes, gradient fill, glow, line bands.
+    #[allow(clippy::type_complexity)]
+    fn text_effects(
+        &mut self,
+        name: &str,
+        l: &LayerSpec,
+    ) -> Result<(Vec<Stroke>, Option<[Rgba; 2]>, Option<Glow>, Option<Pill>), Option<LayoutError>> {
+        let mut strokes = Vec::new();
+        let list = l.strokes.as_deref().unwrap_or_default();
+        if list.len() > 4 {
+            return Err(self.problem(format!("{name}: {} strokes (at most 4)", list.len())));
+        }
+        for s in list {
+            let width = self.within(name, "strokes width", num(s.width, 3.0), 0.0, 64.0)? as f32;
+            strokes.push(Stroke { width, color: s.color.unwrap_or(Rgba::BLACK) });
+        }
+        let gradient = l.gradient.as_ref().map(|g| [g.from, g.to]);
+        let glow = match &l.glow {
+            None => None,
+            Some(g) => Some(Glow {
+                radius: self.within(name, "glow radius", num(g.radius, 12.0), 0.0, MAX_BLUR)? as f32,
+                color: g.color.unwrap_or(Rgba { a: 200, ..Rgba::WHITE }),
+            }),
+        };
+        let pill = match &l.pill {
+            None => None,
+            Some(p) => {
+                let padding_x = self.within(name, "pill padding", num(p.padding, 16.0), 0.0, 1000.0)? as f32;
+                Some(Pill {
+                    color: p.color.unwrap_or(Rgba { a: 200, ..Rgba::BLACK }),
+                    padding_x,
+                    padding_y: self.within(name, "pill padding_y", num(p.padding_y, 6.0), 0.0, 1000.0)?
+                        as f32,
+                    radius: self.within(name, "pill radius", num(p.radius, 999.0), 0.0, 10000.0)? as f32,
+                })
+            }
+        };
+        Ok((strokes, gradient, glow, pill))
     }
 
     /// The layer's drop shadow, checked.

@@ -43,6 +43,10 @@ pub(crate) const LAYER_KEYS: &[&str] = &[
     "fallback",
     "latin",
     "quad",
+    "gradient",
+    "strokes",
+    "glow",
+    "pill",
 ];
 
 /// A corner of a perspective layer: a point `[x, y]` on the canvas, or an anchor point of the
@@ -90,6 +94,32 @@ impl<'de> Deserialize<'de> for Paint {
 pub(crate) struct StrokeSpec {
     pub width: Option<Num>,
     pub color: Option<Rgba>,
+}
+
+/// A text fill running from one colour at the top of the text to another at its bottom.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TextGradientSpec {
+    pub from: Rgba,
+    pub to: Rgba,
+}
+
+/// A soft light around the glyphs.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct GlowSpec {
+    pub color: Option<Rgba>,
+    pub radius: Option<Num>,
+}
+
+/// A rounded band behind each line, as wide as the line.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PillSpec {
+    pub color: Option<Rgba>,
+    pub padding: Option<Num>,
+    pub padding_y: Option<Num>,
+    pub radius: Option<Num>,
 }
 
 /// A number that may also be written as a quoted numeral.
@@ -245,6 +275,11 @@ pub(crate) struct LayerSpec {
     pub min_size: Option<Num>,
     pub letter_spacing: Option<Num>,
     pub stroke: Option<StrokeSpec>,
+    /// Further outlines outside `stroke`, inner first.
+    pub strokes: Option<Vec<StrokeSpec>>,
+    pub gradient: Option<TextGradientSpec>,
+    pub glow: Option<GlowSpec>,
+    pub pill: Option<PillSpec>,
     /// Balanced lines (similar widths) instead of greedy filling.
     pub balance: Option<bool>,
     /// Accent colour for `**marked**` and `【bracketed】` spans.
