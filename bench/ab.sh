@@ -4,6 +4,8 @@
 #
 #   BASE=/tmp/old/coverforge bench/ab.sh          # A = BASE, B = this checkout's release build
 #   BASE=... N=200 R=5 CORPUS=phone bench/ab.sh   # corpus as bench/floor.sh makes it
+#   TEMPLATE_A=a.yaml.tera TEMPLATE_B=b.yaml.tera bench/ab.sh   # one build, two templates
+#                                                 # (BASE defaults to the build then)
 #
 # Prints each run's CPU ms per cover (user + system of the batch / covers, -j 2 --no-cache)
 # and the medians' ratio B / A.
@@ -15,8 +17,9 @@ J=${J:-2}
 CORPUS=${CORPUS:-phone}
 TARGET=${CARGO_TARGET_DIR:-target}
 ROOT=$(pwd)
-[ -n "${BASE:-}" ] || { echo "BASE=path/to/an/earlier/coverforge is needed"; exit 2; }
 [ -n "${BIN:-}" ] || { cargo build --release --quiet; BIN=$TARGET/release/coverforge; }
+[ -n "${BASE:-}" ] || [ -n "${TEMPLATE_A:-}" ] || { echo "BASE=path/to/an/earlier/coverforge or TEMPLATE_A/TEMPLATE_B are needed"; exit 2; }
+BASE=${BASE:-$BIN}
 [ -x /usr/bin/time ] || apt-get install -y -qq time >/dev/null
 case "$CORPUS" in
   phone) GRAIN=${GRAIN:-3}; X264_EXTRA="-maxrate 8M -bufsize 16M" ;;
@@ -28,15 +31,18 @@ W=$TARGET/bench-floor-$CORPUS
 [ "$CORPUS" = heavy ] && W=$TARGET/bench-batch-g$GRAIN
 source bench/clips.sh
 make_clips
+# cpu_per_cover BINARY [TEMPLATE]
 cpu_per_cover() {
   rm -rf "$W/out-ab"
+  local template=()
+  [ -n "${2:-}" ] && template=(--template "$(realpath "$2")" --allow-path "$(dirname "$(realpath "$2")")")
   /usr/bin/time -f "%U %S" -o "$W/ab-time.txt" "$1" --allow-path "$W/tpl" batch "$W/clips" -o "$W/out-ab" \
-    -j "$J" -q --no-cache >/dev/null 2>"$W/ab-stderr.txt" || { echo "failed: $1 ($(tail -2 "$W/ab-stderr.txt"))"; exit 1; }
+    -j "$J" -q --no-cache "${template[@]}" >/dev/null 2>"$W/ab-stderr.txt" || { echo "failed: $1 ($(tail -2 "$W/ab-stderr.txt"))"; exit 1; }
   awk -v n="$N" '{print ($1 + $2) * 1000 / n}' "$W/ab-time.txt"
 }
 A=(); B=()
 for r in $(seq 1 "$R"); do
-  A+=("$(cpu_per_cover "$BASE")"); B+=("$(cpu_per_cover "$BIN")")
+  A+=("$(cpu_per_cover "$BASE" "${TEMPLATE_A:-}")"); B+=("$(cpu_per_cover "$BIN" "${TEMPLATE_B:-}")")
   echo "run $r: A $(printf %.2f "${A[-1]}") ms/cover, B $(printf %.2f "${B[-1]}") ms/cover"
 done
 python3 - "${A[*]}" "${B[*]}" <<'PY'
