@@ -43,6 +43,7 @@ struct Ran {
 fn run_measured(dir: &Path, name: &str, args: &[String]) -> Ran {
     let err_path = dir.join(format!(".stderr-{name}"));
     let child = Command::new(env!("CARGO_BIN_EXE_coverforge"))
+        .env("COVERFORGE_SYSTEM_FONTS", "0")
         .args(args)
         .current_dir(dir)
         .env("COVERFORGE_HOME", root())

@@ -42,6 +42,7 @@ fn start(extra: &[&str], prepare: impl FnOnce(&Path)) -> Server {
     samples_copy(dir.path());
     prepare(dir.path());
     let mut child = Command::new(env!("CARGO_BIN_EXE_coverforge"))
+        .env("COVERFORGE_SYSTEM_FONTS", "0")
         .args(["serve", ".", "--port", "0", "--cache-dir"])
         .arg(cache.path())
         .args(extra)

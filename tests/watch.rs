@@ -40,6 +40,7 @@ fn edits_rerender_what_they_affect_and_a_broken_edit_keeps_the_last_good_covers(
     std::fs::write(d.join("b.yaml"), "template: douyin-9x16\ntitle: 夜景\nframe: 2s\n").unwrap();
     let log = d.join("watch.log");
     let mut child = Command::new(env!("CARGO_BIN_EXE_coverforge"))
+        .env("COVERFORGE_SYSTEM_FONTS", "0")
         .args(["batch", ".", "-o", "out", "--watch", "--no-cache", "--report", "r.jsonl"])
         .current_dir(d)
         .env("COVERFORGE_HOME", root())
