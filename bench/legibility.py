@@ -106,23 +106,30 @@ if not os.path.exists(black):
     run("ffmpeg", "-nostdin", "-y", "-loglevel", "error", "-f", "lavfi", "-i", "color=black:s=1280x720:d=2:r=25",
         "-c:v", "libx264", "-g", "10", "-pix_fmt", "yuv420p", black)
 plain = plain_template()
-douyin = os.path.join(repo, "templates/douyin-9x16.yaml.tera")
+# TEMPLATE=path tries other template defaults (the shipped douyin template by default).
+douyin = os.environ.get("TEMPLATE") or os.path.join(repo, "templates/douyin-9x16.yaml.tera")
 plain_hits = {}
 for i, title in enumerate(TITLES):
     out = os.path.join(work, f"plain{i}.jpg")
     layer = render(black, plain, title, out)
     plain_hits[title] = tuple(hits(title, read(out, layer["bbox"], layer["size"], s, f"p{i}-{s}")) for s in (1.0, 0.25))
-for name, photos in (("tuning", TUNE), ("held-out", HELD_OUT)):
+sets = (("tuning", TUNE), ("held-out", HELD_OUT))
+only = os.environ.get("SETS")  # e.g. SETS=tuning while trying template defaults
+for name, photos in (s for s in sets if not only or s[0] in only.split(",")):
     cover = [0, 0]
     reference = [0, 0]
     for photo in photos:
         video = clip(photo)
+        got = [0, 0]
         for i, title in enumerate(TITLES):
             out = os.path.join(work, f"{photo}-{i}.jpg")
             layer = render(video, douyin, title, out)
             for k, s in enumerate((1.0, 0.25)):
-                cover[k] += hits(title, read(out, layer["bbox"], layer["size"], s, f"{photo}-{i}-{s}"))
+                got[k] += hits(title, read(out, layer["bbox"], layer["size"], s, f"{photo}-{i}-{s}"))
                 reference[k] += plain_hits[title][k]
+        cover = [c + g for c, g in zip(cover, got)]
+        if os.environ.get("VERBOSE"):
+            print(f"  {photo}: full {got[0]}, feed {got[1]} of {sum(plain_hits[t][0] for t in TITLES)}")
     print(f"{name} ({len(photos)} photographs x {len(TITLES)} titles): "
           f"full size {cover[0]}/{reference[0]} = {cover[0] / max(1, reference[0]):.3f}, "
           f"feed size (270x480) {cover[1]}/{reference[1]} = {cover[1] / max(1, reference[1]):.3f}")
