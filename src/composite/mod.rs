@@ -172,24 +172,40 @@ fn draw_image(
     let asset = |e: crate::env::ImageError| CompositeError::Asset { path: l.src.clone(), message: e.message };
     let pixel =
         |e: crate::pixels::PixelError| CompositeError::Asset { path: l.src.clone(), message: e.to_string() };
-    let (w, h) = (l.bbox.width.max(1), l.bbox.height.max(1));
+    let pad = l.shadow.map_or(0, |s| (s.blur * 2.0).ceil() as i32);
+    // What is drawn: the whole box for a scaled image (its size is cached across covers); for
+    // a perspective layer only the part that can reach the canvas (its shadow included), so a
+    // quad mostly off the canvas costs what it shows.
+    let area = match l.quad {
+        None => l.bbox,
+        Some(_) => {
+            let (sx, sy) = l.shadow.map_or((0, 0), |s| (s.dx.abs(), s.dy.abs()));
+            let (gx, gy) = (pad + sx, pad + sy);
+            let reach = Rect::new(-gx, -gy, canvas.width() + 2 * gx as u32, canvas.height() + 2 * gy as u32);
+            match l.bbox.intersection(&reach) {
+                Some(a) => a,
+                None => return Ok(()),
+            }
+        }
+    };
+    let (w, h) = (area.width.max(1), area.height.max(1));
     let image = match l.quad {
         None => env.image_sized(&l.src, w, h).map_err(asset)?,
         Some(q) => {
-            let corners = q.map(|[x, y]| [x - l.bbox.x as f32, y - l.bbox.y as f32]);
+            let corners = q.map(|[x, y]| [x - area.x as f32, y - area.y as f32]);
             std::sync::Arc::new(env.image(&l.src).map_err(asset)?.warped(corners, w, h).map_err(pixel)?)
         }
     };
     if let Some(s) = l.shadow {
-        let pad = (s.blur * 2.0).ceil() as u32;
+        let pad = pad as u32;
         let mut alpha = crate::pixels::Mask::new(w + 2 * pad, h + 2 * pad);
         let a = image.alpha();
         alpha.max_blit(&a.data, a.width, a.height, pad as i32, pad as i32);
         let blurred = alpha.blurred(s.blur).map_err(pixel)?;
         let color = crate::color::Rgba { a: (s.color.a as f32 * l.opacity).round() as u8, ..s.color };
-        canvas.blend_mask(&blurred, l.bbox.x - pad as i32 + s.dx, l.bbox.y - pad as i32 + s.dy, color);
+        canvas.blend_mask(&blurred, area.x - pad as i32 + s.dx, area.y - pad as i32 + s.dy, color);
     }
-    canvas.draw_overlay(&image, l.bbox.x, l.bbox.y, l.opacity);
+    canvas.draw_overlay(&image, area.x, area.y, l.opacity);
     Ok(())
 }
 
