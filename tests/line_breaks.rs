@@ -102,13 +102,57 @@ const TABLE: &[(Box, &str, &[&str])] = &[
     (THUMB_LINK, "海边|日落|延时|摄影|教程", &["海边日落/延时摄影教程", "海边日落延时/摄影教程"]),
 ];
 
+/// Written after the engine's weights were set and never tuned on: how the rules carry to
+/// titles they were not fitted to (douyin box).
+const HELD_OUT: &[(Box, &str, &[&str])] = &[
+    (DOUYIN, "夏天|必备|的|五款|防晒霜", &["夏天必备的/五款防晒霜"]),
+    (DOUYIN, "第一次|做饭|就|成功|了", &["第一次做饭/就成功了"]),
+    (DOUYIN, "程序员|的|一天|是|怎样|的", &["程序员的一天/是怎样的"]),
+    (DOUYIN, "五分钟|搞定|早餐|，|营养|又|好吃", &["五分钟搞定早餐，/营养又好吃"]),
+    (DOUYIN, "这个|城市|的|夜晚|太|美|了", &["这个城市的/夜晚太美了"]),
+    (DOUYIN, "毕业|十年|后|的|同学|聚会", &["毕业十年后的/同学聚会"]),
+    (DOUYIN, "如何|在家|做出|餐厅级|牛排", &["如何在家做出/餐厅级牛排"]),
+    (DOUYIN, "我的|极简|生活|：|只|留下|一百件|物品", &["我的极简生活：/只留下一百件物品"]),
+    (DOUYIN, "爸爸|第一次|用|智能手机", &["爸爸第一次/用智能手机", "爸爸第一次用/智能手机"]),
+    (DOUYIN, "一碗|面|的|温度", &["一碗面的温度"]),
+    (DOUYIN, "去|西藏|之前|你|需要|知道|的|事", &["去西藏之前/你需要知道的事"]),
+    (DOUYIN, "月入|过万|的|副业|有|哪些", &["月入过万的/副业有哪些"]),
+    (DOUYIN, "全网|最|简单|的|蛋炒饭|教程", &["全网最简单的/蛋炒饭教程"]),
+    (DOUYIN, "带着|猫咪|去|旅行|是|什么|体验", &["带着猫咪去旅行/是什么体验"]),
+    (DOUYIN, "考试|前|一晚|应该|做|什么", &["考试前一晚/应该做什么"]),
+    (DOUYIN, "手把手|教|你|剪辑|短视频", &["手把手教你/剪辑短视频"]),
+    (DOUYIN, "他|用|三年|时间|造|了|一艘|船", &["他用三年时间/造了一艘船"]),
+    (DOUYIN, "冬天|最|适合|吃|的|火锅", &["冬天最适合/吃的火锅", "冬天最适合吃的/火锅"]),
+    (DOUYIN, "一个人|住|也|要|好好|生活", &["一个人住/也要好好生活", "一个人住也要/好好生活"]),
+    (DOUYIN, "原来|这|才|是|正确|的|刷牙|方式", &["原来这才是/正确的刷牙方式"]),
+];
+
 #[test]
 fn chinese_titles_break_where_a_designer_would() {
+    let (score, n, violations) = score(TABLE);
+    assert!(n >= 40);
+    assert!(violations.is_empty(), "{}", violations.join("\n"));
+    assert!(score >= 0.9, "{:.0} % of {n}", score * 100.0);
+}
+
+#[test]
+fn titles_the_weights_never_saw_break_well_too() {
+    // The rules, not the examples: a lower bar than the main table's 90 %. First run (before
+    // any change prompted by it): recorded in docs/design.md.
+    let (score, n, violations) = score(HELD_OUT);
+    assert!(violations.len() <= 1, "{}", violations.join("\n"));
+    assert!(score >= 0.8, "{:.0} % of {n} held-out titles", score * 100.0);
+}
+
+/// Sets every title of `table` in its box, checks the hard rules, and returns the share that
+/// matches an acceptable answer.
+fn score(table: &[(Box, &str, &[&str])]) -> (f64, usize, Vec<String>) {
     let env = common::test_env();
     let chain = vec![env.fonts.get("wqy-microhei").unwrap(), env.fonts.get("noto-color-emoji").unwrap()];
     let mut matched = 0;
     let mut misses = Vec::new();
-    for ((template, size, width, max_lines, balanced), marked, answers) in TABLE {
+    let mut violations = Vec::new();
+    for ((template, size, width, max_lines, balanced), marked, answers) in table {
         let title: String = marked.chars().filter(|&c| c != '|').collect();
         // Char offsets where a line may end: word boundaries and spaces.
         let mut boundaries = vec![0];
@@ -134,19 +178,18 @@ fn chinese_titles_break_where_a_designer_would() {
         let chars: Vec<char> = title.chars().collect();
         for (k, line) in lines.iter().enumerate() {
             let count = line.chars().count();
-            assert!(
-                line.chars().filter(|c| c.is_alphanumeric()).count() > 1,
-                "{title} ({template}): line {k} `{line}` holds one character: {got}"
-            );
+            if line.chars().filter(|c| c.is_alphanumeric()).count() <= 1 {
+                violations
+                    .push(format!("{title} ({template}): line {k} `{line}` holds one character: {got}"));
+            }
             while chars.get(at).is_some_and(|c| c.is_whitespace()) {
                 at += 1;
             }
             at += count;
-            if k + 1 < lines.len() {
-                assert!(
-                    boundaries.contains(&at) || chars.get(at).is_some_and(|c| c.is_whitespace()),
-                    "{title} ({template}): a break inside a word: {got}"
-                );
+            if k + 1 < lines.len()
+                && !(boundaries.contains(&at) || chars.get(at).is_some_and(|c| c.is_whitespace()))
+            {
+                violations.push(format!("{title} ({template}): a break inside a word: {got}"));
             }
         }
         if answers.contains(&got.as_str()) {
@@ -155,11 +198,13 @@ fn chinese_titles_break_where_a_designer_would() {
             misses.push(format!("{title} ({template}): {got}  (expected one of {answers:?})"));
         }
     }
-    let score = matched as f64 / TABLE.len() as f64;
-    println!("{matched} of {} titles broken as a designer would ({:.0} %)", TABLE.len(), score * 100.0);
+    let score = matched as f64 / table.len() as f64;
+    println!("{matched} of {} titles broken as a designer would ({:.0} %)", table.len(), score * 100.0);
     for m in &misses {
         println!("  miss: {m}");
     }
-    assert!(TABLE.len() >= 40);
-    assert!(score >= 0.9, "{matched} of {} ({:.0} %):\n{}", TABLE.len(), score * 100.0, misses.join("\n"));
+    for v in &violations {
+        println!("  rule broken: {v}");
+    }
+    (score, table.len(), violations)
 }

@@ -13,7 +13,8 @@
 //! 3. a line of one character (punctuation does not count);
 //! 4. the number of lines (fewer first);
 //! 5. the shape: balanced lines (every line near the average width) with `balance: true`,
-//!    full lines otherwise (the room left on each line but the last, squared);
+//!    otherwise the room left on each line but the last plus each line's distance from the
+//!    average width (squared);
 //!    a bonus for breaking after punctuation (`：！？。；｜` more than `，、`), a penalty for a
 //!    line that starts with a particle (`的了吗呢…`) or holds only two characters.
 
@@ -41,6 +42,10 @@ const ORPHAN: f64 = 1e6;
 const LINE: f64 = 1e5;
 /// Scale of the shape terms (a line that is all slack costs this much).
 const SHAPE: f64 = 1000.0;
+/// Full lines: each line but the last pays for its room left, and every line for its distance
+/// from the average width (titles read better in lines of similar length).
+const FILL_WEIGHT: f64 = 1.0;
+const BALANCE_WEIGHT: f64 = 1.0;
 const STRONG_PUNCT_BONUS: f64 = 400.0;
 const MILD_PUNCT_BONUS: f64 = 250.0;
 /// More than a line: a particle starting a line reads like a word cut in two.
@@ -326,8 +331,11 @@ pub fn choose(p: &Paragraph<'_>, max_width: f32, max_lines: usize, shape: Shape)
         // shorter than the average (a title that ends in a stub reads as cut off).
         cost += match shape {
             Shape::Balanced => room((target - w as f64).abs()),
-            Shape::Full if !last => room(max_width as f64 - w as f64),
-            Shape::Full => room((target - w as f64).max(0.0)),
+            Shape::Full if !last => {
+                FILL_WEIGHT * room(max_width as f64 - w as f64)
+                    + BALANCE_WEIGHT * room((target - w as f64).abs())
+            }
+            Shape::Full => BALANCE_WEIGHT * room((target - w as f64).abs()),
         };
         Some(cost)
     };
