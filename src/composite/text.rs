@@ -133,7 +133,7 @@ impl Pen<'_> {
         highlighted: &dyn Fn(usize) -> bool,
     ) -> Result<(), CompositeError> {
         let shaped = crate::fonts::shape::shape(self.chain, text);
-        for (g, gx) in placed(&shaped, text, self.size, spacing) {
+        for (g, gx) in placed(&shaped, self.size, spacing) {
             let x = x + gx;
             let pen = x.floor();
             let id = ab_glyph::GlyphId(g.id);
@@ -238,18 +238,16 @@ fn render_masks(t: &TextLayer, env: &Env) -> Result<TextMasks, CompositeError> {
 
 /// The glyphs of a shaped line with their pen x in pixels at em size `size`, letter spacing
 /// added between clusters (not inside one, nor in cursive scripts).
-pub(crate) fn placed<'a>(
-    shaped: &'a crate::fonts::shape::ShapedLine,
-    text: &'a str,
+pub(crate) fn placed(
+    shaped: &crate::fonts::shape::ShapedLine,
     size: f32,
     spacing: f32,
-) -> impl Iterator<Item = (crate::fonts::shape::Glyph, f32)> + 'a {
+) -> impl Iterator<Item = (crate::fonts::shape::Glyph, f32)> + '_ {
     // Gaps before each cluster in visual order: count cluster changes left to right.
     let cluster_index =
         move |byte: usize| shaped.clusters.partition_point(|(r, _)| r.start <= byte).saturating_sub(1);
     let mut gaps = 0usize;
     let mut prev: Option<usize> = None;
-    let _ = text;
     shaped.glyphs.iter().map(move |g| {
         let c = cluster_index(g.cluster);
         if prev.is_some_and(|p| p != c) && shaped.spaceable.get(c).copied().unwrap_or(true) {

@@ -432,7 +432,8 @@ impl Resolver<'_> {
             let (w, h) = ((x1.ceil() - bx).max(1.0) as f64, (y1.ceil() - by).max(1.0) as f64);
             self.check_size(name, w, h)?;
             let bbox = Rect::new(bx as i32, by as i32, w as u32, h as u32);
-            let _ = img;
+            // The image was read above only to check it; the warp reads it when drawing.
+            drop(img);
             return Ok(Some(Layer::Image(ImageLayer {
                 id,
                 bbox,
