@@ -21,15 +21,8 @@ ROOT=$(pwd)
 [ -n "${BASE:-}" ] || [ -n "${TEMPLATE_A:-}" ] || { echo "BASE=path/to/an/earlier/coverforge or TEMPLATE_A/TEMPLATE_B are needed"; exit 2; }
 BASE=${BASE:-$BIN}
 [ -x /usr/bin/time ] || apt-get install -y -qq time >/dev/null
-case "$CORPUS" in
-  phone) GRAIN=${GRAIN:-3}; X264_EXTRA="-maxrate 8M -bufsize 16M" ;;
-  heavy) GRAIN=${GRAIN:-10}; X264_EXTRA="" ;;
-  *) echo "CORPUS is phone or heavy"; exit 2 ;;
-esac
-export X264_EXTRA
-W=$TARGET/bench-floor-$CORPUS
-[ "$CORPUS" = heavy ] && W=$TARGET/bench-batch-g$GRAIN
 source bench/clips.sh
+select_corpus "$CORPUS"
 make_clips
 # cpu_per_cover BINARY [TEMPLATE]
 cpu_per_cover() {

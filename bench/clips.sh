@@ -1,4 +1,4 @@
-# Sourced by bench/batch.sh and bench/compare.sh: N deterministic 6 s 1080p H.264 clips (moving
+# Sourced by bench/batch.sh, bench/compare.sh, bench/floor.sh and bench/ab.sh: N deterministic 6 s 1080p H.264 clips (moving
 # test patterns under film grain, GOP 250, fixed seeds) with a douyin-9x16 sidecar each, in $W/clips.
 # Needs W, N, J, GRAIN and ROOT set; generated once, reused by later runs. Optional: SECONDS_
 # (clip length, 6), GOP (250), X264_EXTRA (more x264 options, e.g. a rate cap), FRAME ("3s").
@@ -20,4 +20,15 @@ make_clips() {
   echo "generating $N clips in $W/clips (first run only) ..."
   seq 0 $((N - 1)) | xargs -P "$J" -I{} bash -c 'gen {}'
   rm -f "$W"/clips/*.tmp.mp4
+}
+
+# The CPU-floor corpora by name (bench/floor.sh, bench/ab.sh): sets GRAIN, X264_EXTRA and W.
+#   phone: ~55 KB keyframes (x264 veryfast crf 23, rate-capped); heavy: bench/batch.sh's clips.
+select_corpus() {
+  case "$1" in
+    phone) GRAIN=${GRAIN:-3}; X264_EXTRA="-maxrate 8M -bufsize 16M"; W=$TARGET/bench-floor-phone ;;
+    heavy) GRAIN=${GRAIN:-10}; X264_EXTRA=""; W=$TARGET/bench-batch-g$GRAIN ;;
+    *) echo "CORPUS is phone or heavy"; exit 2 ;;
+  esac
+  export X264_EXTRA
 }

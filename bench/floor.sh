@@ -39,15 +39,8 @@ if ! "$VENV/bin/python" -c "import PIL, av" 2>/dev/null; then
   python3 -m venv "$VENV" && "$VENV/bin/pip" install -q pillow av
 fi
 
-case "$CORPUS" in
-  phone) GRAIN=${GRAIN:-3}; X264_EXTRA="-maxrate 8M -bufsize 16M" ;;
-  heavy) GRAIN=${GRAIN:-10}; X264_EXTRA="" ;;
-  *) echo "CORPUS is phone or heavy"; exit 2 ;;
-esac
-export X264_EXTRA
-W=$TARGET/bench-floor-$CORPUS
-[ "$CORPUS" = heavy ] && W=$TARGET/bench-batch-g$GRAIN   # the same clips as bench/batch.sh
 source bench/clips.sh
+select_corpus "$CORPUS"
 make_clips
 # Clips of five GOPs (10 s, GOP 50) for frame: auto against a fixed frame.
 WA=$TARGET/bench-floor-$CORPUS-gops

@@ -779,15 +779,7 @@ impl Overlay {
         if (width, height) == (self.width, self.height) {
             return Ok(self.clone());
         }
-        let premul: Vec<u8> = self
-            .bgra
-            .chunks_exact(4)
-            .flat_map(|p| {
-                let a = p[3] as u32;
-                let m = |c: u8| ((c as u32 * a + 127) / 255) as u8;
-                [m(p[0]), m(p[1]), m(p[2]), p[3]]
-            })
-            .collect();
+        let premul: Vec<u8> = self.bgra.chunks_exact(4).flat_map(premultiplied).collect();
         let src = Mat::new_rows_cols_with_bytes::<Vec4b>(self.height as i32, self.width as i32, &premul)
             .map_err(cv_err("borrow overlay"))?;
         let mut out = vec![0u8; width as usize * height as usize * 4];
@@ -798,12 +790,7 @@ impl Overlay {
             imgproc::resize(&src, &mut dst, Size::new(width as i32, height as i32), 0.0, 0.0, interpolation)
                 .map_err(cv_err("resize"))?;
         }
-        for p in out.chunks_exact_mut(4) {
-            let a = p[3] as u32;
-            for c in &mut p[..3] {
-                *c = (*c as u32 * 255 + a / 2).checked_div(a).map_or(0, |v| v.min(255) as u8);
-            }
-        }
+        unpremultiply(&mut out);
         Ok(Overlay { width, height, bgra: out })
     }
 
@@ -819,9 +806,7 @@ impl Overlay {
         let mut padded = vec![0u8; w * h * 4];
         for (y, row) in self.bgra.chunks_exact(self.width as usize * 4).enumerate() {
             for (x, p) in row.chunks_exact(4).enumerate() {
-                let a = p[3] as u32;
-                let m = |c: u8| ((c as u32 * a + 127) / 255) as u8;
-                padded[((y + 1) * w + x + 1) * 4..][..4].copy_from_slice(&[m(p[0]), m(p[1]), m(p[2]), p[3]]);
+                padded[((y + 1) * w + x + 1) * 4..][..4].copy_from_slice(&premultiplied(p));
             }
         }
         let src = Mat::new_rows_cols_with_bytes::<Vec4b>(h as i32, w as i32, &padded)
@@ -853,12 +838,7 @@ impl Overlay {
             )
             .map_err(cv_err("warpPerspective"))?;
         }
-        for p in out.chunks_exact_mut(4) {
-            let a = p[3] as u32;
-            for c in &mut p[..3] {
-                *c = (*c as u32 * 255 + a / 2).checked_div(a).map_or(0, |v| v.min(255) as u8);
-            }
-        }
+        unpremultiply(&mut out);
         Ok(Overlay { width, height, bgra: out })
     }
 
@@ -868,6 +848,24 @@ impl Overlay {
             width: self.width,
             height: self.height,
             data: self.bgra.chunks_exact(4).map(|p| p[3]).collect(),
+        }
+    }
+}
+
+/// A BGRA pixel with its colour multiplied by its alpha (resampling in premultiplied colour
+/// keeps transparent pixels' hidden colour out of the edges).
+fn premultiplied(p: &[u8]) -> [u8; 4] {
+    let a = p[3] as u32;
+    let m = |c: u8| ((c as u32 * a + 127) / 255) as u8;
+    [m(p[0]), m(p[1]), m(p[2]), p[3]]
+}
+
+/// Back from premultiplied BGRA to straight alpha, in place.
+fn unpremultiply(bgra: &mut [u8]) {
+    for p in bgra.chunks_exact_mut(4) {
+        let a = p[3] as u32;
+        for c in &mut p[..3] {
+            *c = (*c as u32 * 255 + a / 2).checked_div(a).map_or(0, |v| v.min(255) as u8);
         }
     }
 }

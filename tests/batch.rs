@@ -200,8 +200,7 @@ fn sigkill_loses_no_finished_cover_and_the_rerun_completes_the_set() {
             &format!("template: douyin-9x16\ntitle: 第 {i} 个封面\nframe: 2s\n"),
         );
     }
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_coverforge"))
-        .env("COVERFORGE_SYSTEM_FONTS", "0")
+    let mut child = coverforge()
         .args(["batch", "in", "-o", "out", "-j", "2", "--no-cache", "-q"])
         .current_dir(dir.path())
         .env("COVERFORGE_HOME", root())

@@ -42,8 +42,7 @@ struct Ran {
 #[allow(clippy::zombie_processes)] // reaped by wait4 below, which std's Child cannot do
 fn run_measured(dir: &Path, name: &str, args: &[String]) -> Ran {
     let err_path = dir.join(format!(".stderr-{name}"));
-    let child = Command::new(env!("CARGO_BIN_EXE_coverforge"))
-        .env("COVERFORGE_SYSTEM_FONTS", "0")
+    let child = coverforge()
         .args(args)
         .current_dir(dir)
         .env("COVERFORGE_HOME", root())

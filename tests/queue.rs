@@ -59,8 +59,7 @@ fn jobs_folder(n: usize, extra: &[(&str, &str)]) -> tempfile::TempDir {
 }
 
 fn worker(url: &str, name: &str, log: &Path, env: &[(&str, &str)]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_coverforge"))
-        .env("COVERFORGE_SYSTEM_FONTS", "0")
+    coverforge()
         .args(["worker", "--redis", url, "--name", name, "-j", "2", "--visibility", "2"])
         .env("COVERFORGE_HOME", root())
         .env("COVERFORGE_TEST_RENDER_LOG", log)
@@ -338,8 +337,7 @@ fn a_template_edited_mid_run_applies_to_later_jobs_and_no_cover_mixes_the_two() 
     }
     let out = tempdir();
     let log = d.join("renders.log");
-    let w = Command::new(env!("CARGO_BIN_EXE_coverforge"))
-        .env("COVERFORGE_SYSTEM_FONTS", "0")
+    let w = coverforge()
         .args(["worker", "--redis", &redis.url, "--name", "w", "-j", "1", "--visibility", "2"])
         .env("COVERFORGE_HOME", root())
         .env("COVERFORGE_TEST_RENDER_LOG", &log)

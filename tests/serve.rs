@@ -8,7 +8,7 @@ use common::*;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 struct Server {
@@ -41,8 +41,7 @@ fn start(extra: &[&str], prepare: impl FnOnce(&Path)) -> Server {
     let cache = tempdir();
     samples_copy(dir.path());
     prepare(dir.path());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_coverforge"))
-        .env("COVERFORGE_SYSTEM_FONTS", "0")
+    let mut child = coverforge()
         .args(["serve", ".", "--port", "0", "--cache-dir"])
         .arg(cache.path())
         .args(extra)

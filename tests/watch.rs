@@ -5,7 +5,7 @@
 mod common;
 use common::*;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 /// The report's summary line, once the report file holds pass `n`'s (the report is rewritten
@@ -39,8 +39,7 @@ fn edits_rerender_what_they_affect_and_a_broken_edit_keeps_the_last_good_covers(
     std::fs::write(d.join("a.yaml"), "template: ./brand.yaml.tera\ntitle: 红烧肉\nframe: 2s\n").unwrap();
     std::fs::write(d.join("b.yaml"), "template: douyin-9x16\ntitle: 夜景\nframe: 2s\n").unwrap();
     let log = d.join("watch.log");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_coverforge"))
-        .env("COVERFORGE_SYSTEM_FONTS", "0")
+    let mut child = coverforge()
         .args(["batch", ".", "-o", "out", "--watch", "--no-cache", "--report", "r.jsonl"])
         .current_dir(d)
         .env("COVERFORGE_HOME", root())

@@ -121,7 +121,21 @@ struct Pen<'a> {
     descent: f32,
 }
 
-impl Pen<'_> {
+impl<'a> Pen<'a> {
+    /// A pen with the same fonts and size over empty `width`×`height` masks.
+    fn blank(&self, width: u32, height: u32) -> Pen<'a> {
+        Pen {
+            env: self.env,
+            chain: self.chain,
+            size: self.size,
+            fill: Mask::new(width, height),
+            accent: self.accent.as_ref().map(|_| Mask::new(width, height)),
+            colour_glyphs: Vec::new(),
+            ascent: self.ascent,
+            descent: self.descent,
+        }
+    }
+
     /// Draws `text` shaped, its pen starting at `x` on `baseline`; `highlighted` tells whether
     /// the character at a byte offset of `text` is in a highlighted span.
     fn draw(
@@ -362,16 +376,7 @@ fn draw_column(
                 let length = shaped.width_px(size, t.letter_spacing);
                 let band = (pen.ascent - pen.descent).ceil();
                 let (w, h) = (length.ceil() as u32 + 2, band as u32 + 2);
-                let mut run = Pen {
-                    env: pen.env,
-                    chain: pen.chain,
-                    size,
-                    fill: Mask::new(w, h),
-                    accent: pen.accent.as_ref().map(|_| Mask::new(w, h)),
-                    colour_glyphs: Vec::new(),
-                    ascent: pen.ascent,
-                    descent: pen.descent,
-                };
+                let mut run = pen.blank(w, h);
                 run.draw(&s, 1.0, (1.0 + pen.ascent).round() as i32, t.letter_spacing, &lit)?;
                 // A quarter turn clockwise: the run's top edge faces right, its start is up.
                 let x = (centre - h as f32 / 2.0).round() as i32;

@@ -74,8 +74,7 @@ fn is_emoji_sequence(cluster: &str) -> bool {
 /// Characters that need no glyph of their own: joiners, variation selectors, tags.
 pub fn is_default_ignorable(c: char) -> bool {
     matches!(c as u32,
-        0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x2064 | 0xFE00..=0xFE0F | 0xE0000..=0xE0FFF
-        | 0xE000 | 0xE001)
+        0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x2064 | 0xFE00..=0xFE0F | 0xE0000..=0xE0FFF)
 }
 
 /// Parsed faces of a chain (rustybuzz borrows the font bytes the handles own).

@@ -100,35 +100,37 @@ fn jieba() -> &'static jieba_rs::Jieba {
     JIEBA.get_or_init(jieba_rs::Jieba::new)
 }
 
-/// Where each word starts (byte offset) → its length in bytes.
-type WordStarts = HashMap<usize, usize>;
-
-/// Byte offsets where a word starts, with the word's length in bytes, by the segmenter (cached
-/// per text: titles repeat).
-fn word_starts(text: &str) -> Arc<WordStarts> {
-    static CACHE: OnceLock<Mutex<HashMap<String, Arc<WordStarts>>>> = OnceLock::new();
-    let cache = CACHE.get_or_init(Default::default);
-    if let Some(s) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(text) {
-        return s.clone();
-    }
+/// Byte offsets where a word starts, with the word's length in bytes, by the segmenter.
+fn word_starts(text: &str) -> HashMap<usize, usize> {
     let mut starts = HashMap::new();
     let mut at = 0;
     for word in jieba().cut(text, true) {
         starts.insert(at, word.word.len());
         at += word.word.len();
     }
-    let starts = Arc::new(starts);
-    let mut c = cache.lock().unwrap_or_else(|e| e.into_inner());
-    if c.len() > 4096 {
-        c.clear();
-    }
-    c.insert(text.to_owned(), starts.clone());
     starts
 }
 
-/// The class of breaking before each cluster (index 0 is never a break; its class is unused).
-/// `clusters` are the grapheme clusters' byte ranges in `text`.
-pub fn classes(text: &str, clusters: &[std::ops::Range<usize>]) -> Vec<Class> {
+/// The class of breaking before each grapheme cluster of `text` (index 0 is never a break; its
+/// class is unused). Cached per text: fit-to-box sets a title at several sizes, and a batch's
+/// titles repeat.
+pub fn classes(text: &str) -> Arc<[Class]> {
+    static CACHE: OnceLock<Mutex<HashMap<String, Arc<[Class]>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(c) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(text) {
+        return c.clone();
+    }
+    let found: Arc<[Class]> = classify(text).into();
+    let mut c = cache.lock().unwrap_or_else(|e| e.into_inner());
+    if c.len() > 4096 {
+        c.clear(); // a bound beats an eviction policy here
+    }
+    c.insert(text.to_owned(), found.clone());
+    found
+}
+
+fn classify(text: &str) -> Vec<Class> {
+    use unicode_segmentation::UnicodeSegmentation;
     let allowed: HashSet<usize> = unicode_linebreak::linebreaks(text)
         .filter(|(_, o)| *o == unicode_linebreak::BreakOpportunity::Allowed)
         .map(|(i, _)| i)
@@ -145,23 +147,22 @@ pub fn classes(text: &str, clusters: &[std::ops::Range<usize>]) -> Vec<Class> {
         }
         inside_name[i + c.len_utf8()] = depth > 0;
     }
-    clusters
-        .iter()
+    text.grapheme_indices(true)
         .enumerate()
-        .map(|(k, r)| {
-            if k == 0 || !allowed.contains(&r.start) {
+        .map(|(k, (start, _))| {
+            if k == 0 || !allowed.contains(&start) {
                 return Class::Emergency;
             }
-            let before = text[..r.start].chars().next_back().unwrap_or(' ');
-            let after = text[r.start..].chars().next().unwrap_or(' ');
+            let before = text[..start].chars().next_back().unwrap_or(' ');
+            let after = text[start..].chars().next().unwrap_or(' ');
             let both_han = is_han(before) && is_han(after);
             let words = words.as_ref().filter(|_| both_han);
-            let inside_word = words.is_some_and(|w| !w.contains_key(&r.start));
+            let inside_word = words.is_some_and(|w| !w.contains_key(&start));
             // One-character words on both sides of the break.
             let single = |len: Option<&usize>| len.is_some_and(|l| *l <= 4);
-            let loose = words
-                .is_some_and(|w| single(w.get(&r.start)) && single(w.get(&(r.start - before.len_utf8()))));
-            let name = inside_name[r.start] && !matches!(after, '》' | '】');
+            let loose =
+                words.is_some_and(|w| single(w.get(&start)) && single(w.get(&(start - before.len_utf8()))));
+            let name = inside_name[start] && !matches!(after, '》' | '】');
             if inside_word || name || (before.is_ascii_digit() && is_cjk(after)) {
                 Class::InsideWord
             } else if loose && !is_particle(after) && !is_particle(before) {
@@ -178,7 +179,7 @@ pub struct Paragraph<'a> {
     /// Each grapheme cluster's text.
     pub clusters: Vec<&'a str>,
     /// Break class before each cluster.
-    pub classes: Vec<Class>,
+    pub classes: Arc<[Class]>,
     /// Letter spacing in px.
     spacing: f32,
     /// Sums over clusters `[0, k)`: advances, clusters spacing goes before, content clusters
@@ -219,7 +220,7 @@ impl<'a> Paragraph<'a> {
         advances: &[f32],
         spaced: &[bool],
         spacing: f32,
-        classes: Vec<Class>,
+        classes: Arc<[Class]>,
     ) -> Self {
         let mut advance_sum = vec![0.0];
         let mut spaced_sum = vec![0];
@@ -424,11 +425,10 @@ mod tests {
 
     fn para(text: &str) -> Paragraph<'_> {
         let clusters: Vec<&str> = text.graphemes(true).collect();
-        let ranges: Vec<_> = text.grapheme_indices(true).map(|(i, g)| i..i + g.len()).collect();
         let advances: Vec<f32> =
             clusters.iter().map(|c| if c.chars().any(is_cjk) { 10.0 } else { 5.0 }).collect();
         let spaced = vec![true; clusters.len()];
-        Paragraph::new(clusters, &advances, &spaced, 0.0, classes(text, &ranges))
+        Paragraph::new(clusters, &advances, &spaced, 0.0, classes(text))
     }
 
     fn set(text: &str, width: f32, shape: Shape) -> String {
@@ -448,7 +448,7 @@ mod tests {
     fn words_units_and_punctuation() {
         assert_eq!(set("大雄兔的森林冒险：三分钟看完", 80.0, Shape::Full), "大雄兔的森林/冒险：三分钟看完");
         assert_eq!(set("两个人的旅行，从计划开始", 80.0, Shape::Full), "两个人的旅行，/从计划开始");
-        let c = classes("3分钟", &[0..1, 1..4, 4..7]);
+        let c = classes("3分钟");
         assert_eq!(c[1], Class::InsideWord, "a number keeps its unit");
         assert_eq!(set("Hello wide world", 40.0, Shape::Full), "Hello /wide /world");
     }

@@ -245,7 +245,7 @@ impl Resolver<'_> {
             width: num(s.width, 3.0).clamp(0.0, 64.0) as f32,
             color: s.color.unwrap_or(Rgba::BLACK),
         });
-        let (strokes, gradient, glow, pill) = self.text_effects(name, l)?;
+        let TextEffects { strokes, gradient, glow, pill } = self.text_effects(name, l)?;
         let (color, auto_color) = match l.color {
             None => (Rgba::WHITE, false),
             Some(Paint::Color(c)) => (c, false),
@@ -281,12 +281,7 @@ impl Resolver<'_> {
     }
 
     /// A text layer's effects, checked: outer strokes, gradient fill, glow, line bands.
-    #[allow(clippy::type_complexity)]
-    fn text_effects(
-        &mut self,
-        name: &str,
-        l: &LayerSpec,
-    ) -> Result<(Vec<Stroke>, Option<[Rgba; 2]>, Option<Glow>, Option<Pill>), Option<LayoutError>> {
+    fn text_effects(&mut self, name: &str, l: &LayerSpec) -> Result<TextEffects, Option<LayoutError>> {
         let mut strokes = Vec::new();
         let list = l.strokes.as_deref().unwrap_or_default();
         if list.len() > 4 {
@@ -317,7 +312,7 @@ impl Resolver<'_> {
                 })
             }
         };
-        Ok((strokes, gradient, glow, pill))
+        Ok(TextEffects { strokes, gradient, glow, pill })
     }
 
     /// The layer's drop shadow, checked.
@@ -546,4 +541,12 @@ impl Resolver<'_> {
         let bbox = self.place(name, l, w, h, dx, dy)?;
         Ok(Some(Layer::Rect(RectLayer { id, bbox, color })))
     }
+}
+
+/// A text layer's effects, as checked (see `TextLayer`).
+struct TextEffects {
+    strokes: Vec<Stroke>,
+    gradient: Option<[Rgba; 2]>,
+    glow: Option<Glow>,
+    pill: Option<Pill>,
 }

@@ -82,11 +82,6 @@ pub fn split_highlights(line: &str, open: &mut bool) -> (String, Vec<[usize; 2]>
     (text, ranges)
 }
 
-/// Characters that take no room: highlight markers, emoji variation selectors, joiners.
-pub fn is_invisible(c: char) -> bool {
-    matches!(c, HIGHLIGHT_START | HIGHLIGHT_END | '\u{FE0E}' | '\u{FE0F}' | '\u{200D}')
-}
-
 /// `s` without highlight markers.
 pub fn strip_markers(s: &str) -> String {
     s.chars().filter(|&c| c != HIGHLIGHT_START && c != HIGHLIGHT_END).collect()
@@ -188,12 +183,15 @@ impl<'a> Measurer<'a> {
         let ranges: Vec<_> = shaped.clusters.iter().map(|(r, _)| r.clone()).collect();
         let spaced =
             if self.vertical.is_some() { vec![true; ranges.len()] } else { shaped.spaceable.clone() };
+        let classes = breaks::classes(paragraph);
+        // Both are the paragraph's grapheme clusters (unicode-segmentation, extended).
+        debug_assert_eq!(classes.len(), ranges.len());
         breaks::Paragraph::new(
             ranges.iter().map(|r| &paragraph[r.clone()]).collect(),
             &self.advances(paragraph, &shaped),
             &spaced,
             self.spacing,
-            breaks::classes(paragraph, &ranges),
+            classes,
         )
     }
 }

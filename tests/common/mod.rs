@@ -4,6 +4,14 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// The binary, keeping to the repository's fonts folder (the system's fuller fonts would make
+/// covers depend on the machine). Tests that start it themselves begin here.
+pub fn coverforge() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_coverforge"));
+    c.env("COVERFORGE_SYSTEM_FONTS", "0");
+    c
+}
+
 /// The repository root (where samples/, templates/ and fonts/ live).
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -28,11 +36,10 @@ pub fn run_in(dir: &Path, args: &[&str]) -> Output {
 
 /// As [`run_in`], with extra environment variables.
 pub fn run_in_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_coverforge"))
+    let out = coverforge()
         .args(args)
         .current_dir(dir)
         .env("COVERFORGE_HOME", root())
-        .env("COVERFORGE_SYSTEM_FONTS", "0")
         // Test metadata in temporary folders names templates and images under tests/.
         .env("COVERFORGE_ALLOW_PATH", root().join("tests"))
         .envs(env.iter().copied())
