@@ -128,9 +128,9 @@ impl Env {
         PathBuf::from(env!("CARGO_MANIFEST_DIR"))
     }
 
-    /// The face detection model (OpenCV's frontal-face Haar cascade, shipped in `assets/`).
+    /// The face detection model (YuNet, the 2022 model OpenCV 4.6 loads, shipped in `assets/`).
     pub fn face_model(&self) -> PathBuf {
-        self.assets_dir.join("haarcascade_frontalface_default.xml")
+        self.assets_dir.join("face_detection_yunet_2022mar.onnx")
     }
 
     /// The folder holding named templates.

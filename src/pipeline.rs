@@ -434,7 +434,8 @@ pub fn inspect(
     env: &Env,
 ) -> Result<(Image, CompositeReport), Error> {
     let (extracted, _) = frame(video, prepared, opts, env, None, FrameShape::FittedWhereItCan)?;
-    Ok(composite::composite_with_report(&extracted.frame.pixels, &prepared.doc, env, true)?)
+    let faces = extracted.faces.as_deref();
+    Ok(composite::composite_frame(extracted.frame.pixels, faces, &prepared.doc, env, true)?)
 }
 
 /// Whether a job's still cover goes to the GPU compositor.
@@ -530,7 +531,9 @@ fn still_on_cpu(
     let t2 = Instant::now();
     let pixels =
         std::mem::replace(&mut extracted.frame.pixels, Image::filled(0, 0, crate::color::Rgba::BLACK));
-    let (canvas, report) = composite::composite_frame(pixels, &prepared.doc, env, delivery.measure_contrast)?;
+    let faces = extracted.faces.as_deref();
+    let (canvas, report) =
+        composite::composite_frame(pixels, faces, &prepared.doc, env, delivery.measure_contrast)?;
     let t3 = Instant::now();
     let bytes = encode::encode_with(&canvas, format, quality, &job.output, opts.jpeg_encoder)?;
     files::write_atomic(&job.output, &bytes, delivery.durability).map_err(EncodeError::from)?;
@@ -588,7 +591,8 @@ fn still_on_gpu(
     };
     check_deadline(&job.video)?;
     let t2 = Instant::now();
-    let (canvas, report) = composite::gpu::composite_on_gpu(&extracted.frame.pixels, doc, env)?;
+    let (canvas, report) =
+        composite::gpu::composite_on_gpu(&extracted.frame.pixels, extracted.faces.as_deref(), doc, env)?;
     let t3 = Instant::now();
     let gpu_err = |e: crate::av::error::GpuError| EncodeError::Gpu { path: job.output.clone(), message: e.0 };
     // nvJPEG reads the canvas where it is; anything else is encoded from a downloaded copy.
@@ -635,7 +639,8 @@ fn animate(
         frame(&job.video, prepared, opts, env, delivery.cache, FrameShape::Whole)?;
     check_deadline(&job.video)?;
     let t2 = Instant::now();
-    let (cover, report, plate) = CoverPlate::new(&extracted.frame.pixels, doc, env)?;
+    let (cover, report, plate) =
+        CoverPlate::new(&extracted.frame.pixels, extracted.faces.as_deref(), doc, env)?;
     let t3 = Instant::now();
     let duration = extracted.info.duration_s;
     let start = (extracted.frame.time_s - settings.seconds / 2.0).min(duration - settings.seconds).max(0.0);

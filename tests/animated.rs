@@ -267,7 +267,7 @@ fn the_frozen_overlay_plate_matches_a_full_composite_of_the_same_frame() {
     let (meta, doc) = pipeline::layout_for(&repo("samples/cooking.yaml"), None, &env).unwrap();
     let frame =
         keyframe::extract(&repo("samples/cooking.mp4"), meta.frame, &env.limits).unwrap().frame.pixels;
-    let (cover, _, plate) = composite::CoverPlate::new(&frame, &doc, &env).unwrap();
+    let (cover, _, plate) = composite::CoverPlate::new(&frame, None, &doc, &env).unwrap();
     let direct = composite::composite(&frame, &doc, &env).unwrap();
     assert_eq!(cover, direct, "the plate's own cover is the ordinary composite");
     let replayed = plate.apply(&frame).unwrap();

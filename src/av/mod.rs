@@ -113,6 +113,8 @@ pub(crate) struct Source {
     keyframes_only: bool,
     /// Scaler and what it was built for.
     scaler: Option<(ScalerKey, scaling::Context)>,
+    /// The scaler making the face detector's small copy (kept apart: the two alternate).
+    detection_scaler: Option<(ScalerKey, scaling::Context)>,
     /// Largest decoded frame accepted: the header's size is checked on open, but the
     /// bitstream may carry frames of another size.
     max_frame: (u32, u32),
@@ -225,6 +227,7 @@ impl Source {
             fallback,
             keyframes_only: true,
             scaler: None,
+            detection_scaler: None,
             max_frame: (limits.max_input_width, limits.max_input_height),
             info,
         })
@@ -673,6 +676,51 @@ impl Source {
         self.scale_to_bgr(&fitted, size, scaling::Flags::BILINEAR, matrix_height).map(Some)
     }
 
+    /// The faces in a keyframe that [`RawKeyframe::fits_directly`], in its pixels, found on a
+    /// small BGR copy made straight from its planes (point-sampled by swscale to twice the
+    /// detector's size, then averaged 2x2): no full-size colour frame is made for detection.
+    pub(crate) fn faces_in_raw(
+        &mut self,
+        raw: &RawKeyframe,
+        model: &std::path::Path,
+    ) -> Result<Vec<Rect>, error::DecodeError> {
+        let (w, h) = raw.size();
+        let (dw, dh) = crate::pixels::face_detection_size(w, h);
+        let sampled = if dw * 2 <= w && dh * 2 <= h {
+            let mut slot = self.detection_scaler.take();
+            let sampled = self.scale_with(&mut slot, &raw.frame, (dw * 2, dh * 2), scaling::Flags::POINT, h);
+            self.detection_scaler = slot;
+            sampled?
+        } else {
+            let mut slot = self.detection_scaler.take();
+            let sampled = self.scale_with(&mut slot, &raw.frame, (dw, dh), scaling::Flags::BILINEAR, h);
+            self.detection_scaler = slot;
+            sampled?
+        };
+        let small = if (sampled.width(), sampled.height()) == (dw, dh) {
+            sampled
+        } else {
+            sampled.crop_resized(sampled.bounds(), dw, dh).map_err(|e| self.convert_error(e))?
+        };
+        let (sx, sy) = (w as f64 / dw as f64, h as f64 / dh as f64);
+        let faces = small.detect_faces(model).map_err(|e| self.convert_error(e))?;
+        Ok(faces
+            .into_iter()
+            .map(|f| {
+                let x0 = (f.x as f64 * sx).round() as i32;
+                let y0 = (f.y as f64 * sy).round() as i32;
+                let x1 = ((f.x as f64 + f.width as f64) * sx).round() as i32;
+                let y1 = ((f.y as f64 + f.height as f64) * sy).round() as i32;
+                Rect::new(x0, y0, (x1 - x0).max(1) as u32, (y1 - y0).max(1) as u32)
+            })
+            .collect())
+    }
+
+    /// A pixel operation's failure on this video's frame, as a decode error naming the file.
+    pub(crate) fn convert_error(&self, e: crate::pixels::PixelError) -> error::DecodeError {
+        error::DecodeError::Convert { path: self.path.clone(), reason: e.to_string() }
+    }
+
     /// One swscale pass from `frame` to BGR24 at `size`, with the scaler kept for the next
     /// frame of the same shape. `matrix_height` is the full frame's height (the YUV matrix is
     /// guessed from it when the stream does not say).
@@ -683,9 +731,24 @@ impl Source {
         flags: scaling::Flags,
         matrix_height: u32,
     ) -> Result<Image, error::DecodeError> {
+        let mut slot = self.scaler.take();
+        let image = self.scale_with(&mut slot, frame, size, flags, matrix_height);
+        self.scaler = slot;
+        image
+    }
+
+    /// As [`Source::scale_to_bgr`], with the scaler cached in `slot`.
+    fn scale_with(
+        &self,
+        slot: &mut Option<(ScalerKey, scaling::Context)>,
+        frame: &ff::frame::Video,
+        size: (u32, u32),
+        flags: scaling::Flags,
+        matrix_height: u32,
+    ) -> Result<Image, error::DecodeError> {
         let key =
             ScalerKey { format: frame.format(), from: (frame.width(), frame.height()), to: size, flags };
-        if !matches!(&self.scaler, Some((k, _)) if *k == key) {
+        if !matches!(slot, Some((k, _)) if *k == key) {
             let mut ctx = scaling::Context::get(
                 key.format,
                 key.from.0,
@@ -700,9 +763,9 @@ impl Source {
                 reason: format!("no {:?} → BGR24 scaler ({})", key.format, describe(&e)),
             })?;
             set_yuv_matrix(&mut ctx, frame.color_space(), frame.color_range(), matrix_height);
-            self.scaler = Some((key, ctx));
+            *slot = Some((key, ctx));
         }
-        let (_, scaler) = self.scaler.as_mut().expect("scaler was just set");
+        let (_, scaler) = slot.as_mut().expect("scaler was just set");
         // FFmpeg allocates `bgr` with padded rows: swscale may write past `width * 3`.
         let mut bgr = ff::frame::Video::empty();
         scaler
@@ -768,6 +831,12 @@ impl RawKeyframe {
     /// Width and height of the decoded picture.
     pub(crate) fn size(&self) -> (u32, u32) {
         (self.frame.width(), self.frame.height())
+    }
+
+    /// Whether the decoded picture is already upright with square pixels, so its pixels are
+    /// the display's and it can be converted straight to a crop of it.
+    pub(crate) fn fits_directly(&self) -> bool {
+        self.square && self.upright
     }
 
     /// The frame's luma as full-range 8-bit values, read straight from the decoder's luma

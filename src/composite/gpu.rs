@@ -18,7 +18,7 @@ pub fn available() -> Result<(), crate::av::error::GpuError> {
     crate::av::cuda::available()
 }
 
-use super::{draw_layers, fitting, off_faces, text, CompositeError, CompositeReport};
+use super::{draw_layers, fitting, text, CompositeError, CompositeReport, OffFaces};
 use crate::av::cuda::DeviceCanvas;
 use crate::av::Pixels;
 use crate::color::Rgba;
@@ -87,20 +87,13 @@ impl Surface for DeviceCanvas<'_> {
 /// CUDA's reason when the GPU fails; the CPU compositor's errors for the layers.
 pub(crate) fn composite_on_gpu<'f>(
     frame: &'f Pixels,
+    known_faces: Option<&[Rect]>,
     doc: &LayoutDoc,
     env: &Env,
 ) -> Result<(DeviceCanvas<'f>, CompositeReport), CompositeError> {
     let (fw, fh, faces_in_frame) = match frame {
         Pixels::Host(image) => {
-            let faces = if doc.faces {
-                let model = env.face_model();
-                image
-                    .detect_faces(&model)
-                    .map_err(|e| CompositeError::Asset { path: model, message: e.message })?
-            } else {
-                Vec::new()
-            };
-            (image.width(), image.height(), faces)
+            (image.width(), image.height(), super::faces_in(image, known_faces, doc, env)?)
         }
         Pixels::Device(f) if doc.faces => {
             return Err(CompositeError::Gpu(
@@ -138,6 +131,17 @@ pub(crate) fn draw_layers_in_regions(
     env: &Env,
 ) -> Result<CompositeReport, CompositeError> {
     let mut report = CompositeReport { faces: faces.to_vec(), ..Default::default() };
+    // Text goes off the faces first, over all layers (a follower may fall in another region
+    // than the layer it follows); the regions are then drawn with nothing left to move.
+    let mut moves = OffFaces::new(faces);
+    let layers: Vec<Layer> = layers
+        .iter()
+        .map(|layer| match layer {
+            Layer::Text(t) => Layer::Text(moves.place_noting(t, &mut report)),
+            other => other.clone(),
+        })
+        .collect();
+    let (layers, faces): (&[Layer], &[Rect]) = (&layers, &[]);
     let mut groups: Vec<Group> = Vec::new();
     for (index, layer) in layers.iter().enumerate() {
         match layer {
@@ -153,7 +157,7 @@ pub(crate) fn draw_layers_in_regions(
             }
             _ => {
                 let (width, height) = surface.size();
-                let Some(rect) = extent(layer, faces).clip_to(width, height) else { continue };
+                let Some(rect) = extent(layer).clip_to(width, height) else { continue };
                 let mut group = Group { rect, layers: vec![index] };
                 // Absorb every group this one overlaps (transitively, as groups grow).
                 while let Some(i) = groups.iter().position(|g| g.rect.overlaps(&group.rect)) {
@@ -200,10 +204,10 @@ fn draw_groups(
     Ok(())
 }
 
-/// Every pixel a text, image or QR layer may touch (text at the placement it takes off faces).
-fn extent(layer: &Layer, faces: &[Rect]) -> Rect {
+/// Every pixel a text, image or QR layer may touch (text already placed off faces).
+fn extent(layer: &Layer) -> Rect {
     match layer {
-        Layer::Text(t) => text::extent(&off_faces(t, faces)),
+        Layer::Text(t) => text::extent(t),
         Layer::Image(i) => match i.shadow {
             // The shadow: the box moved, grown by the blur.
             Some(s) => {

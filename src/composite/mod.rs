@@ -63,6 +63,9 @@ pub struct CompositeReport {
     /// Text layers moved to an alternative placement to keep off a face.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub moved_off_faces: Vec<String>,
+    /// Where each text layer was drawn (id, or "text"; box after moving off faces).
+    #[serde(skip)]
+    pub text_boxes: Vec<(String, Rect)>,
 }
 
 /// Draws `doc` over `frame` and returns the canvas.
@@ -85,7 +88,7 @@ pub fn composite_with_report(
     env: &Env,
     measure_all: bool,
 ) -> Result<(Image, CompositeReport), CompositeError> {
-    let faces = faces_in(frame, doc, env)?;
+    let faces = faces_in(frame, None, doc, env)?;
     let (mut canvas, faces) = background(frame, doc, &faces)?;
     let report = draw_layers(&mut canvas, &doc.layers, &faces, env, measure_all)?;
     Ok((canvas, report))
@@ -96,13 +99,16 @@ pub fn composite_with_report(
 ///
 /// # Errors
 /// As [`composite`].
+/// `known_faces` are the frame's faces when they were found with the keyframe (see
+/// [`crate::keyframe::Extracted::faces`]); `None` finds them here if the layout asks for faces.
 pub fn composite_frame(
     frame: Image,
+    known_faces: Option<&[Rect]>,
     doc: &LayoutDoc,
     env: &Env,
     measure_all: bool,
 ) -> Result<(Image, CompositeReport), CompositeError> {
-    let faces = faces_in(&frame, doc, env)?;
+    let faces = faces_in(&frame, known_faces, doc, env)?;
     let fit = fitting(frame.width(), frame.height(), doc, &faces);
     let already_fitted = fit.fill.is_none()
         && fit.crop == frame.bounds()
@@ -117,13 +123,22 @@ pub fn composite_frame(
     Ok((canvas, report))
 }
 
-/// The faces in `frame` (frame pixels) when the layout asks to keep text off them.
+/// The faces in `frame` (frame pixels) when the layout asks to keep text off them: `known`
+/// when they came with the keyframe, else detected now.
 ///
 /// # Errors
 /// [`CompositeError::Asset`] naming the face model when it cannot be loaded.
-fn faces_in(frame: &Image, doc: &LayoutDoc, env: &Env) -> Result<Vec<Rect>, CompositeError> {
+pub(crate) fn faces_in(
+    frame: &Image,
+    known: Option<&[Rect]>,
+    doc: &LayoutDoc,
+    env: &Env,
+) -> Result<Vec<Rect>, CompositeError> {
     if !doc.faces {
         return Ok(Vec::new());
+    }
+    if let Some(known) = known {
+        return Ok(known.to_vec());
     }
     let model = env.face_model();
     frame.detect_faces(&model).map_err(|e| CompositeError::Asset { path: model, message: e.message })
@@ -139,13 +154,11 @@ fn draw_layers(
     measure_all: bool,
 ) -> Result<CompositeReport, CompositeError> {
     let mut report = CompositeReport { faces: faces.to_vec(), ..Default::default() };
+    let mut moves = OffFaces::new(faces);
     for layer in layers {
         match layer {
             Layer::Text(t) => {
-                let placed = off_faces(t, faces);
-                if placed.bbox != t.bbox {
-                    report.moved_off_faces.push(t.id.clone().unwrap_or_else(|| "text".into()));
-                }
+                let placed = moves.place_noting(t, &mut report);
                 report.contrast.extend(text::draw(canvas, &placed, env, measure_all)?);
             }
             Layer::Image(l) => draw_image(canvas, l, env)?,
@@ -231,10 +244,11 @@ impl CoverPlate {
     /// As [`composite`].
     pub fn new(
         frame: &Image,
+        known_faces: Option<&[Rect]>,
         doc: &LayoutDoc,
         env: &Env,
     ) -> Result<(Image, CompositeReport, Self), CompositeError> {
-        let faces_in_frame = faces_in(frame, doc, env)?;
+        let faces_in_frame = faces_in(frame, known_faces, doc, env)?;
         let (mut canvas, faces) = background(frame, doc, &faces_in_frame)?;
         let report = draw_layers(&mut canvas, &doc.layers, &faces, env, false)?;
         let frozen = frozen_layers(doc, &faces, &report);
@@ -263,10 +277,11 @@ impl CoverPlate {
 fn frozen_layers(doc: &LayoutDoc, faces: &[Rect], report: &CompositeReport) -> LayoutDoc {
     let mut chosen = report.contrast.iter();
     let mut layers = Vec::with_capacity(doc.layers.len());
+    let mut moves = OffFaces::new(faces);
     for layer in &doc.layers {
         match layer {
             Layer::Text(t) => {
-                let mut t = off_faces(t, faces);
+                let mut t = moves.place(t);
                 if t.auto_color {
                     if let Some(c) = chosen.next() {
                         if c.scrim_alpha > 0.0 {
@@ -284,16 +299,51 @@ fn frozen_layers(doc: &LayoutDoc, faces: &[Rect], report: &CompositeReport) -> L
     LayoutDoc { faces: false, layers, ..doc.clone() }
 }
 
-/// The text layer at its first placement (its own, then its alternatives) clear of every face;
-/// unchanged when there are no faces or no placement is clear.
-fn off_faces(t: &TextLayer, faces: &[Rect]) -> TextLayer {
-    let clear = |b: &Rect| !faces.iter().any(|f| b.overlaps(f));
-    if faces.is_empty() || clear(&t.bbox) {
-        return t.clone();
+/// Places text layers, in drawing order, off the faces.
+struct OffFaces<'a> {
+    faces: &'a [Rect],
+    /// How far each moved layer (by id) went, for the layers that follow it.
+    moved: std::collections::HashMap<String, (i32, i32)>,
+}
+
+impl<'a> OffFaces<'a> {
+    fn new(faces: &'a [Rect]) -> Self {
+        OffFaces { faces, moved: Default::default() }
     }
-    match t.alternatives.iter().find(|b| clear(b)) {
-        Some(b) => TextLayer { bbox: *b, ..t.clone() },
-        None => t.clone(),
+
+    /// The text layer moved as far as the layer it follows moved, if that one did; else at
+    /// its first placement (its own, then its alternatives) clear of every face; when none is
+    /// clear (a close-up), the one covering the least face.
+    fn place(&mut self, t: &TextLayer) -> TextLayer {
+        let covered =
+            |b: &Rect| -> u64 { self.faces.iter().filter_map(|f| b.intersection(f)).map(|r| r.area()).sum() };
+        let led = t.follows.as_ref().and_then(|id| self.moved.get(id)).copied();
+        let bbox = match led {
+            Some((dx, dy)) => t.bbox.moved(dx, dy),
+            None if self.faces.is_empty() || covered(&t.bbox) == 0 => t.bbox,
+            // min_by_key keeps the first of equals: the layer's own placement, then its order.
+            None => {
+                std::iter::once(&t.bbox).chain(&t.alternatives).copied().min_by_key(covered).unwrap_or(t.bbox)
+            }
+        };
+        if bbox == t.bbox {
+            return t.clone();
+        }
+        if let Some(id) = &t.id {
+            self.moved.insert(id.clone(), (bbox.x - t.bbox.x, bbox.y - t.bbox.y));
+        }
+        TextLayer { bbox, ..t.clone() }
+    }
+
+    /// As [`OffFaces::place`], noting in `report` where the layer went and whether it moved.
+    fn place_noting(&mut self, t: &TextLayer, report: &mut CompositeReport) -> TextLayer {
+        let placed = self.place(t);
+        let id = t.id.clone().unwrap_or_else(|| "text".into());
+        if placed.bbox != t.bbox {
+            report.moved_off_faces.push(id.clone());
+        }
+        report.text_boxes.push((id, placed.bbox));
+        placed
     }
 }
 
@@ -320,15 +370,12 @@ fn fitting(frame_w: u32, frame_h: u32, doc: &LayoutDoc, faces: &[Rect]) -> Fitti
     let (fw, fh) = (frame_w as f64, frame_h as f64);
     match doc.fit {
         Fit::Cover => {
-            let (centred, scale) = Rect::cover_crop((frame_w, frame_h), (cw, ch));
-            let (crop_w, crop_h) = (centred.width, centred.height);
-            let x = keep_in_view(centred.x as u32, crop_w, frame_w, faces.iter().map(|f| (f.x, f.width)));
-            let y = keep_in_view(centred.y as u32, crop_h, frame_h, faces.iter().map(|f| (f.y, f.height)));
+            let (crop, scale) = cover_crop_keeping((frame_w, frame_h), (cw, ch), faces);
             Fitting {
-                crop: Rect::new(x as i32, y as i32, crop_w, crop_h),
+                crop,
                 dst: Rect::new(0, 0, cw, ch),
                 fill: None,
-                origin: (x as f64, y as f64),
+                origin: (crop.x as f64, crop.y as f64),
                 scale,
             }
         }
@@ -378,6 +425,15 @@ fn background(frame: &Image, doc: &LayoutDoc, faces: &[Rect]) -> Result<(Image, 
         }
     };
     Ok((canvas, fit.map_faces(faces)))
+}
+
+/// The part of a `frame`-sized picture a `fit: cover` canvas shows (and canvas pixels per frame
+/// pixel): centred, or moved just enough to keep the faces (frame pixels) in.
+pub(crate) fn cover_crop_keeping(frame: (u32, u32), canvas: (u32, u32), faces: &[Rect]) -> (Rect, f64) {
+    let (centred, scale) = Rect::cover_crop(frame, canvas);
+    let x = keep_in_view(centred.x as u32, centred.width, frame.0, faces.iter().map(|f| (f.x, f.width)));
+    let y = keep_in_view(centred.y as u32, centred.height, frame.1, faces.iter().map(|f| (f.y, f.height)));
+    (Rect::new(x as i32, y as i32, centred.width, centred.height), scale)
 }
 
 /// The start of a `len`-long window on a `total`-long axis: `centred` unless that leaves part of

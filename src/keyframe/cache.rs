@@ -17,7 +17,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Bumped whenever the entry format or what a frame means changes.
-const FORMAT: u32 = 2;
+const FORMAT: u32 = 3;
 const SUFFIX: &str = ".cfk";
 
 /// A bounded keyframe cache: in one folder (losslessly, across runs), in memory (for long runs
@@ -86,6 +86,7 @@ struct Header {
     score: Option<FrameScore>,
     info: MediaInfo,
     warnings: Vec<String>,
+    faces: Option<Vec<crate::model::Rect>>,
 }
 
 /// Identifies a video file without reading it: canonical path, size, modification time.
@@ -193,6 +194,7 @@ impl FrameCache {
                 },
                 score: header.score,
                 warnings: header.warnings,
+                faces: header.faces,
             })
         })();
         match parsed {
@@ -224,6 +226,7 @@ impl FrameCache {
             score: e.score,
             info: e.info.clone(),
             warnings: e.warnings.clone(),
+            faces: e.faces.clone(),
         };
         let Ok(mut head) = serde_json::to_vec(&header) else { return };
         head.push(b'\n');

@@ -128,8 +128,13 @@ impl TextRegions {
     /// How many faces in `image` the text boxes would cover (0 without a face model).
     fn faces_under_text(&self, image: &Image) -> Result<usize, PixelError> {
         let Some(model) = &self.face_model else { return Ok(0) };
-        let boxes = self.boxes_in_frame((image.width(), image.height()));
-        Ok(image.detect_faces(model)?.iter().filter(|f| boxes.iter().any(|b| b.overlaps(f))).count())
+        Ok(self.count_under_text(&image.detect_faces(model)?, (image.width(), image.height())))
+    }
+
+    /// How many of `faces` (in pixels of a frame of `frame_size`) the text boxes would cover.
+    fn count_under_text(&self, faces: &[Rect], frame_size: (u32, u32)) -> usize {
+        let boxes = self.boxes_in_frame(frame_size);
+        faces.iter().filter(|f| boxes.iter().any(|b| b.overlaps(f))).count()
     }
 
     /// A short stable description, for cache keys.
@@ -237,15 +242,26 @@ pub struct Extracted<P = Image> {
     pub score: Option<FrameScore>,
     /// Warnings (e.g. a time past the end was clamped).
     pub warnings: Vec<String>,
+    /// The faces in the frame (frame pixels, most confident first) when the layout keeps text
+    /// off faces: found once with the keyframe and cached with it, so the crop, the text's
+    /// placement and re-renders from the cache never detect again.
+    pub faces: Option<Vec<Rect>>,
 }
 
 impl From<Extracted<Image>> for Extracted<Pixels> {
     fn from(e: Extracted<Image>) -> Self {
-        Extracted { info: e.info, frame: e.frame.into(), score: e.score, warnings: e.warnings }
+        Extracted {
+            info: e.info,
+            frame: e.frame.into(),
+            score: e.score,
+            warnings: e.warnings,
+            faces: e.faces,
+        }
     }
 }
 
-/// Where the kept keyframe goes: a `fit: cover` canvas of this size, without face-aware crops.
+/// Where the kept keyframe goes: a `fit: cover` canvas of this size (the crop keeping faces in
+/// view when the layout wants them).
 /// The frame is then converted straight to the part the canvas shows, at the canvas size, in
 /// the one colour conversion (no full-size colour frame, no second resize); the compositor
 /// finds it already fitted. Scoring (`frame: auto`) still sees the whole frame.
@@ -258,10 +274,10 @@ pub struct FitTo {
 }
 
 impl FitTo {
-    /// For a resolved layout: `Some` for `fit: cover` without `faces: true` (where the crop
-    /// follows the faces, which are found on the whole frame).
+    /// For a resolved layout: `Some` for `fit: cover` (with `faces: true` the crop follows the
+    /// faces, found first on a small copy of the whole frame).
     pub fn of_layout(doc: &crate::layout::doc::LayoutDoc) -> Option<Self> {
-        (doc.fit == crate::layout::doc::Fit::Cover && !doc.faces)
+        (doc.fit == crate::layout::doc::Fit::Cover)
             .then_some(FitTo { width: doc.canvas.width, height: doc.canvas.height })
     }
 }
@@ -305,18 +321,25 @@ pub fn extract_fitted(
     let mut source = Source::open(path, limits, false, accel)?;
     let info = source.info().clone();
     let mut warnings = Vec::new();
-    let (frame, score) = match spec {
+    let (kept, mut score) = match spec {
         FrameSpec::Auto | FrameSpec::Best => {
-            let (raw, score) = best_keyframe(&mut source, &info, regions, spec == FrameSpec::Best)?;
-            (finish_frame(&mut source, raw, fit)?, Some(score))
+            let (kept, score) = best_keyframe(&mut source, &info, regions, spec == FrameSpec::Best)?;
+            (kept, Some(score))
         }
         FrameSpec::Seconds(_) | FrameSpec::Percent(_) => {
             let raw = source.raw_keyframe_at(fixed_time(spec, &info, &mut warnings))?;
-            (finish_frame(&mut source, Candidate::Raw(raw), fit)?, None)
+            (Candidate::Raw(raw), None)
         }
     };
+    // Faces are looked for once, on the kept frame (the layout's regions carry the model).
+    let face_model = regions.and_then(|r| r.face_model.as_deref());
+    let (frame, faces) = finish_frame(&mut source, kept, fit, face_model)?;
+    if let (Some(score), Some(faces), Some(regions)) = (&mut score, &faces, regions) {
+        score.faces_under_text =
+            regions.count_under_text(faces, (frame.pixels.width(), frame.pixels.height()));
+    }
     // Decoding may have refined the pixel aspect ratio (and so the display size).
-    Ok(Extracted { info: source.info().clone(), frame, score, warnings })
+    Ok(Extracted { info: source.info().clone(), frame, score, warnings, faces })
 }
 
 /// The time a fixed frame spec asks for, clamped to the video (with a warning when past its end).
@@ -359,7 +382,7 @@ pub(crate) fn extract_kept(
     let mut warnings = Vec::new();
     let time = fixed_time(spec, &source.info().clone(), &mut warnings);
     let frame = source.keyframe_kept_at(time)?;
-    Ok(Extracted { info: source.info().clone(), frame, score: None, warnings })
+    Ok(Extracted { info: source.info().clone(), frame, score: None, warnings, faces: None })
 }
 
 fn best_keyframe(
@@ -383,7 +406,10 @@ fn best_keyframe(
     candidates.sort_by(|a, b| a.0.total_cmp(&b.0));
 
     let convert_err = |e: PixelError| DecodeError::Convert { path: info.path.clone(), reason: e.to_string() };
-    let wants_faces = regions.is_some_and(|r| r.face_model.is_some());
+    // Candidates are scored without faces: the detector runs once, on the kept frame (see
+    // `faces_of`), and text with alternatives moves off what it finds.
+    let without_faces = regions.map(|r| TextRegions { face_model: None, ..r.clone() });
+    let regions = without_faces.as_ref();
     let mut best: Option<(Candidate, FrameScore)> = None;
     let mut last_err = None;
     for (time, _) in candidates {
@@ -395,8 +421,8 @@ fn best_keyframe(
             }
         };
         // Scored on the decoder's luma plane where it can be (no colour conversion for frames
-        // that lose); faces need colour, and turned or stretched frames their display geometry.
-        let luma = if wants_faces { None } else { raw.luma() };
+        // that lose); turned or stretched frames need their display geometry.
+        let luma = raw.luma();
         let (candidate, score) = match luma {
             Some(luma) => {
                 let score = match regions {
@@ -436,17 +462,47 @@ fn best_keyframe(
 }
 
 /// The kept keyframe as the caller wants it: fitted to the canvas where asked (and possible),
-/// otherwise whole.
-fn finish_frame(source: &mut Source, kept: Candidate, fit: Option<FitTo>) -> Result<Frame, DecodeError> {
-    match (kept, fit) {
-        (Candidate::Converted(frame), _) => Ok(frame),
-        (Candidate::Raw(raw), None) => source.convert(raw),
-        (Candidate::Raw(raw), Some(fit)) => {
+/// otherwise whole; with a face model, also the faces in it (in the returned frame's pixels).
+///
+/// Faces are found before the colour conversion where the frame can be fitted: on a small copy
+/// made straight from the decoder's planes, so the crop can keep them and the frame is still
+/// converted only where the canvas shows it, at the canvas size.
+fn finish_frame(
+    source: &mut Source,
+    kept: Candidate,
+    fit: Option<FitTo>,
+    face_model: Option<&Path>,
+) -> Result<(Frame, Option<Vec<Rect>>), DecodeError> {
+    let faces_on = |source: &Source, frame: &Frame| -> Result<Option<Vec<Rect>>, DecodeError> {
+        face_model.map(|m| frame.pixels.detect_faces(m).map_err(|e| source.convert_error(e))).transpose()
+    };
+    let raw = match (kept, fit) {
+        (Candidate::Raw(raw), Some(fit)) if raw.fits_directly() => {
             let (w, h) = raw.size();
-            let (crop, _) = Rect::cover_crop((w, h), (fit.width, fit.height));
-            source.convert_fitted(raw, crop, (fit.width, fit.height))
+            let faces = face_model.map(|m| source.faces_in_raw(&raw, m)).transpose()?;
+            let canvas = (fit.width, fit.height);
+            let (crop, scale) =
+                crate::composite::cover_crop_keeping((w, h), canvas, faces.as_deref().unwrap_or(&[]));
+            let frame = source.convert_fitted(raw, crop, canvas)?;
+            let faces = faces.map(|faces| {
+                let at = |v: i32, from: i32| ((v - from) as f64 * scale).round() as i32;
+                let size = |v: u32| (v as f64 * scale).round() as u32;
+                faces
+                    .iter()
+                    .map(|f| Rect::new(at(f.x, crop.x), at(f.y, crop.y), size(f.width), size(f.height)))
+                    .collect()
+            });
+            return Ok((frame, faces));
         }
-    }
+        (Candidate::Converted(frame), _) => {
+            let faces = faces_on(source, &frame)?;
+            return Ok((frame, faces));
+        }
+        (Candidate::Raw(raw), _) => raw,
+    };
+    let frame = source.convert(raw)?;
+    let faces = faces_on(source, &frame)?;
+    Ok((frame, faces))
 }
 
 /// A scored candidate: still in the decoder's format (converted only if it is kept), or

@@ -264,6 +264,10 @@ pub struct TextLayer {
     /// Boxes the text may move to (in order) when a face is under `bbox`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub alternatives: Vec<Rect>,
+    /// The layer this one is placed against (`relative_to`): when that text moves off a face,
+    /// this one moves with it (a subtitle stays under its title).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub follows: Option<String>,
     /// Alignment.
     pub align: Align,
     /// Optional drop shadow.

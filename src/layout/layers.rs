@@ -271,6 +271,7 @@ impl Resolver<'_> {
                 used.into_iter().filter(|&i| i > 0).map(|i| chain[i].name.clone()).collect()
             },
             alternatives,
+            follows: l.relative_to.clone().filter(|r| r != "canvas"),
             align,
             shadow,
             truncated: wrapped.truncated,
