@@ -298,9 +298,9 @@ impl Image {
     /// The detector sees a copy whose long side is about [`FACE_DETECTION_SIDE`] px, each side
     /// rounded to a multiple of 32 (YuNet's coarsest stride: other sizes shift its anchors and
     /// it starts finding faces in gravel). Rounding stretches the picture a little instead of
-    /// padding it, which would cost detector time on black. YuNet finds faces from about 10 px
-    /// of that copy, so faces from about 1/16 of the frame's long side (120 px of a 1080p
-    /// frame), at about 3.5 ms a frame on one core (docs/benchmarks.md).
+    /// padding it, which would cost detector time on black. YuNet needs about 12 px of that
+    /// copy, so faces from about 1/12 of the frame's long side (160 px of a 1080p frame), at
+    /// about 4 ms a frame on one core (docs/benchmarks.md).
     ///
     /// # Errors
     /// When the model cannot be loaded or OpenCV fails.
@@ -663,6 +663,52 @@ pub fn resize_plane(
     // The destination is a view of the right size and type, so OpenCV writes into it.
     imgproc::resize(&from, &mut to, Size::new(width as i32, height as i32), 0.0, 0.0, interpolation)
         .map_err(cv_err("resize"))
+}
+
+/// A `width` x `height` BGR picture point-sampled from the three planes (data, stride) of an
+/// 8-bit 4:2:0 frame of `frame_w` x `frame_h`: a rough small copy for the face detector, made
+/// without a scaler (setting one up cost more than the sampling) and without converting the
+/// frame. `width` and `height` must be even.
+///
+/// # Errors
+/// When a plane is shorter than the frame says, or OpenCV fails.
+pub fn bgr_sampled_from_i420(
+    planes: [(&[u8], usize); 3],
+    (frame_w, frame_h): (u32, u32),
+    (width, height): (u32, u32),
+) -> Result<Image, PixelError> {
+    let bad = |message: String| PixelError { op: "sample planes", message };
+    if width % 2 == 1 || height % 2 == 1 || width == 0 || height == 0 {
+        return Err(bad(format!("{width}x{height} is not even")));
+    }
+    let (w, h) = (width as usize, height as usize);
+    let mut i420 = vec![0u8; w * h * 3 / 2];
+    let (luma, chroma) = i420.split_at_mut(w * h);
+    let (u, v) = chroma.split_at_mut(w * h / 4);
+    let targets: [(&mut [u8], usize, usize, u32, u32); 3] = [
+        (luma, w, h, frame_w, frame_h),
+        (u, w / 2, h / 2, frame_w.div_ceil(2), frame_h.div_ceil(2)),
+        (v, w / 2, h / 2, frame_w.div_ceil(2), frame_h.div_ceil(2)),
+    ];
+    for ((dst, dw, dh, sw, sh), (src, stride)) in targets.into_iter().zip(planes) {
+        // The centre of each output pixel's footprint.
+        let xs: Vec<usize> = (0..dw).map(|x| ((2 * x + 1) * sw as usize) / (2 * dw)).collect();
+        for y in 0..dh {
+            let sy = ((2 * y + 1) * sh as usize) / (2 * dh);
+            let row = src
+                .get(sy * stride..sy * stride + sw as usize)
+                .ok_or_else(|| bad(format!("a plane ends before row {sy}")))?;
+            for (out, &sx) in dst[y * dw..(y + 1) * dw].iter_mut().zip(&xs) {
+                *out = row[sx];
+            }
+        }
+    }
+    let yuv = Mat::new_rows_cols_with_bytes::<u8>(height as i32 * 3 / 2, width as i32, &i420)
+        .map_err(cv_err("borrow planes"))?;
+    let mut out = Image::filled(width, height, Rgba::BLACK);
+    imgproc::cvt_color(&yuv, &mut out.mat_mut()?, imgproc::COLOR_YUV2BGR_I420, 0)
+        .map_err(cv_err("cvtColor"))?;
+    Ok(out)
 }
 
 /// Blends one colour with one alpha over a row of BGR pixels (scrims, rectangles).

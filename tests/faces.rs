@@ -202,3 +202,49 @@ fn tiny_and_thin_frames_are_searched_without_error() {
         assert!(frame.detect_faces(&model()).unwrap().is_empty(), "{w}x{h}");
     }
 }
+
+/// End to end, through the decoder: a 1280x720 clip with a face right of centre, the shipped
+/// portrait template. Faces are found on the decoder's planes before the colour conversion;
+/// the 9:16 crop moves to keep the face (a centred one would cut it), the report gives it in
+/// cover pixels, and a second run from the keyframe cache gives the same faces and cover.
+#[test]
+fn the_pipeline_keeps_the_face_in_the_crop_and_caches_it_with_the_frame() {
+    let dir = tempdir();
+    let d = dir.path();
+    std::fs::create_dir(d.join("in")).unwrap();
+    let made = std::process::Command::new("ffmpeg")
+        .args(["-nostdin", "-loglevel", "error", "-loop", "1", "-i"])
+        .arg(repo("tests/faces/recall/astronaut-720-in-1280.jpg"))
+        .args(["-t", "1", "-r", "25", "-pix_fmt", "yuv420p", "-c:v", "libx264", "-g", "25"])
+        .arg(d.join("in/clip.mp4"))
+        .status()
+        .unwrap();
+    assert!(made.success());
+    std::fs::write(d.join("in/clip.yaml"), "template: douyin-9x16\ntitle: 宇航员的封面\n").unwrap();
+    let mut reports = Vec::new();
+    for (run, extra) in [("first", None), ("cached", Some("--force"))] {
+        let mut args = vec!["batch", "in", "-o", "out", "-q", "--cache-dir", "cache", "--report"];
+        let report = format!("{run}.jsonl");
+        args.push(&report);
+        args.extend(extra);
+        let r = run_in(d, &args);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let text = std::fs::read_to_string(d.join(&report)).unwrap();
+        let job: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+        let cover = std::fs::read(d.join("out/clip.jpg")).unwrap();
+        reports.push((job, cover));
+    }
+    let (first, cached) = (&reports[0], &reports[1]);
+    assert_eq!(cached.0["frame_source"], "cache", "{}", cached.0);
+    assert_eq!(first.0["faces"], cached.0["faces"]);
+    assert_eq!(first.1, cached.1, "the cover from the cache is the same");
+    let faces: Vec<Rect> =
+        serde_json::from_value(first.0["faces"].clone()).unwrap_or_else(|e| panic!("{e}: {}", first.0));
+    assert_eq!(faces.len(), 1, "{}", first.0);
+    let f = faces[0];
+    assert!(f.x >= 0 && f.x + f.width as i32 <= 1080 && f.y >= 0, "the face is inside the cover: {f:?}");
+    // A face detector run on the cover itself finds it where the report says.
+    let cover = Image::load(&d.join("out/clip.jpg")).unwrap();
+    let seen = cover.detect_faces(&model()).unwrap();
+    assert!(seen.iter().any(|s| s.overlaps(&f)), "{seen:?} vs {f:?}");
+}

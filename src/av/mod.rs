@@ -677,27 +677,28 @@ impl Source {
     }
 
     /// The faces in a keyframe that [`RawKeyframe::fits_directly`], in its pixels, found on a
-    /// small BGR copy made straight from its planes (point-sampled by swscale to twice the
-    /// detector's size, then averaged 2x2): no full-size colour frame is made for detection.
+    /// small BGR copy made straight from its planes (point-sampled to twice the detector's
+    /// size, then averaged 2x2): no full-size colour frame is made for detection.
     pub(crate) fn faces_in_raw(
         &mut self,
         raw: &RawKeyframe,
         model: &std::path::Path,
     ) -> Result<Vec<Rect>, error::DecodeError> {
+        use ff::format::Pixel as P;
         let (w, h) = raw.size();
         let (dw, dh) = crate::pixels::face_detection_size(w, h);
-        let sampled = if dw * 2 <= w && dh * 2 <= h {
-            let mut slot = self.detection_scaler.take();
-            let sampled = self.scale_with(&mut slot, &raw.frame, (dw * 2, dh * 2), scaling::Flags::POINT, h);
-            self.detection_scaler = slot;
-            sampled?
+        let sample = if dw * 2 <= w && dh * 2 <= h { (dw * 2, dh * 2) } else { (dw, dh) };
+        let sampled = if matches!(raw.frame.format(), P::YUV420P | P::YUVJ420P) {
+            let f = &raw.frame;
+            let planes = [(f.data(0), f.stride(0)), (f.data(1), f.stride(1)), (f.data(2), f.stride(2))];
+            crate::pixels::bgr_sampled_from_i420(planes, (w, h), sample).map_err(|e| self.convert_error(e))?
         } else {
             let mut slot = self.detection_scaler.take();
-            let sampled = self.scale_with(&mut slot, &raw.frame, (dw, dh), scaling::Flags::BILINEAR, h);
+            let sampled = self.scale_with(&mut slot, &raw.frame, sample, scaling::Flags::POINT, h);
             self.detection_scaler = slot;
             sampled?
         };
-        let small = if (sampled.width(), sampled.height()) == (dw, dh) {
+        let small = if sample == (dw, dh) {
             sampled
         } else {
             sampled.crop_resized(sampled.bounds(), dw, dh).map_err(|e| self.convert_error(e))?

@@ -128,6 +128,12 @@ pub struct JobReport {
     /// Where the cover was composited (`cpu`, `cuda`), when it was.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub compositor: Option<String>,
+    /// Faces found in the frame (templates that keep faces clear), in cover pixels.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub faces: Vec<crate::model::Rect>,
+    /// Text layers moved to an alternative placement to keep off a face.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub moved_off_faces: Vec<String>,
     /// Why not on the GPU when `--compositor auto` wanted it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub compositor_fallback: Option<String>,
@@ -446,6 +452,8 @@ fn run_job(job: &BatchJob, ctx: &JobContext<'_>) -> JobReport {
         decoder_fallback: None,
         compositor: None,
         compositor_fallback: None,
+        faces: Vec::new(),
+        moved_off_faces: Vec::new(),
         clip: None,
         ms: StageTimes::default(),
         total_ms: 0.0,
@@ -589,6 +597,8 @@ fn render_job(job: &BatchJob, ctx: &JobContext<'_>, report: &mut JobReport) -> R
     report.compositor_fallback = result.compositor_fallback;
     report.warnings = result.warnings;
     report.contrast = result.contrast;
+    report.faces = result.faces;
+    report.moved_off_faces = result.moved_off_faces;
     report.clip = result.clip;
     report.output_bytes = Some(result.output_bytes);
     report.ms = StageTimes { layout_ms: result.times.layout_ms + hashing_ms, ..result.times };
