@@ -3,7 +3,8 @@
 # (git-ignored; name it in the device tool's `carry`). The GPU machine runs Ubuntu 24.04 with
 # a newer glibc and libstdc++, and no FFmpeg or OpenCV:
 #   - FFmpeg is linked statically (gpu/build-ffmpeg.sh: Debian's 5.1 source, NVDEC/NVENC in);
-#   - OpenCV's four modules we use and the few libraries they really use are carried;
+#   - OpenCV's modules we use (dnn runs the YuNet face detector) and the few libraries they
+#     really use are carried;
 #   - the rest of OpenCV's dependency tree (GDAL, OpenEXR, LAPACK, X11 ... ~200 MB) is replaced
 #     by stand-ins that abort if called (gpu/stubs.py), which nothing on our paths does.
 # Also makes the benchmark corpus (gpu/corpus.sh) and a reference cover. Run there with
@@ -17,7 +18,7 @@ OUT=gpu/carry
 rm -rf "$OUT/lib" "$OUT/coverforge" && mkdir -p "$OUT/lib"
 strip -o "$OUT/coverforge" target/gpu/release/coverforge
 # Libraries carried as they are; the host's glibc/libstdc++ are newer and serve.
-keep='libopencv_(core|imgproc|imgcodecs|objdetect)\.so|libjpeg\.so\.62|libturbojpeg\.so|libpng16|libwebp|libsharpyuv|libtbb\.so|libx264|libz\.so'
+keep='libopencv_(core|imgproc|imgcodecs|objdetect|dnn)\.so|libprotobuf\.so|libjpeg\.so\.62|libturbojpeg\.so|libpng16|libwebp|libsharpyuv|libtbb\.so|libx264|libz\.so'
 host='lib(c|m|dl|pthread|rt|gcc_s|stdc\+\+)\.so|ld-linux'
 carried=("$OUT/coverforge")
 dropped=()
@@ -28,6 +29,11 @@ done < <(ldd target/gpu/release/coverforge | awk '$3 ~ /^\// {print $1, $3}')
 python3 gpu/stubs.py "$OUT/lib" "${dropped[@]}" -- "${carried[@]}" | tail -3
 echo "${#dropped[@]} libraries replaced by stand-ins"
 gpu/corpus.sh
+# A clip with a face for gpu/faces-there.sh (the astronaut right of centre in 1280x720).
+mkdir -p "$OUT/faces"
+ffmpeg -nostdin -loglevel error -y -loop 1 -i tests/faces/recall/astronaut-720-in-1280.jpg -t 1 -r 25 \
+  -pix_fmt yuv420p -c:v libx264 -g 25 "$OUT/faces/clip.mp4"
+printf 'template: douyin-9x16\ntitle: 宇航员的封面很长很长的标题\nsubtitle: 副标题也在这里\n' > "$OUT/faces/clip.yaml"
 # The reference the GPU machine's software render must match byte for byte.
 gpu/run-there.sh --hwaccel none render gpu/carry/clips/clip0001.mp4 --meta gpu/carry/clips/clip0001.yaml \
   -o gpu/carry/ref-clip0001.jpg
