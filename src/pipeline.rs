@@ -577,7 +577,10 @@ fn still_on_gpu(
         None => {
             let regions = keyframe::TextRegions::of_layout(doc, &env.face_model());
             let spec = prepared.meta.frame;
-            let keep_on_device = !doc.faces;
+            // Faces are found with the keyframe (on a small copy of the surface) when the
+            // layout has text regions to carry the face model; otherwise the compositor would
+            // have to find them, which it does only in system memory.
+            let keep_on_device = !doc.faces || regions.is_some();
             let e = keyframe::extract_kept(
                 &job.video,
                 spec,

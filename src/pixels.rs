@@ -47,6 +47,44 @@ pub fn face_detection_size(width: u32, height: u32) -> (u32, u32) {
     (to_stride(width), to_stride(height))
 }
 
+/// The size a point-sampled copy of a `width` x `height` frame is made at for the face
+/// detector: twice [`face_detection_size`] (averaged 2x2 after, so each pixel the detector sees
+/// stands for four samples), or that size itself for small frames.
+pub fn face_sample_size(width: u32, height: u32) -> (u32, u32) {
+    let (dw, dh) = face_detection_size(width, height);
+    if dw * 2 <= width && dh * 2 <= height {
+        (dw * 2, dh * 2)
+    } else {
+        (dw, dh)
+    }
+}
+
+/// The faces, in pixels of a `frame` of that size, found on `sampled`, a copy of it made at
+/// [`face_sample_size`] (from the decoder's planes or a GPU surface).
+///
+/// # Errors
+/// When the model cannot be loaded or OpenCV fails.
+pub fn faces_in_sample(sampled: Image, (w, h): (u32, u32), model: &Path) -> Result<Vec<Rect>, PixelError> {
+    let (dw, dh) = face_detection_size(w, h);
+    let small = if (sampled.width, sampled.height) == (dw, dh) {
+        sampled
+    } else {
+        sampled.crop_resized(sampled.bounds(), dw, dh)?
+    };
+    let (sx, sy) = (w as f64 / dw as f64, h as f64 / dh as f64);
+    Ok(small
+        .detect_faces(model)?
+        .into_iter()
+        .map(|f| {
+            let x0 = (f.x as f64 * sx).round() as i32;
+            let y0 = (f.y as f64 * sy).round() as i32;
+            let x1 = ((f.x as f64 + f.width as f64) * sx).round() as i32;
+            let y1 = ((f.y as f64 + f.height as f64) * sy).round() as i32;
+            Rect::new(x0, y0, (x1 - x0).max(1) as u32, (y1 - y0).max(1) as u32)
+        })
+        .collect())
+}
+
 /// YuNet's confidence below which a detection is not a face. Set on tests/faces/recall: small
 /// true faces there score 0.86-0.92 at this input size, the one false face (a dark wall in a
 /// film frame) 0.82; OpenCV's example uses 0.9.
@@ -703,12 +741,72 @@ pub fn bgr_sampled_from_i420(
             }
         }
     }
-    let yuv = Mat::new_rows_cols_with_bytes::<u8>(height as i32 * 3 / 2, width as i32, &i420)
+    bgr_from_420(&i420, (width, height), imgproc::COLOR_YUV2BGR_I420)
+}
+
+/// BGR from a packed 4:2:0 picture (`code`: OpenCV's I420 or NV12 conversion; BT.601 levels,
+/// close enough for the face detector).
+fn bgr_from_420(yuv: &[u8], (width, height): (u32, u32), code: i32) -> Result<Image, PixelError> {
+    let yuv = Mat::new_rows_cols_with_bytes::<u8>(height as i32 * 3 / 2, width as i32, yuv)
         .map_err(cv_err("borrow planes"))?;
     let mut out = Image::filled(width, height, Rgba::BLACK);
-    imgproc::cvt_color(&yuv, &mut out.mat_mut()?, imgproc::COLOR_YUV2BGR_I420, 0)
-        .map_err(cv_err("cvtColor"))?;
+    imgproc::cvt_color(&yuv, &mut out.mat_mut()?, code, 0).map_err(cv_err("cvtColor"))?;
     Ok(out)
+}
+
+/// Which rows of a plane of `plane_rows` a sampled copy `wanted` rows high reads: every
+/// `step`-th row from `start`, `count` of them, spread over the whole plane (the step is whole,
+/// so usually a few more rows than wanted are read). Returns (start, step, count).
+pub fn sampled_rows(plane_rows: usize, wanted: usize) -> (usize, usize, usize) {
+    let step = (plane_rows / wanted.max(1)).max(1);
+    let start = step / 2;
+    let count = if plane_rows > start { (plane_rows - 1 - start) / step + 1 } else { 1 };
+    (start.min(plane_rows.saturating_sub(1)), step, count)
+}
+
+/// A `width` x `height` BGR picture point-sampled from rows of an NV12 frame already picked
+/// (evenly spaced): `luma` holds `rows` packed rows of the luma plane, `chroma` those of the
+/// interleaved chroma plane. The face detector's copy of a frame on the GPU. `width` and
+/// `height` must be even.
+///
+/// # Errors
+/// When the sizes do not match the buffers, or OpenCV fails.
+pub fn bgr_sampled_from_nv12(
+    (luma, luma_bytes, luma_rows): (&[u8], usize, usize),
+    (chroma, chroma_bytes, chroma_rows): (&[u8], usize, usize),
+    (width, height): (u32, u32),
+) -> Result<Image, PixelError> {
+    let bad = |message: String| PixelError { op: "sample planes", message };
+    if width % 2 == 1 || height % 2 == 1 || width == 0 || height == 0 {
+        return Err(bad(format!("{width}x{height} is not even")));
+    }
+    if luma.len() < luma_bytes * luma_rows
+        || chroma.len() < chroma_bytes * chroma_rows
+        || luma_rows == 0
+        || chroma_rows == 0
+    {
+        return Err(bad("plane rows missing".into()));
+    }
+    let (w, h) = (width as usize, height as usize);
+    let mut nv12 = vec![0u8; w * h * 3 / 2];
+    let (y_out, uv_out) = nv12.split_at_mut(w * h);
+    let pick = |i: usize, out: usize, of: usize| ((2 * i + 1) * of) / (2 * out);
+    let luma_xs: Vec<usize> = (0..w).map(|x| pick(x, w, luma_bytes)).collect();
+    for (y, out) in y_out.chunks_exact_mut(w).enumerate() {
+        let row = &luma[pick(y, h, luma_rows) * luma_bytes..][..luma_bytes];
+        for (o, &x) in out.iter_mut().zip(&luma_xs) {
+            *o = row[x];
+        }
+    }
+    let pairs = chroma_bytes / 2;
+    let chroma_xs: Vec<usize> = (0..w / 2).map(|x| pick(x, w / 2, pairs) * 2).collect();
+    for (y, out) in uv_out.chunks_exact_mut(w).enumerate() {
+        let row = &chroma[pick(y, h / 2, chroma_rows) * chroma_bytes..][..chroma_bytes];
+        for (o, &x) in out.chunks_exact_mut(2).zip(&chroma_xs) {
+            o.copy_from_slice(&row[x..x + 2]);
+        }
+    }
+    bgr_from_420(&nv12, (width, height), imgproc::COLOR_YUV2BGR_NV12)
 }
 
 /// Blends one colour with one alpha over a row of BGR pixels (scrims, rectangles).
@@ -1412,6 +1510,59 @@ pub fn declared_size(b: &[u8]) -> Option<(&'static str, u32, u32)> {
 
 #[cfg(test)]
 mod tests {
+    /// A 4:2:0 frame whose left half is red and right half blue (BT.601 video levels), as
+    /// (luma, chroma U, chroma V) planes of `w` x `h` with no padding.
+    /// Red in the top-left and bottom-right quarters, blue in the others.
+    fn red_blue_planes(w: usize, h: usize) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+        let (red, blue) = ([81u8, 90, 240], [41u8, 240, 110]);
+        let at = |x: usize, y: usize, pw: usize, ph: usize, k: usize| {
+            if (x < pw / 2) == (y < ph / 2) {
+                red[k]
+            } else {
+                blue[k]
+            }
+        };
+        let luma = (0..h).flat_map(|y| (0..w).map(move |x| at(x, y, w, h, 0))).collect();
+        let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+        let half = |k: usize| -> Vec<u8> {
+            (0..ch).flat_map(|y| (0..cw).map(move |x| at(x, y, cw, ch, k))).collect()
+        };
+        (luma, half(1), half(2))
+    }
+
+    #[test]
+    fn face_copies_sampled_from_planes_keep_the_picture() {
+        let (w, h) = (1920usize, 1080usize);
+        let (y, u, v) = red_blue_planes(w, h);
+        let size = face_sample_size(w as u32, h as u32);
+        let from_i420 =
+            bgr_sampled_from_i420([(&y, w), (&u, w / 2), (&v, w / 2)], (w as u32, h as u32), size).unwrap();
+        // The same frame as NV12 rows (chroma interleaved), the rows the GPU copy takes.
+        let uv: Vec<u8> = u.iter().zip(&v).flat_map(|(&a, &b)| [a, b]).collect();
+        let pick = |plane: &[u8], plane_rows: usize, wanted: usize| {
+            let (start, step, n) = sampled_rows(plane_rows, wanted);
+            assert!(start + (n - 1) * step < plane_rows);
+            ((0..n).flat_map(|r| plane[(start + r * step) * w..][..w].to_vec()).collect::<Vec<u8>>(), n)
+        };
+        let (luma_rows, n) = pick(&y, h, size.1 as usize);
+        let (chroma_rows, cn) = pick(&uv, h / 2, size.1 as usize / 2);
+        let from_nv12 = bgr_sampled_from_nv12((&luma_rows, w, n), (&chroma_rows, w, cn), size).unwrap();
+        let red = |c: Rgba| c.r > 200 && c.b < 60;
+        let blue = |c: Rgba| c.b > 200 && c.r < 60;
+        for img in [&from_i420, &from_nv12] {
+            assert_eq!((img.width(), img.height()), size);
+            let (sw, sh) = (size.0 as f64, size.1 as f64);
+            let at = |fx: f64, fy: f64| img.pixel((sw * fx) as u32, (sh * fy) as u32);
+            // Just either side of the middle: a copy stretched or shifted by a few % fails.
+            for (fx, fy, want_red) in
+                [(0.25, 0.45, true), (0.75, 0.45, false), (0.25, 0.56, false), (0.75, 0.56, true)]
+            {
+                let c = at(fx, fy);
+                assert!(if want_red { red(c) } else { blue(c) }, "at ({fx}, {fy}): {c:?}");
+            }
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -686,8 +686,7 @@ impl Source {
     ) -> Result<Vec<Rect>, error::DecodeError> {
         use ff::format::Pixel as P;
         let (w, h) = raw.size();
-        let (dw, dh) = crate::pixels::face_detection_size(w, h);
-        let sample = if dw * 2 <= w && dh * 2 <= h { (dw * 2, dh * 2) } else { (dw, dh) };
+        let sample = crate::pixels::face_sample_size(w, h);
         let sampled = if matches!(raw.frame.format(), P::YUV420P | P::YUVJ420P) {
             let f = &raw.frame;
             let planes = [(f.data(0), f.stride(0)), (f.data(1), f.stride(1)), (f.data(2), f.stride(2))];
@@ -698,23 +697,7 @@ impl Source {
             self.detection_scaler = slot;
             sampled?
         };
-        let small = if sample == (dw, dh) {
-            sampled
-        } else {
-            sampled.crop_resized(sampled.bounds(), dw, dh).map_err(|e| self.convert_error(e))?
-        };
-        let (sx, sy) = (w as f64 / dw as f64, h as f64 / dh as f64);
-        let faces = small.detect_faces(model).map_err(|e| self.convert_error(e))?;
-        Ok(faces
-            .into_iter()
-            .map(|f| {
-                let x0 = (f.x as f64 * sx).round() as i32;
-                let y0 = (f.y as f64 * sy).round() as i32;
-                let x1 = ((f.x as f64 + f.width as f64) * sx).round() as i32;
-                let y1 = ((f.y as f64 + f.height as f64) * sy).round() as i32;
-                Rect::new(x0, y0, (x1 - x0).max(1) as u32, (y1 - y0).max(1) as u32)
-            })
-            .collect())
+        crate::pixels::faces_in_sample(sampled, (w, h), model).map_err(|e| self.convert_error(e))
     }
 
     /// A pixel operation's failure on this video's frame, as a decode error naming the file.

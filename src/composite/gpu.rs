@@ -95,17 +95,21 @@ pub(crate) fn composite_on_gpu<'f>(
         Pixels::Host(image) => {
             (image.width(), image.height(), super::faces_in(image, known_faces, doc, env)?)
         }
-        Pixels::Device(f) if doc.faces => {
-            return Err(CompositeError::Gpu(
-                format!(
-                    "face detection needs the frame in system memory ({}x{} frame is on the GPU)",
-                    f.width(),
-                    f.height()
-                )
-                .into(),
-            ))
-        }
-        Pixels::Device(f) => (f.width(), f.height(), Vec::new()),
+        Pixels::Device(f) if !doc.faces => (f.width(), f.height(), Vec::new()),
+        // Faces on a surface are found with the keyframe (`extract_kept`), never here.
+        Pixels::Device(f) => match known_faces {
+            Some(faces) => (f.width(), f.height(), faces.to_vec()),
+            None => {
+                return Err(CompositeError::Gpu(
+                    format!(
+                        "the faces of the {}x{} frame on the GPU were not found with it",
+                        f.width(),
+                        f.height()
+                    )
+                    .into(),
+                ))
+            }
+        },
     };
     let fit = fitting(fw, fh, doc, &faces_in_frame);
     let mut canvas =

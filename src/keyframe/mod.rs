@@ -382,7 +382,24 @@ pub(crate) fn extract_kept(
     let mut warnings = Vec::new();
     let time = fixed_time(spec, &source.info().clone(), &mut warnings);
     let frame = source.keyframe_kept_at(time)?;
-    Ok(Extracted { info: source.info().clone(), frame, score: None, warnings, faces: None })
+    // Faces, when wanted, are found on a small copy of the frame wherever it is.
+    let faces = match (regions.and_then(|r| r.face_model.as_deref()), &frame.pixels) {
+        (None, _) => None,
+        (Some(model), Pixels::Host(image)) => {
+            Some(image.detect_faces(model).map_err(|e| source.convert_error(e))?)
+        }
+        (Some(model), Pixels::Device(surface)) => {
+            let (w, h) = (surface.width(), surface.height());
+            let sampled = surface
+                .sampled_bgr(crate::pixels::face_sample_size(w, h))
+                .map_err(|e| DecodeError::Convert { path: path.to_owned(), reason: e.0 })?;
+            Some(
+                crate::pixels::faces_in_sample(sampled, (w, h), model)
+                    .map_err(|e| source.convert_error(e))?,
+            )
+        }
+    };
+    Ok(Extracted { info: source.info().clone(), frame, score: None, warnings, faces })
 }
 
 fn best_keyframe(
