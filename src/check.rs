@@ -224,6 +224,22 @@ fn check_one(
                     ),
                 });
             }
+            for (id, placed) in &measured.text_boxes {
+                let label = text_layer_label(&doc.layers, Some(id.as_str()));
+                if measured.faces.iter().any(|f| f.overlaps(placed)) {
+                    report.findings.push(CheckFinding {
+                        file: prepared.template_path.clone(),
+                        line: None,
+                        kind: FindingKind::Face,
+                        layer: label,
+                        message: "text covers a face in this frame and no placement of it is clear; add `alternatives:` elsewhere or pick another frame".into(),
+                    });
+                } else if measured.moved_off_faces.contains(id) {
+                    report.advice.push(format!(
+                        "{label} moved to an alternative placement: a face is where it goes in this frame"
+                    ));
+                }
+            }
             let qr = doc.layers.iter().filter(|l| matches!(l, Layer::Qr(_))).map(Layer::bbox).collect();
             (report, Some((cover, qr)))
         }

@@ -212,14 +212,7 @@ fn the_pipeline_keeps_the_face_in_the_crop_and_caches_it_with_the_frame() {
     let dir = tempdir();
     let d = dir.path();
     std::fs::create_dir(d.join("in")).unwrap();
-    let made = std::process::Command::new("ffmpeg")
-        .args(["-nostdin", "-loglevel", "error", "-loop", "1", "-i"])
-        .arg(repo("tests/faces/recall/astronaut-720-in-1280.jpg"))
-        .args(["-t", "1", "-r", "25", "-pix_fmt", "yuv420p", "-c:v", "libx264", "-g", "25"])
-        .arg(d.join("in/clip.mp4"))
-        .status()
-        .unwrap();
-    assert!(made.success());
+    still_clip("astronaut-720-in-1280.jpg", None, &d.join("in/clip.mp4"));
     std::fs::write(d.join("in/clip.yaml"), "template: douyin-9x16\ntitle: 宇航员的封面\n").unwrap();
     let mut reports = Vec::new();
     for (run, extra) in [("first", None), ("cached", Some("--force"))] {
@@ -247,4 +240,33 @@ fn the_pipeline_keeps_the_face_in_the_crop_and_caches_it_with_the_frame() {
     let cover = Image::load(&d.join("out/clip.jpg")).unwrap();
     let seen = cover.detect_faces(&model()).unwrap();
     assert!(seen.iter().any(|s| s.overlaps(&f)), "{seen:?} vs {f:?}");
+}
+
+/// `coverforge check` tells a designer when text has to sit on a face: a portrait close-up
+/// leaves the douyin title no clear placement.
+#[test]
+fn check_reports_text_that_cannot_leave_a_face() {
+    let dir = tempdir();
+    let d = dir.path();
+    still_clip("astronaut-closeup.jpg", Some("crop=540:960:0:0"), &d.join("closeup.mp4"));
+    std::fs::write(d.join("closeup.yaml"), "template: douyin-9x16\ntitle: 宇航员\n").unwrap();
+    let r = run_in(d, &["check", "closeup.yaml"]);
+    assert_eq!(r.code, 1, "a finding: {}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("warning[face]") && r.stdout.contains("`title`"), "{}", r.stdout);
+}
+
+/// A 1 s H.264 clip of a still from tests/faces/recall (through `filter` if given) at `out`.
+fn still_clip(still: &str, filter: Option<&str>, out: &std::path::Path) {
+    let mut ffmpeg = std::process::Command::new("ffmpeg");
+    ffmpeg
+        .args(["-nostdin", "-loglevel", "error", "-loop", "1", "-i"])
+        .arg(repo(&format!("tests/faces/recall/{still}")));
+    if let Some(f) = filter {
+        ffmpeg.args(["-vf", f]);
+    }
+    let made = ffmpeg
+        .args(["-t", "1", "-r", "25", "-pix_fmt", "yuv420p", "-c:v", "libx264", "-g", "25"])
+        .arg(out)
+        .status();
+    assert!(made.unwrap().success(), "ffmpeg made {}", out.display());
 }

@@ -127,9 +127,10 @@ pub enum Command {
     /// Pre-flight check: layout and measurement without encoding. Reports text cut by an
     /// ellipsis or shrunk below its minimum, missing glyphs, contrast under 4.5:1 (when the video
     /// NAME.mp4 sits beside NAME[.KIND].yaml), layers in platform safe zones, and QR codes with
-    /// modules under 4 px or a short quiet zone. A file with `variants:` is checked per variant,
-    /// with a warning for variants whose covers are near duplicates (they differ in under 0.5 %
-    /// of their area, QR codes aside): an A/B test could not tell them apart.
+    /// modules under 4 px or a short quiet zone, and text left over a face (no placement clear
+    /// of it). A file with `variants:` is checked per variant, with a warning for variants whose
+    /// covers are near duplicates (they differ in under 0.5 % of their area, QR codes aside): an
+    /// A/B test could not tell them apart.
     ///
     /// Exit codes: 0 nothing found (warnings do not count), 1 findings, 4 errors.
     Check {

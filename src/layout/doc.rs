@@ -49,6 +49,8 @@ pub enum FindingKind {
     QrQuietZone,
     /// Text contrast below WCAG 4.5:1 on the frame.
     Contrast,
+    /// Text over a face in the frame, with no placement clear of it.
+    Face,
 }
 
 /// One finding, located at the layer that has it.
