@@ -501,6 +501,11 @@ fn finish_frame(
             let (crop, scale) =
                 crate::composite::cover_crop_keeping((w, h), canvas, faces.as_deref().unwrap_or(&[]));
             let frame = source.convert_fitted(raw, crop, canvas)?;
+            if (frame.pixels.width(), frame.pixels.height()) != canvas {
+                // Converted whole after all: its faces are found on it.
+                let faces = faces_on(source, &frame)?;
+                return Ok((frame, faces));
+            }
             let faces = faces.map(|faces| {
                 let at = |v: i32, from: i32| ((v - from) as f64 * scale).round() as i32;
                 let size = |v: u32| (v as f64 * scale).round() as u32;
