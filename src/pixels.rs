@@ -64,7 +64,18 @@ pub fn face_sample_size(width: u32, height: u32) -> (u32, u32) {
 ///
 /// # Errors
 /// When the model cannot be loaded or OpenCV fails.
-pub fn faces_in_sample(sampled: Image, (w, h): (u32, u32), model: &Path) -> Result<Vec<Rect>, PixelError> {
+pub fn faces_in_sample(sampled: Image, frame: (u32, u32), model: &Path) -> Result<Vec<Rect>, PixelError> {
+    Ok(scored_faces_in_sample(sampled, frame, model)?.into_iter().map(|(_, r)| r).collect())
+}
+
+/// As [`faces_in_sample`], with each face's confidence. Every way to the detector goes
+/// through here: the sample is averaged 2x2 to the detector's size (when it was made at
+/// twice that), and the faces are scaled back to the frame.
+fn scored_faces_in_sample(
+    sampled: Image,
+    (w, h): (u32, u32),
+    model: &Path,
+) -> Result<Vec<(f32, Rect)>, PixelError> {
     let (dw, dh) = face_detection_size(w, h);
     let small = if (sampled.width, sampled.height) == (dw, dh) {
         sampled
@@ -73,14 +84,14 @@ pub fn faces_in_sample(sampled: Image, (w, h): (u32, u32), model: &Path) -> Resu
     };
     let (sx, sy) = (w as f64 / dw as f64, h as f64 / dh as f64);
     Ok(small
-        .detect_faces(model)?
+        .run_face_detector(model)?
         .into_iter()
-        .map(|f| {
+        .map(|(score, f)| {
             let x0 = (f.x as f64 * sx).round() as i32;
             let y0 = (f.y as f64 * sy).round() as i32;
             let x1 = ((f.x as f64 + f.width as f64) * sx).round() as i32;
             let y1 = ((f.y as f64 + f.height as f64) * sy).round() as i32;
-            Rect::new(x0, y0, (x1 - x0).max(1) as u32, (y1 - y0).max(1) as u32)
+            (score, Rect::new(x0, y0, (x1 - x0).max(1) as u32, (y1 - y0).max(1) as u32))
         })
         .collect())
 }
@@ -351,16 +362,27 @@ impl Image {
     /// # Errors
     /// As [`Image::detect_faces`].
     pub fn detect_faces_scored(&self, model: &Path) -> Result<Vec<(f32, Rect)>, PixelError> {
-        use opencv::objdetect::{FaceDetectorYN, FaceDetectorYNTrait};
-        let (w, h) = face_detection_size(self.width, self.height);
-        let shrunk;
-        let input = if (w, h) == (self.width, self.height) {
-            self
+        // Point-sampled, then averaged 2x2 (as the decoder's planes are): OpenCV's area resize
+        // straight from 1080p to the detector's size took 4 ms, more than the detector.
+        let (sw, sh) = face_sample_size(self.width, self.height);
+        let sampled = if (sw, sh) == face_detection_size(self.width, self.height) {
+            // A small frame: one proper resize to the detector's size.
+            self.crop_resized(self.bounds(), sw, sh)?
         } else {
-            shrunk = self.shrunk_cheaply(w, h)?;
-            &shrunk
+            let mut sampled = Image::filled(sw, sh, Rgba::BLACK);
+            let size = Size::new(sw as i32, sh as i32);
+            imgproc::resize(&self.mat()?, &mut sampled.mat_mut()?, size, 0.0, 0.0, imgproc::INTER_NEAREST)
+                .map_err(cv_err("resize"))?;
+            sampled
         };
-        let (sx, sy) = (self.width as f64 / w as f64, self.height as f64 / h as f64);
+        scored_faces_in_sample(sampled, (self.width, self.height), model)
+    }
+
+    /// YuNet's faces in this image, which must already be at the detector's input size (see
+    /// [`face_detection_size`]), in its pixels, most confident first.
+    fn run_face_detector(&self, model: &Path) -> Result<Vec<(f32, Rect)>, PixelError> {
+        use opencv::objdetect::{FaceDetectorYN, FaceDetectorYNTrait};
+        let (w, h) = (self.width, self.height);
         DETECTORS.with(|cache| {
             let mut cache = cache.borrow_mut();
             if !cache.contains_key(model) {
@@ -393,16 +415,16 @@ impl Image {
             let detector = cache.get_mut(model).expect("just inserted");
             detector.set_input_size(Size::new(w as i32, h as i32)).map_err(cv_err("FaceDetectorYN"))?;
             let mut found = Mat::default();
-            detector.detect(&input.mat()?, &mut found).map_err(cv_err("FaceDetectorYN"))?;
+            detector.detect(&self.mat()?, &mut found).map_err(cv_err("FaceDetectorYN"))?;
             // One row per face: x, y, width, height, five landmarks (x, y), score.
             let mut faces = Vec::new();
             for row in 0..found.rows() {
                 let v = |col: i32| {
                     found.at_2d::<f32>(row, col).map(|v| *v as f64).map_err(cv_err("FaceDetectorYN"))
                 };
-                let (x0, y0) = ((v(0)? * sx).max(0.0), (v(1)? * sy).max(0.0));
-                let x1 = ((v(0)? + v(2)?) * sx).min(self.width as f64);
-                let y1 = ((v(1)? + v(3)?) * sy).min(self.height as f64);
+                let (x0, y0) = (v(0)?.max(0.0), v(1)?.max(0.0));
+                let x1 = (v(0)? + v(2)?).min(w as f64);
+                let y1 = (v(1)? + v(3)?).min(h as f64);
                 let score = v(14)? as f32;
                 if x1 > x0 && y1 > y0 {
                     let r = Rect::new(
@@ -417,38 +439,6 @@ impl Image {
             faces.sort_by(|a, b| b.0.total_cmp(&a.0));
             Ok(faces)
         })
-    }
-
-    /// The image shrunk to `width` x `height` for the face detector: sampled (nearest) to twice
-    /// that size, then averaged 2x2. OpenCV's area averaging straight from 1080x1920 to 90x160
-    /// took 4 ms on this project's machines, more than the detector; this takes 0.2 ms, and
-    /// the detector sees the same faces (tests/faces.rs).
-    fn shrunk_cheaply(&self, width: u32, height: u32) -> Result<Self, PixelError> {
-        if width * 2 >= self.width || height * 2 >= self.height {
-            return self.crop_resized(self.bounds(), width, height);
-        }
-        let mut sampled = Image::filled(width * 2, height * 2, Rgba::BLACK);
-        let size = |w: u32, h: u32| Size::new(w as i32, h as i32);
-        imgproc::resize(
-            &self.mat()?,
-            &mut sampled.mat_mut()?,
-            size(width * 2, height * 2),
-            0.0,
-            0.0,
-            imgproc::INTER_NEAREST,
-        )
-        .map_err(cv_err("resize"))?;
-        let mut out = Image::filled(width, height, Rgba::BLACK);
-        imgproc::resize(
-            &sampled.mat()?,
-            &mut out.mat_mut()?,
-            size(width, height),
-            0.0,
-            0.0,
-            imgproc::INTER_AREA,
-        )
-        .map_err(cv_err("resize"))?;
-        Ok(out)
     }
 
     /// Luma (BT.601) of the image shrunk to at most `max_width` wide, for frame scoring.

@@ -113,8 +113,6 @@ pub(crate) struct Source {
     keyframes_only: bool,
     /// Scaler and what it was built for.
     scaler: Option<(ScalerKey, scaling::Context)>,
-    /// The scaler making the face detector's small copy (kept apart: the two alternate).
-    detection_scaler: Option<(ScalerKey, scaling::Context)>,
     /// Largest decoded frame accepted: the header's size is checked on open, but the
     /// bitstream may carry frames of another size.
     max_frame: (u32, u32),
@@ -227,7 +225,6 @@ impl Source {
             fallback,
             keyframes_only: true,
             scaler: None,
-            detection_scaler: None,
             max_frame: (limits.max_input_width, limits.max_input_height),
             info,
         })
@@ -692,10 +689,9 @@ impl Source {
             let planes = [(f.data(0), f.stride(0)), (f.data(1), f.stride(1)), (f.data(2), f.stride(2))];
             crate::pixels::bgr_sampled_from_i420(planes, (w, h), sample).map_err(|e| self.convert_error(e))?
         } else {
-            let mut slot = self.detection_scaler.take();
-            let sampled = self.scale_with(&mut slot, &raw.frame, sample, scaling::Flags::POINT, h);
-            self.detection_scaler = slot;
-            sampled?
+            // Other formats (10-bit, NV12 downloads) through swscale: a scaler per cover either
+            // way, as each cover opens its own source.
+            self.scale_to_bgr(&raw.frame, sample, scaling::Flags::POINT, h)?
         };
         crate::pixels::faces_in_sample(sampled, (w, h), model).map_err(|e| self.convert_error(e))
     }
@@ -715,24 +711,9 @@ impl Source {
         flags: scaling::Flags,
         matrix_height: u32,
     ) -> Result<Image, error::DecodeError> {
-        let mut slot = self.scaler.take();
-        let image = self.scale_with(&mut slot, frame, size, flags, matrix_height);
-        self.scaler = slot;
-        image
-    }
-
-    /// As [`Source::scale_to_bgr`], with the scaler cached in `slot`.
-    fn scale_with(
-        &self,
-        slot: &mut Option<(ScalerKey, scaling::Context)>,
-        frame: &ff::frame::Video,
-        size: (u32, u32),
-        flags: scaling::Flags,
-        matrix_height: u32,
-    ) -> Result<Image, error::DecodeError> {
         let key =
             ScalerKey { format: frame.format(), from: (frame.width(), frame.height()), to: size, flags };
-        if !matches!(slot, Some((k, _)) if *k == key) {
+        if !matches!(&self.scaler, Some((k, _)) if *k == key) {
             let mut ctx = scaling::Context::get(
                 key.format,
                 key.from.0,
@@ -747,9 +728,9 @@ impl Source {
                 reason: format!("no {:?} → BGR24 scaler ({})", key.format, describe(&e)),
             })?;
             set_yuv_matrix(&mut ctx, frame.color_space(), frame.color_range(), matrix_height);
-            *slot = Some((key, ctx));
+            self.scaler = Some((key, ctx));
         }
-        let (_, scaler) = slot.as_mut().expect("scaler was just set");
+        let (_, scaler) = self.scaler.as_mut().expect("scaler was just set");
         // FFmpeg allocates `bgr` with padded rows: swscale may write past `width * 3`.
         let mut bgr = ff::frame::Video::empty();
         scaler

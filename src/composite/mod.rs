@@ -398,17 +398,22 @@ fn fitting(frame_w: u32, frame_h: u32, doc: &LayoutDoc, faces: &[Rect]) -> Fitti
 impl Fitting {
     /// Faces found in the frame, in canvas pixels.
     fn map_faces(&self, faces: &[Rect]) -> Vec<Rect> {
-        let (x, y) = self.origin;
-        faces
-            .iter()
-            .map(|f| Rect {
-                x: ((f.x as f64 - x) * self.scale).round() as i32,
-                y: ((f.y as f64 - y) * self.scale).round() as i32,
-                width: (f.width as f64 * self.scale).round() as u32,
-                height: (f.height as f64 * self.scale).round() as u32,
-            })
-            .collect()
+        faces_on_canvas(faces, self.origin, self.scale)
     }
+}
+
+/// Faces in frame pixels, in the pixels of a canvas showing the frame from `origin` (a frame
+/// point) at `scale` canvas pixels per frame pixel.
+pub(crate) fn faces_on_canvas(faces: &[Rect], (x, y): (f64, f64), scale: f64) -> Vec<Rect> {
+    faces
+        .iter()
+        .map(|f| Rect {
+            x: ((f.x as f64 - x) * scale).round() as i32,
+            y: ((f.y as f64 - y) * scale).round() as i32,
+            width: (f.width as f64 * scale).round() as u32,
+            height: (f.height as f64 * scale).round() as u32,
+        })
+        .collect()
 }
 
 /// The frame fitted to the canvas, and the faces mapped into canvas pixels.

@@ -424,7 +424,7 @@ fn best_keyframe(
 
     let convert_err = |e: PixelError| DecodeError::Convert { path: info.path.clone(), reason: e.to_string() };
     // Candidates are scored without faces: the detector runs once, on the kept frame (see
-    // `faces_of`), and text with alternatives moves off what it finds.
+    // `finish_frame`), and text with alternatives moves off what it finds.
     let without_faces = regions.map(|r| TextRegions { face_model: None, ..r.clone() });
     let regions = without_faces.as_ref();
     let mut best: Option<(Candidate, FrameScore)> = None;
@@ -506,14 +506,8 @@ fn finish_frame(
                 let faces = faces_on(source, &frame)?;
                 return Ok((frame, faces));
             }
-            let faces = faces.map(|faces| {
-                let at = |v: i32, from: i32| ((v - from) as f64 * scale).round() as i32;
-                let size = |v: u32| (v as f64 * scale).round() as u32;
-                faces
-                    .iter()
-                    .map(|f| Rect::new(at(f.x, crop.x), at(f.y, crop.y), size(f.width), size(f.height)))
-                    .collect()
-            });
+            let origin = (crop.x as f64, crop.y as f64);
+            let faces = faces.map(|faces| crate::composite::faces_on_canvas(&faces, origin, scale));
             return Ok((frame, faces));
         }
         (Candidate::Converted(frame), _) => {
