@@ -8,11 +8,14 @@
 #   BIN=/tmp/old/coverforge bench/floor.sh   # another build, e.g. an earlier commit's
 #
 # Floor per cover = decode + jpeg + 3 ms, where
-#   decode = CPU time per keyframe of Debian's ffmpeg CLI: one process decoding every clip's
-#            keyframes (single thread, -skip_frame nokey, frames discarded) minus the same
-#            process copying the streams instead (opening, probing and demuxing cancel out);
-#            PyAV (its wheel bundles a newer FFmpeg) timing only its decode calls is printed
-#            beside it as a cross-check;
+#   decode = CPU time per keyframe of Debian's ffmpeg CLI (single thread) decoding one H.264
+#            stream made of exactly the keyframes coverforge decodes (each clip's keyframe at
+#            or before the sidecar's frame time, copied out with h264_mp4toannexb), minus the
+#            same process only copying that stream (start-up cancels out). An earlier version
+#            decoded the whole clips with -skip_frame nokey and subtracted a stream copy: it
+#            demuxed every frame, and the difference of two large numbers swung from 7.5 to
+#            16 ms on the same corpus. PyAV (its wheel bundles a newer FFmpeg) timing only its
+#            decode calls is printed beside it as a cross-check;
 #   jpeg   = CPU time per cover of libjpeg-turbo through Pillow (q90, 4:2:0, one process,
 #            coverforge's own finished covers as input);
 #   3 ms   = the compositing allowance.
@@ -57,10 +60,16 @@ timed() {
   tail -1 "$W/time.txt" | awk '{print $1 + $2, $3}'
 }
 
-for v in "$W"/clips/*.mp4; do echo "file '$(realpath "$v")'"; done > "$W/all.txt"
-ffmpeg_decode() { timed ffmpeg -nostdin -loglevel error -threads 1 -skip_frame nokey -f concat -safe 0 -i "$W/all.txt" -map 0:v -f null -; }
-ffmpeg_copy() { timed ffmpeg -nostdin -loglevel error -f concat -safe 0 -i "$W/all.txt" -map 0:v -c copy -f null -; }
-keyframes=$(ffprobe -v error -skip_frame nokey -select_streams v -show_entries frame=pict_type -of csv=p=0 -f concat -safe 0 -i "$W/all.txt" 2>/dev/null | grep -c I || true)
+# The keyframes coverforge decodes, as one Annex B stream (parameter sets before each).
+FRAME_S=$(sed -n 's/^frame: "\{0,1\}\([0-9.]*\)s"\{0,1\}$/\1/p' "$W/clips/clip0000.yaml")
+if [ ! -s "$W/keyframes.h264" ]; then
+  for v in "$W"/clips/*.mp4; do
+    ffmpeg -nostdin -loglevel error -ss "${FRAME_S:-0}" -i "$v" -map 0:v -c copy -bsf:v h264_mp4toannexb -frames:v 1 -f h264 -
+  done > "$W/keyframes.h264.tmp" && mv "$W/keyframes.h264.tmp" "$W/keyframes.h264"
+fi
+ffmpeg_decode() { timed ffmpeg -nostdin -loglevel error -threads 1 -i "$W/keyframes.h264" -f null -; }
+ffmpeg_copy() { timed ffmpeg -nostdin -loglevel error -i "$W/keyframes.h264" -c copy -f null -; }
+keyframes=$(ffprobe -v error -select_streams v -show_entries frame=key_frame -of csv=p=0 "$W/keyframes.h264" 2>/dev/null | grep -c 1 || true)
 kf_bytes=$(for v in "$W"/clips/*.mp4; do ffprobe -v error -select_streams v -read_intervals %+#1 -show_entries packet=size -of csv=p=0 "$v" | head -1; done | python3 -c "import sys,statistics; print(int(statistics.mean(int(x) for x in sys.stdin)))")
 
 declare -a DEC PYAV JPG CF_CPU CF_RATE BUSY AUTO FIXED

@@ -196,6 +196,7 @@ impl Image {
     }
 
     /// Builds an image from BGR rows with a row stride (FFmpeg's `BGR24` frames).
+    #[cfg(test)]
     pub(crate) fn from_bgr_strided(width: u32, height: u32, data: &[u8], stride: usize) -> Self {
         let bgr = copy_strided(data, stride, width as usize * 3, height as usize);
         Image { width, height, bgr }

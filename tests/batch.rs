@@ -331,3 +331,53 @@ fn the_folder_rule_pairs_name_kind_yaml_with_name_video() {
     let img = coverforge::pixels::Image::load(&out.join("travel.thumb.jpg")).unwrap();
     assert_eq!((img.width(), img.height()), (320, 180), "the thumbnail template's size");
 }
+
+/// Makes a 2 s 320x240 H.264 clip of `source` (a lavfi graph) with these x264 options.
+fn x264_clip(source: &str, x264: &[&str], out: &Path) {
+    let made = std::process::Command::new("ffmpeg")
+        .args(["-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", source])
+        .args(["-t", "2", "-pix_fmt", "yuv420p", "-c:v", "libx264"])
+        .args(x264)
+        .arg(out)
+        .status();
+    assert!(made.unwrap().success(), "ffmpeg made {}", out.display());
+}
+
+#[test]
+fn a_decoder_reused_for_the_next_video_decodes_it_with_its_own_parameter_sets() {
+    // Software decoders are pooled across videos of one codec and size. Two clips whose
+    // parameter sets differ (baseline CAVLC against high-profile CABAC with 8x8 transforms):
+    // the second cover, rendered after the first in one process, must be byte-identical to
+    // the same cover rendered alone (a decoder keeping the first clip's sets fails or smears).
+    let dir = tempdir();
+    let input = dir.path().join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    x264_clip(
+        "testsrc2=s=320x240:r=25",
+        &["-profile:v", "baseline", "-x264-params", "cabac=0:ref=1", "-crf", "30"],
+        &input.join("a.mp4"),
+    );
+    x264_clip(
+        "mandelbrot=s=320x240:r=25",
+        &["-profile:v", "high", "-x264-params", "cabac=1:8x8dct=1:ref=3", "-crf", "18"],
+        &input.join("b.mp4"),
+    );
+    copy("templates/thumb-320x180.yaml.tera", &input.join("t.yaml.tera"));
+    for name in ["a", "b"] {
+        write(&input.join(format!("{name}.yaml")), "template: ./t.yaml.tera\ntitle: Pool\nframe: 1s\n");
+    }
+    let both = dir.path().join("both");
+    let out =
+        run_in(dir.path(), &["batch", "in", "-o", "both", "-j", "1", "--hwaccel", "none", "--no-cache"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let alone_in = dir.path().join("alone");
+    std::fs::create_dir_all(&alone_in).unwrap();
+    for f in ["b.mp4", "b.yaml", "t.yaml.tera"] {
+        std::fs::copy(input.join(f), alone_in.join(f)).unwrap();
+    }
+    let out = run_in(dir.path(), &["batch", "alone", "-o", "alone-out", "--hwaccel", "none", "--no-cache"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let after_a = std::fs::read(both.join("b.jpg")).unwrap();
+    let alone = std::fs::read(dir.path().join("alone-out/b.jpg")).unwrap();
+    assert!(after_a == alone, "the cover of b differs when its decoder first decoded a");
+}

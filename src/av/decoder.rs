@@ -101,13 +101,14 @@ struct DecoderKey {
     width: i32,
     height: i32,
     format: i32,
-    device: Device,
+    /// `None`: software.
+    device: Option<Device>,
     keyframes_only: bool,
 }
 
 impl DecoderKey {
     #[allow(unsafe_code)]
-    fn new(params: &ff::codec::Parameters, device: Device, keyframes_only: bool) -> Self {
+    fn new(params: &ff::codec::Parameters, device: Option<Device>, keyframes_only: bool) -> Self {
         // SAFETY: plain fields of valid codec parameters.
         let par = unsafe { &*params.as_ptr() };
         DecoderKey {
@@ -186,7 +187,7 @@ pub(crate) fn open_decoder_for(
                 continue;
             }
         };
-        let key = DecoderKey::new(params, d, keyframes_only);
+        let key = DecoderKey::new(params, Some(d), keyframes_only);
         if let Some(video) = take_pooled_decoder(&key) {
             let extradata = key.extradata(params);
             return Ok((Decoder::new(video, Some(key), extradata), Some(d), None));
@@ -217,6 +218,21 @@ pub(crate) fn open_decoder_for(
         };
         return Err(ProbeError::Hardware { path: path.to_owned(), accel, reason });
     }
+    let fallback = (accel == HwAccel::Auto).then(|| why_not.join("; ")).filter(|w| !w.is_empty());
+    // Software decoders are pooled too, for the codecs that take a new stream's parameter sets
+    // from packet side data: opening one allocates and clears its context and frame pool
+    // afresh (~1 ms a 1080p cover, more than a tenth of decoding its keyframe).
+    let poolable = codec.is_some_and(|c| matches!(c.id(), ff::codec::Id::H264 | ff::codec::Id::HEVC));
+    // Streams without extradata (MPEG-TS, raw) carry their parameter sets in band: a reused
+    // decoder could decode a damaged keyframe with the previous video's, so those get a fresh one.
+    let key = DecoderKey::new(params, None, keyframes_only);
+    let key = (poolable && key.extradata(params).is_some()).then_some(key);
+    if let Some(key) = &key {
+        if let Some(video) = take_pooled_decoder(key) {
+            let extradata = key.extradata(params);
+            return Ok((Decoder::new(video, Some(key.clone()), extradata), None, fallback));
+        }
+    }
     let mut ctx = ff::codec::context::Context::from_parameters(params.clone()).map_err(not_media)?;
     if keyframes_only {
         // Each keyframe comes out as soon as it is decoded, not after the reorder delay.
@@ -235,6 +251,5 @@ pub(crate) fn open_decoder_for(
         path: path.to_owned(),
         reason: format!("no decoder for this video codec ({})", describe(&e)),
     })?;
-    let fallback = (accel == HwAccel::Auto).then(|| why_not.join("; ")).filter(|w| !w.is_empty());
-    Ok((Decoder::new(decoder, None, None), None, fallback))
+    Ok((Decoder::new(decoder, key, None), None, fallback))
 }

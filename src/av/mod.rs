@@ -182,7 +182,8 @@ impl Source {
             .and_then(|_| limits::check("input video height", height, limits.max_input_height))
             .map_err(|e| ProbeError::Limit { path: path.to_owned(), source: e })?;
 
-        let sar = decoder.aspect_ratio();
+        // From the stream's parameters: a pooled decoder still holds the previous video's.
+        let sar = stream_aspect_ratio(&params);
         let (sar_num, sar_den) = if sar.numerator() > 0 && sar.denominator() > 0 {
             (sar.numerator() as u32, sar.denominator() as u32)
         } else {
@@ -343,6 +344,8 @@ impl Source {
             };
             match decoded {
                 Err(e) => {
+                    // A decoder that refused a packet is not handed to the next video.
+                    self.decoder.keep_out_of_pool();
                     if self.device.is_some()
                         && self.retry_in_software(&format!("decoding failed: {}", describe(&e)))
                     {
@@ -731,13 +734,58 @@ impl Source {
             self.scaler = Some((key, ctx));
         }
         let (_, scaler) = self.scaler.as_mut().expect("scaler was just set");
-        // FFmpeg allocates `bgr` with padded rows: swscale may write past `width * 3`.
-        let mut bgr = ff::frame::Video::empty();
-        scaler
-            .run(frame, &mut bgr)
-            .map_err(|e| error::DecodeError::Convert { path: self.path.clone(), reason: describe(&e) })?;
-        Ok(Image::from_bgr_strided(size.0, size.1, bgr.data(0), bgr.stride(0)))
+        scale_into_image(scaler, frame, size)
+            .map_err(|e| error::DecodeError::Convert { path: self.path.clone(), reason: describe(&e) })
     }
+}
+
+/// Bytes past the end of a packed BGR image that swscale may write. Its row writers can round a
+/// row up (FFmpeg pads its own frames' rows for this; the stack notes' heap corruption was a
+/// tightly packed buffer without room after it). Rows go out top to bottom, so each row's
+/// overshoot lands on the start of the next row, which is written over after; only the last
+/// row's needs room of its own. Several times the largest overshoot seen (a unit test watches).
+const SWSCALE_SLACK: usize = 1024;
+
+/// Runs `scaler` (built for `frame`'s format and size, to BGR24 at `size`) straight into the
+/// buffer of a packed [`Image`]: a 1080x1920 cover frame is 6 MB, and converting into an
+/// FFmpeg frame and copying its rows out cost ~2 ms a cover.
+#[allow(unsafe_code)]
+fn scale_into_image(
+    scaler: &mut scaling::Context,
+    frame: &ff::frame::Video,
+    size: (u32, u32),
+) -> Result<Image, ff::Error> {
+    let row = size.0 as usize * 3;
+    let len = row * size.1 as usize;
+    let mut bgr: Vec<u8> = Vec::with_capacity(len + SWSCALE_SLACK);
+    let stride = i32::try_from(row).map_err(|_| ff::Error::InvalidData)?;
+    // SAFETY: the scaler was built for this frame's format and size and for a `size` BGR24
+    // output (checked by the caller's key); `frame` holds valid planes. The destination has
+    // `len` bytes for the picture plus SWSCALE_SLACK for swscale's overshoot past the last
+    // row, all owned by `bgr`. swscale writes every byte of every output row when it returns
+    // the full output height, which is checked before the length is set.
+    unsafe {
+        let src = frame.as_ptr();
+        let dst = [bgr.as_mut_ptr(), std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut()];
+        let dst_stride = [stride, 0, 0, 0];
+        let lines = ff::ffi::sws_scale(
+            scaler.as_mut_ptr(),
+            (*src).data.as_ptr() as *const *const u8,
+            (*src).linesize.as_ptr(),
+            0,
+            frame.height() as i32,
+            dst.as_ptr(),
+            dst_stride.as_ptr(),
+        );
+        if lines < 0 {
+            return Err(ff::Error::from(lines));
+        }
+        if lines as u32 != size.1 {
+            return Err(ff::Error::Bug);
+        }
+        bgr.set_len(len);
+    }
+    Ok(Image::from_bgr_bytes(size.0, size.1, bgr).expect("length set from the size"))
 }
 
 /// What a cached swscale context converts: pixel format and size in, size out, filter.
@@ -843,6 +891,13 @@ impl RawKeyframe {
     }
 }
 
+/// The pixel aspect ratio the stream's codec parameters give (0/0 or 0/1 when unknown).
+#[allow(unsafe_code)]
+fn stream_aspect_ratio(params: &ff::codec::Parameters) -> ff::Rational {
+    // SAFETY: a plain field of valid codec parameters.
+    ff::Rational::from(unsafe { (*params.as_ptr()).sample_aspect_ratio })
+}
+
 /// Whether a frame has square pixels (or says nothing about them).
 fn is_square(frame: &ff::frame::Video) -> bool {
     let sar = frame.aspect_ratio();
@@ -929,5 +984,114 @@ pub(crate) fn describe(e: &ff::Error) -> String {
     match c.next() {
         Some(f) => f.to_lowercase().collect::<String>() + c.as_str(),
         None => s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A YUV420P frame with a different value in every pixel's planes.
+    fn patterned(w: u32, h: u32) -> ff::frame::Video {
+        let mut f = ff::frame::Video::new(ff::format::Pixel::YUV420P, w, h);
+        for plane in 0..3 {
+            let stride = f.stride(plane);
+            let (pw, ph) = if plane == 0 { (w, h) } else { (w.div_ceil(2), h.div_ceil(2)) };
+            let data = f.data_mut(plane);
+            for y in 0..ph as usize {
+                for x in 0..pw as usize {
+                    data[y * stride + x] = ((x * 7 + y * 13 + plane * 50) % 251) as u8;
+                }
+            }
+        }
+        f
+    }
+
+    #[test]
+    fn swscale_into_a_packed_image_matches_a_padded_frame_and_stays_in_its_slack() {
+        init();
+        use scaling::Flags;
+        for (from, to) in [
+            ((1080, 1920), (1080, 1920)),
+            ((608, 1080), (1080, 1920)),
+            ((1920, 1080), (1080, 608)),
+            ((1081, 1921), (1081, 1921)),
+            ((1079, 17), (1079, 17)),
+            ((33, 9), (17, 3)),
+            ((100, 100), (721, 405)),
+            ((2, 2), (1, 1)),
+        ] {
+            for flags in [Flags::POINT, Flags::BILINEAR, Flags::AREA, Flags::BICUBIC] {
+                let frame = patterned(from.0, from.1);
+                let mut ctx = scaling::Context::get(
+                    ff::format::Pixel::YUV420P,
+                    from.0,
+                    from.1,
+                    ff::format::Pixel::BGR24,
+                    to.0,
+                    to.1,
+                    flags,
+                )
+                .unwrap();
+                let mut padded = ff::frame::Video::empty();
+                ctx.run(&frame, &mut padded).unwrap();
+                let want = Image::from_bgr_strided(to.0, to.1, padded.data(0), padded.stride(0));
+                let got = scale_into_image(&mut ctx, &frame, to).unwrap();
+                assert!(got.bgr_bytes() == want.bgr_bytes(), "{from:?} -> {to:?} {flags:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn swscale_overshoot_past_a_packed_image_is_well_inside_the_slack() {
+        init();
+        // What swscale writes past the last row, found by filling the room after it first.
+        let mut worst = 0;
+        for w in [1080u32, 1081, 1079, 1078, 1077, 1076, 1075, 1074, 720, 33] {
+            for flags in [scaling::Flags::POINT, scaling::Flags::BILINEAR, scaling::Flags::BICUBIC] {
+                let frame = patterned(w, 64);
+                let to = [(w, 64), (w / 2 + 1, 32), (w * 2, 128)];
+                for (tw, th) in to {
+                    let mut ctx = scaling::Context::get(
+                        ff::format::Pixel::YUV420P,
+                        w,
+                        64,
+                        ff::format::Pixel::BGR24,
+                        tw,
+                        th,
+                        flags,
+                    )
+                    .unwrap();
+                    let row = tw as usize * 3;
+                    let mut buf = vec![0xA5u8; row * th as usize + SWSCALE_SLACK];
+                    #[allow(unsafe_code)]
+                    // SAFETY: as in scale_into_image, into a buffer with the same slack.
+                    let lines = unsafe {
+                        let src = frame.as_ptr();
+                        let dst = [
+                            buf.as_mut_ptr(),
+                            std::ptr::null_mut(),
+                            std::ptr::null_mut(),
+                            std::ptr::null_mut(),
+                        ];
+                        ff::ffi::sws_scale(
+                            ctx.as_mut_ptr(),
+                            (*src).data.as_ptr() as *const *const u8,
+                            (*src).linesize.as_ptr(),
+                            0,
+                            64,
+                            dst.as_ptr(),
+                            [row as i32, 0, 0, 0].as_ptr(),
+                        )
+                    };
+                    assert_eq!(lines, th as i32);
+                    let tail = &buf[row * th as usize..];
+                    let written = tail.iter().rposition(|&b| b != 0xA5).map_or(0, |i| i + 1);
+                    worst = worst.max(written);
+                }
+            }
+        }
+        eprintln!("swscale wrote at most {worst} bytes past a packed image");
+        assert!(worst * 4 <= SWSCALE_SLACK, "swscale wrote {worst} bytes past the image");
     }
 }
