@@ -79,13 +79,13 @@ pub fn is_default_ignorable(c: char) -> bool {
 
 /// Parsed faces of a chain (rustybuzz borrows the font bytes the handles own).
 struct Faces<'a> {
-    faces: Vec<Option<rustybuzz::Face<'a>>>,
+    faces: Vec<Option<&'a rustybuzz::Face<'a>>>,
     colour: Vec<bool>,
 }
 
 impl<'a> Faces<'a> {
     fn new(chain: &'a [Arc<FontHandle>]) -> Self {
-        let faces: Vec<_> = chain.iter().map(|f| rustybuzz::Face::from_slice(f.data(), f.index())).collect();
+        let faces: Vec<_> = chain.iter().map(|f| f.shaping_face()).collect();
         let colour = faces
             .iter()
             .map(|f| {
@@ -212,7 +212,7 @@ fn shape_uncached(chain: &[Arc<FontHandle>], text: &str) -> ShapedLine {
             pieces.reverse();
         }
         for (piece, font, script) in pieces {
-            let Some(face) = faces.faces[font].as_ref() else { continue };
+            let Some(face) = faces.faces[font] else { continue };
             let upem = face.units_per_em() as f32;
             let mut buffer = rustybuzz::UnicodeBuffer::new();
             buffer.push_str(&text[piece.clone()]);
