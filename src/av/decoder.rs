@@ -82,7 +82,10 @@ impl Decoder {
 impl Drop for Decoder {
     fn drop(&mut self) {
         if let (Some(mut video), Some(key)) = (self.video.take(), self.pool_key.take()) {
-            if self.drained {
+            // A software decoder may still hold pictures of this video (one decoding every
+            // frame for an animated cover stops early): flushing it is cheap, and its frame
+            // pool survives. Hardware ones are flushed only when drained (see `decode_raw`).
+            if self.drained || key.device.is_none() {
                 video.flush();
             }
             let mut pool = DECODER_POOL.lock().unwrap_or_else(|e| e.into_inner());
