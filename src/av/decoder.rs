@@ -82,10 +82,12 @@ impl Decoder {
 impl Drop for Decoder {
     fn drop(&mut self) {
         if let (Some(mut video), Some(key)) = (self.video.take(), self.pool_key.take()) {
-            // A software decoder may still hold pictures of this video (one decoding every
-            // frame for an animated cover stops early): flushing it is cheap, and its frame
-            // pool survives. Hardware ones are flushed only when drained (see `decode_raw`).
-            if self.drained || key.device.is_none() {
+            // A decoder of every frame may still hold pictures of this video (an animated
+            // cover stops early): software ones are flushed (their frame pool survives it).
+            // Keyframe decoders are low-delay and hold nothing unless drained; flushing them
+            // anyway would free H.264's tables for the next video to allocate and clear again,
+            // and recreate a hardware decoder (see `decode_raw`).
+            if self.drained || (key.device.is_none() && !key.keyframes_only) {
                 video.flush();
             }
             let mut pool = DECODER_POOL.lock().unwrap_or_else(|e| e.into_inner());
