@@ -1279,23 +1279,44 @@ impl Mask {
             .map_err(cv_err("GaussianBlur"))?;
             return Ok(out);
         }
-        let small_size = Size::new(self.width.div_ceil(factor) as i32, self.height.div_ceil(factor) as i32);
+        // The mask is padded (with nothing) to a whole number of `factor`s: OpenCV's area
+        // resize has a fast path only for whole factors (a 940 px title mask shrunk by 2.99
+        // took 1.5 ms, by exactly 3 a fifth of that).
+        let (pw, ph) = (self.width.div_ceil(factor) * factor, self.height.div_ceil(factor) * factor);
+        let padded;
+        let source = if (pw, ph) == (self.width, self.height) {
+            self
+        } else {
+            let mut p = Mask::new(pw, ph);
+            let (w, pwu) = (self.width as usize, pw as usize);
+            for (dst, src) in p.data.chunks_exact_mut(pwu).zip(self.data.chunks_exact(w)) {
+                dst[..w].copy_from_slice(src);
+            }
+            padded = p;
+            &padded
+        };
+        let small_size = Size::new((pw / factor) as i32, (ph / factor) as i32);
         let mut small = Mat::default();
-        imgproc::resize(&self.mat()?, &mut small, small_size, 0.0, 0.0, imgproc::INTER_AREA)
+        imgproc::resize(&source.mat()?, &mut small, small_size, 0.0, 0.0, imgproc::INTER_AREA)
             .map_err(cv_err("resize"))?;
         let mut blurred = Mat::default();
         let s = sigma / factor as f64;
         imgproc::gaussian_blur(&small, &mut blurred, Size::new(0, 0), s, s, cv::BORDER_CONSTANT)
             .map_err(cv_err("GaussianBlur"))?;
+        let mut up = Mask::new(pw, ph);
         imgproc::resize(
             &blurred,
-            &mut out.mat_mut()?,
-            Size::new(self.width as i32, self.height as i32),
+            &mut up.mat_mut()?,
+            Size::new(pw as i32, ph as i32),
             0.0,
             0.0,
             imgproc::INTER_LINEAR,
         )
         .map_err(cv_err("resize"))?;
+        let (w, pwu) = (self.width as usize, pw as usize);
+        for (dst, src) in out.data.chunks_exact_mut(w).zip(up.data.chunks_exact(pwu)) {
+            dst.copy_from_slice(&src[..w]);
+        }
         Ok(out)
     }
 
@@ -1501,6 +1522,39 @@ pub fn declared_size(b: &[u8]) -> Option<(&'static str, u32, u32)> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn wide_blurs_stay_centred_whatever_the_mask_size() {
+        // Wide blurs run on a shrunk copy padded to a whole factor: the shadow of a block must
+        // stay where the block is (its centroid within a fifth of a pixel).
+        for (w, h) in [(940u32, 420u32), (941, 421), (942, 419), (97, 61)] {
+            let mut m = super::Mask::new(w, h);
+            let (bw, bh) = (w / 2, h / 2);
+            let (x0, y0) = ((w - bw) / 2, (h - bh) / 2);
+            for y in y0..y0 + bh {
+                for x in x0..x0 + bw {
+                    m.data[(y * w + x) as usize] = 255;
+                }
+            }
+            let centre = |m: &super::Mask| {
+                let (mut sx, mut sy, mut n) = (0f64, 0f64, 0f64);
+                for (i, &v) in m.data.iter().enumerate() {
+                    let (x, y) = ((i as u32 % m.width) as f64, (i as u32 / m.width) as f64);
+                    (sx, sy, n) = (sx + x * v as f64, sy + y * v as f64, n + v as f64);
+                }
+                (sx / n, sy / n)
+            };
+            let before = centre(&m);
+            for radius in [8.0, 14.0, 20.0] {
+                let b = m.blurred(radius).unwrap();
+                let after = centre(&b);
+                assert!(
+                    (after.0 - before.0).abs() < 0.2 && (after.1 - before.1).abs() < 0.2,
+                    "{w}x{h} blur {radius}: centroid {before:?} -> {after:?}"
+                );
+            }
+        }
+    }
+
     /// A 4:2:0 frame whose left half is red and right half blue (BT.601 video levels), as
     /// (luma, chroma U, chroma V) planes of `w` x `h` with no padding.
     /// Red in the top-left and bottom-right quarters, blue in the others.
