@@ -45,6 +45,15 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
     };
+    if matches!(
+        cli.command,
+        Command::Render { .. } | Command::Batch(_) | Command::Serve { .. } | Command::Worker { .. }
+    ) {
+        // The word segmenter's dictionary takes ~0.3 s of CPU to load, and the first title
+        // that needs a line break waits for it: start it before anything else (loading the
+        // fonts and templates, planning a batch) so that work overlaps it.
+        coverforge::layout::breaks::warm_up();
+    }
     let mut allowed = cli.allow_path.clone();
     // A batch reads the templates and images its INPUT folder (or manifest's folder) holds;
     // a preview server its FOLDER.
@@ -138,14 +147,6 @@ fn input_folder(input: &Path) -> PathBuf {
 }
 
 fn run(command: Command, opts: &RenderOptions, env: &Env, plan: &EnvPlan) -> Outcome {
-    if matches!(
-        command,
-        Command::Render { .. } | Command::Batch(_) | Command::Serve { .. } | Command::Worker { .. }
-    ) {
-        // The word segmenter's dictionary takes ~0.2 s to load: overlap it with probing and
-        // decoding instead of paying it at the first title that needs a line break.
-        coverforge::layout::breaks::warm_up();
-    }
     match command {
         Command::Render { video, meta, template, output, quality, json, animated } => {
             let is_mp4 = output.extension().is_some_and(|e| e.eq_ignore_ascii_case("mp4"));
