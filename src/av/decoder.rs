@@ -94,6 +94,13 @@ impl Drop for Decoder {
             if pool.len() >= MAX_POOLED_DECODERS {
                 pool.remove(0);
             }
+            // Idle software decoders keep their last picture and frame pool in this process's
+            // memory: a batch of many sizes keeps the most recent ones within a pixel budget.
+            for _ in 0..software_to_evict(pool.iter().map(|(k, _)| k), &key) {
+                if let Some(oldest) = pool.iter().position(|(k, _)| k.device.is_none()) {
+                    pool.remove(oldest);
+                }
+            }
             pool.push((key, video));
         }
     }
@@ -138,8 +145,31 @@ impl DecoderKey {
 }
 
 const MAX_POOLED_DECODERS: usize = 64;
+/// Pixels of all idle software decoders together (16 of 1080p, 4 of 4K: each holds a few
+/// frames of its size, ~1.5 bytes a pixel each).
+const MAX_POOLED_SOFTWARE_PIXELS: u64 = 16 * 1920 * 1080;
 static DECODER_POOL: std::sync::Mutex<Vec<(DecoderKey, ff::decoder::Video)>> =
     std::sync::Mutex::new(Vec::new());
+
+/// How many of the oldest idle software decoders (`pooled`, oldest first) must go for
+/// `incoming` to join them within [`MAX_POOLED_SOFTWARE_PIXELS`].
+fn software_to_evict<'a>(pooled: impl Iterator<Item = &'a DecoderKey>, incoming: &DecoderKey) -> usize {
+    let pixels = |k: &DecoderKey| k.width.max(0) as u64 * k.height.max(0) as u64;
+    if incoming.device.is_some() {
+        return 0;
+    }
+    let software: Vec<u64> = pooled.filter(|k| k.device.is_none()).map(pixels).collect();
+    let mut held: u64 = software.iter().sum::<u64>() + pixels(incoming);
+    let mut evicted = 0;
+    for p in software {
+        if held <= MAX_POOLED_SOFTWARE_PIXELS {
+            break;
+        }
+        held -= p;
+        evicted += 1;
+    }
+    evicted
+}
 
 fn take_pooled_decoder(key: &DecoderKey) -> Option<ff::decoder::Video> {
     let mut pool = DECODER_POOL.lock().unwrap_or_else(|e| e.into_inner());
@@ -257,4 +287,32 @@ pub(crate) fn open_decoder_for(
         reason: format!("no decoder for this video codec ({})", describe(&e)),
     })?;
     Ok((Decoder::new(decoder, key, None), None, fallback))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(width: i32, height: i32, device: Option<Device>) -> DecoderKey {
+        DecoderKey { codec: 27, width, height, format: 0, device, keyframes_only: true }
+    }
+
+    #[test]
+    fn idle_software_decoders_stay_within_a_pixel_budget_oldest_out_first() {
+        let hd = key(1920, 1080, None);
+        let uhd = key(3840, 2160, None);
+        let cuda = key(3840, 2160, Some(Device::Cuda));
+        // Fifteen 1080p decoders and a sixteenth fit; a 4K one needs the three oldest gone.
+        let fifteen = vec![hd.clone(); 15];
+        assert_eq!(software_to_evict(fifteen.iter(), &hd), 0);
+        assert_eq!(software_to_evict(fifteen.iter(), &uhd), 3);
+        // Hardware decoders neither count nor are counted.
+        let mixed: Vec<DecoderKey> =
+            (0..15).map(|_| hd.clone()).chain((0..10).map(|_| cuda.clone())).collect();
+        assert_eq!(software_to_evict(mixed.iter(), &hd), 0);
+        assert_eq!(software_to_evict(fifteen.iter(), &cuda), 0);
+        // A decoder larger than the whole budget empties the software pool and still joins.
+        let huge = key(16384, 16384, None);
+        assert_eq!(software_to_evict(fifteen.iter(), &huge), 15);
+    }
 }
