@@ -580,9 +580,39 @@ impl Image {
     /// e.g. (0.1, 0.9) gives the darkest and brightest tenth, robust to a few stray pixels.
     /// An empty area reads as mid-grey.
     pub fn luminance_percentiles(&self, rect: Rect, lo: f64, hi: f64) -> (f64, f64) {
+        let same: [u8; 256] = std::array::from_fn(|v| v as u8);
+        self.luminance_percentiles_with_channels(rect, lo, hi, &[same, same, same])
+    }
+
+    /// As [`Image::luminance_percentiles`] of this image with `scrim` blended over `rect` as
+    /// [`Image::fill_rect`] blends it, without blending anything: each byte goes through the
+    /// blend on its way into the luminance (what `auto` colour tries for each scrim strength).
+    pub fn luminance_percentiles_under(&self, rect: Rect, lo: f64, hi: f64, scrim: Rgba) -> (f64, f64) {
+        let a = scrim.a as u32;
+        let channels = [scrim.b as u32, scrim.g as u32, scrim.r as u32];
+        // blend_row_const's arithmetic, per channel value.
+        let blended: [[u8; 256]; 3] = std::array::from_fn(|c| {
+            std::array::from_fn(|v| ((v as u32 * (255 - a) + channels[c] * a + 127) / 255) as u8)
+        });
+        self.luminance_percentiles_with_channels(rect, lo, hi, &blended)
+    }
+
+    /// The percentiles with each pixel's B, G and R bytes first mapped through `bytes`.
+    fn luminance_percentiles_with_channels(
+        &self,
+        rect: Rect,
+        lo: f64,
+        hi: f64,
+        bytes: &[[u8; 256]; 3],
+    ) -> (f64, f64) {
         // sRGB → linear light for every byte value, computed once per process.
         static LUT: std::sync::OnceLock<Vec<f64>> = std::sync::OnceLock::new();
         let lut = LUT.get_or_init(|| (0..=255u8).map(crate::color::linear).collect());
+        // Each channel's weighted linear light by byte (the same products as weighting after
+        // the lookup, so the sums are bit for bit the same).
+        let weights = [0.0722, 0.7152, 0.2126];
+        let tables: [[f64; 256]; 3] =
+            std::array::from_fn(|c| std::array::from_fn(|v| weights[c] * lut[bytes[c][v] as usize]));
         // 1024 luminance bins are finer than any contrast decision needs.
         let mut hist = [0u32; 1024];
         let mut n = 0u64;
@@ -594,8 +624,7 @@ impl Image {
         for y in y0..y1.max(y0) {
             let row = &self.bgr[y * row_bytes..][x0 * 3..x1.max(x0) * 3];
             for p in row.chunks_exact(3) {
-                let l =
-                    0.0722 * lut[p[0] as usize] + 0.7152 * lut[p[1] as usize] + 0.2126 * lut[p[2] as usize];
+                let l = tables[0][p[0] as usize] + tables[1][p[1] as usize] + tables[2][p[2] as usize];
                 // `+ 0.5` then truncation rounds as `round()` does for these non-negative
                 // values, without a libm call per pixel.
                 hist[((l * 1023.0 + 0.5) as usize).min(1023)] += 1;
@@ -1522,6 +1551,30 @@ pub fn declared_size(b: &[u8]) -> Option<(&'static str, u32, u32)> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn percentiles_under_a_scrim_equal_those_of_the_scrim_drawn() {
+        use super::{Image, Rect, Rgba};
+        // A busy picture: every byte value in every channel, in no order.
+        let (w, h) = (97u32, 53u32);
+        let bytes: Vec<u8> = (0..w * h * 3).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+        let image = Image::from_bgr_bytes(w, h, bytes).unwrap();
+        let rect = Rect::new(5, 3, 80, 40);
+        for scrim in [Rgba::BLACK, Rgba::WHITE, Rgba::rgb(200, 30, 90)] {
+            for a in [1u8, 24, 96, 127, 128, 240, 254, 255] {
+                let s = Rgba { a, ..scrim };
+                let mut drawn = image.clone();
+                drawn.fill_rect(rect, s);
+                for (lo, hi) in [(0.1, 0.9), (0.0, 1.0), (0.5, 0.5)] {
+                    assert_eq!(
+                        image.luminance_percentiles_under(rect, lo, hi, s),
+                        drawn.luminance_percentiles(rect, lo, hi),
+                        "{s:?} {lo} {hi}"
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn wide_blurs_stay_centred_whatever_the_mask_size() {
         // Wide blurs run on a shrunk copy padded to a whole factor: the shadow of a block must

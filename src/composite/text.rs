@@ -527,9 +527,10 @@ fn auto_color(canvas: &mut Image, t: &TextLayer) -> Result<(Rgba, Option<TextCon
         let mut tried = [None; 11];
         let mut at = |k: usize| -> f64 {
             *tried[k].get_or_insert_with(|| {
-                let mut trial = region.clone();
-                trial.fill_rect(trial.bounds(), Rgba { a: 24 * k as u8, ..scrim });
-                measure(&trial)
+                // The region as it would be under that scrim, measured without drawing it.
+                let under = Rgba { a: 24 * k as u8, ..scrim };
+                let (lo, hi) = region.luminance_percentiles_under(region.bounds(), 0.10, 0.90, under);
+                color::contrast(text_lum, if light { hi } else { lo })
             })
         };
         let (mut lo, mut hi, mut first) = (1usize, 10usize, 10usize);
