@@ -50,7 +50,20 @@ pub enum LayoutError {
 /// # Errors
 /// When the data does not fit the largest QR symbol.
 pub fn qr_code(data: &str) -> Result<fast_qr::QRCode, String> {
-    fast_qr::QRBuilder::new(data.as_bytes()).ecl(fast_qr::ECL::M).build().map_err(|e| e.to_string())
+    // The layout encodes a cover's QR to size it and the compositor again to draw it, on the
+    // same thread: the last code is kept (an encode is ~0.5 ms, most of it choosing the mask).
+    thread_local! {
+        static LAST: std::cell::RefCell<Option<(String, fast_qr::QRCode)>> = const { std::cell::RefCell::new(None) };
+    }
+    if let Some(code) =
+        LAST.with_borrow(|last| last.as_ref().filter(|(d, _)| d == data).map(|(_, c)| c.clone()))
+    {
+        return Ok(code);
+    }
+    let code =
+        fast_qr::QRBuilder::new(data.as_bytes()).ecl(fast_qr::ECL::M).build().map_err(|e| e.to_string())?;
+    LAST.with_borrow_mut(|last| *last = Some((data.to_owned(), code.clone())));
+    Ok(code)
 }
 
 /// Finds the template `meta` names (or `template_override`) and resolves the layout for it:
