@@ -28,11 +28,7 @@ pub(super) fn draw(
     if t.lines.is_empty() {
         return Ok(None);
     }
-    let masks = env.text_masks.get_or_make(masks_key(t), || {
-        let masks = render_masks(t, env)?;
-        let bytes = masks.bytes();
-        Ok::<_, CompositeError>((masks, bytes))
-    })?;
+    let masks = masks_for(t, env)?;
     let pad = pad(t);
     let (x, y) = (t.bbox.x - pad, t.bbox.y - pad);
     let (color, report) = if t.auto_color {
@@ -82,6 +78,16 @@ pub(super) fn draw(
         canvas.draw_overlay(img, x + gx, y + gy, 1.0);
     }
     Ok(report)
+}
+
+/// `t`'s masks, drawn once for every cover whose text is set the same way (see [`masks_key`]).
+/// The GPU compositor calls this ahead of drawing, while the GPU scales the frame.
+pub(super) fn masks_for(t: &TextLayer, env: &Env) -> Result<std::sync::Arc<TextMasks>, CompositeError> {
+    env.text_masks.get_or_make(masks_key(t), || {
+        let masks = render_masks(t, env)?;
+        let bytes = masks.bytes();
+        Ok::<_, CompositeError>((masks, bytes))
+    })
 }
 
 /// Everything the masks of `t` depend on (not its position, colours or `auto` choices), hashed:
