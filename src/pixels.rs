@@ -588,12 +588,17 @@ impl Image {
     /// [`Image::fill_rect`] blends it, without blending anything: each byte goes through the
     /// blend on its way into the luminance (what `auto` colour tries for each scrim strength).
     pub fn luminance_percentiles_under(&self, rect: Rect, lo: f64, hi: f64, scrim: Rgba) -> (f64, f64) {
-        let a = scrim.a as u32;
-        let channels = [scrim.b as u32, scrim.g as u32, scrim.r as u32];
-        // blend_row_const's arithmetic, per channel value.
-        let blended: [[u8; 256]; 3] = std::array::from_fn(|c| {
-            std::array::from_fn(|v| ((v as u32 * (255 - a) + channels[c] * a + 127) / 255) as u8)
-        });
+        // Each byte value of each channel as `fill_rect` leaves it (`blend_px` is the blend
+        // `blend_row_const` reproduces exactly).
+        let src = [scrim.b, scrim.g, scrim.r];
+        let mut blended = [[0u8; 256]; 3];
+        for v in 0..=255u8 {
+            let mut px = [v; 3];
+            blend_px(&mut px, src, scrim.a as u32, 255);
+            for c in 0..3 {
+                blended[c][v as usize] = px[c];
+            }
+        }
         self.luminance_percentiles_with_channels(rect, lo, hi, &blended)
     }
 
@@ -1317,10 +1322,7 @@ impl Mask {
             self
         } else {
             let mut p = Mask::new(pw, ph);
-            let (w, pwu) = (self.width as usize, pw as usize);
-            for (dst, src) in p.data.chunks_exact_mut(pwu).zip(self.data.chunks_exact(w)) {
-                dst[..w].copy_from_slice(src);
-            }
+            p.max_blit(&self.data, self.width, self.height, 0, 0);
             padded = p;
             &padded
         };
@@ -1342,10 +1344,11 @@ impl Mask {
             imgproc::INTER_LINEAR,
         )
         .map_err(cv_err("resize"))?;
-        let (w, pwu) = (self.width as usize, pw as usize);
-        for (dst, src) in out.data.chunks_exact_mut(w).zip(up.data.chunks_exact(pwu)) {
-            dst.copy_from_slice(&src[..w]);
-        }
+        let unpadded = cv::Rect::new(0, 0, self.width as i32, self.height as i32);
+        Mat::roi(&up.mat()?, unpadded)
+            .map_err(cv_err("crop"))?
+            .copy_to(&mut out.mat_mut()?)
+            .map_err(cv_err("copyTo"))?;
         Ok(out)
     }
 

@@ -261,12 +261,10 @@ pub(crate) fn open_decoder_for(
     // Streams without extradata (MPEG-TS, raw) carry their parameter sets in band: a reused
     // decoder could decode a damaged keyframe with the previous video's, so those get a fresh one.
     let key = DecoderKey::new(params, None, keyframes_only);
-    let key = (poolable && key.extradata(params).is_some()).then_some(key);
-    if let Some(key) = &key {
-        if let Some(video) = take_pooled_decoder(key) {
-            let extradata = key.extradata(params);
-            return Ok((Decoder::new(video, Some(key.clone()), extradata), None, fallback));
-        }
+    let extradata = key.extradata(params);
+    let key = (poolable && extradata.is_some()).then_some(key);
+    if let Some(video) = key.as_ref().and_then(take_pooled_decoder) {
+        return Ok((Decoder::new(video, key, extradata), None, fallback));
     }
     let mut ctx = ff::codec::context::Context::from_parameters(params.clone()).map_err(not_media)?;
     if keyframes_only {

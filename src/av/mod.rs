@@ -749,43 +749,60 @@ const SWSCALE_SLACK: usize = 1024;
 /// Runs `scaler` (built for `frame`'s format and size, to BGR24 at `size`) straight into the
 /// buffer of a packed [`Image`]: a 1080x1920 cover frame is 6 MB, and converting into an
 /// FFmpeg frame and copying its rows out cost ~2 ms a cover.
-#[allow(unsafe_code)]
 fn scale_into_image(
     scaler: &mut scaling::Context,
     frame: &ff::frame::Video,
     size: (u32, u32),
 ) -> Result<Image, ff::Error> {
-    let row = size.0 as usize * 3;
-    let len = row * size.1 as usize;
+    let len = size.0 as usize * 3 * size.1 as usize;
     let mut bgr: Vec<u8> = Vec::with_capacity(len + SWSCALE_SLACK);
+    scale_into(scaler, frame, size, bgr.spare_capacity_mut())?;
+    // SAFETY: `scale_into` wrote every byte of the picture's `len` bytes.
+    #[allow(unsafe_code)]
+    unsafe {
+        bgr.set_len(len)
+    };
+    Ok(Image::from_bgr_bytes(size.0, size.1, bgr).expect("length set from the size"))
+}
+
+/// Runs `scaler` into `dst` as packed BGR rows of `size` (`width * 3` bytes apart), followed by
+/// at least [`SWSCALE_SLACK`] bytes for swscale's overshoot. On success every byte of the
+/// picture's rows has been written.
+#[allow(unsafe_code)]
+fn scale_into(
+    scaler: &mut scaling::Context,
+    frame: &ff::frame::Video,
+    size: (u32, u32),
+    dst: &mut [std::mem::MaybeUninit<u8>],
+) -> Result<(), ff::Error> {
+    let row = size.0 as usize * 3;
+    assert!(dst.len() >= row * size.1 as usize + SWSCALE_SLACK, "room for the picture and the slack");
     let stride = i32::try_from(row).map_err(|_| ff::Error::InvalidData)?;
     // SAFETY: the scaler was built for this frame's format and size and for a `size` BGR24
-    // output (checked by the caller's key); `frame` holds valid planes. The destination has
-    // `len` bytes for the picture plus SWSCALE_SLACK for swscale's overshoot past the last
-    // row, all owned by `bgr`. swscale writes every byte of every output row when it returns
-    // the full output height, which is checked before the length is set.
-    unsafe {
+    // output (checked by the caller's key); `frame` holds valid planes; `dst` holds the picture
+    // plus SWSCALE_SLACK for swscale's overshoot past the last row (asserted above).
+    let lines = unsafe {
         let src = frame.as_ptr();
-        let dst = [bgr.as_mut_ptr(), std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut()];
-        let dst_stride = [stride, 0, 0, 0];
-        let lines = ff::ffi::sws_scale(
+        let planes =
+            [dst.as_mut_ptr().cast::<u8>(), std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut()];
+        ff::ffi::sws_scale(
             scaler.as_mut_ptr(),
             (*src).data.as_ptr() as *const *const u8,
             (*src).linesize.as_ptr(),
             0,
             frame.height() as i32,
-            dst.as_ptr(),
-            dst_stride.as_ptr(),
-        );
-        if lines < 0 {
-            return Err(ff::Error::from(lines));
-        }
-        if lines as u32 != size.1 {
-            return Err(ff::Error::Bug);
-        }
-        bgr.set_len(len);
+            planes.as_ptr(),
+            [stride, 0, 0, 0].as_ptr(),
+        )
+    };
+    if lines < 0 {
+        return Err(ff::Error::from(lines));
     }
-    Ok(Image::from_bgr_bytes(size.0, size.1, bgr).expect("length set from the size"))
+    // swscale writes every byte of every output row it reports.
+    if lines as u32 != size.1 {
+        return Err(ff::Error::Bug);
+    }
+    Ok(())
 }
 
 /// What a cached swscale context converts: pixel format and size in, size out, filter.
@@ -1063,28 +1080,11 @@ mod tests {
                     )
                     .unwrap();
                     let row = tw as usize * 3;
-                    let mut buf = vec![0xA5u8; row * th as usize + SWSCALE_SLACK];
+                    let mut buf = vec![std::mem::MaybeUninit::new(0xA5u8); row * th as usize + SWSCALE_SLACK];
+                    scale_into(&mut ctx, &frame, (tw, th), &mut buf).unwrap();
+                    // SAFETY: every byte was initialised (0xA5) before swscale wrote over some.
                     #[allow(unsafe_code)]
-                    // SAFETY: as in scale_into_image, into a buffer with the same slack.
-                    let lines = unsafe {
-                        let src = frame.as_ptr();
-                        let dst = [
-                            buf.as_mut_ptr(),
-                            std::ptr::null_mut(),
-                            std::ptr::null_mut(),
-                            std::ptr::null_mut(),
-                        ];
-                        ff::ffi::sws_scale(
-                            ctx.as_mut_ptr(),
-                            (*src).data.as_ptr() as *const *const u8,
-                            (*src).linesize.as_ptr(),
-                            0,
-                            64,
-                            dst.as_ptr(),
-                            [row as i32, 0, 0, 0].as_ptr(),
-                        )
-                    };
-                    assert_eq!(lines, th as i32);
+                    let buf: Vec<u8> = buf.into_iter().map(|b| unsafe { b.assume_init() }).collect();
                     let tail = &buf[row * th as usize..];
                     let written = tail.iter().rposition(|&b| b != 0xA5).map_or(0, |i| i + 1);
                     worst = worst.max(written);
