@@ -21,7 +21,7 @@ pub struct Env {
     images: Mutex<HashMap<PathBuf, Arc<Overlay>>>,
     templates: Mutex<HashMap<PathBuf, Arc<Compiled>>>,
     /// Content hashes of files, keyed by path, size and modification time.
-    file_hashes: Mutex<HashMap<(PathBuf, u64, std::time::SystemTime), [u8; 32]>>,
+    file_hashes: crate::files::ReadOnce<(PathBuf, u64, std::time::SystemTime), [u8; 32]>,
     /// Rasterised glyphs shared by every job.
     pub glyphs: crate::fonts::glyphs::GlyphCache,
     /// Text layers drawn as masks, by everything that shapes them (see [`TextMasks`]).
@@ -108,7 +108,7 @@ impl Env {
             ),
             images: Mutex::new(HashMap::new()),
             templates: Mutex::new(HashMap::new()),
-            file_hashes: Mutex::new(HashMap::new()),
+            file_hashes: Default::default(),
             glyphs: Default::default(),
             text_masks: Memo::new(TEXT_MASK_BUDGET),
             sized_images: Memo::new(SIZED_IMAGE_BUDGET),
@@ -194,13 +194,10 @@ impl Env {
     pub fn file_hash(&self, path: &Path) -> std::io::Result<[u8; 32]> {
         let meta = std::fs::metadata(path)?;
         let key = (path.to_owned(), meta.len(), meta.modified().unwrap_or(std::time::UNIX_EPOCH));
-        if let Some(h) = self.file_hashes.lock().expect("hash cache poisoned").get(&key) {
-            return Ok(*h);
-        }
-        // Streamed: a font is tens of megabytes.
-        let hash = *blake3::Hasher::new().update_reader(std::fs::File::open(path)?)?.finalize().as_bytes();
-        self.file_hashes.lock().expect("hash cache poisoned").insert(key, hash);
-        Ok(hash)
+        // Streamed: a font is tens of megabytes. Workers starting together wait for one read.
+        self.file_hashes.get_or_try_make(key, || {
+            Ok(*blake3::Hasher::new().update_reader(std::fs::File::open(path)?)?.finalize().as_bytes())
+        })
     }
 
     /// Loads (once) the image at `path`, keeping its alpha.

@@ -413,3 +413,68 @@ mod tests {
     }
     use std::os::unix::fs::PermissionsExt;
 }
+
+/// Values read once per key, a caller that asks while another is making the same one waiting
+/// for it: for large deterministic reads (a font file, a file's hash) that every worker of a
+/// batch asks for as it starts, and would otherwise all do at once (a 20 MB font read and hashed
+/// by each of 16 workers). A failed read keeps nothing; the next caller tries again.
+pub struct ReadOnce<K, V> {
+    slots: std::sync::Mutex<std::collections::HashMap<K, std::sync::Arc<std::sync::Mutex<Option<V>>>>>,
+}
+
+impl<K, V> Default for ReadOnce<K, V> {
+    fn default() -> Self {
+        ReadOnce { slots: std::sync::Mutex::new(std::collections::HashMap::new()) }
+    }
+}
+
+impl<K: std::hash::Hash + Eq, V: Clone> ReadOnce<K, V> {
+    /// The value for `key`, made by `make` if no caller has made it yet.
+    ///
+    /// # Errors
+    /// `make`'s error, when this caller made it and it failed.
+    pub fn get_or_try_make<E>(&self, key: K, make: impl FnOnce() -> Result<V, E>) -> Result<V, E> {
+        let slot = self.slots.lock().unwrap_or_else(|e| e.into_inner()).entry(key).or_default().clone();
+        // Only this key's slot is held while making: other keys go on.
+        let mut value = slot.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(v) = value.as_ref() {
+            return Ok(v.clone());
+        }
+        let made = make()?;
+        *value = Some(made.clone());
+        Ok(made)
+    }
+
+    /// Forgets every value (each is made again on next use).
+    pub fn clear(&self) {
+        self.slots.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
+
+#[cfg(test)]
+mod read_once_tests {
+    use super::ReadOnce;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[test]
+    fn callers_at_once_share_one_read_and_a_failure_is_retried() {
+        let cache: ReadOnce<&str, usize> = ReadOnce::default();
+        let reads = AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            for _ in 0..8 {
+                s.spawn(|| {
+                    let v = cache.get_or_try_make("font", || -> Result<usize, ()> {
+                        reads.fetch_add(1, Ordering::SeqCst);
+                        std::thread::sleep(std::time::Duration::from_millis(50));
+                        Ok(42)
+                    });
+                    assert_eq!(v, Ok(42));
+                });
+            }
+        });
+        assert_eq!(reads.load(Ordering::SeqCst), 1, "eight callers at once, one read");
+        assert_eq!(cache.get_or_try_make("bad", || Err::<usize, _>("unreadable")), Err("unreadable"));
+        assert_eq!(cache.get_or_try_make("bad", || Ok::<_, &str>(7)), Ok(7), "a failure is not kept");
+        assert_eq!(cache.get_or_try_make("bad", || Ok::<_, &str>(8)), Ok(7));
+    }
+}

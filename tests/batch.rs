@@ -343,25 +343,15 @@ fn x264_clip(source: &str, x264: &[&str], out: &Path) {
     assert!(made.unwrap().success(), "ffmpeg made {}", out.display());
 }
 
-#[test]
-fn a_decoder_reused_for_the_next_video_decodes_it_with_its_own_parameter_sets() {
-    // Software decoders are pooled across videos of one codec and size. Two clips whose
-    // parameter sets differ (baseline CAVLC against high-profile CABAC with 8x8 transforms):
-    // the second cover, rendered after the first in one process, must be byte-identical to
-    // the same cover rendered alone (a decoder keeping the first clip's sets fails or smears).
+/// The cover of clip `b` rendered in one batch right after clip `a` (one worker, so whatever
+/// the first left behind — a pooled decoder, a kept scaler — serves the second), and the same
+/// cover rendered alone. Both clips come from `x264_clip` with the given source and options.
+fn cover_after_and_alone(a: (&str, &[&str]), b: (&str, &[&str])) -> (Vec<u8>, Vec<u8>) {
     let dir = tempdir();
     let input = dir.path().join("in");
     std::fs::create_dir_all(&input).unwrap();
-    x264_clip(
-        "testsrc2=s=320x240:r=25",
-        &["-profile:v", "baseline", "-x264-params", "cabac=0:ref=1", "-crf", "30"],
-        &input.join("a.mp4"),
-    );
-    x264_clip(
-        "mandelbrot=s=320x240:r=25",
-        &["-profile:v", "high", "-x264-params", "cabac=1:8x8dct=1:ref=3", "-crf", "18"],
-        &input.join("b.mp4"),
-    );
+    x264_clip(a.0, a.1, &input.join("a.mp4"));
+    x264_clip(b.0, b.1, &input.join("b.mp4"));
     copy("templates/thumb-320x180.yaml.tera", &input.join("t.yaml.tera"));
     for name in ["a", "b"] {
         write(&input.join(format!("{name}.yaml")), "template: ./t.yaml.tera\ntitle: Pool\nframe: 1s\n");
@@ -377,7 +367,42 @@ fn a_decoder_reused_for_the_next_video_decodes_it_with_its_own_parameter_sets() 
     }
     let out = run_in(dir.path(), &["batch", "alone", "-o", "alone-out", "--hwaccel", "none", "--no-cache"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
-    let after_a = std::fs::read(both.join("b.jpg")).unwrap();
-    let alone = std::fs::read(dir.path().join("alone-out/b.jpg")).unwrap();
+    (std::fs::read(both.join("b.jpg")).unwrap(), std::fs::read(dir.path().join("alone-out/b.jpg")).unwrap())
+}
+
+#[test]
+fn a_decoder_reused_for_the_next_video_decodes_it_with_its_own_parameter_sets() {
+    // Software decoders are pooled across videos of one codec and size. Two clips whose
+    // parameter sets differ (baseline CAVLC against high-profile CABAC with 8x8 transforms):
+    // the second cover, rendered after the first in one process, must be byte-identical to
+    // the same cover rendered alone (a decoder keeping the first clip's sets fails or smears).
+    let (after_a, alone) = cover_after_and_alone(
+        (
+            "testsrc2=s=320x240:r=25",
+            &["-profile:v", "baseline", "-x264-params", "cabac=0:ref=1", "-crf", "30"],
+        ),
+        (
+            "mandelbrot=s=320x240:r=25",
+            &["-profile:v", "high", "-x264-params", "cabac=1:8x8dct=1:ref=3", "-crf", "18"],
+        ),
+    );
     assert!(after_a == alone, "the cover of b differs when its decoder first decoded a");
+}
+
+#[test]
+fn a_scaler_kept_for_the_next_video_converts_it_with_its_own_colour_matrix() {
+    // A worker keeps its last scalers for the next video of the same geometry. Same size and
+    // format, other YUV matrix (BT.709 against BT.601): the second cover must be converted with
+    // its own, byte-identical to the cover alone.
+    let (after_a, alone) = cover_after_and_alone(
+        (
+            "testsrc2=s=320x240:r=25",
+            &["-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709"],
+        ),
+        (
+            "testsrc2=s=320x240:r=25",
+            &["-colorspace", "smpte170m", "-color_primaries", "smpte170m", "-color_trc", "smpte170m"],
+        ),
+    );
+    assert!(after_a == alone, "the cover of b differs when it followed a clip of another colour matrix");
 }

@@ -9,9 +9,8 @@ pub mod glyphs;
 pub mod shape;
 
 use ab_glyph::{Font, FontArc, FontVec, PxScale};
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// A loaded font and its name.
 #[derive(Clone)]
@@ -85,7 +84,7 @@ pub struct FontBook {
     dir: PathBuf,
     /// Largest font file read (see `Limits::max_font_bytes`).
     max_bytes: u64,
-    loaded: Mutex<HashMap<String, Arc<FontHandle>>>,
+    loaded: crate::files::ReadOnce<String, Arc<FontHandle>>,
     /// Whether system fonts may stand in for folder fonts of the same name (see [`SYSTEM`]).
     system: bool,
 }
@@ -132,7 +131,7 @@ impl FontBook {
     /// A book over `dir` (nothing is read yet), reading font files of at most `max_bytes`.
     pub fn new(dir: impl Into<PathBuf>, max_bytes: u64) -> Self {
         let system = std::env::var_os("COVERFORGE_SYSTEM_FONTS").is_none_or(|v| v != "0");
-        FontBook { dir: dir.into(), max_bytes, loaded: Mutex::new(HashMap::new()), system }
+        FontBook { dir: dir.into(), max_bytes, loaded: Default::default(), system }
     }
 
     /// Uses only the fonts folder (`false`), never the system's fuller fonts: for output that
@@ -145,7 +144,7 @@ impl FontBook {
 
     /// Forgets every loaded font (they are loaded again on next use).
     pub fn forget(&self) {
-        self.loaded.lock().expect("font cache poisoned").clear();
+        self.loaded.clear();
     }
 
     /// The folder fonts come from.
@@ -214,19 +213,16 @@ impl FontBook {
     /// # Errors
     /// [`FontError`] naming the font, or its file when it is unreadable or not a font.
     pub fn get(&self, name: &str) -> Result<Arc<FontHandle>, FontError> {
-        if let Some(f) = self.loaded.lock().expect("font cache poisoned").get(name) {
-            return Ok(f.clone());
-        }
-        let (path, index) = self.locate(name)?;
-        let data = crate::files::read_bounded(&path, self.max_bytes, "font file")
-            .map_err(|e| FontError::Unreadable { message: e.to_string() })?;
-        // Collections (.ttc): the first face unless [`SYSTEM`] says otherwise; for WenQuanYi
-        // that is Micro Hei.
-        let font = FontVec::try_from_vec_and_index(data, index)
-            .map_err(|e| FontError::NotAFont { path: path.clone(), reason: e.to_string() })?;
-        let handle = Arc::new(FontHandle::new(name, font, index));
-        self.loaded.lock().expect("font cache poisoned").insert(name.to_owned(), handle.clone());
-        Ok(handle)
+        self.loaded.get_or_try_make(name.to_owned(), || {
+            let (path, index) = self.locate(name)?;
+            let data = crate::files::read_bounded(&path, self.max_bytes, "font file")
+                .map_err(|e| FontError::Unreadable { message: e.to_string() })?;
+            // Collections (.ttc): the first face unless [`SYSTEM`] says otherwise; for WenQuanYi
+            // that is Micro Hei.
+            let font = FontVec::try_from_vec_and_index(data, index)
+                .map_err(|e| FontError::NotAFont { path: path.clone(), reason: e.to_string() })?;
+            Ok(Arc::new(FontHandle::new(name, font, index)))
+        })
     }
 }
 
