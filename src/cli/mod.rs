@@ -45,14 +45,11 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
     };
-    if matches!(
-        cli.command,
-        Command::Render { .. } | Command::Batch(_) | Command::Serve { .. } | Command::Worker { .. }
-    ) {
-        // The word segmenter's dictionary takes ~0.3 s of CPU to load, and the first title
-        // that needs a line break waits for it: start it before anything else (loading the
-        // fonts and templates, planning a batch) so that work overlaps it.
-        coverforge::layout::breaks::warm_up();
+    if matches!(cli.command, Command::Batch(_) | Command::Serve { .. } | Command::Worker { .. }) {
+        // Commands that set many titles build the word segmenter's full dictionary (150-220
+        // ms on one core) in the background; titles cut before it is ready, and every title of
+        // a single `render`, use a segmenter made for the title alone (layout::words).
+        coverforge::layout::words::warm_up();
     }
     let mut allowed = cli.allow_path.clone();
     // A batch reads the templates and images its INPUT folder (or manifest's folder) holds;

@@ -2,7 +2,7 @@
 //!
 //! Break opportunities come from UAX #14 (`unicode-linebreak`: spaces, CJK, kinsoku — no line
 //! starts with `，。」！` and friends or ends with `「（`), narrowed for Chinese by a word
-//! segmenter (`jieba-rs`, its dictionary built in): between two CJK characters a line may only
+//! segmenter (`jieba-rs` and its dictionary, see [`super::words`]): between two CJK characters a line may only
 //! break where a word ends, and a number keeps the character after it (its unit: `3分钟`).
 //! Where nothing else fits (a word wider than the box), any grapheme boundary will do.
 //!
@@ -87,30 +87,6 @@ fn binds_forward(c: char) -> bool {
     "是要在和与把被对给从向让将跟比".contains(c)
 }
 
-/// Loads the segmenter's dictionary on a thread of its own (commands that set titles call it
-/// early so the load overlaps decoding).
-pub fn warm_up() {
-    std::thread::spawn(|| {
-        jieba();
-    });
-}
-
-fn jieba() -> &'static jieba_rs::Jieba {
-    static JIEBA: OnceLock<jieba_rs::Jieba> = OnceLock::new();
-    JIEBA.get_or_init(jieba_rs::Jieba::new)
-}
-
-/// Byte offsets where a word starts, with the word's length in bytes, by the segmenter.
-fn word_starts(text: &str) -> HashMap<usize, usize> {
-    let mut starts = HashMap::new();
-    let mut at = 0;
-    for word in jieba().cut(text, true) {
-        starts.insert(at, word.word.len());
-        at += word.word.len();
-    }
-    starts
-}
-
 /// The class of breaking before each grapheme cluster of `text` (index 0 is never a break; its
 /// class is unused). Cached per text: fit-to-box sets a title at several sizes, and a batch's
 /// titles repeat.
@@ -135,7 +111,7 @@ fn classify(text: &str) -> Vec<Class> {
         .filter(|(_, o)| *o == unicode_linebreak::BreakOpportunity::Allowed)
         .map(|(i, _)| i)
         .collect();
-    let words = if text.chars().any(is_han) { Some(word_starts(text)) } else { None };
+    let words = if text.chars().any(is_han) { Some(super::words::word_starts(text)) } else { None };
     // Inside 《book titles》 and 【tags】: names, kept whole like words.
     let mut depth = 0i32;
     let mut inside_name = vec![false; text.len() + 1];

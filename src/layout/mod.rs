@@ -10,6 +10,7 @@ mod layers;
 pub mod safe_zones;
 mod spec;
 pub mod text;
+pub mod words;
 
 use crate::env::Env;
 use crate::limits;
