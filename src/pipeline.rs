@@ -24,7 +24,7 @@ use crate::model::{Compositor, DecodedBy, HwAccel, JpegEncoder, MediaInfo, Rect}
 use crate::pixels::Image;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// What a job writes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -123,7 +123,9 @@ pub struct RenderOptions {
     pub hw_sessions: crate::animated::HwSessions,
 }
 
-/// Milliseconds spent in each stage.
+/// Milliseconds spent in each stage: wall-clock (`*_ms`) and CPU time of the thread that ran the
+/// job (`*_cpu_ms`). Work a job hands to other threads or devices (the GPU; an animated cover's
+/// encoder threads) is not in its CPU figures, so wall time well above CPU time is waiting.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct StageTimes {
     /// Metadata + template + layout.
@@ -134,6 +136,94 @@ pub struct StageTimes {
     pub composite_ms: f64,
     /// Encode + write (for animated covers: the whole clip).
     pub encode_ms: f64,
+    /// CPU time of the layout stage.
+    #[serde(default)]
+    pub layout_cpu_ms: f64,
+    /// CPU time of the decode stage.
+    #[serde(default)]
+    pub decode_cpu_ms: f64,
+    /// CPU time of the composite stage.
+    #[serde(default)]
+    pub composite_cpu_ms: f64,
+    /// CPU time of the encode stage.
+    #[serde(default)]
+    pub encode_cpu_ms: f64,
+}
+
+impl StageTimes {
+    /// Sets the layout stage's times.
+    pub fn set_layout(&mut self, layout: Elapsed) {
+        (self.layout_ms, self.layout_cpu_ms) = (layout.wall_ms, layout.cpu_ms);
+    }
+
+    /// The stages of a job whose layout took `layout` and whose decode, composite and encode
+    /// stages ran between the four marks.
+    fn of(layout: Elapsed, [t1, t2, t3, t4]: [Mark; 4]) -> Self {
+        let (decode, composite, encode) = (t1.to(t2), t2.to(t3), t3.to(t4));
+        StageTimes {
+            layout_ms: layout.wall_ms,
+            decode_ms: decode.wall_ms,
+            composite_ms: composite.wall_ms,
+            encode_ms: encode.wall_ms,
+            layout_cpu_ms: layout.cpu_ms,
+            decode_cpu_ms: decode.cpu_ms,
+            composite_cpu_ms: composite.cpu_ms,
+            encode_cpu_ms: encode.cpu_ms,
+        }
+    }
+}
+
+/// A moment of a job: the wall clock and the CPU clock of the thread running it.
+#[derive(Debug, Clone, Copy)]
+pub struct Mark {
+    wall: Instant,
+    cpu: Duration,
+}
+
+impl Mark {
+    /// Now, on this thread.
+    pub fn now() -> Self {
+        Mark { wall: Instant::now(), cpu: duration_of(rustix::time::ClockId::ThreadCPUTime) }
+    }
+
+    /// From this mark to `later` (taken on the same thread).
+    pub fn to(self, later: Mark) -> Elapsed {
+        Elapsed {
+            wall_ms: (later.wall - self.wall).as_secs_f64() * 1000.0,
+            cpu_ms: later.cpu.saturating_sub(self.cpu).as_secs_f64() * 1000.0,
+        }
+    }
+
+    /// From this mark to now.
+    pub fn elapsed(self) -> Elapsed {
+        self.to(Mark::now())
+    }
+}
+
+/// Wall-clock and CPU milliseconds between two [`Mark`]s.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Elapsed {
+    /// Wall-clock milliseconds.
+    pub wall_ms: f64,
+    /// CPU milliseconds of the thread.
+    pub cpu_ms: f64,
+}
+
+impl std::ops::Sub for Elapsed {
+    type Output = Elapsed;
+    fn sub(self, other: Elapsed) -> Elapsed {
+        Elapsed { wall_ms: self.wall_ms - other.wall_ms, cpu_ms: self.cpu_ms - other.cpu_ms }
+    }
+}
+
+/// CPU time the whole process has used (every thread, user and system).
+pub fn process_cpu() -> Duration {
+    duration_of(rustix::time::ClockId::ProcessCPUTime)
+}
+
+fn duration_of(clock: rustix::time::ClockId) -> Duration {
+    let t = rustix::time::clock_gettime(clock);
+    Duration::new(t.tv_sec.max(0) as u64, t.tv_nsec.clamp(0, 999_999_999) as u32)
 }
 
 /// Where a job's frame came from.
@@ -246,8 +336,8 @@ pub struct Prepared {
     pub template_path: PathBuf,
     /// What will be written.
     pub output: OutputPlan,
-    /// Milliseconds these checks took.
-    pub layout_ms: f64,
+    /// How long these checks took.
+    pub layout: Elapsed,
 }
 
 /// Runs one job: [`prepare`], then [`finish`] without cache, flushed to disk.
@@ -300,7 +390,7 @@ fn or_deadline(e: Error, video: &Path) -> Error {
 /// # Errors
 /// Output, metadata, template and layout errors.
 pub fn prepare(job: &Job, env: &Env) -> Result<Prepared, Error> {
-    let t0 = Instant::now();
+    let t0 = Mark::now();
     let still = match &job.kind {
         OutputKind::Still { quality } => {
             let format = Format::from_path(&job.output)?;
@@ -319,7 +409,7 @@ pub fn prepare(job: &Job, env: &Env) -> Result<Prepared, Error> {
         (_, Some((format, quality))) => OutputPlan::Still { format, quality },
         (OutputKind::Still { .. }, None) => unreachable!("still outputs are checked above"),
     };
-    Ok(Prepared { meta, doc, template_path, output, layout_ms: ms_since(t0) })
+    Ok(Prepared { meta, doc, template_path, output, layout: t0.elapsed() })
 }
 
 /// The metadata of a file and its resolved layout: the first half of [`prepare`], for callers
@@ -524,17 +614,17 @@ fn still_on_cpu(
     delivery: &Delivery<'_>,
     compositor_fallback: Option<String>,
 ) -> Result<JobResult, Error> {
-    let t1 = Instant::now();
+    let t1 = Mark::now();
     let (mut extracted, frame_source) =
         frame(&job.video, prepared, opts, env, delivery.cache, FrameShape::FittedWhereItCan)?;
     check_deadline(&job.video)?;
-    let t2 = Instant::now();
+    let t2 = Mark::now();
     let pixels =
         std::mem::replace(&mut extracted.frame.pixels, Image::filled(0, 0, crate::color::Rgba::BLACK));
     let faces = extracted.faces.as_deref();
     let (canvas, report) =
         composite::composite_frame(pixels, faces, &prepared.doc, env, delivery.measure_contrast)?;
-    let t3 = Instant::now();
+    let t3 = Mark::now();
     let bytes = encode::encode_with(&canvas, format, quality, &job.output, opts.jpeg_encoder)?;
     files::write_atomic(&job.output, &bytes, delivery.durability).map_err(EncodeError::from)?;
     Ok(JobResult {
@@ -543,12 +633,7 @@ fn still_on_cpu(
         output_bytes: bytes.len() as u64,
         compositor: "cpu".into(),
         compositor_fallback,
-        times: StageTimes {
-            layout_ms: prepared.layout_ms,
-            decode_ms: ms_between(t1, t2),
-            composite_ms: ms_between(t2, t3),
-            encode_ms: ms_since(t3),
-        },
+        times: StageTimes::of(prepared.layout, [t1, t2, t3, Mark::now()]),
         canvas: delivery.keep_canvas.then_some(canvas),
         ..result_of(job, prepared, extracted, frame_source, report)
     })
@@ -566,7 +651,7 @@ fn still_on_gpu(
     delivery: &Delivery<'_>,
 ) -> Result<JobResult, Error> {
     let doc = &prepared.doc;
-    let t1 = Instant::now();
+    let t1 = Mark::now();
     let (extracted, frame_source) = match delivery.cache {
         // The cache stores frames in system memory: a frame decoded for it is downloaded anyway.
         Some(_) => {
@@ -593,10 +678,10 @@ fn still_on_gpu(
         }
     };
     check_deadline(&job.video)?;
-    let t2 = Instant::now();
+    let t2 = Mark::now();
     let (canvas, report) =
         composite::gpu::composite_on_gpu(&extracted.frame.pixels, extracted.faces.as_deref(), doc, env)?;
-    let t3 = Instant::now();
+    let t3 = Mark::now();
     let gpu_err = |e: crate::av::error::GpuError| EncodeError::Gpu { path: job.output.clone(), message: e.0 };
     // nvJPEG reads the canvas where it is; anything else is encoded from a downloaded copy.
     let on_cpu = format != Format::Jpeg || opts.jpeg_encoder == JpegEncoder::Cpu;
@@ -614,12 +699,7 @@ fn still_on_gpu(
         output_bytes: bytes.len() as u64,
         compositor: "cuda".into(),
         compositor_fallback: None,
-        times: StageTimes {
-            layout_ms: prepared.layout_ms,
-            decode_ms: ms_between(t1, t2),
-            composite_ms: ms_between(t2, t3),
-            encode_ms: ms_since(t3),
-        },
+        times: StageTimes::of(prepared.layout, [t1, t2, t3, Mark::now()]),
         canvas: image.filter(|_| delivery.keep_canvas),
         ..result_of(job, prepared, extracted, frame_source, report)
     })
@@ -637,14 +717,14 @@ fn animate(
     delivery: &Delivery<'_>,
 ) -> Result<JobResult, Error> {
     let doc = &prepared.doc;
-    let t1 = Instant::now();
+    let t1 = Mark::now();
     let (extracted, frame_source) =
         frame(&job.video, prepared, opts, env, delivery.cache, FrameShape::Whole)?;
     check_deadline(&job.video)?;
-    let t2 = Instant::now();
+    let t2 = Mark::now();
     let (cover, report, plate) =
         CoverPlate::new(&extracted.frame.pixels, extracted.faces.as_deref(), doc, env)?;
-    let t3 = Instant::now();
+    let t3 = Mark::now();
     let duration = extracted.info.duration_s;
     let start = (extracted.frame.time_s - settings.seconds / 2.0).min(duration - settings.seconds).max(0.0);
     let size = (doc.canvas.width, doc.canvas.height);
@@ -657,7 +737,7 @@ fn animate(
         start,
         &job.output,
     )?;
-    let t4 = Instant::now();
+    let t4 = Mark::now();
     let mut result = result_of(job, prepared, extracted, frame_source, report);
     if duration > 0.0 && settings.seconds > duration + 1e-3 {
         result.warnings.push(format!(
@@ -672,12 +752,7 @@ fn animate(
         output_bytes: std::fs::metadata(&job.output).map(|m| m.len()).unwrap_or(0),
         compositor: "cpu".into(),
         clip: Some(clip),
-        times: StageTimes {
-            layout_ms: prepared.layout_ms,
-            decode_ms: ms_between(t1, t2),
-            composite_ms: ms_between(t2, t3),
-            encode_ms: ms_between(t3, t4),
-        },
+        times: StageTimes::of(prepared.layout, [t1, t2, t3, t4]),
         canvas: delivery.keep_canvas.then_some(cover),
         ..result
     })
@@ -713,12 +788,4 @@ fn result_of<P>(
         times: StageTimes::default(),
         canvas: None,
     }
-}
-
-fn ms_between(a: Instant, b: Instant) -> f64 {
-    (b - a).as_secs_f64() * 1000.0
-}
-
-fn ms_since(t: Instant) -> f64 {
-    t.elapsed().as_secs_f64() * 1000.0
 }

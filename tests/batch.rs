@@ -111,6 +111,24 @@ fn good_jobs_render_and_bad_ones_are_reported_with_exit_code_1() {
         assert!(j["input_hash"].is_string() || j["status"] == "failed");
         assert!(j["ms"]["decode_ms"].is_number() && j["total_ms"].is_number());
     }
+    // Each stage's wall and CPU time: CPU of the worker's own thread, so never above the wall
+    // time (a process-wide clock would be, with two workers).
+    let ms = |j: &serde_json::Value, key: &str| j["ms"][key].as_f64().unwrap_or_else(|| panic!("{key}: {j}"));
+    for j in jobs.iter().filter(|j| j["status"] == "ok") {
+        for stage in ["layout", "decode", "composite", "encode"] {
+            let (wall, cpu) = (ms(j, &format!("{stage}_ms")), ms(j, &format!("{stage}_cpu_ms")));
+            assert!(cpu > 0.0 && cpu <= wall + 1.0, "{stage}: {cpu} ms CPU in {wall} ms: {j}");
+        }
+        let (wall, cpu) = (j["total_ms"].as_f64().unwrap(), j["total_cpu_ms"].as_f64().unwrap());
+        assert!(cpu > 0.0 && cpu <= wall + 1.0, "{cpu} ms CPU in {wall} ms: {j}");
+    }
+    let (cpu_s, wall_s, busy) = (
+        summary["cpu_s"].as_f64().unwrap(),
+        summary["wall_s"].as_f64().unwrap(),
+        summary["cores_busy"].as_f64().unwrap(),
+    );
+    assert!(cpu_s > 0.0 && (busy - cpu_s / wall_s).abs() < 1e-9, "{summary}");
+    assert!(r.stderr.contains("cores busy"), "{}", r.stderr);
     let html = std::fs::read_to_string(dir.path().join("proof.html")).unwrap();
     assert_eq!(html.matches("<figure").count(), 6);
     assert_eq!(html.matches("data:image/jpeg;base64,").count(), 3, "a thumbnail for each good cover");

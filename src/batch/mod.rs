@@ -23,7 +23,8 @@ use crate::keyframe::cache::{self as frame_cache, FrameCache};
 use crate::layout::doc::{Layer, LayoutDoc};
 use crate::metadata::Metadata;
 use crate::pipeline::{
-    self, Delivery, FrameSource, GpuChoice, Job, OutputKind, OutputPlan, RenderOptions, StageTimes,
+    self, Delivery, Elapsed, FrameSource, GpuChoice, Job, Mark, OutputKind, OutputPlan, RenderOptions,
+    StageTimes,
 };
 use input::BatchJob;
 use rayon::prelude::*;
@@ -141,6 +142,9 @@ pub struct JobReport {
     pub ms: StageTimes,
     /// Total milliseconds for the job.
     pub total_ms: f64,
+    /// CPU milliseconds of the worker thread on this job (see [`StageTimes`]).
+    #[serde(default)]
+    pub total_cpu_ms: f64,
     /// Bytes written.
     pub output_bytes: Option<u64>,
     /// Hash of everything the cover depends on.
@@ -185,6 +189,12 @@ pub struct Summary {
     pub wall_s: f64,
     /// Rendered covers per second of wall time.
     pub covers_per_s: f64,
+    /// CPU seconds the whole process used meanwhile (every thread, user and system).
+    #[serde(default)]
+    pub cpu_s: f64,
+    /// `cpu_s / wall_s`: how many cores were kept busy on average.
+    #[serde(default)]
+    pub cores_busy: f64,
     /// Worker threads.
     pub threads: usize,
 }
@@ -239,6 +249,7 @@ const STATE_DIR: &str = ".coverforge";
 /// failures are not errors: they are counted in the [`Summary`] and reported.
 pub fn run(input: &Path, opts: &Options, env: &Env) -> Result<Summary, BatchError> {
     let start = Instant::now();
+    let cpu_at_start = pipeline::process_cpu();
     crate::av::keep_freed_memory();
     let ext = match (&opts.animated, opts.animated_webp, opts.format) {
         (Some(_), true, _) => "webp",
@@ -318,6 +329,7 @@ pub fn run(input: &Path, opts: &Options, env: &Env) -> Result<Summary, BatchErro
         eprintln!("warning: {e}");
     }
     let wall_s = start.elapsed().as_secs_f64();
+    let cpu_s = pipeline::process_cpu().saturating_sub(cpu_at_start).as_secs_f64();
     let ok = counts.ok.load(Ordering::Relaxed);
     let summary = Summary {
         total: batch.jobs.len(),
@@ -329,6 +341,8 @@ pub fn run(input: &Path, opts: &Options, env: &Env) -> Result<Summary, BatchErro
         cache_hits: counts.cache_hits.load(Ordering::Relaxed),
         wall_s,
         covers_per_s: if wall_s > 0.0 { ok as f64 / wall_s } else { 0.0 },
+        cpu_s,
+        cores_busy: if wall_s > 0.0 { cpu_s / wall_s } else { 0.0 },
         threads: opts.threads.max(1),
     };
     if let Some(w) = &report_file {
@@ -438,7 +452,7 @@ impl Counts {
 }
 
 fn run_job(job: &BatchJob, ctx: &JobContext<'_>) -> JobReport {
-    let t0 = Instant::now();
+    let t0 = Mark::now();
     let mut report = JobReport {
         input: job.video.clone(),
         meta: job.meta.label(),
@@ -457,6 +471,7 @@ fn run_job(job: &BatchJob, ctx: &JobContext<'_>) -> JobReport {
         clip: None,
         ms: StageTimes::default(),
         total_ms: 0.0,
+        total_cpu_ms: 0.0,
         output_bytes: None,
         input_hash: None,
         warnings: Vec::new(),
@@ -472,7 +487,8 @@ fn run_job(job: &BatchJob, ctx: &JobContext<'_>) -> JobReport {
         let message = if message.starts_with(&input) { message } else { format!("{input}: {message}") };
         report.error = Some(ErrorReport::new(&e, message));
     }
-    report.total_ms = t0.elapsed().as_secs_f64() * 1000.0;
+    let total = t0.elapsed();
+    (report.total_ms, report.total_cpu_ms) = (total.wall_ms, total.cpu_ms);
     report
 }
 
@@ -481,7 +497,7 @@ fn run_job(job: &BatchJob, ctx: &JobContext<'_>) -> JobReport {
 fn render_job(job: &BatchJob, ctx: &JobContext<'_>, report: &mut JobReport) -> Result<(), Error> {
     let opts = ctx.opts;
     let env = ctx.env;
-    let t0 = Instant::now();
+    let t0 = Mark::now();
     let kind = match &opts.animated {
         None => OutputKind::Still { quality: opts.quality },
         Some(settings) => OutputKind::Animated(settings.clone()),
@@ -518,7 +534,7 @@ fn render_job(job: &BatchJob, ctx: &JobContext<'_>, report: &mut JobReport) -> R
     if !opts.force && job.output.is_file() && std::fs::read_to_string(&state).is_ok_and(|h| h.trim() == hash)
     {
         report.status = Status::Skipped;
-        report.ms.layout_ms = ms_since(t0);
+        report.ms.set_layout(t0.elapsed());
         report.output_bytes = std::fs::metadata(&job.output).ok().map(|m| m.len());
         if opts.proof.is_some() {
             proof::ensure_thumbnail(&job.output, ctx.thumbs_dir);
@@ -544,10 +560,11 @@ fn render_job(job: &BatchJob, ctx: &JobContext<'_>, report: &mut JobReport) -> R
     }
     if opts.dry_run {
         report.status = Status::Planned;
-        report.ms.layout_ms = ms_since(t0);
+        report.ms.set_layout(t0.elapsed());
         return Ok(());
     }
-    let hashing_ms = ms_since(t0) - prepared.layout_ms;
+    // Hashing the job's inputs counts as layout.
+    let hashing = t0.elapsed() - prepared.layout;
     let delivery = Delivery {
         cache: opts.cache.as_ref().map(|c| (c, identity.as_str())),
         // Covers are flushed by the committer, off the workers' path.
@@ -601,7 +618,11 @@ fn render_job(job: &BatchJob, ctx: &JobContext<'_>, report: &mut JobReport) -> R
     report.moved_off_faces = result.moved_off_faces;
     report.clip = result.clip;
     report.output_bytes = Some(result.output_bytes);
-    report.ms = StageTimes { layout_ms: result.times.layout_ms + hashing_ms, ..result.times };
+    report.ms = result.times;
+    report.ms.set_layout(Elapsed {
+        wall_ms: report.ms.layout_ms + hashing.wall_ms,
+        cpu_ms: report.ms.layout_cpu_ms + hashing.cpu_ms,
+    });
     Ok(())
 }
 
@@ -614,10 +635,6 @@ struct KeptMeasures {
 
 fn measures_path(state_dir: &Path, output: &Path) -> PathBuf {
     state_dir.join(format!("{}.measures.json", file_name(output)))
-}
-
-fn ms_since(t: Instant) -> f64 {
-    t.elapsed().as_secs_f64() * 1000.0
 }
 
 fn file_name(p: &Path) -> String {

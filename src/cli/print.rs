@@ -64,7 +64,7 @@ pub fn render(result: &JobResult, json: bool) {
 /// `batch`'s closing line.
 pub fn batch_summary(s: &coverforge::batch::Summary) {
     eprintln!(
-        "batch: {} covers: {} rendered, {} unchanged, {} failed{} in {:.2} s ({:.1} covers/s, {} decoded, {} from cache)",
+        "batch: {} covers: {} rendered, {} unchanged, {} failed{} in {:.2} s ({:.1} covers/s{}, {} decoded, {} from cache)",
         s.total,
         s.ok,
         s.skipped,
@@ -72,6 +72,7 @@ pub fn batch_summary(s: &coverforge::batch::Summary) {
         if s.planned > 0 { format!(", {} planned", s.planned) } else { String::new() },
         s.wall_s,
         s.covers_per_s,
+        if s.cpu_s > 0.0 { format!(", {:.2} s CPU = {:.2} cores busy", s.cpu_s, s.cores_busy) } else { String::new() },
         s.decodes,
         s.cache_hits
     );
