@@ -46,6 +46,7 @@ pub mod animated;
 mod av;
 pub mod batch;
 pub mod check;
+pub mod clock;
 pub mod color;
 pub mod composite;
 pub mod ctr;

@@ -15,6 +15,7 @@ pub mod input;
 mod proof;
 pub mod watch;
 
+use crate::clock::{Elapsed, Mark};
 use crate::encode::Format;
 use crate::env::Env;
 use crate::error::{Error, ErrorKind, ErrorReport};
@@ -23,8 +24,7 @@ use crate::keyframe::cache::{self as frame_cache, FrameCache};
 use crate::layout::doc::{Layer, LayoutDoc};
 use crate::metadata::Metadata;
 use crate::pipeline::{
-    self, Delivery, Elapsed, FrameSource, GpuChoice, Job, Mark, OutputKind, OutputPlan, RenderOptions,
-    StageTimes,
+    self, Delivery, FrameSource, GpuChoice, Job, OutputKind, OutputPlan, RenderOptions, StageTimes,
 };
 use input::BatchJob;
 use rayon::prelude::*;
@@ -249,7 +249,7 @@ const STATE_DIR: &str = ".coverforge";
 /// failures are not errors: they are counted in the [`Summary`] and reported.
 pub fn run(input: &Path, opts: &Options, env: &Env) -> Result<Summary, BatchError> {
     let start = Instant::now();
-    let cpu_at_start = pipeline::process_cpu();
+    let cpu_at_start = crate::clock::process_cpu();
     crate::av::keep_freed_memory();
     let ext = match (&opts.animated, opts.animated_webp, opts.format) {
         (Some(_), true, _) => "webp",
@@ -329,7 +329,7 @@ pub fn run(input: &Path, opts: &Options, env: &Env) -> Result<Summary, BatchErro
         eprintln!("warning: {e}");
     }
     let wall_s = start.elapsed().as_secs_f64();
-    let cpu_s = pipeline::process_cpu().saturating_sub(cpu_at_start).as_secs_f64();
+    let cpu_s = crate::clock::process_cpu().saturating_sub(cpu_at_start).as_secs_f64();
     let ok = counts.ok.load(Ordering::Relaxed);
     let summary = Summary {
         total: batch.jobs.len(),
