@@ -5,7 +5,7 @@
 //! a single cover's time, and at the start of a batch every worker stood still for it. It is
 //! built on a thread of its own ([`warm_up`]). Until it is ready, a text is cut by a segmenter
 //! made for that text alone: the dictionary's entries that occur inside the text, looked up in a
-//! sorted copy of the same dictionary embedded in the binary (`assets/jieba/dict.txt.zst`), plus
+//! sorted copy of the same dictionary embedded in the binary (`assets/jieba/dict.txt`), plus
 //! one entry no text contains holding the rest of the dictionary's frequency. jieba's cut of a
 //! text reads only the dictionary words inside that text, their frequencies and the dictionary's
 //! total, so both segmenters cut every text alike; the tests hold them to it.
@@ -100,16 +100,12 @@ fn word_of(line: &str) -> &str {
 /// The first dictionary line whose word is not below `piece` (`None` past the last): a binary
 /// search over the text's bytes, each probe widened to its line.
 fn first_line_from(piece: &str) -> Option<&'static str> {
-    // Invariant: lines starting before `low` have words below `piece`; lines starting at or
-    // after `high` do not.
+    // `low` and `high` are line starts. Invariant: lines starting before `low` have words below
+    // `piece`; lines starting at or after `high` do not. A probe between them lands in a line
+    // that starts at or after `low`.
     let (mut low, mut high) = (0, DICTIONARY.len());
     while low < high {
         let (start, line) = line_at((low + high) / 2);
-        if start < low {
-            // The probe fell inside the line just before `low`: step past it.
-            low = start + line.len() + 1;
-            continue;
-        }
         if word_of(line) < piece {
             low = start + line.len() + 1;
         } else {
@@ -141,6 +137,7 @@ fn lines_inside(text: &str) -> BTreeSet<&'static str> {
     }
     found
 }
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -214,5 +211,11 @@ mod tests {
             "{inside:?}"
         );
         assert!(lines_inside("").is_empty() && lines_inside("\u{FFFF}").is_empty());
+        // The search's ends: before the first word, at the last, past it.
+        let (first, last) = (DICTIONARY.lines().next().unwrap(), DICTIONARY.lines().last().unwrap());
+        assert_eq!(first_line_from(""), Some(first));
+        assert_eq!(first_line_from(word_of(first)), Some(first));
+        assert_eq!(first_line_from(word_of(last)), Some(last));
+        assert_eq!(first_line_from("\u{10FFFF}"), None);
     }
 }
