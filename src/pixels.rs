@@ -841,7 +841,8 @@ pub fn bgr_sampled_from_nv12(
 /// [`blend_px`]'s, in 16-bit lanes (twice as many per vector as 32-bit ones): `d·(255−a) + s·a +
 /// 127` is at most 65152, and `(x + 1 + (x >> 8)) >> 8` equals `x / 255` for every x below
 /// 65535, so results are identical.
-fn blend_row_const(span: &mut [u8], src: [u8; 3], a: u8) {
+#[inline(always)]
+fn blend_row_const_any(span: &mut [u8], src: [u8; 3], a: u8) {
     if a == 0 {
         return;
     }
@@ -867,6 +868,57 @@ fn blend_row_const(span: &mut [u8], src: [u8; 3], a: u8) {
     }
 }
 
+/// [`blend_row_const_any`], compiled for AVX2 where the CPU has it (twice the 16-bit lanes of
+/// the SSE2 baseline; the same integer arithmetic, so the same bytes).
+fn blend_row_const(span: &mut [u8], src: [u8; 3], a: u8) {
+    #[cfg(target_arch = "x86_64")]
+    avx2::blend_row_const(span, src, a);
+    #[cfg(not(target_arch = "x86_64"))]
+    blend_row_const_any(span, src, a);
+}
+
+/// [`blend_row_mask_any`], compiled for AVX2 where the CPU has it (see [`blend_row_const`]).
+fn blend_row_mask(span: &mut [u8], coverage: &[u8], src: [u8; 3], a: u8) {
+    #[cfg(target_arch = "x86_64")]
+    avx2::blend_row_mask(span, coverage, src, a);
+    #[cfg(not(target_arch = "x86_64"))]
+    blend_row_mask_any(span, coverage, src, a);
+}
+
+/// The blend loops built a second time with AVX2 enabled, used when the CPU has it: the only
+/// `unsafe` outside `av` (calling code built for an instruction set, after checking for it).
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+mod avx2 {
+    use super::{blend_row_const_any, blend_row_mask_any};
+
+    pub(super) fn blend_row_const(span: &mut [u8], src: [u8; 3], a: u8) {
+        #[target_feature(enable = "avx2")]
+        fn built_for_avx2(span: &mut [u8], src: [u8; 3], a: u8) {
+            blend_row_const_any(span, src, a)
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: this CPU has AVX2 (checked on the line above).
+            unsafe { built_for_avx2(span, src, a) }
+        } else {
+            blend_row_const_any(span, src, a)
+        }
+    }
+
+    pub(super) fn blend_row_mask(span: &mut [u8], coverage: &[u8], src: [u8; 3], a: u8) {
+        #[target_feature(enable = "avx2")]
+        fn built_for_avx2(span: &mut [u8], coverage: &[u8], src: [u8; 3], a: u8) {
+            blend_row_mask_any(span, coverage, src, a)
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: this CPU has AVX2 (checked on the line above).
+            unsafe { built_for_avx2(span, coverage, src, a) }
+        } else {
+            blend_row_mask_any(span, coverage, src, a)
+        }
+    }
+}
+
 /// `x / 255` rounded down, exact for every `x` below 65535 (all 16-bit blends stay below 65153).
 #[inline]
 fn div255(x: u16) -> u16 {
@@ -877,7 +929,8 @@ fn div255(x: u16) -> u16 {
 /// alpha of a pixel is `coverage * a / 255`, rounded, and the blend is [`blend_row_const`]'s
 /// per pixel. Blocks of 16 pixels run in 16-bit lanes that the compiler vectorises; blocks
 /// with no coverage (most of a text box: padding, gaps, line spacing) are skipped.
-fn blend_row_mask(span: &mut [u8], coverage: &[u8], src: [u8; 3], a: u8) {
+#[inline(always)]
+fn blend_row_mask_any(span: &mut [u8], coverage: &[u8], src: [u8; 3], a: u8) {
     if a == 0 {
         return;
     }
@@ -1765,6 +1818,26 @@ mod tests {
                     blend_px(px, src, a as u32, 255);
                 }
                 assert_eq!(fast, slow, "alpha {a}, colour {src:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_avx2_build_of_the_blends_gives_the_baseline_bytes() {
+        // The dispatchers take the AVX2 build on a CPU that has it; the `_any` functions called
+        // here are the baseline build. Rows of every length up to three blocks and a half.
+        let coverage: Vec<u8> = (0..56).map(|i| (i * 53 % 256) as u8).collect();
+        for len in 0..56 {
+            let row: Vec<u8> = (0..len * 3).map(|i| ((i * 29 + 7) % 256) as u8).collect();
+            for (src, a) in [([0, 0, 0], 200u8), ([255, 255, 255], 1), ([10, 200, 99], 128)] {
+                let (mut built, mut baseline) = (row.clone(), row.clone());
+                blend_row_const(&mut built, src, a);
+                blend_row_const_any(&mut baseline, src, a);
+                assert_eq!(built, baseline, "const, {len} px, alpha {a}");
+                let (mut built, mut baseline) = (row.clone(), row.clone());
+                blend_row_mask(&mut built, &coverage[..len], src, a);
+                blend_row_mask_any(&mut baseline, &coverage[..len], src, a);
+                assert_eq!(built, baseline, "mask, {len} px, alpha {a}");
             }
         }
     }
