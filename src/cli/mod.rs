@@ -45,10 +45,13 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
     };
-    if matches!(cli.command, Command::Batch(_) | Command::Serve { .. } | Command::Worker { .. }) {
-        // Commands that set many titles build the word segmenter's full dictionary (150-220
-        // ms on one core) in the background; titles cut before it is ready, and every title of
-        // a single `render`, use a segmenter made for the title alone (layout::words).
+    if matches!(&cli.command, Command::Serve { .. } | Command::Worker { .. })
+        || matches!(&cli.command, Command::Batch(args) if args.watch)
+    {
+        // Long-running commands build the word segmenter's full dictionary (150-220 ms on one
+        // core) in the background; titles cut before it is ready, and every title of a single
+        // `render` or a small batch, use a segmenter made for the title alone (layout::words;
+        // `batch::run` decides by the number of jobs).
         coverforge::layout::words::warm_up();
     }
     let mut allowed = cli.allow_path.clone();
