@@ -445,6 +445,16 @@ impl<K: std::hash::Hash + Eq, V: Clone> ReadOnce<K, V> {
         Ok(made)
     }
 
+    /// Whether a value for `key` has been made.
+    pub fn has<Q>(&self, key: &Q) -> bool
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: std::hash::Hash + Eq + ?Sized,
+    {
+        let slot = self.slots.lock().unwrap_or_else(|e| e.into_inner()).get(key).cloned();
+        slot.is_some_and(|s| s.lock().unwrap_or_else(|e| e.into_inner()).is_some())
+    }
+
     /// Forgets every value (each is made again on next use).
     pub fn clear(&self) {
         self.slots.lock().unwrap_or_else(|e| e.into_inner()).clear();

@@ -151,6 +151,28 @@ fn emoji_come_from_the_fallback_font_in_colour() {
 }
 
 #[test]
+fn the_emoji_font_is_loaded_only_for_text_that_can_use_it() {
+    // Text its font has every character of, and no emoji: the 10 MB colour font is not read.
+    let resolve = |meta: &str, env: &Env| {
+        let dir = tempdir();
+        let path = dir.path().join("m.yaml");
+        let template = repo("tests/golden/text.yaml.tera");
+        std::fs::write(&path, format!("template: {}\n{meta}", template.display())).unwrap();
+        pipeline::layout_for(&path, None, env).unwrap_or_else(|e| panic!("{e}")).1
+    };
+    let plain = env();
+    let doc =
+        resolve("title: 三分钟学会红烧肉\nsubtitle: Plain 1-2-3\nauthor: a\nvars: {balanced: b}\n", &plain);
+    assert!(text(&doc, "auto").fallback.is_empty());
+    assert!(!plain.fonts.is_loaded("noto-color-emoji"), "no text here needs the emoji font");
+    // A keycap (a digit the font has, made an emoji sequence by VS16 and U+20E3) still goes to it.
+    let keycap = env();
+    let doc = resolve("title: t\nsubtitle: s\nauthor: 第1\u{FE0F}\u{20E3}名\nvars: {balanced: b}\n", &keycap);
+    assert!(keycap.fonts.is_loaded("noto-color-emoji"));
+    assert_eq!(text(&doc, "auto").fallback, vec!["noto-color-emoji".to_string()]);
+}
+
+#[test]
 fn kinsoku_keeps_closing_punctuation_off_line_starts() {
     // Eight characters fit on the first line; the comma after the eighth must not start line 2,
     // so the eighth character moves down with it.

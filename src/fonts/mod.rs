@@ -142,6 +142,11 @@ impl FontBook {
         self.forget();
     }
 
+    /// Whether the font called `name` has been loaded (and not forgotten since).
+    pub fn is_loaded(&self, name: &str) -> bool {
+        self.loaded.has(name)
+    }
+
     /// Forgets every loaded font (they are loaded again on next use).
     pub fn forget(&self) {
         self.loaded.clear();

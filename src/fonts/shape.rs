@@ -60,6 +60,13 @@ impl ShapedLine {
     }
 }
 
+/// Whether `c` can make its cluster an emoji sequence ([`is_emoji_sequence`]): emoji and flag
+/// letters, VS16, the zero-width joiner, the keycap mark, skin tones, tags. A text without any
+/// has no cluster a colour font is preferred for.
+pub fn may_ask_for_colour(c: char) -> bool {
+    matches!(c as u32, 0x1F000..=0x1FAFF | 0xFE0F | 0x200D | 0x20E3 | 0xE0020..=0xE007F)
+}
+
 /// Marks that ask for emoji presentation or build an emoji sequence.
 fn is_emoji_sequence(cluster: &str) -> bool {
     let mut chars = cluster.chars();

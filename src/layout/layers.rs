@@ -107,6 +107,10 @@ impl Resolver<'_> {
     ) -> Result<Vec<Arc<FontHandle>>, Option<LayoutError>> {
         let fallback_names: Vec<String> = match &l.fallback {
             Some(list) => list.clone(),
+            // The default (colour emoji, 10 MB) only when the text could use it: a character the
+            // layer's font lacks, or one that can make an emoji sequence. Loading it cost ~20 ms
+            // of a single render's ~250.
+            None if !needs_fallback(&font, l.text.as_deref().unwrap_or("")) => Vec::new(),
             None => DEFAULT_FALLBACK
                 .iter()
                 .filter(|f| self.env.fonts.path(f).is_ok())
@@ -550,4 +554,14 @@ struct TextEffects {
     gradient: Option<[Rgba; 2]>,
     glow: Option<Glow>,
     pill: Option<Pill>,
+}
+
+/// Whether shaping `text` could pick a font after `font`: a character `font` lacks, or one that
+/// can make an emoji sequence (which goes to a colour font first; `fonts::shape`).
+fn needs_fallback(font: &FontHandle, text: &str) -> bool {
+    use crate::fonts::shape::{is_default_ignorable, may_ask_for_colour};
+    // The same test of a glyph as shaping's.
+    let face = font.shaping_face();
+    let has = |c: char| face.is_some_and(|f| f.glyph_index(c).is_some_and(|g| g.0 != 0));
+    text.chars().any(|c| may_ask_for_colour(c) || !(is_default_ignorable(c) || has(c)))
 }
