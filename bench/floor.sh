@@ -4,7 +4,7 @@
 #
 #   bench/floor.sh                  # phone-like corpus: N=200 6 s 1080p clips, ~50-60 KB keyframes
 #   CORPUS=heavy bench/floor.sh     # bench/batch.sh's clips (grain 10, ~380 KB keyframes)
-#   N=60 R=1 bench/floor.sh         # quicker
+#   N=60 R=1 bench/floor.sh         # quicker on a new corpus (an existing folder is used whole)
 #   BIN=/tmp/old/coverforge bench/floor.sh   # another build, e.g. an earlier commit's
 #
 # Floor per cover = decode + jpeg + 3 ms, where
@@ -22,7 +22,8 @@
 # Two views, side by side: floor ms against coverforge's CPU time per cover (user + system of
 # the whole batch / covers: honest on a busy machine), and floor covers/s = J x 1000 / floor ms
 # against coverforge's wall-clock rate. Also: frame: auto against a fixed frame on clips of five
-# GOPs, and cores busy (CPU / wall). Runs R times (default 3) and prints medians.
+# GOPs, and cores busy (CPU / wall). Runs R times (default 3) and prints medians, then the mean
+# stage times of the last run from coverforge's own report (wall, and the worker thread's CPU).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-200}
@@ -45,6 +46,8 @@ fi
 source bench/clips.sh
 select_corpus "$CORPUS"
 make_clips
+# Every clip the folder holds is rendered (an earlier run may have made more than N).
+NC=$(ls "$W"/clips/*.mp4 | wc -l)
 # Clips of five GOPs (10 s, GOP 50) for frame: auto against a fixed frame.
 WA=$TARGET/bench-floor-$CORPUS-gops
 ( W=$WA; SECONDS_=10; GOP=50; N=$(( N < 60 ? N : 60 )); make_clips )
@@ -76,9 +79,10 @@ declare -a DEC PYAV JPG CF_CPU CF_RATE BUSY AUTO FIXED
 for r in $(seq 1 "$R"); do
   # 1. coverforge, cold: fresh output, no keyframe cache.
   rm -rf "$W/out"
-  read -r cpu wall < <(timed "$BIN" --allow-path "$W/tpl" batch "$W/clips" -o "$W/out" -j "$J" -q --no-cache)
-  CF_CPU+=("$(python3 -c "print($cpu * 1000 / $N)")")
-  CF_RATE+=("$(python3 -c "print($N / $wall)")")
+  read -r cpu wall < <(timed "$BIN" --allow-path "$W/tpl" batch "$W/clips" -o "$W/out" -j "$J" -q --no-cache \
+    --report "$W/report.jsonl")
+  CF_CPU+=("$(python3 -c "print($cpu * 1000 / $NC)")")
+  CF_RATE+=("$(python3 -c "print($NC / $wall)")")
   BUSY+=("$(python3 -c "print($cpu / $wall)")")
   # 2. the independent decoder.
   read -r cpu_dec _ < <(ffmpeg_decode)
@@ -134,7 +138,7 @@ dec, jpg, cf_cpu, cf_rate, busy, fixed, auto, j, pyav = map(float, sys.argv[1:])
 floor = dec + jpg + 3
 print()
 print("machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(date -u +'%F %H:%M'), load $(cut -d' ' -f1-3 /proc/loadavg)")
-print("corpus: $CORPUS, $N x 6 s 1080p H.264 clips, $keyframes keyframes, mean keyframe $kf_bytes bytes; douyin-9x16 1080x1920 JPEG q90; -j $J; medians of $R runs")
+print("corpus: $CORPUS, $NC x 6 s 1080p H.264 clips, $keyframes keyframes, mean keyframe $kf_bytes bytes; douyin-9x16 1080x1920 JPEG q90; -j $J; medians of $R runs")
 print(f"decode  (ffmpeg $(ffmpeg -version | head -1 | cut -d' ' -f3), 1 thread, CPU per keyframe): {dec:6.2f} ms   (PyAV $("$VENV/bin/python" -c "import av; print(av.__version__)"): {pyav:.2f} ms)")
 print(f"jpeg    (Pillow libjpeg-turbo q90 4:2:0, CPU per cover):     {jpg:6.2f} ms")
 print(f"floor   = decode + jpeg + 3:                                {floor:6.2f} ms/cover")
@@ -143,4 +147,18 @@ print(f"floor rate = {j:.0f} x 1000 / floor:                              {j * 1
 print(f"coverforge rate (wall):                                     {cf_rate:6.1f} covers/s = {cf_rate / (j * 1000 / floor):.0%} of floor")
 print(f"cores busy (CPU / wall):                                    {busy:6.2f}")
 print(f"frame: auto vs fixed on $NA clips of 5 GOPs:                {auto:.1f} vs {fixed:.1f} covers/s = {auto / fixed:.0%}")
+EOF
+# Where coverforge's time goes, from its own report of the last run: mean ms a cover, wall and
+# (builds that report it) the worker thread's CPU.
+python3 - "$W/report.jsonl" <<'EOF'
+import json, sys
+jobs = [j for j in map(json.loads, open(sys.argv[1])) if j.get("status") == "ok"]
+def mean(key):
+    values = [j["ms"][key] for j in jobs if key in j["ms"]]
+    return sum(values) / len(values) if values else None
+parts = []
+for stage in ["layout", "decode", "composite", "encode"]:
+    wall, cpu = mean(stage + "_ms"), mean(stage + "_cpu_ms")
+    parts.append(f"{stage} {wall:.2f}" + (f" / {cpu:.2f}" if cpu is not None else ""))
+print("coverforge stages (last run, mean ms a cover, wall / CPU):  " + ", ".join(parts))
 EOF
