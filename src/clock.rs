@@ -39,13 +39,6 @@ pub struct Elapsed {
     pub cpu_ms: f64,
 }
 
-impl std::ops::Sub for Elapsed {
-    type Output = Elapsed;
-    fn sub(self, other: Elapsed) -> Elapsed {
-        Elapsed { wall_ms: self.wall_ms - other.wall_ms, cpu_ms: self.cpu_ms - other.cpu_ms }
-    }
-}
-
 /// CPU time the whole process has used (every thread, user and system).
 pub fn process_cpu() -> Duration {
     duration_of(rustix::time::ClockId::ProcessCPUTime)

@@ -349,6 +349,53 @@ pub fn remove_stale_temporaries(folder: &Path) {
     }
 }
 
+/// Values read once per key, a caller that asks while another is making the same one waiting
+/// for it: for large deterministic reads (a font file, a file's hash) that every worker of a
+/// batch asks for as it starts, and would otherwise all do at once (a 20 MB font read and hashed
+/// by each of 16 workers). A failed read keeps nothing; the next caller tries again.
+pub struct ReadOnce<K, V> {
+    slots: std::sync::Mutex<std::collections::HashMap<K, std::sync::Arc<std::sync::Mutex<Option<V>>>>>,
+}
+
+impl<K, V> Default for ReadOnce<K, V> {
+    fn default() -> Self {
+        ReadOnce { slots: std::sync::Mutex::new(std::collections::HashMap::new()) }
+    }
+}
+
+impl<K: std::hash::Hash + Eq, V: Clone> ReadOnce<K, V> {
+    /// The value for `key`, made by `make` if no caller has made it yet.
+    ///
+    /// # Errors
+    /// `make`'s error, when this caller made it and it failed.
+    pub fn get_or_try_make<E>(&self, key: K, make: impl FnOnce() -> Result<V, E>) -> Result<V, E> {
+        let slot = self.slots.lock().unwrap_or_else(|e| e.into_inner()).entry(key).or_default().clone();
+        // Only this key's slot is held while making: other keys go on.
+        let mut value = slot.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(v) = value.as_ref() {
+            return Ok(v.clone());
+        }
+        let made = make()?;
+        *value = Some(made.clone());
+        Ok(made)
+    }
+
+    /// Whether a value for `key` has been made.
+    pub fn has<Q>(&self, key: &Q) -> bool
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: std::hash::Hash + Eq + ?Sized,
+    {
+        let slot = self.slots.lock().unwrap_or_else(|e| e.into_inner()).get(key).cloned();
+        slot.is_some_and(|s| s.lock().unwrap_or_else(|e| e.into_inner()).is_some())
+    }
+
+    /// Forgets every value (each is made again on next use).
+    pub fn clear(&self) {
+        self.slots.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -412,53 +459,6 @@ mod tests {
         assert_eq!(std::fs::metadata(&out).unwrap().permissions().mode() & 0o777, 0o644);
     }
     use std::os::unix::fs::PermissionsExt;
-}
-
-/// Values read once per key, a caller that asks while another is making the same one waiting
-/// for it: for large deterministic reads (a font file, a file's hash) that every worker of a
-/// batch asks for as it starts, and would otherwise all do at once (a 20 MB font read and hashed
-/// by each of 16 workers). A failed read keeps nothing; the next caller tries again.
-pub struct ReadOnce<K, V> {
-    slots: std::sync::Mutex<std::collections::HashMap<K, std::sync::Arc<std::sync::Mutex<Option<V>>>>>,
-}
-
-impl<K, V> Default for ReadOnce<K, V> {
-    fn default() -> Self {
-        ReadOnce { slots: std::sync::Mutex::new(std::collections::HashMap::new()) }
-    }
-}
-
-impl<K: std::hash::Hash + Eq, V: Clone> ReadOnce<K, V> {
-    /// The value for `key`, made by `make` if no caller has made it yet.
-    ///
-    /// # Errors
-    /// `make`'s error, when this caller made it and it failed.
-    pub fn get_or_try_make<E>(&self, key: K, make: impl FnOnce() -> Result<V, E>) -> Result<V, E> {
-        let slot = self.slots.lock().unwrap_or_else(|e| e.into_inner()).entry(key).or_default().clone();
-        // Only this key's slot is held while making: other keys go on.
-        let mut value = slot.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(v) = value.as_ref() {
-            return Ok(v.clone());
-        }
-        let made = make()?;
-        *value = Some(made.clone());
-        Ok(made)
-    }
-
-    /// Whether a value for `key` has been made.
-    pub fn has<Q>(&self, key: &Q) -> bool
-    where
-        K: std::borrow::Borrow<Q>,
-        Q: std::hash::Hash + Eq + ?Sized,
-    {
-        let slot = self.slots.lock().unwrap_or_else(|e| e.into_inner()).get(key).cloned();
-        slot.is_some_and(|s| s.lock().unwrap_or_else(|e| e.into_inner()).is_some())
-    }
-
-    /// Forgets every value (each is made again on next use).
-    pub fn clear(&self) {
-        self.slots.lock().unwrap_or_else(|e| e.into_inner()).clear();
-    }
 }
 
 #[cfg(test)]

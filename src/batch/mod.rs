@@ -15,7 +15,7 @@ pub mod input;
 mod proof;
 pub mod watch;
 
-use crate::clock::{Elapsed, Mark};
+use crate::clock::Mark;
 use crate::encode::Format;
 use crate::env::Env;
 use crate::error::{Error, ErrorKind, ErrorReport};
@@ -571,8 +571,8 @@ fn render_job(job: &BatchJob, ctx: &JobContext<'_>, report: &mut JobReport) -> R
         report.ms.set_layout(t0.elapsed());
         return Ok(());
     }
-    // Hashing the job's inputs counts as layout.
-    let hashing = t0.elapsed() - prepared.layout;
+    // Everything up to here (metadata, template, layout, hashing the job's inputs) is layout.
+    let layout = t0.elapsed();
     let delivery = Delivery {
         cache: opts.cache.as_ref().map(|c| (c, identity.as_str())),
         // Covers are flushed by the committer, off the workers' path.
@@ -627,10 +627,7 @@ fn render_job(job: &BatchJob, ctx: &JobContext<'_>, report: &mut JobReport) -> R
     report.clip = result.clip;
     report.output_bytes = Some(result.output_bytes);
     report.ms = result.times;
-    report.ms.set_layout(Elapsed {
-        wall_ms: report.ms.layout_ms + hashing.wall_ms,
-        cpu_ms: report.ms.layout_cpu_ms + hashing.cpu_ms,
-    });
+    report.ms.set_layout(layout);
     Ok(())
 }
 
