@@ -4,6 +4,7 @@
 #
 #   bench/floor.sh                  # phone-like corpus: N=200 6 s 1080p clips, ~50-60 KB keyframes
 #   CORPUS=heavy bench/floor.sh     # bench/batch.sh's clips (grain 10, ~380 KB keyframes)
+#   CORPUS=portrait bench/floor.sh  # the phone corpus shot upright, 1080x1920 like the cover
 #   N=60 R=1 bench/floor.sh         # quicker on a new corpus (an existing folder is used whole)
 #   BIN=/tmp/old/coverforge bench/floor.sh   # another build, e.g. an earlier commit's
 #
@@ -138,7 +139,7 @@ dec, jpg, cf_cpu, cf_rate, busy, fixed, auto, j, pyav = map(float, sys.argv[1:])
 floor = dec + jpg + 3
 print()
 print("machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(date -u +'%F %H:%M'), load $(cut -d' ' -f1-3 /proc/loadavg)")
-print("corpus: $CORPUS, $NC x 6 s 1080p H.264 clips, $keyframes keyframes, mean keyframe $kf_bytes bytes; douyin-9x16 1080x1920 JPEG q90; -j $J; medians of $R runs")
+print("corpus: $CORPUS, $NC x 6 s ${SIZE:-1920x1080} H.264 clips, $keyframes keyframes, mean keyframe $kf_bytes bytes; douyin-9x16 1080x1920 JPEG q90; -j $J; medians of $R runs")
 print(f"decode  (ffmpeg $(ffmpeg -version | head -1 | cut -d' ' -f3), 1 thread, CPU per keyframe): {dec:6.2f} ms   (PyAV $("$VENV/bin/python" -c "import av; print(av.__version__)"): {pyav:.2f} ms)")
 print(f"jpeg    (Pillow libjpeg-turbo q90 4:2:0, CPU per cover):     {jpg:6.2f} ms")
 print(f"floor   = decode + jpeg + 3:                                {floor:6.2f} ms/cover")
@@ -161,4 +162,9 @@ for stage in ["layout", "decode", "composite", "encode"]:
     wall, cpu = mean(stage + "_ms"), mean(stage + "_cpu_ms")
     parts.append(f"{stage} {wall:.2f}" + (f" / {cpu:.2f}" if cpu is not None else ""))
 print("coverforge stages (last run, mean ms a cover, wall / CPU):  " + ", ".join(parts))
+# The report's own cores busy spans the batch only; the line above counts the whole process,
+# whose start (the dynamic loader binding ~150 libraries, ~70 ms) and exit run on one core.
+summary = [s["summary"] for s in map(json.loads, open(sys.argv[1])) if "summary" in s]
+if summary and "cores_busy" in summary[-1]:
+    print(f"cores busy inside the batch (last run, its report):          {summary[-1]['cores_busy']:.2f}")
 EOF

@@ -7,6 +7,7 @@
 #   BASE=/tmp/old/coverforge bench/instructions.sh         # A = BASE, B = this checkout's build
 #   TEMPLATE_A=a.yaml.tera TEMPLATE_B=b.yaml.tera bench/instructions.sh
 #   N=5 TOP=25 bench/instructions.sh                         # covers (phone corpus), rows shown
+#   CORPUS=portrait BASE=... bench/instructions.sh           # a corpus as bench/floor.sh names it
 #
 # Each build renders N covers, then 2N in another process (-j 1, --no-cache: the N clips, then
 # with the same clips again under other names and titles), so that start-up (the word
@@ -25,7 +26,7 @@ command -v valgrind >/dev/null || apt-get install -y -qq valgrind >/dev/null
 BASE=${BASE:-$BIN}
 J=1
 source bench/clips.sh
-select_corpus phone
+select_corpus "${CORPUS:-phone}"
 make_clips >/dev/null
 S=$TARGET/bench-instructions
 rm -rf "$S" && mkdir -p "$S/one" "$S/two"

@@ -424,3 +424,25 @@ fn a_scaler_kept_for_the_next_video_converts_it_with_its_own_colour_matrix() {
     );
     assert!(after_a == alone, "the cover of b differs when it followed a clip of another colour matrix");
 }
+
+#[test]
+fn a_frame_already_the_canvas_size_converts_as_a_cropped_one_does() {
+    // A frame of exactly the canvas's size is converted straight from the decoder's planes;
+    // a larger one has each plane cropped first. The same picture both ways (lossless clips,
+    // the second padded by two rows above and below, so its centre crop is the first's frame,
+    // chroma rows included): the covers must be byte-identical. Untagged, so the YUV matrix
+    // is chosen from the frame's height both ways.
+    let dir = tempdir();
+    let input = dir.path().join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    x264_clip("testsrc2=s=320x180:r=25", &["-qp", "0"], &input.join("exact.mp4"));
+    x264_clip("testsrc2=s=320x180:r=25,pad=320:184:0:2", &["-qp", "0"], &input.join("padded.mp4"));
+    copy("templates/thumb-320x180.yaml.tera", &input.join("t.yaml.tera"));
+    for name in ["exact", "padded"] {
+        write(&input.join(format!("{name}.yaml")), "template: ./t.yaml.tera\ntitle: Same\nframe: 1s\n");
+    }
+    let out = run_in(dir.path(), &["batch", "in", "-o", "out", "-j", "1", "--hwaccel", "none", "--no-cache"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let cover = |name: &str| std::fs::read(dir.path().join(format!("out/{name}.jpg"))).unwrap();
+    assert!(cover("exact") == cover("padded"), "the canvas-sized frame converts differently");
+}

@@ -648,6 +648,12 @@ impl Source {
         if !matches!(frame.format(), P::YUV420P | P::YUVJ420P) {
             return Ok(None);
         }
+        let whole = crop == Rect::new(0, 0, frame.width(), frame.height());
+        if whole && size == (frame.width(), frame.height()) {
+            // Already the canvas's size (a portrait phone clip for a portrait cover): converted
+            // as it is, without copying its planes first.
+            return self.scale_to_bgr(frame, size, scaling::Flags::BILINEAR, frame.height()).map(Some);
+        }
         let convert_err = |e: crate::pixels::PixelError| error::DecodeError::Convert {
             path: self.path.clone(),
             reason: e.to_string(),
