@@ -185,12 +185,31 @@ impl Buffer {
     }
 }
 
+/// Page-locked host memory for one lane's copies to and from the GPU. A copy from or to
+/// ordinary (pageable) memory goes through the driver's own staging buffers, which all threads
+/// share under one lock: on the H200 at 16 threads, cuda-gdb found half the workers waiting on
+/// that lock inside `cuMemcpy2DAsync` (docs/gpu.md). Space is handed out front to back and
+/// taken back whenever the lane's stream is synchronised (no queued copy still uses it then).
+struct Staging {
+    ptr: *mut u8,
+    capacity: usize,
+    used: usize,
+}
+
+/// The least staging a lane allocates (page-locked memory is slow to allocate, so it is
+/// allocated once): a 1080x1920 BGR canvas.
+const STAGING_MIN: usize = 1080 * 1920 * 3;
+/// Copies larger than this (a 4K frame uploaded whole) go from pageable memory, rather than
+/// pinning that much per thread.
+const STAGING_MAX: usize = 64 << 20;
+
 /// One thread's stream, event and buffers.
 struct Lane {
     stream: CuStream,
     event: CuEvent,
     canvas: Buffer,
     frame: Buffer,
+    staging: Staging,
     /// A [`DeviceCanvas`] owns `canvas` (one at a time per thread).
     canvas_taken: bool,
 }
@@ -203,6 +222,7 @@ impl Lane {
             event: std::ptr::null_mut(),
             canvas: Buffer { ptr: 0, capacity: 0 },
             frame: Buffer { ptr: 0, capacity: 0 },
+            staging: Staging { ptr: std::ptr::null_mut(), capacity: 0, used: 0 },
             canvas_taken: false,
         };
         // SAFETY: binds the shared context to this thread, then creates handles we own.
@@ -212,6 +232,69 @@ impl Lane {
             d.check("cuEventCreate", (d.event_create)(&mut lane.event, EVENT_DISABLE_TIMING))?;
         }
         Ok(lane)
+    }
+
+    /// Waits for everything queued on this lane's stream; its staging space is free again.
+    fn synchronize(&mut self, gpu: &Gpu) -> Result<(), GpuError> {
+        // SAFETY: a live stream of this thread.
+        unsafe { gpu.driver.check("cuStreamSynchronize", (gpu.driver.stream_sync)(self.stream))? };
+        self.staging.used = 0;
+        Ok(())
+    }
+
+    /// `size` bytes of page-locked memory, valid until the lane is next synchronised; `None`
+    /// for copies above [`STAGING_MAX`] (they go from pageable memory).
+    fn stage(&mut self, gpu: &Gpu, size: usize) -> Result<Option<*mut u8>, GpuError> {
+        let size = size.next_multiple_of(64);
+        match placement(self.staging.used, self.staging.capacity, size) {
+            Placement::Pageable => return Ok(None),
+            Placement::After => {}
+            Placement::AfterSync => self.synchronize(gpu)?,
+            Placement::Grow(capacity) => {
+                self.synchronize(gpu)?;
+                let d = &gpu.driver;
+                // SAFETY: the old block is ours and idle (just synchronised); the new one is
+                // owned by the lane from here on.
+                unsafe {
+                    if !self.staging.ptr.is_null() {
+                        (d.mem_free_host)(self.staging.ptr.cast());
+                        self.staging = Staging { ptr: std::ptr::null_mut(), capacity: 0, used: 0 };
+                    }
+                    let mut ptr: *mut c_void = std::ptr::null_mut();
+                    d.check("cuMemAllocHost", (d.mem_alloc_host)(&mut ptr, capacity))?;
+                    self.staging = Staging { ptr: ptr.cast(), capacity, used: 0 };
+                }
+            }
+        }
+        // SAFETY: `placement` keeps used + size within the block.
+        let at = unsafe { self.staging.ptr.add(self.staging.used) };
+        self.staging.used += size;
+        Ok(Some(at))
+    }
+}
+
+/// Where the next copy's staging goes in a block of `capacity` with `used` bytes handed out.
+#[derive(Debug, PartialEq)]
+enum Placement {
+    /// Right after what is handed out.
+    After,
+    /// At the start, once the stream is synchronised (queued copies may still use the block).
+    AfterSync,
+    /// At the start of a new block of this capacity, once the stream is synchronised.
+    Grow(usize),
+    /// Too large to pin: the copy goes from pageable memory.
+    Pageable,
+}
+
+fn placement(used: usize, capacity: usize, size: usize) -> Placement {
+    if size > STAGING_MAX {
+        Placement::Pageable
+    } else if used + size <= capacity {
+        Placement::After
+    } else if size <= capacity {
+        Placement::AfterSync
+    } else {
+        Placement::Grow(size.max(STAGING_MIN))
     }
 }
 
@@ -320,6 +403,13 @@ impl DeviceFrame {
         let mut luma = vec![0u8; luma_rows * w];
         let mut chroma = vec![0u8; chroma_rows * cw * 2];
         with_lane(|gpu, lane| {
+            // Both planes come down into one staged block, copied out once the stream is done.
+            let staged = lane.stage(gpu, luma.len() + chroma.len())?;
+            let (luma_to, chroma_to) = match staged {
+                // SAFETY: the block holds both planes, luma first.
+                Some(p) => (p, unsafe { p.add(luma.len()) }),
+                None => (luma.as_mut_ptr(), chroma.as_mut_ptr()),
+            };
             let d = &gpu.driver;
             // SAFETY: the frame is a live CUDA frame; data[0]/[1] are device pointers to its
             // luma and interleaved chroma planes with their line sizes.
@@ -331,14 +421,14 @@ impl DeviceFrame {
                         (*f).linesize[0] as usize,
                         (luma_start, luma_step, luma_rows),
                         w,
-                        luma.as_mut_ptr(),
+                        luma_to,
                     ),
                     (
                         (*f).data[1] as DevicePtr,
                         (*f).linesize[1] as usize,
                         (chroma_start, chroma_step, chroma_rows),
                         cw * 2,
-                        chroma.as_mut_ptr(),
+                        chroma_to,
                     ),
                 ]
             };
@@ -371,8 +461,16 @@ impl DeviceFrame {
                 // `rows` rows of `row_bytes`; the stream is synchronised before it is read.
                 unsafe { d.check("cuMemcpy2DAsync", (d.memcpy_2d_async)(&copy, lane.stream))? };
             }
-            // SAFETY: a live stream of this context.
-            unsafe { d.check("cuStreamSynchronize", (d.stream_sync)(lane.stream)) }
+            lane.synchronize(gpu)?;
+            if staged.is_some() {
+                // SAFETY: the copies into the staged block are complete (synchronised above) and
+                // it holds luma.len() + chroma.len() bytes; the Vecs are separate allocations.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(luma_to, luma.as_mut_ptr(), luma.len());
+                    std::ptr::copy_nonoverlapping(chroma_to, chroma.as_mut_ptr(), chroma.len());
+                }
+            }
+            Ok(())
         })?;
         crate::pixels::bgr_sampled_from_nv12(
             (&luma, w, luma_rows),
@@ -429,8 +527,7 @@ impl Drop for DeviceCanvas<'_> {
         // Nothing queued may outlive the frame it reads (errors were reported by the calls).
         let _ = with_lane(|gpu, lane| {
             lane.canvas_taken = false;
-            // SAFETY: a live stream of this thread.
-            unsafe { gpu.driver.check("cuStreamSynchronize", (gpu.driver.stream_sync)(lane.stream)) }
+            lane.synchronize(gpu)
         });
     }
 }
@@ -583,6 +680,7 @@ impl<'frame> DeviceCanvas<'frame> {
         let mut bytes = vec![0u8; w as usize * h as usize * 3];
         let pitch = self.width as usize * 3;
         with_lane(|gpu, lane| {
+            let staged = lane.stage(gpu, bytes.len())?;
             let copy = Memcpy2D {
                 src_x_in_bytes: x as usize * 3,
                 src_y: y as usize,
@@ -594,7 +692,7 @@ impl<'frame> DeviceCanvas<'frame> {
                 dst_x_in_bytes: 0,
                 dst_y: 0,
                 dst_memory_type: MEMORYTYPE_HOST,
-                dst_host: bytes.as_mut_ptr().cast(),
+                dst_host: staged.unwrap_or(bytes.as_mut_ptr()).cast(),
                 dst_device: 0,
                 dst_array: std::ptr::null_mut(),
                 dst_pitch: w as usize * 3,
@@ -604,10 +702,13 @@ impl<'frame> DeviceCanvas<'frame> {
             let d = &gpu.driver;
             // SAFETY: source rows lie inside the canvas buffer (asserted above); the host buffer
             // holds h rows of w * 3 bytes; the stream is synchronised before `bytes` is used.
-            unsafe {
-                d.check("cuMemcpy2DAsync", (d.memcpy_2d_async)(&copy, lane.stream))?;
-                d.check("cuStreamSynchronize", (d.stream_sync)(lane.stream))
+            unsafe { d.check("cuMemcpy2DAsync", (d.memcpy_2d_async)(&copy, lane.stream))? };
+            lane.synchronize(gpu)?;
+            if let Some(p) = staged {
+                // SAFETY: the copy into the staged block (bytes.len() long) is complete.
+                unsafe { std::ptr::copy_nonoverlapping(p, bytes.as_mut_ptr(), bytes.len()) };
             }
+            Ok(())
         })?;
         Ok(Image::from_bgr_bytes(w, h, bytes).expect("length matches"))
     }
@@ -622,7 +723,10 @@ impl<'frame> DeviceCanvas<'frame> {
             "region inside the canvas"
         );
         let pitch = self.width as usize * 3;
-        with_lane(|gpu, lane| upload(gpu, lane, image, lane.canvas.ptr, pitch, x, y))
+        with_lane(|gpu, lane| {
+            let canvas = lane.canvas.ptr;
+            upload(gpu, lane, image, canvas, pitch, x, y)
+        })
     }
 
     /// The whole canvas in system memory.
@@ -642,7 +746,7 @@ impl<'frame> DeviceCanvas<'frame> {
         with_lane(|_, lane| {
             // SAFETY: the canvas buffer holds h rows of w * 3 bytes in the shared context, written
             // by the work queued on this lane's stream.
-            unsafe {
+            let jpeg = unsafe {
                 super::nvjpeg::encode_device(
                     lane.canvas.ptr as *mut u8,
                     w as usize * 3,
@@ -650,16 +754,20 @@ impl<'frame> DeviceCanvas<'frame> {
                     quality,
                     lane.stream,
                 )
-            }
+            }?;
+            // nvJPEG synchronised the lane's stream before handing the bitstream back.
+            lane.staging.used = 0;
+            Ok(jpeg)
         })
     }
 }
 
 /// Copies `image` to the device buffer `dst` (row pitch `pitch`) at (x, y), on the lane's stream.
-/// From pageable memory the driver stages the bytes before returning, so `image` may be dropped.
+/// The bytes are copied into the lane's staging memory first (or, for very large images, staged
+/// by the driver before this returns), so `image` may be dropped.
 fn upload(
     gpu: &Gpu,
-    lane: &Lane,
+    lane: &mut Lane,
     image: &Image,
     dst: DevicePtr,
     pitch: usize,
@@ -667,11 +775,20 @@ fn upload(
     y: u32,
 ) -> Result<(), GpuError> {
     let row = image.width() as usize * 3;
+    let bytes = image.bgr_bytes();
+    let src: *const u8 = match lane.stage(gpu, bytes.len())? {
+        Some(p) => {
+            // SAFETY: the staged block holds bytes.len() bytes and nothing queued uses it.
+            unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), p, bytes.len()) };
+            p
+        }
+        None => bytes.as_ptr(),
+    };
     let copy = Memcpy2D {
         src_x_in_bytes: 0,
         src_y: 0,
         src_memory_type: MEMORYTYPE_HOST,
-        src_host: image.bgr_bytes().as_ptr().cast(),
+        src_host: src.cast(),
         src_device: 0,
         src_array: std::ptr::null_mut(),
         src_pitch: row,
@@ -693,6 +810,19 @@ fn upload(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn staging_is_handed_out_in_turn_and_reused_only_after_a_sync() {
+        // A lane's first copy allocates the least block; later ones follow on until it is full.
+        assert_eq!(placement(0, 0, 64), Placement::Grow(STAGING_MIN));
+        assert_eq!(placement(0, STAGING_MIN, 1024), Placement::After);
+        assert_eq!(placement(STAGING_MIN - 1024, STAGING_MIN, 1024), Placement::After);
+        // Full: the block is reused from the start, after the sync that frees it.
+        assert_eq!(placement(STAGING_MIN - 1024, STAGING_MIN, 2048), Placement::AfterSync);
+        // Larger than the block: a bigger one; larger than anyone should pin: pageable.
+        assert_eq!(placement(0, STAGING_MIN, STAGING_MIN + 64), Placement::Grow(STAGING_MIN + 64));
+        assert_eq!(placement(0, STAGING_MIN, STAGING_MAX + 64), Placement::Pageable);
+    }
 
     #[test]
     fn bt709_limited_range_matches_the_usual_coefficients() {

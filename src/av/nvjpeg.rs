@@ -48,6 +48,8 @@ struct Api {
     retrieve: unsafe extern "C" fn(Handle, Handle, *mut c_uchar, *mut usize, Stream) -> Status,
     malloc: unsafe extern "C" fn(*mut *mut c_void, usize) -> c_int,
     free: unsafe extern "C" fn(*mut c_void) -> c_int,
+    malloc_host: unsafe extern "C" fn(*mut *mut c_void, usize) -> c_int,
+    free_host: unsafe extern "C" fn(*mut c_void) -> c_int,
     memcpy_async: unsafe extern "C" fn(*mut c_void, *const c_void, usize, c_int, Stream) -> c_int,
     stream_create: unsafe extern "C" fn(*mut Stream, c_uint) -> c_int,
     stream_sync: unsafe extern "C" fn(Stream) -> c_int,
@@ -76,6 +78,8 @@ fn api() -> Result<&'static Api, GpuError> {
                 retrieve: symbol(&nvjpeg, "nvjpeg", b"nvjpegEncodeRetrieveBitstream\0")?,
                 malloc: symbol(&cudart, "the CUDA runtime", b"cudaMalloc\0")?,
                 free: symbol(&cudart, "the CUDA runtime", b"cudaFree\0")?,
+                malloc_host: symbol(&cudart, "the CUDA runtime", b"cudaMallocHost\0")?,
+                free_host: symbol(&cudart, "the CUDA runtime", b"cudaFreeHost\0")?,
                 memcpy_async: symbol(&cudart, "the CUDA runtime", b"cudaMemcpyAsync\0")?,
                 stream_create: symbol(&cudart, "the CUDA runtime", b"cudaStreamCreateWithFlags\0")?,
                 stream_sync: symbol(&cudart, "the CUDA runtime", b"cudaStreamSynchronize\0")?,
@@ -97,6 +101,10 @@ struct Worker {
     quality: c_int,
     buffer: *mut c_void,
     capacity: usize,
+    /// Page-locked memory the bitstream comes back into: a copy into pageable memory goes
+    /// through the driver's staging buffers, shared by all threads under one lock.
+    bitstream: *mut c_uchar,
+    bitstream_capacity: usize,
 }
 
 /// A CUDA or nvJPEG status as a result (0 is success in both APIs).
@@ -118,6 +126,8 @@ impl Worker {
             quality: -1,
             buffer: std::ptr::null_mut(),
             capacity: 0,
+            bitstream: std::ptr::null_mut(),
+            bitstream_capacity: 0,
         };
         // SAFETY: each call writes one handle into a field we own; failures are reported.
         unsafe {
@@ -147,7 +157,8 @@ impl Worker {
         stream: Stream,
     ) -> Result<Vec<u8>, GpuError> {
         // SAFETY (caller): the image is valid device memory; nvJPEG writes at most `len` bytes
-        // into `out`; the stream is synchronised before `out` is read.
+        // into the page-locked buffer (grown to at least `len` first); the stream is
+        // synchronised before the buffer is read.
         unsafe {
             if self.quality != c_int::from(quality) {
                 check(
@@ -178,14 +189,26 @@ impl Worker {
                 "nvjpegEncodeRetrieveBitstream",
                 (api.retrieve)(self.handle, self.state, std::ptr::null_mut(), &mut len, stream),
             )?;
-            let mut out = vec![0u8; len];
+            if self.bitstream_capacity < len {
+                if !self.bitstream.is_null() {
+                    (api.free_host)(self.bitstream.cast());
+                    self.bitstream = std::ptr::null_mut();
+                    self.bitstream_capacity = 0;
+                }
+                // Room for a larger cover than this one: pinning memory is slow.
+                let capacity = len.max(1 << 20).next_power_of_two();
+                let mut p: *mut c_void = std::ptr::null_mut();
+                check("cudaMallocHost", (api.malloc_host)(&mut p, capacity))?;
+                self.bitstream = p.cast();
+                self.bitstream_capacity = capacity;
+            }
             check(
                 "nvjpegEncodeRetrieveBitstream",
-                (api.retrieve)(self.handle, self.state, out.as_mut_ptr(), &mut len, stream),
+                (api.retrieve)(self.handle, self.state, self.bitstream, &mut len, stream),
             )?;
             check("cudaStreamSynchronize", (api.stream_sync)(stream))?;
-            out.truncate(len);
-            Ok(out)
+            let len = len.min(self.bitstream_capacity);
+            Ok(std::slice::from_raw_parts(self.bitstream, len).to_vec())
         }
     }
 

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Runs on the GPU machine (after gpu/pack.sh here): where the GPU path's worker threads spend
+# CPU. The douyin cover against the frame alone, light corpus (gpu/carry/clips-g4), alternating
+# rounds; for each run the report's cores busy and every stage's mean wall and worker-thread CPU.
+#   N=2000 ROUNDS=2 THREADS=16 OUT=$OUT bash gpu/cpu-there.sh
+set -uo pipefail
+cd "$(dirname "$0")/.."
+CF=gpu/run-there.sh
+OUT=${OUT:-/tmp/cf-out}
+N=${N:-2000}
+W=/tmp/cf-cpu
+mkdir -p "$W" "$OUT"
+. gpu/batch-run.sh
+CLIPS=${CLIPS:-gpu/carry/clips-g4} make_jobs
+printf 'canvas: {width: 1080, height: 1920, background: "#000000"}\nfit: cover\nlayers: []\n' > "$W/plain.yaml.tera"
+sed 's/^faces: .*/faces: false/' templates/douyin-9x16.yaml.tera > "$W/douyin-nofaces.yaml.tera"
+j=${THREADS:-16}
+stages() { python3 - "$W/$1.jsonl" <<'PY' | tee -a "$OUT/throughput.txt"
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+ok = [r for r in rows if r.get("status") == "ok"]
+s = next((r["summary"] for r in rows if "summary" in r), {})
+mean = lambda k: sum(r["ms"].get(k, 0) for r in ok) / max(len(ok), 1)
+parts = [f"{st} {mean(st + '_ms'):.1f}/{mean(st + '_cpu_ms'):.1f}" for st in ["layout", "decode", "composite", "encode"]]
+print(f"   wall/CPU ms a cover: {', '.join(parts)}; cores busy {s.get('cores_busy', 0):.2f}, CPU {s.get('cpu_s', 0):.1f} s = {1000 * s.get('cpu_s', 0) / max(len(ok), 1):.1f} ms a cover")
+PY
+}
+echo "== $(nproc) cores, $(nvidia-smi --query-gpu=name --format=csv,noheader); $N covers a run, -j $j" | tee -a "$OUT/throughput.txt"
+for r in $(seq 1 "${ROUNDS:-2}"); do
+  run "douyin-$r" "$j" --hwaccel cuda --compositor cuda; stages "douyin-$r"
+  run "frame-$r" "$j" --hwaccel cuda --compositor cuda -- --template "$W/plain.yaml.tera"; stages "frame-$r"
+  run "nofaces-$r" "$j" --hwaccel cuda --compositor cuda -- --template "$W/douyin-nofaces.yaml.tera"; stages "nofaces-$r"
+  run "cpucomp-$r" "$j" --hwaccel cuda --compositor cpu --jpeg-encoder cpu; stages "cpucomp-$r"
+done
