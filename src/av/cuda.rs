@@ -210,6 +210,8 @@ struct Lane {
     canvas: Buffer,
     frame: Buffer,
     staging: Staging,
+    /// The driver would not pin memory for `staging`: copies go from pageable memory.
+    staging_refused: bool,
     /// A [`DeviceCanvas`] owns `canvas` (one at a time per thread).
     canvas_taken: bool,
 }
@@ -223,6 +225,7 @@ impl Lane {
             canvas: Buffer { ptr: 0, capacity: 0 },
             frame: Buffer { ptr: 0, capacity: 0 },
             staging: Staging { ptr: std::ptr::null_mut(), capacity: 0, used: 0 },
+            staging_refused: false,
             canvas_taken: false,
         };
         // SAFETY: binds the shared context to this thread, then creates handles we own.
@@ -246,6 +249,9 @@ impl Lane {
     /// for copies above [`STAGING_MAX`] (they go from pageable memory).
     fn stage(&mut self, gpu: &Gpu, size: usize) -> Result<Option<*mut u8>, GpuError> {
         let size = size.next_multiple_of(64);
+        if self.staging_refused {
+            return Ok(None);
+        }
         match placement(self.staging.used, self.staging.capacity, size) {
             Placement::Pageable => return Ok(None),
             Placement::After => {}
@@ -261,7 +267,12 @@ impl Lane {
                         self.staging = Staging { ptr: std::ptr::null_mut(), capacity: 0, used: 0 };
                     }
                     let mut ptr: *mut c_void = std::ptr::null_mut();
-                    d.check("cuMemAllocHost", (d.mem_alloc_host)(&mut ptr, capacity))?;
+                    if (d.mem_alloc_host)(&mut ptr, capacity) != 0 || ptr.is_null() {
+                        // Where memory cannot be pinned (a container's limit), copies go from
+                        // pageable memory as before: slower with many threads, still correct.
+                        self.staging_refused = true;
+                        return Ok(None);
+                    }
                     self.staging = Staging { ptr: ptr.cast(), capacity, used: 0 };
                 }
             }

@@ -105,6 +105,9 @@ struct Worker {
     /// through the driver's staging buffers, shared by all threads under one lock.
     bitstream: *mut c_uchar,
     bitstream_capacity: usize,
+    /// The runtime would not pin memory (a container's limit): bitstreams come back into
+    /// pageable memory.
+    pinning_refused: bool,
 }
 
 /// A CUDA or nvJPEG status as a result (0 is success in both APIs).
@@ -128,6 +131,7 @@ impl Worker {
             capacity: 0,
             bitstream: std::ptr::null_mut(),
             bitstream_capacity: 0,
+            pinning_refused: false,
         };
         // SAFETY: each call writes one handle into a field we own; failures are reported.
         unsafe {
@@ -189,7 +193,7 @@ impl Worker {
                 "nvjpegEncodeRetrieveBitstream",
                 (api.retrieve)(self.handle, self.state, std::ptr::null_mut(), &mut len, stream),
             )?;
-            if self.bitstream_capacity < len {
+            if self.bitstream_capacity < len && !self.pinning_refused {
                 if !self.bitstream.is_null() {
                     (api.free_host)(self.bitstream.cast());
                     self.bitstream = std::ptr::null_mut();
@@ -198,9 +202,23 @@ impl Worker {
                 // Room for a larger cover than this one: pinning memory is slow.
                 let capacity = len.max(1 << 20).next_power_of_two();
                 let mut p: *mut c_void = std::ptr::null_mut();
-                check("cudaMallocHost", (api.malloc_host)(&mut p, capacity))?;
-                self.bitstream = p.cast();
-                self.bitstream_capacity = capacity;
+                if (api.malloc_host)(&mut p, capacity) == 0 && !p.is_null() {
+                    self.bitstream = p.cast();
+                    self.bitstream_capacity = capacity;
+                } else {
+                    self.pinning_refused = true;
+                }
+            }
+            if self.bitstream_capacity < len {
+                // Memory could not be pinned: straight into pageable memory, as before.
+                let mut out = vec![0u8; len];
+                check(
+                    "nvjpegEncodeRetrieveBitstream",
+                    (api.retrieve)(self.handle, self.state, out.as_mut_ptr(), &mut len, stream),
+                )?;
+                check("cudaStreamSynchronize", (api.stream_sync)(stream))?;
+                out.truncate(len);
+                return Ok(out);
             }
             check(
                 "nvjpegEncodeRetrieveBitstream",
