@@ -68,6 +68,16 @@ pub fn faces_in_sample(sampled: Image, frame: (u32, u32), model: &Path) -> Resul
     Ok(scored_faces_in_sample(sampled, frame, model)?.into_iter().map(|(_, r)| r).collect())
 }
 
+/// The transposed copy of a YuNet `model` beside it (`<name>_transposed.onnx`, written by
+/// `tools/transpose_yunet.py`): the same network for images with x and y swapped. OpenCV's
+/// convolutions cost per row, so a portrait copy costs ~1.6x a landscape one of the same
+/// pixels (docs/benchmarks.md); turned, it costs the same. `None` when there is none.
+pub fn transposed_face_model(model: &Path) -> Option<std::path::PathBuf> {
+    let stem = model.file_stem()?.to_str()?;
+    let transposed = model.with_file_name(format!("{stem}_transposed.onnx"));
+    transposed.is_file().then_some(transposed)
+}
+
 /// As [`faces_in_sample`], with each face's confidence. Every way to the detector goes
 /// through here: the sample is averaged 2x2 to the detector's size (when it was made at
 /// twice that), and the faces are scaled back to the frame.
@@ -83,8 +93,18 @@ fn scored_faces_in_sample(
         sampled.crop_resized(sampled.bounds(), dw, dh)?
     };
     let (sx, sy) = (w as f64 / dw as f64, h as f64 / dh as f64);
-    Ok(small
-        .run_face_detector(model)?
+    let found = match transposed_face_model(model) {
+        // A portrait copy runs turned on its diagonal through the transposed network: the
+        // same faces (tests/faces.rs), at the cost of a landscape copy (~0.6x).
+        Some(transposed) if dh > dw => small
+            .transposed()?
+            .run_face_detector(&transposed)?
+            .into_iter()
+            .map(|(score, f)| (score, Rect::new(f.y, f.x, f.height, f.width)))
+            .collect(),
+        _ => small.run_face_detector(model)?,
+    };
+    Ok(found
         .into_iter()
         .map(|(score, f)| {
             let x0 = (f.x as f64 * sx).round() as i32;
@@ -339,6 +359,16 @@ impl Image {
             interpolation,
         )
         .map_err(cv_err("resize"))?;
+        Ok(out)
+    }
+
+    /// This image turned on its diagonal (x and y swapped): `height` x `width`.
+    ///
+    /// # Errors
+    /// Only on an OpenCV failure.
+    pub fn transposed(&self) -> Result<Self, PixelError> {
+        let mut out = Image::filled(self.height, self.width, Rgba::BLACK);
+        cv::transpose(&self.mat()?, &mut out.mat_mut()?).map_err(cv_err("transpose"))?;
         Ok(out)
     }
 

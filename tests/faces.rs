@@ -270,3 +270,47 @@ fn still_clip(still: &str, filter: Option<&str>, out: &std::path::Path) {
         .status();
     assert!(made.unwrap().success(), "ffmpeg made {}", out.display());
 }
+
+#[test]
+fn a_portrait_copy_turned_through_the_transposed_model_finds_the_same_faces() {
+    // Portrait copies run through the transposed network (x and y swapped, cheaper in OpenCV);
+    // the same frames through the original network must give the same faces and scores.
+    let dir = tempfile::tempdir().unwrap();
+    let alone = dir.path().join("face_detection_yunet_2022mar.onnx");
+    std::fs::copy(model(), &alone).unwrap();
+    assert!(coverforge::pixels::transposed_face_model(&model()).is_some(), "the transposed model ships");
+    assert!(coverforge::pixels::transposed_face_model(&alone).is_none());
+    let portrait = |file: &str, crop: Option<(i32, u32, u32)>| {
+        let image = Image::load(&repo(&format!("tests/faces/recall/{file}"))).unwrap();
+        match crop {
+            Some((x, w, h)) => image.crop_resized(coverforge::model::Rect::new(x, 0, w, h), w, h).unwrap(),
+            None => image,
+        }
+    };
+    let frames = [
+        ("astronaut-closeup.jpg", None, 1),
+        ("astronaut.jpg", Some((96, 288, 512)), 1),
+        ("cameraman.jpg", Some((82, 288, 512)), 1),
+        ("megamind-1.jpg", Some((200, 297, 528)), 2),
+        ("no-face-gravel.jpg", Some((100, 288, 512)), 0),
+        ("no-face-chelsea.jpg", Some((100, 169, 300)), 0),
+    ];
+    for (file, crop, faces) in frames {
+        let image = portrait(file, crop);
+        assert!(image.height() > image.width(), "{file} is a portrait copy");
+        let turned = image.detect_faces_scored(&model()).unwrap();
+        let upright = image.detect_faces_scored(&alone).unwrap();
+        assert_eq!(turned.len(), faces, "{file}: {turned:?}");
+        assert_eq!(upright.len(), faces, "{file}: {upright:?}");
+        // One detector pixel in frame pixels, plus rounding.
+        let step = (image.height() as f64 / 160.0).ceil() as i32 + 1;
+        for ((ts, t), (us, u)) in turned.iter().zip(&upright) {
+            assert!((ts - us).abs() < 0.02, "{file}: scores {ts} and {us}");
+            let near = (t.x - u.x).abs() <= step
+                && (t.y - u.y).abs() <= step
+                && (t.width as i32 - u.width as i32).abs() <= step
+                && (t.height as i32 - u.height as i32).abs() <= step;
+            assert!(near, "{file}: {t:?} turned against {u:?} upright");
+        }
+    }
+}
