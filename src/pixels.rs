@@ -93,10 +93,11 @@ fn scored_faces_in_sample(
         sampled.crop_resized(sampled.bounds(), dw, dh)?
     };
     let (sx, sy) = (w as f64 / dw as f64, h as f64 / dh as f64);
-    let found = match transposed_face_model(model) {
-        // A portrait copy runs turned on its diagonal through the transposed network: the
-        // same faces (tests/faces.rs), at the cost of a landscape copy (~0.6x).
-        Some(transposed) if dh > dw => small
+    // A portrait copy runs turned on its diagonal through the transposed network: the same
+    // faces (tests/faces.rs), at the cost of a landscape copy (~0.6x).
+    let transposed = if dh > dw { transposed_face_model(model) } else { None };
+    let found = match transposed {
+        Some(transposed) => small
             .transposed()?
             .run_face_detector(&transposed)?
             .into_iter()

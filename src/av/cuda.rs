@@ -194,6 +194,12 @@ struct Staging {
     ptr: *mut u8,
     capacity: usize,
     used: usize,
+    /// The driver would not pin memory: copies go from pageable memory.
+    refused: bool,
+}
+
+impl Staging {
+    const EMPTY: Staging = Staging { ptr: std::ptr::null_mut(), capacity: 0, used: 0, refused: false };
 }
 
 /// The least staging a lane allocates (page-locked memory is slow to allocate, so it is
@@ -210,8 +216,6 @@ struct Lane {
     canvas: Buffer,
     frame: Buffer,
     staging: Staging,
-    /// The driver would not pin memory for `staging`: copies go from pageable memory.
-    staging_refused: bool,
     /// A [`DeviceCanvas`] owns `canvas` (one at a time per thread).
     canvas_taken: bool,
 }
@@ -224,8 +228,7 @@ impl Lane {
             event: std::ptr::null_mut(),
             canvas: Buffer { ptr: 0, capacity: 0 },
             frame: Buffer { ptr: 0, capacity: 0 },
-            staging: Staging { ptr: std::ptr::null_mut(), capacity: 0, used: 0 },
-            staging_refused: false,
+            staging: Staging::EMPTY,
             canvas_taken: false,
         };
         // SAFETY: binds the shared context to this thread, then creates handles we own.
@@ -248,10 +251,10 @@ impl Lane {
     /// `size` bytes of page-locked memory, valid until the lane is next synchronised; `None`
     /// for copies above [`STAGING_MAX`] (they go from pageable memory).
     fn stage(&mut self, gpu: &Gpu, size: usize) -> Result<Option<*mut u8>, GpuError> {
-        let size = size.next_multiple_of(64);
-        if self.staging_refused {
+        if self.staging.refused {
             return Ok(None);
         }
+        let size = size.next_multiple_of(64);
         match placement(self.staging.used, self.staging.capacity, size) {
             Placement::Pageable => return Ok(None),
             Placement::After => {}
@@ -264,16 +267,16 @@ impl Lane {
                 unsafe {
                     if !self.staging.ptr.is_null() {
                         (d.mem_free_host)(self.staging.ptr.cast());
-                        self.staging = Staging { ptr: std::ptr::null_mut(), capacity: 0, used: 0 };
+                        self.staging = Staging::EMPTY;
                     }
                     let mut ptr: *mut c_void = std::ptr::null_mut();
                     if (d.mem_alloc_host)(&mut ptr, capacity) != 0 || ptr.is_null() {
                         // Where memory cannot be pinned (a container's limit), copies go from
                         // pageable memory as before: slower with many threads, still correct.
-                        self.staging_refused = true;
+                        self.staging.refused = true;
                         return Ok(None);
                     }
-                    self.staging = Staging { ptr: ptr.cast(), capacity, used: 0 };
+                    self.staging = Staging { ptr: ptr.cast(), capacity, ..Staging::EMPTY };
                 }
             }
         }

@@ -104,26 +104,26 @@ struct Worker {
     /// Page-locked memory the bitstream comes back into: a copy into pageable memory goes
     /// through the driver's staging buffers, shared by all threads under one lock (docs/gpu.md).
     bitstream: Pinned,
-    /// The runtime would not pin memory (a container's limit): copies use pageable memory.
-    pinning_refused: bool,
 }
 
 /// A page-locked host buffer that grows to the largest size asked of it.
 struct Pinned {
     ptr: *mut c_uchar,
     capacity: usize,
+    /// The runtime would not pin memory (a container's limit): the caller uses pageable memory.
+    refused: bool,
 }
 
 impl Pinned {
-    const EMPTY: Pinned = Pinned { ptr: std::ptr::null_mut(), capacity: 0 };
+    const EMPTY: Pinned = Pinned { ptr: std::ptr::null_mut(), capacity: 0, refused: false };
 
-    /// At least `size` bytes, or `None` where the runtime will not pin memory (then `refused`
-    /// is set and later calls do not ask again).
+    /// At least `size` bytes, or `None` where the runtime will not pin memory (later calls then
+    /// do not ask again).
     ///
     /// # Safety
     /// Nothing queued may still use the buffer when it has to grow.
-    unsafe fn at_least(&mut self, api: &Api, size: usize, refused: &mut bool) -> Option<*mut c_uchar> {
-        if self.capacity < size && !*refused {
+    unsafe fn at_least(&mut self, api: &Api, size: usize) -> Option<*mut c_uchar> {
+        if self.capacity < size && !self.refused {
             // SAFETY (caller): the old buffer is idle.
             unsafe {
                 if !self.ptr.is_null() {
@@ -134,9 +134,9 @@ impl Pinned {
                 let capacity = size.max(1 << 20).next_power_of_two();
                 let mut p: *mut c_void = std::ptr::null_mut();
                 if (api.malloc_host)(&mut p, capacity) == 0 && !p.is_null() {
-                    *self = Pinned { ptr: p.cast(), capacity };
+                    *self = Pinned { ptr: p.cast(), capacity, refused: false };
                 } else {
-                    *refused = true;
+                    self.refused = true;
                 }
             }
         }
@@ -164,7 +164,6 @@ impl Worker {
             buffer: std::ptr::null_mut(),
             capacity: 0,
             bitstream: Pinned::EMPTY,
-            pinning_refused: false,
         };
         // SAFETY: each call writes one handle into a field we own; failures are reported.
         unsafe {
@@ -227,7 +226,7 @@ impl Worker {
                 (api.retrieve)(self.handle, self.state, std::ptr::null_mut(), &mut len, stream),
             )?;
             // Nothing queued uses the bitstream buffer: the last copy out of it was waited for.
-            let Some(pinned) = self.bitstream.at_least(api, len, &mut self.pinning_refused) else {
+            let Some(pinned) = self.bitstream.at_least(api, len) else {
                 let mut out = vec![0u8; len];
                 check(
                     "nvjpegEncodeRetrieveBitstream",
