@@ -23,7 +23,8 @@
 # Two views, side by side: floor ms against coverforge's CPU time per cover (user + system of
 # the whole batch / covers: honest on a busy machine), and floor covers/s = J x 1000 / floor ms
 # against coverforge's wall-clock rate. Also: frame: auto against a fixed frame on clips of five
-# GOPs, and cores busy (CPU / wall). Runs R times (default 3) and prints medians, then the mean
+# GOPs, cores busy (CPU / wall), and the same batch with the keyframe cache on as it is by
+# default (empty, so every frame is stored). Runs R times (default 3) and prints medians, then the mean
 # stage times of the last run from coverforge's own report (wall, and the worker thread's CPU).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -76,7 +77,7 @@ ffmpeg_copy() { timed ffmpeg -nostdin -loglevel error -i "$W/keyframes.h264" -c 
 keyframes=$(ffprobe -v error -select_streams v -show_entries frame=key_frame -of csv=p=0 "$W/keyframes.h264" 2>/dev/null | grep -c 1 || true)
 kf_bytes=$(for v in "$W"/clips/*.mp4; do ffprobe -v error -select_streams v -read_intervals %+#1 -show_entries packet=size -of csv=p=0 "$v" | head -1; done | python3 -c "import sys,statistics; print(int(statistics.mean(int(x) for x in sys.stdin)))")
 
-declare -a DEC PYAV JPG CF_CPU CF_RATE BUSY AUTO FIXED
+declare -a DEC PYAV JPG CF_CPU CF_RATE BUSY AUTO FIXED CACHED_CPU CACHED_RATE
 for r in $(seq 1 "$R"); do
   # 1. coverforge, cold: fresh output, no keyframe cache.
   rm -rf "$W/out"
@@ -85,6 +86,14 @@ for r in $(seq 1 "$R"); do
   CF_CPU+=("$(python3 -c "print($cpu * 1000 / $NC)")")
   CF_RATE+=("$(python3 -c "print($NC / $wall)")")
   BUSY+=("$(python3 -c "print($cpu / $wall)")")
+  # 1b. the same batch as an operator runs it by default: the keyframe cache on (empty, so
+  # every frame is decoded and stored).
+  rm -rf "$W/out-cached" "$W/cache"
+  read -r cpu wall < <(timed "$BIN" --allow-path "$W/tpl" batch "$W/clips" -o "$W/out-cached" -j "$J" -q \
+    --cache-dir "$W/cache")
+  CACHED_CPU+=("$(python3 -c "print($cpu * 1000 / $NC)")")
+  CACHED_RATE+=("$(python3 -c "print($NC / $wall)")")
+  rm -rf "$W/cache"
   # 2. the independent decoder.
   read -r cpu_dec _ < <(ffmpeg_decode)
   read -r cpu_copy _ < <(ffmpeg_copy)
@@ -133,9 +142,10 @@ done
 dec=$(median "${DEC[@]}"); pyav=$(median "${PYAV[@]}"); jpg=$(median "${JPG[@]}")
 cf_cpu=$(median "${CF_CPU[@]}"); cf_rate=$(median "${CF_RATE[@]}"); busy=$(median "${BUSY[@]}")
 fixed=$(median "${FIXED[@]}"); auto=$(median "${AUTO[@]}")
-python3 - "$dec" "$jpg" "$cf_cpu" "$cf_rate" "$busy" "$fixed" "$auto" "$J" "$pyav" <<EOF
+cached_cpu=$(median "${CACHED_CPU[@]}"); cached_rate=$(median "${CACHED_RATE[@]}")
+python3 - "$dec" "$jpg" "$cf_cpu" "$cf_rate" "$busy" "$fixed" "$auto" "$J" "$pyav" "$cached_cpu" "$cached_rate" <<EOF
 import sys
-dec, jpg, cf_cpu, cf_rate, busy, fixed, auto, j, pyav = map(float, sys.argv[1:])
+dec, jpg, cf_cpu, cf_rate, busy, fixed, auto, j, pyav, cached_cpu, cached_rate = map(float, sys.argv[1:])
 floor = dec + jpg + 3
 print()
 print("machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(date -u +'%F %H:%M'), load $(cut -d' ' -f1-3 /proc/loadavg)")
@@ -147,6 +157,7 @@ print(f"coverforge CPU per cover (user+sys / covers):               {cf_cpu:6.2f
 print(f"floor rate = {j:.0f} x 1000 / floor:                              {j * 1000 / floor:6.1f} covers/s")
 print(f"coverforge rate (wall):                                     {cf_rate:6.1f} covers/s = {cf_rate / (j * 1000 / floor):.0%} of floor")
 print(f"cores busy (CPU / wall):                                    {busy:6.2f}")
+print(f"with the keyframe cache on (the default; empty): {cached_cpu:6.2f} ms CPU a cover, {cached_rate:6.1f} covers/s = {cached_rate / (j * 1000 / floor):.0%} of floor")
 print(f"frame: auto vs fixed on $NA clips of 5 GOPs:                {auto:.1f} vs {fixed:.1f} covers/s = {auto / fixed:.0%}")
 EOF
 # Where coverforge's time goes, from its own report of the last run: mean ms a cover, wall and

@@ -544,7 +544,16 @@ fn frame(
             return Ok((hit, FrameSource::Cache));
         }
     }
-    let extracted = keyframe::extract_fitted(video, spec, &env.limits, regions.as_ref(), opts.hwaccel, fit)?;
+    // With a cache, the planes the canvas was fitted from come too: the cache stores them.
+    let extracted = keyframe::extract_fitted_for_cache(
+        video,
+        spec,
+        &env.limits,
+        regions.as_ref(),
+        opts.hwaccel,
+        fit,
+        cache.is_some(),
+    )?;
     if let (Some((cache, _)), Some(key)) = (cache, &key) {
         cache.put(key, &extracted);
     }

@@ -135,6 +135,55 @@ fn good_jobs_render_and_bad_ones_are_reported_with_exit_code_1() {
     assert!(html.contains("did you mean `title`?"));
 }
 
+/// Covers rendered from the keyframe cache are the same bytes as covers from the videos, and
+/// the cache holds the decoder's planes of what a large canvas shows, not its BGR canvas.
+#[test]
+fn covers_from_the_keyframe_cache_equal_fresh_ones_and_the_cache_stays_small() {
+    let dir = tempdir();
+    let input = dir.path().join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    for name in ["a", "b", "c"] {
+        copy("samples/travel.mp4", &input.join(format!("{name}.mp4")));
+    }
+    // Two portrait covers enlarged from a part of the 1280x720 frame, one thumbnail shrunk.
+    write(&input.join("a.yaml"), "template: douyin-9x16\ntitle: 第一个 A\nframe: 1s\n");
+    write(&input.join("b.yaml"), "template: douyin-9x16\ntitle: Second B\nframe: 2s\n");
+    write(&input.join("c.yaml"), "template: thumb-320x180\ntitle: Third C\n");
+    let run = |out: &str, cache: &[&str]| {
+        let mut args = vec!["batch", "in", "-o", out, "--report", "r.jsonl", "-j", "2"];
+        args.extend_from_slice(cache);
+        let r = run_in(dir.path(), &args);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        report(&dir.path().join("r.jsonl")).0
+    };
+    run("fresh", &["--no-cache"]);
+    let jobs = run("stored", &["--cache-dir", "cache"]);
+    assert!(jobs.iter().all(|j| j["frame_source"] == "decode"));
+    let jobs = run("again", &["--cache-dir", "cache"]);
+    assert!(jobs.iter().all(|j| j["frame_source"] == "cache"), "{jobs:?}");
+    for name in ["a.jpg", "b.jpg", "c.jpg"] {
+        let fresh = std::fs::read(dir.path().join("fresh").join(name)).unwrap();
+        assert_eq!(fresh, std::fs::read(dir.path().join("stored").join(name)).unwrap(), "{name}");
+        assert_eq!(
+            fresh,
+            std::fs::read(dir.path().join("again").join(name)).unwrap(),
+            "{name} from the cache"
+        );
+    }
+    // A 1080x1920 BGR canvas is 6,220,800 bytes; the planes of the 405x720 part of the frame it
+    // shows are 437,400. The thumbnail's BGR canvas (172,800) is smaller than any planes.
+    let mut entries: Vec<u64> = std::fs::read_dir(dir.path().join("cache"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".cfk"))
+        .map(|e| e.metadata().unwrap().len())
+        .collect();
+    entries.sort_unstable();
+    assert_eq!(entries.len(), 3);
+    assert!(entries[0] < 172_800 + 4096, "{entries:?}");
+    assert!(entries[1..].iter().all(|&len| len < 440_000 + 4096), "{entries:?}");
+}
+
 #[test]
 fn reruns_skip_unchanged_covers_and_redo_exactly_what_changed() {
     let dir = tempdir();

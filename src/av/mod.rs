@@ -18,6 +18,7 @@ pub(crate) mod display;
 pub(crate) mod dl;
 pub(crate) mod encoder;
 pub mod error;
+pub(crate) mod fitted;
 pub mod frame;
 pub(crate) mod hw;
 pub(crate) mod nvjpeg;
@@ -32,6 +33,7 @@ use decoder::{open_decoder_for, Decoder};
 use error::ProbeError;
 use ff::software::scaling;
 use ffmpeg_next as ff;
+pub(crate) use fitted::FittedPlanes;
 pub use frame::{Frame, Pixels};
 use std::path::{Path, PathBuf};
 use std::sync::Once;
@@ -606,19 +608,26 @@ impl Source {
     /// size, without converting the rest of the frame or resizing it again. Frames that are
     /// turned or anamorphic, and crops outside the frame, are converted whole instead (the
     /// compositor then fits them itself).
+    ///
+    /// With `keep_planes`, the decoder's planes of the crop come back too where the frame was
+    /// fitted from them (8-bit 4:2:0): what the keyframe cache stores (see [`fitted`]).
     pub(crate) fn convert_fitted(
         &mut self,
         mut raw: RawKeyframe,
         crop: Rect,
         size: (u32, u32),
-    ) -> Result<Frame, error::DecodeError> {
+        keep_planes: bool,
+    ) -> Result<(Frame, Option<FittedPlanes>), error::DecodeError> {
         let (w, h) = (raw.frame.width(), raw.frame.height());
         let inside = crop.x >= 0 && crop.y >= 0 && crop.right() <= w as i64 && crop.bottom() <= h as i64;
         if !raw.square || !raw.upright || !inside || crop.width == 0 || crop.height == 0 {
-            return self.convert(raw);
+            return Ok((self.convert(raw)?, None));
         }
-        if let Some(image) = self.fit_by_planes(&raw.frame, crop, size)? {
-            return Ok(Frame { pixels: image, time_s: raw.time_s, decoded_by: raw.decoded_by });
+        if let Some(image) = fit_planes(&self.path, &raw.frame, crop, size, h)? {
+            // Kept only where they are smaller than the canvas (not for thumbnails).
+            let smaller = (crop.area() * 3 / 2) < u64::from(size.0) * u64::from(size.1) * 3;
+            let planes = (keep_planes && smaller).then(|| FittedPlanes::capture(&raw.frame, crop));
+            return Ok((Frame { pixels: image, time_s: raw.time_s, decoded_by: raw.decoded_by }, planes));
         }
         crop_in_place(&mut raw.frame, crop).map_err(|e| error::DecodeError::Convert {
             path: self.path.clone(),
@@ -629,54 +638,7 @@ impl Source {
         let shrinking = size.0 < crop.width || size.1 < crop.height;
         let flags = if shrinking { scaling::Flags::AREA } else { scaling::Flags::BILINEAR };
         let image = self.scale_to_bgr(&raw.frame, size, flags, h)?;
-        Ok(Frame { pixels: image, time_s: raw.time_s, decoded_by: raw.decoded_by })
-    }
-
-    /// For 8-bit 4:2:0 frames (what cameras and phones record): the crop of each plane is
-    /// resized on its own (one channel at a time, which OpenCV vectorises well) into a 4:2:0
-    /// frame of the canvas size, and swscale's fast unscaled path turns that into BGR. On a
-    /// 1080p keyframe fitted to 1080x1920 it was the cheapest of the three ways tried (a
-    /// throwaway micro-benchmark, figures in docs/benchmarks.md; `bench/floor.sh` carries the
-    /// end-to-end effect). `None` for other pixel formats.
-    fn fit_by_planes(
-        &mut self,
-        frame: &ff::frame::Video,
-        crop: Rect,
-        size: (u32, u32),
-    ) -> Result<Option<Image>, error::DecodeError> {
-        use ff::format::Pixel as P;
-        if !matches!(frame.format(), P::YUV420P | P::YUVJ420P) {
-            return Ok(None);
-        }
-        let whole = crop == Rect::new(0, 0, frame.width(), frame.height());
-        if whole && size == (frame.width(), frame.height()) {
-            // Already the canvas's size (a portrait phone clip for a portrait cover): converted
-            // as it is, without copying its planes first.
-            return self.scale_to_bgr(frame, size, scaling::Flags::BILINEAR, frame.height()).map(Some);
-        }
-        let convert_err = |e: crate::pixels::PixelError| error::DecodeError::Convert {
-            path: self.path.clone(),
-            reason: e.to_string(),
-        };
-        let mut fitted = ff::frame::Video::new(frame.format(), size.0, size.1);
-        fitted.set_color_space(frame.color_space());
-        fitted.set_color_range(frame.color_range());
-        let half = |v: u32| v.div_ceil(2);
-        let chroma_crop = Rect::new(crop.x / 2, crop.y / 2, half(crop.width), half(crop.height));
-        for plane in 0..3 {
-            let (from, to) =
-                if plane == 0 { (crop, size) } else { (chroma_crop, (half(size.0), half(size.1))) };
-            let dst_stride = fitted.stride(plane);
-            crate::pixels::resize_plane(
-                (frame.data(plane), frame.stride(plane)),
-                from,
-                (fitted.data_mut(plane), dst_stride),
-                to,
-            )
-            .map_err(convert_err)?;
-        }
-        let matrix_height = frame.height();
-        self.scale_to_bgr(&fitted, size, scaling::Flags::BILINEAR, matrix_height).map(Some)
+        Ok((Frame { pixels: image, time_s: raw.time_s, decoded_by: raw.decoded_by }, None))
     }
 
     /// The faces in a keyframe that [`RawKeyframe::fits_directly`], in its pixels, found on a
@@ -706,9 +668,6 @@ impl Source {
         error::DecodeError::Convert { path: self.path.clone(), reason: e.to_string() }
     }
 
-    /// One swscale pass from `frame` to BGR24 at `size`, with the scaler kept (per thread) for
-    /// the next frame of the same shape and colour. `matrix_height` is the full frame's height
-    /// (the YUV matrix is guessed from it when the stream does not say).
     fn scale_to_bgr(
         &mut self,
         frame: &ff::frame::Video,
@@ -716,43 +675,103 @@ impl Source {
         flags: scaling::Flags,
         matrix_height: u32,
     ) -> Result<Image, error::DecodeError> {
-        let key = ScalerKey {
-            format: frame.format(),
-            from: (frame.width(), frame.height()),
-            to: size,
-            flags,
-            space: frame.color_space(),
-            range: frame.color_range(),
-            matrix_height,
-        };
-        SCALERS.with(|cached| {
-            let mut cached = cached.borrow_mut();
-            match cached.iter().position(|(k, _)| *k == key) {
-                Some(i) => cached[..=i].rotate_right(1),
-                None => {
-                    let mut ctx = scaling::Context::get(
-                        key.format,
-                        key.from.0,
-                        key.from.1,
-                        ff::format::Pixel::BGR24,
-                        size.0,
-                        size.1,
-                        flags,
-                    )
-                    .map_err(|e| error::DecodeError::Convert {
-                        path: self.path.clone(),
-                        reason: format!("no {:?} → BGR24 scaler ({})", key.format, describe(&e)),
-                    })?;
-                    set_yuv_matrix(&mut ctx, key.space, key.range, matrix_height);
-                    cached.truncate(SCALERS_KEPT - 1);
-                    cached.insert(0, (key, ctx));
-                }
-            }
-            let (_, scaler) = &mut cached[0];
-            scale_into_image(scaler, frame, size)
-                .map_err(|e| error::DecodeError::Convert { path: self.path.clone(), reason: describe(&e) })
-        })
+        scale_to_bgr(&self.path, frame, size, flags, matrix_height)
     }
+}
+
+/// For 8-bit 4:2:0 frames (what cameras and phones record): the crop of each plane is
+/// resized on its own (one channel at a time, which OpenCV vectorises well) into a 4:2:0
+/// frame of the canvas size, and swscale's fast unscaled path turns that into BGR. On a
+/// 1080p keyframe fitted to 1080x1920 it was the cheapest of the three ways tried (a
+/// throwaway micro-benchmark, figures in docs/benchmarks.md; `bench/floor.sh` carries the
+/// end-to-end effect). `None` for other pixel formats. `matrix_height`: the whole frame's height
+/// (see [`scale_to_bgr`]).
+fn fit_planes(
+    path: &Path,
+    frame: &ff::frame::Video,
+    crop: Rect,
+    size: (u32, u32),
+    matrix_height: u32,
+) -> Result<Option<Image>, error::DecodeError> {
+    use ff::format::Pixel as P;
+    if !matches!(frame.format(), P::YUV420P | P::YUVJ420P) {
+        return Ok(None);
+    }
+    let whole = crop == Rect::new(0, 0, frame.width(), frame.height());
+    if whole && size == (frame.width(), frame.height()) {
+        // Already the canvas's size (a portrait phone clip for a portrait cover): converted
+        // as it is, without copying its planes first.
+        return scale_to_bgr(path, frame, size, scaling::Flags::BILINEAR, matrix_height).map(Some);
+    }
+    let convert_err = |e: crate::pixels::PixelError| error::DecodeError::Convert {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    };
+    let mut fitted = ff::frame::Video::new(frame.format(), size.0, size.1);
+    fitted.set_color_space(frame.color_space());
+    fitted.set_color_range(frame.color_range());
+    let half = |v: u32| v.div_ceil(2);
+    let chroma_crop = Rect::new(crop.x / 2, crop.y / 2, half(crop.width), half(crop.height));
+    for plane in 0..3 {
+        let (from, to) = if plane == 0 { (crop, size) } else { (chroma_crop, (half(size.0), half(size.1))) };
+        let dst_stride = fitted.stride(plane);
+        crate::pixels::resize_plane(
+            (frame.data(plane), frame.stride(plane)),
+            from,
+            (fitted.data_mut(plane), dst_stride),
+            to,
+        )
+        .map_err(convert_err)?;
+    }
+    scale_to_bgr(path, &fitted, size, scaling::Flags::BILINEAR, matrix_height).map(Some)
+}
+
+/// One swscale pass from `frame` to BGR24 at `size`, with the scaler kept (per thread) for
+/// the next frame of the same shape and colour. `matrix_height` is the full frame's height
+/// (the YUV matrix is guessed from it when the stream does not say).
+fn scale_to_bgr(
+    path: &Path,
+    frame: &ff::frame::Video,
+    size: (u32, u32),
+    flags: scaling::Flags,
+    matrix_height: u32,
+) -> Result<Image, error::DecodeError> {
+    let key = ScalerKey {
+        format: frame.format(),
+        from: (frame.width(), frame.height()),
+        to: size,
+        flags,
+        space: frame.color_space(),
+        range: frame.color_range(),
+        matrix_height,
+    };
+    SCALERS.with(|cached| {
+        let mut cached = cached.borrow_mut();
+        match cached.iter().position(|(k, _)| *k == key) {
+            Some(i) => cached[..=i].rotate_right(1),
+            None => {
+                let mut ctx = scaling::Context::get(
+                    key.format,
+                    key.from.0,
+                    key.from.1,
+                    ff::format::Pixel::BGR24,
+                    size.0,
+                    size.1,
+                    flags,
+                )
+                .map_err(|e| error::DecodeError::Convert {
+                    path: path.to_owned(),
+                    reason: format!("no {:?} → BGR24 scaler ({})", key.format, describe(&e)),
+                })?;
+                set_yuv_matrix(&mut ctx, key.space, key.range, matrix_height);
+                cached.truncate(SCALERS_KEPT - 1);
+                cached.insert(0, (key, ctx));
+            }
+        }
+        let (_, scaler) = &mut cached[0];
+        scale_into_image(scaler, frame, size)
+            .map_err(|e| error::DecodeError::Convert { path: path.to_owned(), reason: describe(&e) })
+    })
 }
 
 /// Scalers a thread keeps: a cover of a frame swscale converts needs two (the face detector's
@@ -1001,21 +1020,57 @@ fn open_input(path: &Path, full_probe: bool) -> Result<ff::format::context::Inpu
     }
 }
 
+/// The YUV matrices swscale knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum YuvMatrix {
+    Bt709,
+    Bt601,
+    Smpte240m,
+    Fcc,
+    Bt2020,
+}
+
+impl YuvMatrix {
+    /// The matrix of a frame in colour space `space`. Untagged video is treated as players
+    /// treat it: BT.709 from 720 lines up, BT.601 below.
+    pub(crate) fn of(space: ff::color::Space, height: u32) -> Self {
+        use ff::color::Space;
+        match space {
+            Space::BT709 => YuvMatrix::Bt709,
+            Space::BT470BG | Space::SMPTE170M => YuvMatrix::Bt601,
+            Space::SMPTE240M => YuvMatrix::Smpte240m,
+            Space::FCC => YuvMatrix::Fcc,
+            Space::BT2020NCL | Space::BT2020CL => YuvMatrix::Bt2020,
+            _ if height >= 720 => YuvMatrix::Bt709,
+            _ => YuvMatrix::Bt601,
+        }
+    }
+
+    /// A colour space tag that means this matrix.
+    pub(crate) fn space(self) -> ff::color::Space {
+        use ff::color::Space;
+        match self {
+            YuvMatrix::Bt709 => Space::BT709,
+            YuvMatrix::Bt601 => Space::SMPTE170M,
+            YuvMatrix::Smpte240m => Space::SMPTE240M,
+            YuvMatrix::Fcc => Space::FCC,
+            YuvMatrix::Bt2020 => Space::BT2020NCL,
+        }
+    }
+}
+
 /// Tells swscale which YUV→RGB matrix and range the source uses. Without this it assumes
-/// BT.601 limited range, which shifts the colours of HD video (BT.709). Untagged video is
-/// treated as players treat it: BT.709 from 720 lines up, BT.601 below.
+/// BT.601 limited range, which shifts the colours of HD video (BT.709).
 #[allow(unsafe_code)]
 fn set_yuv_matrix(ctx: &mut scaling::Context, space: ff::color::Space, range: ff::color::Range, height: u32) {
-    use ff::color::Space;
     use ff::ffi;
-    let matrix = match space {
-        Space::BT709 => ffi::SWS_CS_ITU709,
-        Space::BT470BG | Space::SMPTE170M => ffi::SWS_CS_ITU601,
-        Space::SMPTE240M => ffi::SWS_CS_SMPTE240M,
-        Space::FCC => ffi::SWS_CS_FCC,
-        Space::BT2020NCL | Space::BT2020CL => ffi::SWS_CS_BT2020,
-        _ if height >= 720 => ffi::SWS_CS_ITU709,
-        _ => ffi::SWS_CS_ITU601,
+    let matrix = match YuvMatrix::of(space, height) {
+        YuvMatrix::Bt709 => ffi::SWS_CS_ITU709,
+        YuvMatrix::Bt601 => ffi::SWS_CS_ITU601,
+        YuvMatrix::Smpte240m => ffi::SWS_CS_SMPTE240M,
+        YuvMatrix::Fcc => ffi::SWS_CS_FCC,
+        YuvMatrix::Bt2020 => ffi::SWS_CS_BT2020,
     };
     let full_range = i32::from(range == ff::color::Range::JPEG);
     // SAFETY: `ctx` owns a valid SwsContext for its whole lifetime; sws_getCoefficients returns
@@ -1055,6 +1110,31 @@ mod tests {
             }
         }
         f
+    }
+
+    /// The keyframe cache's planes fit to the same canvas as the frame they were cut from, for
+    /// crops at odd and even offsets, enlarged, shrunk and kept at their size, in both ranges.
+    #[test]
+    fn planes_captured_for_the_cache_fit_to_the_same_canvas_as_their_frame() {
+        let path = Path::new("clip.mp4");
+        for range in [ff::color::Range::MPEG, ff::color::Range::JPEG] {
+            let mut frame = patterned(201, 113);
+            frame.set_color_range(range);
+            for (crop, size) in [
+                (Rect::new(0, 0, 201, 113), (201, 113)),
+                (Rect::new(37, 5, 64, 107), (90, 160)),
+                (Rect::new(36, 4, 63, 99), (63, 99)),
+                (Rect::new(11, 3, 150, 100), (60, 40)),
+            ] {
+                let fresh = fit_planes(path, &frame, crop, size, frame.height()).unwrap().unwrap();
+                let planes = FittedPlanes::capture(&frame, crop);
+                let back = FittedPlanes::from_bytes(planes.info, planes.bytes().to_vec()).unwrap();
+                let cached = back.to_canvas(size, path).unwrap();
+                assert!(cached == fresh, "{crop:?} -> {size:?} ({range:?}) differs");
+            }
+        }
+        let planes = FittedPlanes::capture(&patterned(20, 10), Rect::new(1, 1, 9, 7));
+        assert!(FittedPlanes::from_bytes(planes.info, planes.bytes()[1..].to_vec()).is_none());
     }
 
     #[test]

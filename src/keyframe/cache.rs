@@ -2,12 +2,15 @@
 //! without decoding the video again.
 //!
 //! Invariants: entries are keyed by the video's identity (canonical path, size, modification
-//! time) and the frame spec; they store the frame losslessly (raw BGR after a JSON header), so a
-//! cover rendered from the cache is byte-identical to one rendered from a fresh decode. Raw, not
-//! compressed: film grain barely compresses (LZ4 saved ~25 % of a 1080p frame) while compressing
-//! cost ~20 ms a frame, more than a third of a cover; a raw write or read is ~2 ms. Entries are
-//! written to a temporary name and renamed. The total size is bounded: least-recently-used
-//! entries (by modification time, refreshed on every hit) are evicted.
+//! time) and the frame spec; they store the frame losslessly after a JSON header, so a cover
+//! rendered from the cache is byte-identical to one rendered from a fresh decode. A frame fitted
+//! from the decoder's 4:2:0 planes is stored as those planes, cropped to what the canvas shows,
+//! and fitted again on a hit by the same code (see `av::fitted`): ~1 MB for a 1080p landscape
+//! clip on a 1080x1920 canvas, where its BGR canvas is 6 MB (writing those cost a default batch
+//! ~5 ms of system time a cover). Other frames are stored as raw BGR. Raw, not compressed: film
+//! grain barely compresses (LZ4 saved ~25 % of a 1080p frame) while compressing cost ~20 ms a
+//! frame. Entries are written to a temporary name and renamed. The total size is bounded:
+//! least-recently-used entries (by modification time, refreshed on every hit) are evicted.
 
 use super::{Extracted, Frame, FrameScore, FrameSpec};
 use crate::pixels::Image;
@@ -17,7 +20,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Bumped whenever the entry format or what a frame means changes.
-const FORMAT: u32 = 3;
+const FORMAT: u32 = 4;
 const SUFFIX: &str = ".cfk";
 
 /// A bounded keyframe cache: in one folder (losslessly, across runs), in memory (for long runs
@@ -87,6 +90,10 @@ struct Header {
     info: MediaInfo,
     warnings: Vec<String>,
     faces: Option<Vec<crate::model::Rect>>,
+    /// When the entry holds the planes the canvas is fitted from (`width` x `height` is the
+    /// canvas), not BGR.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    planes: Option<crate::av::fitted::PlanesInfo>,
 }
 
 /// Identifies a video file without reading it: canonical path, size, modification time.
@@ -184,7 +191,14 @@ impl FrameCache {
             if header.format != FORMAT {
                 return None;
             }
-            let image = Image::from_bgr_bytes(header.width, header.height, pixels)?;
+            let (image, planes) = match header.planes {
+                Some(info) => {
+                    let planes = crate::av::FittedPlanes::from_bytes(info, pixels)?;
+                    let image = planes.to_canvas((header.width, header.height), &path).ok()?;
+                    (image, Some(std::sync::Arc::new(planes)))
+                }
+                None => (Image::from_bgr_bytes(header.width, header.height, pixels)?, None),
+            };
             Some(Extracted {
                 info: header.info,
                 frame: Frame {
@@ -195,6 +209,7 @@ impl FrameCache {
                 score: header.score,
                 warnings: header.warnings,
                 faces: header.faces,
+                planes,
             })
         })();
         match parsed {
@@ -227,13 +242,18 @@ impl FrameCache {
             info: e.info.clone(),
             warnings: e.warnings.clone(),
             faces: e.faces.clone(),
+            planes: e.planes.as_ref().map(|p| p.info),
+        };
+        let pixels = match &e.planes {
+            Some(planes) => planes.bytes(),
+            None => e.frame.pixels.bgr_bytes(),
         };
         let Ok(mut head) = serde_json::to_vec(&header) else { return };
         head.push(b'\n');
         let Ok(mut staged) = crate::files::Staged::new(&path) else { return };
-        // Header and pixels written in turn: no 6 MB copy to join them.
+        // Header and pixels written in turn: no copy to join them.
         let file = staged.file();
-        if file.write_all(&head).and_then(|()| file.write_all(e.frame.pixels.bgr_bytes())).is_ok() {
+        if file.write_all(&head).and_then(|()| file.write_all(pixels)).is_ok() {
             let _ = staged.commit(crate::files::Durability::Unsynced);
         }
     }

@@ -246,6 +246,9 @@ pub struct Extracted<P = Image> {
     /// off faces: found once with the keyframe and cached with it, so the crop, the text's
     /// placement and re-renders from the cache never detect again.
     pub faces: Option<Vec<Rect>>,
+    /// The decoder's planes of the part of the frame a fitted canvas shows, when asked for
+    /// (see [`extract_fitted_for_cache`]): what the keyframe cache stores in its place.
+    pub(crate) planes: Option<std::sync::Arc<crate::av::FittedPlanes>>,
 }
 
 impl From<Extracted<Image>> for Extracted<Pixels> {
@@ -256,6 +259,7 @@ impl From<Extracted<Image>> for Extracted<Pixels> {
             score: e.score,
             warnings: e.warnings,
             faces: e.faces,
+            planes: e.planes,
         }
     }
 }
@@ -318,6 +322,24 @@ pub fn extract_fitted(
     accel: HwAccel,
     fit: Option<FitTo>,
 ) -> Result<Extracted, DecodeError> {
+    extract_fitted_for_cache(path, spec, limits, regions, accel, fit, false)
+}
+
+/// As [`extract_fitted`]; with `keep_planes`, a frame fitted from 8-bit 4:2:0 planes also
+/// brings back the planes of the part the canvas shows (see `av::fitted`), for the keyframe
+/// cache.
+///
+/// # Errors
+/// As [`extract`].
+pub(crate) fn extract_fitted_for_cache(
+    path: &Path,
+    spec: FrameSpec,
+    limits: &Limits,
+    regions: Option<&TextRegions>,
+    accel: HwAccel,
+    fit: Option<FitTo>,
+    keep_planes: bool,
+) -> Result<Extracted, DecodeError> {
     let mut source = Source::open(path, limits, false, accel)?;
     let info = source.info().clone();
     let mut warnings = Vec::new();
@@ -333,13 +355,14 @@ pub fn extract_fitted(
     };
     // Faces are looked for once, on the kept frame (the layout's regions carry the model).
     let face_model = regions.and_then(|r| r.face_model.as_deref());
-    let (frame, faces) = finish_frame(&mut source, kept, fit, face_model)?;
+    let (frame, faces, planes) = finish_frame(&mut source, kept, fit, face_model, keep_planes)?;
     if let (Some(score), Some(faces), Some(regions)) = (&mut score, &faces, regions) {
         score.faces_under_text =
             regions.count_under_text(faces, (frame.pixels.width(), frame.pixels.height()));
     }
     // Decoding may have refined the pixel aspect ratio (and so the display size).
-    Ok(Extracted { info: source.info().clone(), frame, score, warnings, faces })
+    let planes = planes.map(std::sync::Arc::new);
+    Ok(Extracted { info: source.info().clone(), frame, score, warnings, faces, planes })
 }
 
 /// The time a fixed frame spec asks for, clamped to the video (with a warning when past its end).
@@ -399,7 +422,7 @@ pub(crate) fn extract_kept(
             )
         }
     };
-    Ok(Extracted { info: source.info().clone(), frame, score: None, warnings, faces })
+    Ok(Extracted { info: source.info().clone(), frame, score: None, warnings, faces, planes: None })
 }
 
 fn best_keyframe(
@@ -484,12 +507,16 @@ fn best_keyframe(
 /// Faces are found before the colour conversion where the frame can be fitted: on a small copy
 /// made straight from the decoder's planes, so the crop can keep them and the frame is still
 /// converted only where the canvas shows it, at the canvas size.
+/// The kept frame, its faces, and (when asked for) the planes it was fitted from.
+type Finished = (Frame, Option<Vec<Rect>>, Option<crate::av::FittedPlanes>);
+
 fn finish_frame(
     source: &mut Source,
     kept: Candidate,
     fit: Option<FitTo>,
     face_model: Option<&Path>,
-) -> Result<(Frame, Option<Vec<Rect>>), DecodeError> {
+    keep_planes: bool,
+) -> Result<Finished, DecodeError> {
     let faces_on = |source: &Source, frame: &Frame| -> Result<Option<Vec<Rect>>, DecodeError> {
         face_model.map(|m| frame.pixels.detect_faces(m).map_err(|e| source.convert_error(e))).transpose()
     };
@@ -500,25 +527,25 @@ fn finish_frame(
             let canvas = (fit.width, fit.height);
             let (crop, scale) =
                 crate::composite::cover_crop_keeping((w, h), canvas, faces.as_deref().unwrap_or(&[]));
-            let frame = source.convert_fitted(raw, crop, canvas)?;
+            let (frame, planes) = source.convert_fitted(raw, crop, canvas, keep_planes)?;
             if (frame.pixels.width(), frame.pixels.height()) != canvas {
                 // Converted whole after all: its faces are found on it.
                 let faces = faces_on(source, &frame)?;
-                return Ok((frame, faces));
+                return Ok((frame, faces, None));
             }
             let origin = (crop.x as f64, crop.y as f64);
             let faces = faces.map(|faces| crate::composite::faces_on_canvas(&faces, origin, scale));
-            return Ok((frame, faces));
+            return Ok((frame, faces, planes));
         }
         (Candidate::Converted(frame), _) => {
             let faces = faces_on(source, &frame)?;
-            return Ok((frame, faces));
+            return Ok((frame, faces, None));
         }
         (Candidate::Raw(raw), _) => raw,
     };
     let frame = source.convert(raw)?;
     let faces = faces_on(source, &frame)?;
-    Ok((frame, faces))
+    Ok((frame, faces, None))
 }
 
 /// A scored candidate: still in the decoder's format (converted only if it is kept), or
