@@ -65,7 +65,9 @@ impl MemoryTier {
         let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
         s.clock += 1;
         let now = s.clock;
-        if let Some((_, old)) = s.entries.insert(key.to_string(), (now, std::sync::Arc::new(e.clone()))) {
+        // The memory tier holds the BGR frame itself; the planes are for the disk.
+        let kept = Extracted { planes: None, ..e.clone() };
+        if let Some((_, old)) = s.entries.insert(key.to_string(), (now, std::sync::Arc::new(kept))) {
             s.used -= old.frame.pixels.bgr_bytes().len() as u64;
         }
         s.used += size;
