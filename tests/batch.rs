@@ -182,6 +182,38 @@ fn covers_from_the_keyframe_cache_equal_fresh_ones_and_the_cache_stays_small() {
     assert_eq!(entries.len(), 3);
     assert!(entries[0] < 172_800 + 4096, "{entries:?}");
     assert!(entries[1..].iter().all(|&len| len < 440_000 + 4096), "{entries:?}");
+
+    // Damaged entries (a header asking for a huge canvas, planes cut short, a header that is
+    // not JSON) are decoded again, and the covers come out the same.
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir.path().join("cache"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "cfk"))
+        .collect();
+    // The two entries of planes first (the larger ones).
+    paths.sort_by_key(|p| std::cmp::Reverse(std::fs::metadata(p).unwrap().len()));
+    for (i, path) in paths.iter().enumerate() {
+        let bytes = std::fs::read(path).unwrap();
+        let nl = bytes.iter().position(|&b| b == b'\n').unwrap();
+        let mut header: serde_json::Value = serde_json::from_slice(&bytes[..nl]).unwrap();
+        let damaged = match i {
+            0 => {
+                header["width"] = 1_000_000.into();
+                header["height"] = 1_000_000.into();
+                [serde_json::to_vec(&header).unwrap(), bytes[nl..].to_vec()].concat()
+            }
+            1 => bytes[..bytes.len() - 100].to_vec(),
+            _ => [b"{not json".to_vec(), bytes[nl..].to_vec()].concat(),
+        };
+        std::fs::write(path, damaged).unwrap();
+    }
+    let jobs = run("damaged", &["--cache-dir", "cache"]);
+    assert!(jobs.iter().all(|j| j["frame_source"] == "decode"), "{jobs:?}");
+    for name in ["a.jpg", "b.jpg", "c.jpg"] {
+        let fresh = std::fs::read(dir.path().join("fresh").join(name)).unwrap();
+        assert_eq!(fresh, std::fs::read(dir.path().join("damaged").join(name)).unwrap(), "{name}");
+    }
 }
 
 #[test]

@@ -195,6 +195,13 @@ impl FrameCache {
             }
             let (image, planes) = match header.planes {
                 Some(info) => {
+                    // The canvas is not bounded by the entry's length as BGR is: a damaged or
+                    // forged header must not ask for a huge one (larger canvases than the
+                    // default limits allow are decoded again instead).
+                    let side = crate::limits::Limits::default().max_canvas_side;
+                    if header.width > side || header.height > side {
+                        return None;
+                    }
                     let planes = crate::av::FittedPlanes::from_bytes(info, pixels)?;
                     let image = planes.to_canvas((header.width, header.height), &path).ok()?;
                     (image, Some(std::sync::Arc::new(planes)))
