@@ -597,7 +597,7 @@ impl Source {
         };
         // Same size (square pixels): swscale's fast unscaled YUV→RGB path. Anamorphic frames
         // are stretched horizontally with bicubic filtering.
-        let image = self.scale_to_bgr(frame, (out_w, h), scaling::Flags::BICUBIC, h)?;
+        let image = scale_to_bgr(&self.path, frame, (out_w, h), scaling::Flags::BICUBIC, h)?;
         image
             .rotated(self.info.upright_turn)
             .map_err(|e| error::DecodeError::Convert { path: self.path.clone(), reason: e.to_string() })
@@ -637,7 +637,7 @@ impl Source {
         // compositor's own resize does.
         let shrinking = size.0 < crop.width || size.1 < crop.height;
         let flags = if shrinking { scaling::Flags::AREA } else { scaling::Flags::BILINEAR };
-        let image = self.scale_to_bgr(&raw.frame, size, flags, h)?;
+        let image = scale_to_bgr(&self.path, &raw.frame, size, flags, h)?;
         Ok((Frame { pixels: image, time_s: raw.time_s, decoded_by: raw.decoded_by }, None))
     }
 
@@ -658,7 +658,7 @@ impl Source {
             crate::pixels::bgr_sampled_from_i420(planes, (w, h), sample).map_err(|e| self.convert_error(e))?
         } else {
             // Other formats (10-bit, NV12 downloads) through swscale.
-            self.scale_to_bgr(&raw.frame, sample, scaling::Flags::POINT, h)?
+            scale_to_bgr(&self.path, &raw.frame, sample, scaling::Flags::POINT, h)?
         };
         crate::pixels::faces_in_sample(sampled, (w, h), model).map_err(|e| self.convert_error(e))
     }
@@ -666,16 +666,6 @@ impl Source {
     /// A pixel operation's failure on this video's frame, as a decode error naming the file.
     pub(crate) fn convert_error(&self, e: crate::pixels::PixelError) -> error::DecodeError {
         error::DecodeError::Convert { path: self.path.clone(), reason: e.to_string() }
-    }
-
-    fn scale_to_bgr(
-        &mut self,
-        frame: &ff::frame::Video,
-        size: (u32, u32),
-        flags: scaling::Flags,
-        matrix_height: u32,
-    ) -> Result<Image, error::DecodeError> {
-        scale_to_bgr(&self.path, frame, size, flags, matrix_height)
     }
 }
 

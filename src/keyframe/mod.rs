@@ -501,15 +501,15 @@ fn best_keyframe(
     }
 }
 
+/// The kept frame, its faces, and (when asked for) the planes it was fitted from.
+type Finished = (Frame, Option<Vec<Rect>>, Option<crate::av::FittedPlanes>);
+
 /// The kept keyframe as the caller wants it: fitted to the canvas where asked (and possible),
 /// otherwise whole; with a face model, also the faces in it (in the returned frame's pixels).
 ///
 /// Faces are found before the colour conversion where the frame can be fitted: on a small copy
 /// made straight from the decoder's planes, so the crop can keep them and the frame is still
 /// converted only where the canvas shows it, at the canvas size.
-/// The kept frame, its faces, and (when asked for) the planes it was fitted from.
-type Finished = (Frame, Option<Vec<Rect>>, Option<crate::av::FittedPlanes>);
-
 fn finish_frame(
     source: &mut Source,
     kept: Candidate,
