@@ -28,10 +28,19 @@ fn cv_err(op: &'static str) -> impl FnOnce(opencv::Error) -> PixelError {
     move |e| PixelError { op, message: e.message }
 }
 
+mod yunet;
+
+/// A loaded face model: YuNet 2022 (the one we ship) runs in our own implementation, any
+/// other model through OpenCV's `FaceDetectorYN`.
+enum FaceDetector {
+    Own(yunet::YuNet),
+    OpenCv(cv::Ptr<opencv::objdetect::FaceDetectorYN>),
+}
+
 thread_local! {
     /// Face detectors by model path: loading one takes milliseconds, and an OpenCV network is
     /// not shared across threads.
-    static DETECTORS: std::cell::RefCell<std::collections::HashMap<std::path::PathBuf, cv::Ptr<opencv::objdetect::FaceDetectorYN>>> =
+    static DETECTORS: std::cell::RefCell<std::collections::HashMap<std::path::PathBuf, FaceDetector>> =
         Default::default();
 }
 
@@ -121,6 +130,36 @@ fn scored_faces_in_sample(
 /// true faces there score 0.86-0.92 at this input size, the one false face (a dark wall in a
 /// film frame) 0.82; OpenCV's example uses 0.9.
 const FACE_SCORE_THRESHOLD: f32 = 0.85;
+/// Detections overlapping a better one by more than this (intersection over union) are the
+/// same face.
+const FACE_NMS_THRESHOLD: f32 = 0.3;
+/// At most this many faces a frame.
+const FACE_TOP_K: usize = 50;
+
+/// Loads the face model at `model`: our own YuNet 2022 when it is that network, otherwise
+/// OpenCV's `FaceDetectorYN` (set up for `size`).
+fn load_face_detector(model: &Path, size: (u32, u32)) -> Result<FaceDetector, PixelError> {
+    let error = |message: String| PixelError { op: "FaceDetectorYN", message };
+    let path = model.to_str().ok_or_else(|| error(format!("{} is not a UTF-8 path", model.display())))?;
+    if !model.is_file() {
+        return Err(error(format!("{} not found", model.display())));
+    }
+    if let Ok(net) = yunet::YuNet::load(model) {
+        return Ok(FaceDetector::Own(net));
+    }
+    let detector = opencv::objdetect::FaceDetectorYN::create(
+        path,
+        "",
+        Size::new(size.0 as i32, size.1 as i32),
+        FACE_SCORE_THRESHOLD,
+        FACE_NMS_THRESHOLD,
+        FACE_TOP_K as i32,
+        0,
+        0,
+    )
+    .map_err(|e| error(format!("{} is not a YuNet face model: {}", model.display(), e.message)))?;
+    Ok(FaceDetector::OpenCv(detector))
+}
 
 /// Makes OpenCV run each call on the calling thread. Batch workers are already one per core;
 /// OpenCV's own pool on top would only oversubscribe the CPU.
@@ -413,51 +452,27 @@ impl Image {
     /// YuNet's faces in this image, which must already be at the detector's input size (see
     /// [`face_detection_size`]), in its pixels, most confident first.
     fn run_face_detector(&self, model: &Path) -> Result<Vec<(f32, Rect)>, PixelError> {
-        use opencv::objdetect::{FaceDetectorYN, FaceDetectorYNTrait};
         let (w, h) = (self.width, self.height);
         DETECTORS.with(|cache| {
             let mut cache = cache.borrow_mut();
             if !cache.contains_key(model) {
-                let path = model.to_str().ok_or_else(|| PixelError {
-                    op: "FaceDetectorYN",
-                    message: format!("{} is not a UTF-8 path", model.display()),
-                })?;
-                if !model.is_file() {
-                    return Err(PixelError {
-                        op: "FaceDetectorYN",
-                        message: format!("{} not found", model.display()),
-                    });
-                }
-                let detector = FaceDetectorYN::create(
-                    path,
-                    "",
-                    Size::new(w as i32, h as i32),
-                    FACE_SCORE_THRESHOLD,
-                    0.3,
-                    50,
-                    0,
-                    0,
-                )
-                .map_err(|e| PixelError {
-                    op: "FaceDetectorYN",
-                    message: format!("{} is not a YuNet face model: {}", model.display(), e.message),
-                })?;
-                cache.insert(model.to_owned(), detector);
+                cache.insert(model.to_owned(), load_face_detector(model, (w, h))?);
             }
-            let detector = cache.get_mut(model).expect("just inserted");
-            detector.set_input_size(Size::new(w as i32, h as i32)).map_err(cv_err("FaceDetectorYN"))?;
-            let mut found = Mat::default();
-            detector.detect(&self.mat()?, &mut found).map_err(cv_err("FaceDetectorYN"))?;
-            // One row per face: x, y, width, height, five landmarks (x, y), score.
+            let found = match cache.get_mut(model).expect("just inserted") {
+                FaceDetector::Own(net) => net.detect(
+                    &self.bgr,
+                    (w as usize, h as usize),
+                    FACE_SCORE_THRESHOLD,
+                    FACE_NMS_THRESHOLD,
+                    FACE_TOP_K,
+                ),
+                FaceDetector::OpenCv(detector) => self.faces_by_opencv(detector)?,
+            };
             let mut faces = Vec::new();
-            for row in 0..found.rows() {
-                let v = |col: i32| {
-                    found.at_2d::<f32>(row, col).map(|v| *v as f64).map_err(cv_err("FaceDetectorYN"))
-                };
-                let (x0, y0) = (v(0)?.max(0.0), v(1)?.max(0.0));
-                let x1 = (v(0)? + v(2)?).min(w as f64);
-                let y1 = (v(1)? + v(3)?).min(h as f64);
-                let score = v(14)? as f32;
+            for (score, [x, y, fw, fh]) in found {
+                let (x0, y0) = (x.max(0.0) as f64, y.max(0.0) as f64);
+                let x1 = ((x + fw) as f64).min(w as f64);
+                let y1 = ((y + fh) as f64).min(h as f64);
                 if x1 > x0 && y1 > y0 {
                     let r = Rect::new(
                         x0.round() as i32,
@@ -471,6 +486,26 @@ impl Image {
             faces.sort_by(|a, b| b.0.total_cmp(&a.0));
             Ok(faces)
         })
+    }
+
+    /// OpenCV's `FaceDetectorYN` on this image: (score, [x, y, width, height]) a face.
+    fn faces_by_opencv(
+        &self,
+        detector: &mut cv::Ptr<opencv::objdetect::FaceDetectorYN>,
+    ) -> Result<Vec<(f32, [f32; 4])>, PixelError> {
+        use opencv::objdetect::FaceDetectorYNTrait;
+        detector
+            .set_input_size(Size::new(self.width as i32, self.height as i32))
+            .map_err(cv_err("FaceDetectorYN"))?;
+        let mut found = Mat::default();
+        detector.detect(&self.mat()?, &mut found).map_err(cv_err("FaceDetectorYN"))?;
+        // One row per face: x, y, width, height, five landmarks (x, y), score.
+        (0..found.rows())
+            .map(|row| {
+                let v = |col: i32| found.at_2d::<f32>(row, col).copied().map_err(cv_err("FaceDetectorYN"));
+                Ok((v(14)?, [v(0)?, v(1)?, v(2)?, v(3)?]))
+            })
+            .collect()
     }
 
     /// Luma (BT.601) of the image shrunk to at most `max_width` wide, for frame scoring.
@@ -1853,5 +1888,58 @@ mod tests {
         let small = img.crop_resized(Rect::new(0, 0, 2, 1), 1, 1).unwrap();
         let p = small.pixel(0, 0);
         assert!((127..=128).contains(&p.r), "{p:?}");
+    }
+
+    /// Our YuNet against OpenCV's `FaceDetectorYN` on every frame of tests/faces/recall, at the
+    /// detector's input size (landscape, and turned through the transposed model): the same
+    /// faces, scores within 0.002 and boxes within half a pixel (only float rounding differs).
+    #[test]
+    fn our_yunet_finds_what_opencvs_face_detector_finds() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let model = root.join("assets/face_detection_yunet_2022mar.onnx");
+        let transposed = transposed_face_model(&model).expect("the transposed model is shipped");
+        let mut compared = 0;
+        let mut faces_seen = 0;
+        for entry in std::fs::read_dir(root.join("tests/faces/recall")).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().and_then(|e| e.to_str()) != Some("jpg") {
+                continue;
+            }
+            let frame = Image::load(&path).unwrap();
+            let (dw, dh) = face_detection_size(frame.width, frame.height);
+            let small = frame.crop_resized(frame.bounds(), dw, dh).unwrap();
+            for (image, model) in [(small.clone(), &model), (small.transposed().unwrap(), &transposed)] {
+                let (w, h) = (image.width, image.height);
+                let ours = yunet::YuNet::load(model).unwrap().detect(
+                    &image.bgr,
+                    (w as usize, h as usize),
+                    FACE_SCORE_THRESHOLD,
+                    FACE_NMS_THRESHOLD,
+                    FACE_TOP_K,
+                );
+                let mut opencv = opencv::objdetect::FaceDetectorYN::create(
+                    model.to_str().unwrap(),
+                    "",
+                    Size::new(w as i32, h as i32),
+                    FACE_SCORE_THRESHOLD,
+                    FACE_NMS_THRESHOLD,
+                    FACE_TOP_K as i32,
+                    0,
+                    0,
+                )
+                .unwrap();
+                let mut theirs = image.faces_by_opencv(&mut opencv).unwrap();
+                theirs.sort_by(|a, b| b.0.total_cmp(&a.0));
+                let what = format!("{} ({w}x{h}): ours {ours:?}, OpenCV's {theirs:?}", path.display());
+                assert_eq!(ours.len(), theirs.len(), "{what}");
+                for ((s1, b1), (s2, b2)) in ours.iter().zip(&theirs) {
+                    assert!((s1 - s2).abs() < 0.002, "{what}");
+                    assert!(b1.iter().zip(b2).all(|(a, b)| (a - b).abs() < 0.5), "{what}");
+                }
+                compared += 1;
+                faces_seen += ours.len();
+            }
+        }
+        assert!(compared >= 60 && faces_seen >= 20, "{compared} pictures, {faces_seen} faces");
     }
 }
