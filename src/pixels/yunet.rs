@@ -241,23 +241,29 @@ impl YuNet {
                 (b[at + x], g[at + x], r[at + x]) = (px[0] as f32, px[1] as f32, px[2] as f32);
             }
         }
-        let mut taps = Planes::new(27, ow, oh);
-        for (c, colour) in padded.chunks_exact(pw * (height + 2)).enumerate() {
-            for dy in 0..3 {
-                for dx in 0..3 {
-                    let plane = (c * 9 + dy * 3 + dx) * taps.plane;
-                    let out = &mut taps.data[plane..plane + ow * oh];
-                    for (y, out_row) in out.chunks_exact_mut(ow).enumerate() {
-                        let row = &colour[(2 * y + dy) * pw + dx..][..2 * ow];
-                        for (o, pair) in out_row.iter_mut().zip(row.chunks_exact(2)) {
-                            *o = pair[0];
+        // The 27 taps of a band of output rows at a time (a whole frame's would be 400 KB).
+        let mut out = Planes::new(16, ow, oh);
+        let band_rows = STEM_BAND_ROWS;
+        let band = band_rows * ow;
+        let mut taps = vec![0.0f32; 27 * band];
+        for y0 in (0..oh).step_by(band_rows) {
+            for (c, colour) in padded.chunks_exact(pw * (height + 2)).enumerate() {
+                for dy in 0..3 {
+                    for dx in 0..3 {
+                        let plane = &mut taps[(c * 9 + dy * 3 + dx) * band..][..band];
+                        for (y, out_row) in plane.chunks_exact_mut(ow).enumerate() {
+                            let row = &colour[(2 * (y0 + y) + dy) * pw + dx..][..2 * ow];
+                            for (o, pair) in out_row.iter_mut().zip(row.chunks_exact(2)) {
+                                *o = pair[0];
+                            }
                         }
                     }
                 }
             }
+            let span = Span { input: &taps, stride: band, pixels: band };
+            let blocks = 0..16 / CO;
+            pointwise(span, &self.stem, blocks, &mut out.data[y0 * ow..], out.plane, true);
         }
-        let mut out = Planes::new(16, ow, oh);
-        self.stem.run(&taps, &mut out, true);
         out
     }
 }
@@ -266,6 +272,18 @@ impl Planes {
     fn clone_planes(&self) -> Planes {
         Planes { data: self.data.clone(), ..*self }
     }
+}
+
+/// Output rows of the stem computed together: with the output width a multiple of 16 (the
+/// input's is of 32), a band is a multiple of [`PX`] pixels, as the kernels need.
+const STEM_BAND_ROWS: usize = 8;
+
+/// Input planes for a pointwise convolution: channel `c` is `input[c * stride..][..pixels]`.
+#[derive(Clone, Copy)]
+struct Span<'a> {
+    input: &'a [f32],
+    stride: usize,
+    pixels: usize,
 }
 
 impl Pointwise {
@@ -279,20 +297,28 @@ impl Pointwise {
         }
         Pointwise { cin, cout, weights: grouped, bias }
     }
-
-    /// `out` (already sized: `cout` channels, `input`'s pixels) from `input`, with ReLU if asked.
-    fn run(&self, input: &Planes, out: &mut Planes, relu: bool) {
-        assert_eq!(input.channels, self.cin);
-        assert_eq!((out.channels, out.plane), (self.cout, input.plane));
-        pointwise(&input.data, input.plane, self, &mut out.data, relu);
-    }
 }
 
 impl Block {
+    /// Pointwise then depthwise, four channels at a time: the pointwise output of one block
+    /// of channels (a few KB) is consumed while still in the cache, instead of a whole
+    /// intermediate map (up to 240 KB) written out and read back.
     fn run(&self, input: &Planes) -> Planes {
-        let mut mid = Planes::new(self.pointwise.cout, input.width, input.height);
-        self.pointwise.run(input, &mut mid, false);
-        depthwise(&mid, &self.depthwise, self.relu)
+        assert_eq!(input.channels, self.pointwise.cin);
+        let (w, h) = (input.width, input.height);
+        let mut out = Planes::new(self.pointwise.cout, w, h);
+        let mut mid = Planes::new(CO, w, h);
+        let mut scratch = DepthwiseScratch::new(w, h);
+        for block in 0..self.pointwise.cout.div_ceil(CO) {
+            let span = Span { input: &input.data, stride: input.plane, pixels: input.plane };
+            pointwise(span, &self.pointwise, block..block + 1, &mut mid.data, mid.plane, false);
+            for k in 0..CO.min(self.pointwise.cout - block * CO) {
+                let c = block * CO + k;
+                let dst = &mut out.data[c * out.plane..c * out.plane + w * h];
+                scratch.convolve(mid.channel(k), (w, h), &self.depthwise, c, self.relu, dst);
+            }
+        }
+        out
     }
 }
 
@@ -370,69 +396,103 @@ fn max_pool(input: &Planes) -> Planes {
     out
 }
 
-/// Each channel convolved with its own 3x3 kernel (zero padding 1), bias added, ReLU if asked.
-fn depthwise(input: &Planes, layer: &Depthwise, relu: bool) -> Planes {
-    #[cfg(target_arch = "x86_64")]
-    return avx2::depthwise(input, layer, relu);
-    #[cfg(not(target_arch = "x86_64"))]
-    depthwise_any::<false>(input, layer, relu)
+/// Buffers for [`depthwise`] on planes of one size.
+struct DepthwiseScratch {
+    /// The channel with a zero border (its interior rewritten for each channel).
+    padded: Vec<f32>,
+    /// Sums over the bordered grid's rows.
+    sums: Vec<f32>,
 }
 
-/// [`depthwise`], with fused multiply-adds where `FMA` (only in code built for a CPU that
-/// has them: elsewhere `mul_add` is a slow library call).
+impl DepthwiseScratch {
+    fn new(w: usize, h: usize) -> Self {
+        // Two floats past the grid: the last row's taps reach that far.
+        DepthwiseScratch { padded: vec![0.0; (w + 2) * (h + 2) + 2], sums: vec![0.0; (w + 2) * h] }
+    }
+
+    /// Channel `c` of `layer` over `src` (`w` x `h`, packed) into `dst`: its 3x3 kernel with
+    /// zero padding 1, bias added, ReLU if asked.
+    fn convolve(
+        &mut self,
+        src: &[f32],
+        (w, h): (usize, usize),
+        layer: &Depthwise,
+        c: usize,
+        relu: bool,
+        dst: &mut [f32],
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        avx2::depthwise(self, src, (w, h), layer, c, relu, dst);
+        #[cfg(not(target_arch = "x86_64"))]
+        depthwise_any::<false>(self, src, (w, h), layer, c, relu, dst);
+    }
+}
+
+/// [`DepthwiseScratch::convolve`], with fused multiply-adds where `FMA` (only in code built
+/// for a CPU that has them: elsewhere `mul_add` is a slow library call).
+///
+/// The sums run over the bordered grid as one flat row (the two border columns of each row
+/// come out as garbage and are skipped): one long loop that vectorises, instead of short rows
+/// with scalar tails.
 #[inline(always)]
-fn depthwise_any<const FMA: bool>(input: &Planes, layer: &Depthwise, relu: bool) -> Planes {
-    let (w, h) = (input.width, input.height);
-    let mut out = Planes::new(input.channels, w, h);
-    // The channel with a zero border. The sums run over the bordered grid as one flat row
-    // (the two border columns of each row come out as garbage and are skipped): one long
-    // loop that vectorises, instead of short rows with scalar tails.
+fn depthwise_any<const FMA: bool>(
+    scratch: &mut DepthwiseScratch,
+    src: &[f32],
+    (w, h): (usize, usize),
+    layer: &Depthwise,
+    c: usize,
+    relu: bool,
+    dst: &mut [f32],
+) {
     let pw = w + 2;
-    let mut padded = vec![0.0f32; pw * (h + 2) + 2];
-    let mut sums = vec![0.0f32; pw * h];
+    let DepthwiseScratch { padded, sums } = scratch;
+    for (y, row) in src.chunks_exact(w).enumerate().take(h) {
+        padded[(y + 1) * pw + 1..][..w].copy_from_slice(row);
+    }
     let madd = |a: f32, b: f32, c: f32| if FMA { a.mul_add(b, c) } else { a * b + c };
-    for c in 0..input.channels {
-        let src = input.channel(c);
-        for y in 0..h {
-            padded[(y + 1) * pw + 1..(y + 1) * pw + 1 + w].copy_from_slice(&src[y * w..(y + 1) * w]);
-        }
-        let k = &layer.weights[c];
-        let n = sums.len();
-        let taps: [&[f32]; 9] = std::array::from_fn(|t| &padded[(t / 3) * pw + t % 3..][..n]);
-        for (i, s) in sums.iter_mut().enumerate() {
-            // Three partial sums, one per kernel row, to shorten the dependency chain.
-            let r0 = madd(k[2], taps[2][i], madd(k[1], taps[1][i], k[0] * taps[0][i]));
-            let r1 = madd(k[5], taps[5][i], madd(k[4], taps[4][i], k[3] * taps[3][i]));
-            let r2 = madd(k[8], taps[8][i], madd(k[7], taps[7][i], k[6] * taps[6][i]));
-            *s = r0 + r1 + r2;
-        }
-        let bias = layer.bias[c];
-        let dst = &mut out.data[c * out.plane..c * out.plane + w * h];
-        for (row_out, row) in dst.chunks_exact_mut(w).zip(sums.chunks_exact(pw)) {
-            for (o, s) in row_out.iter_mut().zip(row) {
-                let v = s + bias;
-                *o = if relu { v.max(0.0) } else { v };
-            }
+    let k = &layer.weights[c];
+    let n = sums.len();
+    let taps: [&[f32]; 9] = std::array::from_fn(|t| &padded[(t / 3) * pw + t % 3..][..n]);
+    for (i, s) in sums.iter_mut().enumerate() {
+        // Three partial sums, one per kernel row, to shorten the dependency chain.
+        let r0 = madd(k[2], taps[2][i], madd(k[1], taps[1][i], k[0] * taps[0][i]));
+        let r1 = madd(k[5], taps[5][i], madd(k[4], taps[4][i], k[3] * taps[3][i]));
+        let r2 = madd(k[8], taps[8][i], madd(k[7], taps[7][i], k[6] * taps[6][i]));
+        *s = r0 + r1 + r2;
+    }
+    let bias = layer.bias[c];
+    for (row_out, row) in dst.chunks_exact_mut(w).zip(sums.chunks_exact(pw)) {
+        for (o, s) in row_out.iter_mut().zip(row) {
+            let v = s + bias;
+            *o = if relu && v < 0.0 { 0.0 } else { v };
         }
     }
-    out
 }
 
-/// The pointwise kernel: for each block of [`CO`] output channels and [`PX`] pixels, the
-/// accumulators stay in registers while every input channel passes once.
+/// The pointwise kernel: for each block of [`CO`] output channels (of `blocks`) and [`PX`]
+/// pixels, the accumulators stay in registers while every input channel passes once. Channel
+/// `co` goes to `out[(co - blocks.start * CO) * out_stride..]`.
 #[inline(always)]
-fn pointwise_any(input: &[f32], plane: usize, layer: &Pointwise, out: &mut [f32], relu: bool) {
+fn pointwise_any(
+    span: Span,
+    layer: &Pointwise,
+    blocks: std::ops::Range<usize>,
+    out: &mut [f32],
+    out_stride: usize,
+    relu: bool,
+) {
     let cin = layer.cin;
-    for (block, weights) in layer.weights.chunks_exact(cin).enumerate() {
+    let first = blocks.start;
+    for block in blocks {
+        let weights = &layer.weights[block * cin..(block + 1) * cin];
         let co0 = block * CO;
         let live = CO.min(layer.cout - co0);
         let mut bias = [0.0f32; CO];
         bias[..live].copy_from_slice(&layer.bias[co0..co0 + live]);
-        for p0 in (0..plane).step_by(PX) {
+        for p0 in (0..span.pixels).step_by(PX) {
             let mut acc: [[f32; PX]; CO] = std::array::from_fn(|k| [bias[k]; PX]);
             for (ci, w) in weights.iter().enumerate() {
-                let x: &[f32; PX] =
-                    input[ci * plane + p0..ci * plane + p0 + PX].try_into().expect("PX floats");
+                let x = &span.input[ci * span.stride + p0..][..PX];
                 for k in 0..CO {
                     for j in 0..PX {
                         acc[k][j] += w[k] * x[j];
@@ -440,81 +500,125 @@ fn pointwise_any(input: &[f32], plane: usize, layer: &Pointwise, out: &mut [f32]
                 }
             }
             for (k, a) in acc.iter().enumerate().take(live) {
-                let o = &mut out[(co0 + k) * plane + p0..(co0 + k) * plane + p0 + PX];
-                if relu {
-                    for (o, a) in o.iter_mut().zip(a) {
-                        *o = a.max(0.0);
-                    }
-                } else {
-                    o.copy_from_slice(a);
+                let o = &mut out[(co0 - first * CO + k) * out_stride + p0..][..PX];
+                for (o, a) in o.iter_mut().zip(a) {
+                    *o = if relu && *a < 0.0 { 0.0 } else { *a };
                 }
             }
         }
     }
 }
 
-fn pointwise(input: &[f32], plane: usize, layer: &Pointwise, out: &mut [f32], relu: bool) {
+/// A pointwise convolution of `span` into `out`, the channels of `blocks` (see
+/// [`pointwise_any`]). `span.pixels` must be a multiple of [`PX`].
+fn pointwise(
+    span: Span,
+    layer: &Pointwise,
+    blocks: std::ops::Range<usize>,
+    out: &mut [f32],
+    out_stride: usize,
+    relu: bool,
+) {
+    assert!(span.pixels.is_multiple_of(PX) && span.pixels <= span.stride.max(span.pixels));
+    assert!(span.input.len() >= (layer.cin - 1) * span.stride + span.pixels, "input planes");
+    let live_channels = (blocks.end * CO).min(layer.cout) - blocks.start * CO;
+    assert!(out.len() >= (live_channels - 1) * out_stride + span.pixels, "output planes");
+    assert!(blocks.end * CO <= layer.cout.div_ceil(CO) * CO && !blocks.is_empty());
     #[cfg(target_arch = "x86_64")]
-    avx2::pointwise(input, plane, layer, out, relu);
+    avx2::pointwise(span, layer, blocks, out, out_stride, relu);
     #[cfg(not(target_arch = "x86_64"))]
-    pointwise_any(input, plane, layer, out, relu);
+    pointwise_any(span, layer, blocks, out, out_stride, relu);
 }
 
-/// The pointwise kernel in AVX2 and FMA instructions, used when the CPU has them: written
-/// with intrinsics because the compiler spilled the portable kernel's accumulators to the
-/// stack (5x slower than OpenCV). The `unsafe` here is calling code built for an instruction
-/// set after checking for it, and unaligned vector loads and stores inside checked bounds.
+/// The pointwise kernel in AVX-512 or AVX2 and FMA instructions, used when the CPU has them:
+/// written with intrinsics because the compiler spilled the portable kernel's accumulators to
+/// the stack (5x slower than OpenCV), and the depthwise loop built for AVX2. The `unsafe`
+/// here is calling code built for an instruction set after checking for it, and unaligned
+/// vector loads and stores inside the bounds [`pointwise`] asserts.
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]
 mod avx2 {
-    use super::{depthwise_any, pointwise_any, Depthwise, Planes, Pointwise, CO, PX};
+    use super::{depthwise_any, pointwise_any, Depthwise, DepthwiseScratch, Pointwise, Span, CO, PX};
     use std::arch::x86_64::*;
+    use std::ops::Range;
 
-    pub(super) fn depthwise(input: &Planes, layer: &Depthwise, relu: bool) -> Planes {
+    pub(super) fn depthwise(
+        scratch: &mut DepthwiseScratch,
+        src: &[f32],
+        size: (usize, usize),
+        layer: &Depthwise,
+        c: usize,
+        relu: bool,
+        dst: &mut [f32],
+    ) {
         #[target_feature(enable = "avx2,fma")]
-        fn built_for_avx2(input: &Planes, layer: &Depthwise, relu: bool) -> Planes {
-            depthwise_any::<true>(input, layer, relu)
+        fn built_for_avx2(
+            scratch: &mut DepthwiseScratch,
+            src: &[f32],
+            size: (usize, usize),
+            layer: &Depthwise,
+            c: usize,
+            relu: bool,
+            dst: &mut [f32],
+        ) {
+            depthwise_any::<true>(scratch, src, size, layer, c, relu, dst)
         }
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
             // SAFETY: this CPU has AVX2 and FMA (checked on the line above).
-            unsafe { built_for_avx2(input, layer, relu) }
+            unsafe { built_for_avx2(scratch, src, size, layer, c, relu, dst) }
         } else {
-            depthwise_any::<false>(input, layer, relu)
+            depthwise_any::<false>(scratch, src, size, layer, c, relu, dst)
         }
     }
 
-    pub(super) fn pointwise(input: &[f32], plane: usize, layer: &Pointwise, out: &mut [f32], relu: bool) {
+    /// Bounds: the caller ([`super::pointwise`]) asserted that every input plane holds
+    /// `span.pixels` floats from `ci * span.stride`, every live output channel as many from
+    /// its `out_stride` offset, and that `span.pixels` is a multiple of [`PX`].
+    pub(super) fn pointwise(
+        span: Span,
+        layer: &Pointwise,
+        blocks: Range<usize>,
+        out: &mut [f32],
+        out_stride: usize,
+        relu: bool,
+    ) {
         if std::arch::is_x86_feature_detected!("avx512f") {
             // SAFETY: this CPU has AVX-512 (checked on the line above).
-            unsafe { pointwise_avx512(input, plane, layer, out, relu) }
+            unsafe { pointwise_avx512(span, layer, blocks, out, out_stride, relu) }
         } else if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
             // SAFETY: this CPU has AVX2 and FMA (checked on the line above).
-            unsafe { pointwise_fma(input, plane, layer, out, relu) }
+            unsafe { pointwise_fma(span, layer, blocks, out, out_stride, relu) }
         } else {
-            pointwise_any(input, plane, layer, out, relu)
+            pointwise_any(span, layer, blocks, out, out_stride, relu)
         }
     }
 
     #[target_feature(enable = "avx2,fma")]
-    fn pointwise_fma(input: &[f32], plane: usize, layer: &Pointwise, out: &mut [f32], relu: bool) {
+    fn pointwise_fma(
+        span: Span,
+        layer: &Pointwise,
+        blocks: Range<usize>,
+        out: &mut [f32],
+        out_stride: usize,
+        relu: bool,
+    ) {
         const HALF: usize = PX / 2;
         const { assert!(CO == 4 && HALF == 16) };
         let cin = layer.cin;
-        // Every load below reads 16 floats at `ci * plane + p0` with p0 + 16 <= plane and
-        // ci < cin, every store 16 at `co * plane + p0` with co < cout.
-        assert!(plane.is_multiple_of(HALF) && input.len() >= cin * plane && out.len() >= layer.cout * plane);
+        let first = blocks.start;
         let zero = _mm256_setzero_ps();
-        for (block, weights) in layer.weights.chunks_exact(cin).enumerate() {
+        for block in blocks {
+            let weights = &layer.weights[block * cin..(block + 1) * cin];
             let co0 = block * CO;
             let live = CO.min(layer.cout - co0);
             let bias: [__m256; CO] =
                 std::array::from_fn(|k| _mm256_set1_ps(layer.bias.get(co0 + k).copied().unwrap_or(0.0)));
-            for p0 in (0..plane).step_by(HALF) {
+            for p0 in (0..span.pixels).step_by(HALF) {
                 let mut acc: [[__m256; 2]; CO] = std::array::from_fn(|k| [bias[k], bias[k]]);
                 for (ci, w) in weights.iter().enumerate() {
-                    // SAFETY: in bounds (the assertion above).
+                    // SAFETY: 16 floats at ci * stride + p0, p0 + 16 <= pixels (see above).
                     let (x0, x1) = unsafe {
-                        let x = input.as_ptr().add(ci * plane + p0);
+                        let x = span.input.as_ptr().add(ci * span.stride + p0);
                         (_mm256_loadu_ps(x), _mm256_loadu_ps(x.add(8)))
                     };
                     for k in 0..CO {
@@ -526,9 +630,9 @@ mod avx2 {
                 for (k, [a0, a1]) in acc.into_iter().enumerate().take(live) {
                     let (a0, a1) =
                         if relu { (_mm256_max_ps(a0, zero), _mm256_max_ps(a1, zero)) } else { (a0, a1) };
-                    // SAFETY: in bounds (the assertion above; co0 + k < cout).
+                    // SAFETY: a live output channel, 16 floats at p0 (see above).
                     unsafe {
-                        let o = out.as_mut_ptr().add((co0 + k) * plane + p0);
+                        let o = out.as_mut_ptr().add((co0 - first * CO + k) * out_stride + p0);
                         _mm256_storeu_ps(o, a0);
                         _mm256_storeu_ps(o.add(8), a1);
                     }
@@ -539,24 +643,30 @@ mod avx2 {
 
     /// The same kernel on 512-bit registers: twice the pixels an instruction.
     #[target_feature(enable = "avx512f")]
-    fn pointwise_avx512(input: &[f32], plane: usize, layer: &Pointwise, out: &mut [f32], relu: bool) {
+    fn pointwise_avx512(
+        span: Span,
+        layer: &Pointwise,
+        blocks: Range<usize>,
+        out: &mut [f32],
+        out_stride: usize,
+        relu: bool,
+    ) {
         const { assert!(CO == 4 && PX == 32) };
         let cin = layer.cin;
-        // Every load below reads 32 floats at `ci * plane + p0` with p0 + 32 <= plane and
-        // ci < cin, every store 32 at `co * plane + p0` with co < cout.
-        assert!(plane.is_multiple_of(PX) && input.len() >= cin * plane && out.len() >= layer.cout * plane);
+        let first = blocks.start;
         let zero = _mm512_setzero_ps();
-        for (block, weights) in layer.weights.chunks_exact(cin).enumerate() {
+        for block in blocks {
+            let weights = &layer.weights[block * cin..(block + 1) * cin];
             let co0 = block * CO;
             let live = CO.min(layer.cout - co0);
             let bias: [__m512; CO] =
                 std::array::from_fn(|k| _mm512_set1_ps(layer.bias.get(co0 + k).copied().unwrap_or(0.0)));
-            for p0 in (0..plane).step_by(PX) {
+            for p0 in (0..span.pixels).step_by(PX) {
                 let mut acc: [[__m512; 2]; CO] = std::array::from_fn(|k| [bias[k], bias[k]]);
                 for (ci, w) in weights.iter().enumerate() {
-                    // SAFETY: in bounds (the assertion above).
+                    // SAFETY: 32 floats at ci * stride + p0, p0 + 32 <= pixels (see above).
                     let (x0, x1) = unsafe {
-                        let x = input.as_ptr().add(ci * plane + p0);
+                        let x = span.input.as_ptr().add(ci * span.stride + p0);
                         (_mm512_loadu_ps(x), _mm512_loadu_ps(x.add(16)))
                     };
                     for k in 0..CO {
@@ -568,9 +678,9 @@ mod avx2 {
                 for (k, [a0, a1]) in acc.into_iter().enumerate().take(live) {
                     let (a0, a1) =
                         if relu { (_mm512_max_ps(a0, zero), _mm512_max_ps(a1, zero)) } else { (a0, a1) };
-                    // SAFETY: in bounds (the assertion above; co0 + k < cout).
+                    // SAFETY: a live output channel, 32 floats at p0 (see above).
                     unsafe {
-                        let o = out.as_mut_ptr().add((co0 + k) * plane + p0);
+                        let o = out.as_mut_ptr().add((co0 - first * CO + k) * out_stride + p0);
                         _mm512_storeu_ps(o, a0);
                         _mm512_storeu_ps(o.add(16), a1);
                     }
@@ -597,5 +707,77 @@ mod tests {
         );
         let scores: Vec<f32> = kept.iter().map(|k| k.0).collect();
         assert_eq!(scores, vec![0.95, 0.88]);
+    }
+
+    /// Deterministic values in -1..1.
+    fn noise(n: usize, seed: u32) -> Vec<f32> {
+        let mut x = seed.wrapping_mul(2654435761).wrapping_add(1);
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                (x % 2001) as f32 / 1000.0 - 1.0
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_vector_pointwise_kernels_compute_what_the_portable_one_does() {
+        // Channel counts that fill whole blocks and that leave a part block; all blocks and a
+        // middle one alone; planes packed and strided.
+        for (cin, cout, pixels, stride) in
+            [(16, 16, 64, 64), (64, 51, 96, 128), (27, 16, 256, 256), (64, 34, 32, 32)]
+        {
+            let layer = Pointwise::new(cin, cout, &noise(cin * cout, 1), noise(cout, 2));
+            let input = noise(cin * stride, 3);
+            let span = Span { input: &input, stride, pixels };
+            let blocks = cout.div_ceil(CO);
+            for range in [0..blocks, 1..2] {
+                for relu in [false, true] {
+                    let mut fast = vec![9.0; cout * stride];
+                    let mut portable = fast.clone();
+                    pointwise(span, &layer, range.clone(), &mut fast, stride, relu);
+                    pointwise_any(span, &layer, range.clone(), &mut portable, stride, relu);
+                    for (i, (a, b)) in fast.iter().zip(&portable).enumerate() {
+                        assert!((a - b).abs() < 1e-4, "{cin}->{cout} {range:?} relu {relu}: {i}: {a} vs {b}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_depthwise_convolution_is_a_zero_padded_3x3_kernel() {
+        for (w, h) in [(2, 1), (5, 3), (40, 24)] {
+            let src = noise(w * h, 4);
+            let layer =
+                Depthwise { weights: vec![noise(9, 5).try_into().unwrap(); 2], bias: vec![0.25, -0.5] };
+            let at = |x: i64, y: i64| {
+                if x < 0 || y < 0 || x >= w as i64 || y >= h as i64 {
+                    0.0
+                } else {
+                    src[y as usize * w + x as usize]
+                }
+            };
+            for relu in [false, true] {
+                let mut dst = vec![0.0; w * h];
+                DepthwiseScratch::new(w, h).convolve(&src, (w, h), &layer, 1, relu, &mut dst);
+                for y in 0..h as i64 {
+                    for x in 0..w as i64 {
+                        let k = &layer.weights[1];
+                        let mut want = layer.bias[1];
+                        for (t, weight) in k.iter().enumerate() {
+                            want += weight * at(x + t as i64 % 3 - 1, y + t as i64 / 3 - 1);
+                        }
+                        if relu {
+                            want = want.max(0.0);
+                        }
+                        let got = dst[y as usize * w + x as usize];
+                        assert!((got - want).abs() < 1e-5, "{w}x{h} ({x}, {y}) relu {relu}: {got} vs {want}");
+                    }
+                }
+            }
+        }
     }
 }
