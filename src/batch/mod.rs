@@ -389,7 +389,9 @@ struct JobContext<'a> {
 /// could still lose, and the workers never wait on the disk (two `fsync`s per cover on the
 /// workers cost ~2 ms of every cover; one `syncfs` at the end flushed the whole keyframe cache
 /// too). A killed process loses at most the hashes not yet written: those covers are rendered
-/// again next time.
+/// again next time. The hash itself is renamed into place without a flush of its own: one the
+/// power cut takes (missing, or empty) only means that cover is rendered again, and the flush
+/// was half of the committer's disk work.
 struct Committer {
     sender: Mutex<Option<std::sync::mpsc::Sender<(PathBuf, PathBuf, String)>>>,
     thread: Mutex<Option<std::thread::JoinHandle<Vec<String>>>>,
@@ -405,7 +407,7 @@ impl Committer {
                 let result = synced
                     .map_err(|e| format!("{}: cannot flush to disk: {e}", cover.display()))
                     .and_then(|()| {
-                        crate::files::write_atomic(&state, hash.as_bytes(), Durability::Synced)
+                        crate::files::write_atomic(&state, hash.as_bytes(), Durability::Unsynced)
                             .map_err(|e| e.to_string())
                     });
                 if let Err(e) = result {
