@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs on the GPU machine (device tool) after gpu/pack.sh, carrying gpu/carry: face detection
-# (YuNet through OpenCV's DNN, carried since the shipped douyin template keeps faces clear by
+# (YuNet, its weights read through OpenCV's DNN module, carried since the shipped douyin template keeps faces clear by
 # default) on the CPU and GPU paths, then douyin throughput with faces on (the template's
 # default) and off, GPU path, same manifest, alternating.   N=2000 gpu/faces-there.sh
 set -uo pipefail
