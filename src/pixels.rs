@@ -1942,4 +1942,18 @@ mod tests {
         }
         assert!(compared >= 60 && faces_seen >= 20, "{compared} pictures, {faces_seen} faces");
     }
+
+    #[test]
+    fn a_face_model_that_is_missing_or_not_a_network_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let image = Image::filled(160, 96, Rgba::BLACK);
+        let missing = dir.path().join("missing.onnx");
+        let e = image.detect_faces(&missing).unwrap_err().to_string();
+        assert!(e.contains("missing.onnx") && e.contains("not found"), "{e}");
+        let garbage = dir.path().join("garbage.onnx");
+        std::fs::write(&garbage, b"not a network").unwrap();
+        assert!(yunet::YuNet::load(&garbage).is_err());
+        let e = image.detect_faces(&garbage).unwrap_err().to_string();
+        assert!(e.contains("garbage.onnx") && e.contains("is not a YuNet face model"), "{e}");
+    }
 }

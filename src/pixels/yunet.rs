@@ -88,6 +88,10 @@ impl Planes {
     fn channel(&self, c: usize) -> &[f32] {
         &self.data[c * self.plane..c * self.plane + self.width * self.height]
     }
+
+    fn clone_planes(&self) -> Planes {
+        Planes { data: self.data.clone(), ..*self }
+    }
 }
 
 /// YuNet 2022's backbone by its ONNX node numbers.
@@ -134,7 +138,11 @@ impl YuNet {
         let path = model.to_str().ok_or("not a UTF-8 path")?;
         let net = dnn::read_net_from_onnx(path).map_err(|e| e.message)?;
         let conv = |n: u32, shape: [i32; 4]| -> Result<(Vec<f32>, Vec<f32>), String> {
-            let name = format!("onnx_node!Conv_{n}");
+            // OpenCV 4.6 names an ONNX node's layer so; others by the node's name alone.
+            let name = [format!("onnx_node!Conv_{n}"), format!("Conv_{n}")]
+                .into_iter()
+                .find(|name| net.get_layer_id(name).is_ok_and(|id| id >= 0))
+                .ok_or_else(|| format!("no layer Conv_{n}"))?;
             let read = |i: i32| -> Result<(Vec<i32>, Vec<f32>), String> {
                 let m: Mat = net.get_param_1(&name, i).map_err(|e| format!("{name}: {}", e.message))?;
                 let dims = m.mat_size().iter().copied().collect::<Vec<i32>>();
@@ -262,21 +270,28 @@ impl YuNet {
             }
             let span = Span { input: &taps, stride: band, pixels: band };
             let blocks = 0..16 / CO;
-            pointwise(span, &self.stem, blocks, &mut out.data[y0 * ow..], out.plane, true);
+            pointwise(
+                span,
+                &self.stem,
+                blocks,
+                OutPlanes { data: &mut out.data[y0 * ow..], stride: out.plane },
+                true,
+            );
         }
         out
-    }
-}
-
-impl Planes {
-    fn clone_planes(&self) -> Planes {
-        Planes { data: self.data.clone(), ..*self }
     }
 }
 
 /// Output rows of the stem computed together: with the output width a multiple of 16 (the
 /// input's is of 32), a band is a multiple of [`PX`] pixels, as the kernels need.
 const STEM_BAND_ROWS: usize = 8;
+
+/// Output planes of a pointwise convolution: the `k`-th channel written starts at
+/// `data[k * stride..]`.
+struct OutPlanes<'a> {
+    data: &'a mut [f32],
+    stride: usize,
+}
 
 /// Input planes for a pointwise convolution: channel `c` is `input[c * stride..][..pixels]`.
 #[derive(Clone, Copy)]
@@ -311,11 +326,24 @@ impl Block {
         let mut scratch = DepthwiseScratch::new(w, h);
         for block in 0..self.pointwise.cout.div_ceil(CO) {
             let span = Span { input: &input.data, stride: input.plane, pixels: input.plane };
-            pointwise(span, &self.pointwise, block..block + 1, &mut mid.data, mid.plane, false);
+            pointwise(
+                span,
+                &self.pointwise,
+                block..block + 1,
+                OutPlanes { data: &mut mid.data, stride: mid.plane },
+                false,
+            );
             for k in 0..CO.min(self.pointwise.cout - block * CO) {
                 let c = block * CO + k;
                 let dst = &mut out.data[c * out.plane..c * out.plane + w * h];
-                scratch.convolve(mid.channel(k), (w, h), &self.depthwise, c, self.relu, dst);
+                let job = ChannelJob {
+                    src: mid.channel(k),
+                    size: (w, h),
+                    layer: &self.depthwise,
+                    channel: c,
+                    relu: self.relu,
+                };
+                scratch.convolve(job, dst);
             }
         }
         out
@@ -410,22 +438,24 @@ impl DepthwiseScratch {
         DepthwiseScratch { padded: vec![0.0; (w + 2) * (h + 2) + 2], sums: vec![0.0; (w + 2) * h] }
     }
 
-    /// Channel `c` of `layer` over `src` (`w` x `h`, packed) into `dst`: its 3x3 kernel with
-    /// zero padding 1, bias added, ReLU if asked.
-    fn convolve(
-        &mut self,
-        src: &[f32],
-        (w, h): (usize, usize),
-        layer: &Depthwise,
-        c: usize,
-        relu: bool,
-        dst: &mut [f32],
-    ) {
+    /// `job`'s channel into `dst`: its 3x3 kernel with zero padding 1, bias added, ReLU if
+    /// asked.
+    fn convolve(&mut self, job: ChannelJob, dst: &mut [f32]) {
         #[cfg(target_arch = "x86_64")]
-        avx2::depthwise(self, src, (w, h), layer, c, relu, dst);
+        avx2::depthwise(self, job, dst);
         #[cfg(not(target_arch = "x86_64"))]
-        depthwise_any::<false>(self, src, (w, h), layer, c, relu, dst);
+        depthwise_any::<false>(self, job, dst);
     }
+}
+
+/// One channel of a depthwise layer: `src` is its input plane, `size.0` x `size.1`, packed.
+#[derive(Clone, Copy)]
+struct ChannelJob<'a> {
+    src: &'a [f32],
+    size: (usize, usize),
+    layer: &'a Depthwise,
+    channel: usize,
+    relu: bool,
 }
 
 /// [`DepthwiseScratch::convolve`], with fused multiply-adds where `FMA` (only in code built
@@ -435,15 +465,8 @@ impl DepthwiseScratch {
 /// come out as garbage and are skipped): one long loop that vectorises, instead of short rows
 /// with scalar tails.
 #[inline(always)]
-fn depthwise_any<const FMA: bool>(
-    scratch: &mut DepthwiseScratch,
-    src: &[f32],
-    (w, h): (usize, usize),
-    layer: &Depthwise,
-    c: usize,
-    relu: bool,
-    dst: &mut [f32],
-) {
+fn depthwise_any<const FMA: bool>(scratch: &mut DepthwiseScratch, job: ChannelJob, dst: &mut [f32]) {
+    let ChannelJob { src, size: (w, h), layer, channel: c, relu } = job;
     let pw = w + 2;
     let DepthwiseScratch { padded, sums } = scratch;
     for (y, row) in src.chunks_exact(w).enumerate().take(h) {
@@ -471,16 +494,9 @@ fn depthwise_any<const FMA: bool>(
 
 /// The pointwise kernel: for each block of [`CO`] output channels (of `blocks`) and [`PX`]
 /// pixels, the accumulators stay in registers while every input channel passes once. Channel
-/// `co` goes to `out[(co - blocks.start * CO) * out_stride..]`.
+/// `co` is `out`'s `co - blocks.start * CO`-th.
 #[inline(always)]
-fn pointwise_any(
-    span: Span,
-    layer: &Pointwise,
-    blocks: std::ops::Range<usize>,
-    out: &mut [f32],
-    out_stride: usize,
-    relu: bool,
-) {
+fn pointwise_any(span: Span, layer: &Pointwise, blocks: std::ops::Range<usize>, out: OutPlanes, relu: bool) {
     let cin = layer.cin;
     let first = blocks.start;
     for block in blocks {
@@ -500,7 +516,7 @@ fn pointwise_any(
                 }
             }
             for (k, a) in acc.iter().enumerate().take(live) {
-                let o = &mut out[(co0 - first * CO + k) * out_stride + p0..][..PX];
+                let o = &mut out.data[(co0 - first * CO + k) * out.stride + p0..][..PX];
                 for (o, a) in o.iter_mut().zip(a) {
                     *o = if relu && *a < 0.0 { 0.0 } else { *a };
                 }
@@ -511,23 +527,16 @@ fn pointwise_any(
 
 /// A pointwise convolution of `span` into `out`, the channels of `blocks` (see
 /// [`pointwise_any`]). `span.pixels` must be a multiple of [`PX`].
-fn pointwise(
-    span: Span,
-    layer: &Pointwise,
-    blocks: std::ops::Range<usize>,
-    out: &mut [f32],
-    out_stride: usize,
-    relu: bool,
-) {
-    assert!(span.pixels.is_multiple_of(PX) && span.pixels <= span.stride.max(span.pixels));
+fn pointwise(span: Span, layer: &Pointwise, blocks: std::ops::Range<usize>, out: OutPlanes, relu: bool) {
+    assert!(span.pixels.is_multiple_of(PX) && span.pixels <= span.stride);
     assert!(span.input.len() >= (layer.cin - 1) * span.stride + span.pixels, "input planes");
     let live_channels = (blocks.end * CO).min(layer.cout) - blocks.start * CO;
-    assert!(out.len() >= (live_channels - 1) * out_stride + span.pixels, "output planes");
+    assert!(out.data.len() >= (live_channels - 1) * out.stride + span.pixels, "output planes");
     assert!(blocks.end * CO <= layer.cout.div_ceil(CO) * CO && !blocks.is_empty());
     #[cfg(target_arch = "x86_64")]
-    avx2::pointwise(span, layer, blocks, out, out_stride, relu);
+    avx2::pointwise(span, layer, blocks, out, relu);
     #[cfg(not(target_arch = "x86_64"))]
-    pointwise_any(span, layer, blocks, out, out_stride, relu);
+    pointwise_any(span, layer, blocks, out, relu);
 }
 
 /// The pointwise kernel in AVX-512 or AVX2 and FMA instructions, used when the CPU has them:
@@ -538,156 +547,113 @@ fn pointwise(
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]
 mod avx2 {
-    use super::{depthwise_any, pointwise_any, Depthwise, DepthwiseScratch, Pointwise, Span, CO, PX};
+    use super::{
+        depthwise_any, pointwise_any, ChannelJob, DepthwiseScratch, OutPlanes, Pointwise, Span, CO, PX,
+    };
     use std::arch::x86_64::*;
     use std::ops::Range;
 
-    pub(super) fn depthwise(
-        scratch: &mut DepthwiseScratch,
-        src: &[f32],
-        size: (usize, usize),
-        layer: &Depthwise,
-        c: usize,
-        relu: bool,
-        dst: &mut [f32],
-    ) {
+    pub(super) fn depthwise(scratch: &mut DepthwiseScratch, job: ChannelJob, dst: &mut [f32]) {
         #[target_feature(enable = "avx2,fma")]
-        fn built_for_avx2(
-            scratch: &mut DepthwiseScratch,
-            src: &[f32],
-            size: (usize, usize),
-            layer: &Depthwise,
-            c: usize,
-            relu: bool,
-            dst: &mut [f32],
-        ) {
-            depthwise_any::<true>(scratch, src, size, layer, c, relu, dst)
+        fn built_for_avx2(scratch: &mut DepthwiseScratch, job: ChannelJob, dst: &mut [f32]) {
+            depthwise_any::<true>(scratch, job, dst)
         }
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
             // SAFETY: this CPU has AVX2 and FMA (checked on the line above).
-            unsafe { built_for_avx2(scratch, src, size, layer, c, relu, dst) }
+            unsafe { built_for_avx2(scratch, job, dst) }
         } else {
-            depthwise_any::<false>(scratch, src, size, layer, c, relu, dst)
+            depthwise_any::<false>(scratch, job, dst)
         }
     }
 
     /// Bounds: the caller ([`super::pointwise`]) asserted that every input plane holds
     /// `span.pixels` floats from `ci * span.stride`, every live output channel as many from
-    /// its `out_stride` offset, and that `span.pixels` is a multiple of [`PX`].
-    pub(super) fn pointwise(
-        span: Span,
-        layer: &Pointwise,
-        blocks: Range<usize>,
-        out: &mut [f32],
-        out_stride: usize,
-        relu: bool,
-    ) {
+    /// its offset in `out`, and that `span.pixels` is a multiple of [`PX`].
+    pub(super) fn pointwise(span: Span, layer: &Pointwise, blocks: Range<usize>, out: OutPlanes, relu: bool) {
         if std::arch::is_x86_feature_detected!("avx512f") {
             // SAFETY: this CPU has AVX-512 (checked on the line above).
-            unsafe { pointwise_avx512(span, layer, blocks, out, out_stride, relu) }
+            unsafe { pointwise_avx512(span, layer, blocks, out, relu) }
         } else if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
             // SAFETY: this CPU has AVX2 and FMA (checked on the line above).
-            unsafe { pointwise_fma(span, layer, blocks, out, out_stride, relu) }
+            unsafe { pointwise_fma(span, layer, blocks, out, relu) }
         } else {
-            pointwise_any(span, layer, blocks, out, out_stride, relu)
+            pointwise_any(span, layer, blocks, out, relu)
         }
     }
 
-    #[target_feature(enable = "avx2,fma")]
-    fn pointwise_fma(
-        span: Span,
-        layer: &Pointwise,
-        blocks: Range<usize>,
-        out: &mut [f32],
-        out_stride: usize,
-        relu: bool,
-    ) {
-        const HALF: usize = PX / 2;
-        const { assert!(CO == 4 && HALF == 16) };
-        let cin = layer.cin;
-        let first = blocks.start;
-        let zero = _mm256_setzero_ps();
-        for block in blocks {
-            let weights = &layer.weights[block * cin..(block + 1) * cin];
-            let co0 = block * CO;
-            let live = CO.min(layer.cout - co0);
-            let bias: [__m256; CO] =
-                std::array::from_fn(|k| _mm256_set1_ps(layer.bias.get(co0 + k).copied().unwrap_or(0.0)));
-            for p0 in (0..span.pixels).step_by(HALF) {
-                let mut acc: [[__m256; 2]; CO] = std::array::from_fn(|k| [bias[k], bias[k]]);
-                for (ci, w) in weights.iter().enumerate() {
-                    // SAFETY: 16 floats at ci * stride + p0, p0 + 16 <= pixels (see above).
-                    let (x0, x1) = unsafe {
-                        let x = span.input.as_ptr().add(ci * span.stride + p0);
-                        (_mm256_loadu_ps(x), _mm256_loadu_ps(x.add(8)))
-                    };
-                    for k in 0..CO {
-                        let wk = _mm256_set1_ps(w[k]);
-                        acc[k][0] = _mm256_fmadd_ps(wk, x0, acc[k][0]);
-                        acc[k][1] = _mm256_fmadd_ps(wk, x1, acc[k][1]);
-                    }
-                }
-                for (k, [a0, a1]) in acc.into_iter().enumerate().take(live) {
-                    let (a0, a1) =
-                        if relu { (_mm256_max_ps(a0, zero), _mm256_max_ps(a1, zero)) } else { (a0, a1) };
-                    // SAFETY: a live output channel, 16 floats at p0 (see above).
-                    unsafe {
-                        let o = out.as_mut_ptr().add((co0 - first * CO + k) * out_stride + p0);
-                        _mm256_storeu_ps(o, a0);
-                        _mm256_storeu_ps(o.add(8), a1);
+    /// The register-blocked kernel for one vector width: `$lanes` floats a register, two
+    /// registers of pixels for each of the [`CO`] output channels, so a block covers
+    /// `2 * $lanes` pixels (16 for AVX2, [`PX`] for AVX-512).
+    macro_rules! pointwise_kernel {
+        ($name:ident, $feature:literal, $vector:ty, $lanes:literal,
+         $load:ident, $store:ident, $splat:ident, $fmadd:ident, $max:ident, $zero:ident) => {
+            #[target_feature(enable = $feature)]
+            fn $name(span: Span, layer: &Pointwise, blocks: Range<usize>, out: OutPlanes, relu: bool) {
+                const STEP: usize = 2 * $lanes;
+                const { assert!(CO == 4 && PX % STEP == 0) };
+                let cin = layer.cin;
+                let first = blocks.start;
+                let zero = $zero();
+                for block in blocks {
+                    let weights = &layer.weights[block * cin..(block + 1) * cin];
+                    let co0 = block * CO;
+                    let live = CO.min(layer.cout - co0);
+                    let bias: [$vector; CO] =
+                        std::array::from_fn(|k| $splat(layer.bias.get(co0 + k).copied().unwrap_or(0.0)));
+                    for p0 in (0..span.pixels).step_by(STEP) {
+                        let mut acc: [[$vector; 2]; CO] = std::array::from_fn(|k| [bias[k], bias[k]]);
+                        for (ci, w) in weights.iter().enumerate() {
+                            // SAFETY: STEP floats at ci * stride + p0, p0 + STEP <= pixels
+                            // (see `pointwise`).
+                            let (x0, x1) = unsafe {
+                                let x = span.input.as_ptr().add(ci * span.stride + p0);
+                                ($load(x), $load(x.add($lanes)))
+                            };
+                            for k in 0..CO {
+                                let wk = $splat(w[k]);
+                                acc[k][0] = $fmadd(wk, x0, acc[k][0]);
+                                acc[k][1] = $fmadd(wk, x1, acc[k][1]);
+                            }
+                        }
+                        for (k, [a0, a1]) in acc.into_iter().enumerate().take(live) {
+                            let (a0, a1) = if relu { ($max(a0, zero), $max(a1, zero)) } else { (a0, a1) };
+                            // SAFETY: a live output channel, STEP floats at p0 (see `pointwise`).
+                            unsafe {
+                                let o = out.data.as_mut_ptr().add((co0 - first * CO + k) * out.stride + p0);
+                                $store(o, a0);
+                                $store(o.add($lanes), a1);
+                            }
+                        }
                     }
                 }
             }
-        }
+        };
     }
 
-    /// The same kernel on 512-bit registers: twice the pixels an instruction.
-    #[target_feature(enable = "avx512f")]
-    fn pointwise_avx512(
-        span: Span,
-        layer: &Pointwise,
-        blocks: Range<usize>,
-        out: &mut [f32],
-        out_stride: usize,
-        relu: bool,
-    ) {
-        const { assert!(CO == 4 && PX == 32) };
-        let cin = layer.cin;
-        let first = blocks.start;
-        let zero = _mm512_setzero_ps();
-        for block in blocks {
-            let weights = &layer.weights[block * cin..(block + 1) * cin];
-            let co0 = block * CO;
-            let live = CO.min(layer.cout - co0);
-            let bias: [__m512; CO] =
-                std::array::from_fn(|k| _mm512_set1_ps(layer.bias.get(co0 + k).copied().unwrap_or(0.0)));
-            for p0 in (0..span.pixels).step_by(PX) {
-                let mut acc: [[__m512; 2]; CO] = std::array::from_fn(|k| [bias[k], bias[k]]);
-                for (ci, w) in weights.iter().enumerate() {
-                    // SAFETY: 32 floats at ci * stride + p0, p0 + 32 <= pixels (see above).
-                    let (x0, x1) = unsafe {
-                        let x = span.input.as_ptr().add(ci * span.stride + p0);
-                        (_mm512_loadu_ps(x), _mm512_loadu_ps(x.add(16)))
-                    };
-                    for k in 0..CO {
-                        let wk = _mm512_set1_ps(w[k]);
-                        acc[k][0] = _mm512_fmadd_ps(wk, x0, acc[k][0]);
-                        acc[k][1] = _mm512_fmadd_ps(wk, x1, acc[k][1]);
-                    }
-                }
-                for (k, [a0, a1]) in acc.into_iter().enumerate().take(live) {
-                    let (a0, a1) =
-                        if relu { (_mm512_max_ps(a0, zero), _mm512_max_ps(a1, zero)) } else { (a0, a1) };
-                    // SAFETY: a live output channel, 32 floats at p0 (see above).
-                    unsafe {
-                        let o = out.as_mut_ptr().add((co0 - first * CO + k) * out_stride + p0);
-                        _mm512_storeu_ps(o, a0);
-                        _mm512_storeu_ps(o.add(16), a1);
-                    }
-                }
-            }
-        }
-    }
+    pointwise_kernel!(
+        pointwise_fma,
+        "avx2,fma",
+        __m256,
+        8,
+        _mm256_loadu_ps,
+        _mm256_storeu_ps,
+        _mm256_set1_ps,
+        _mm256_fmadd_ps,
+        _mm256_max_ps,
+        _mm256_setzero_ps
+    );
+    pointwise_kernel!(
+        pointwise_avx512,
+        "avx512f",
+        __m512,
+        16,
+        _mm512_loadu_ps,
+        _mm512_storeu_ps,
+        _mm512_set1_ps,
+        _mm512_fmadd_ps,
+        _mm512_max_ps,
+        _mm512_setzero_ps
+    );
 }
 
 #[cfg(test)]
@@ -737,8 +703,14 @@ mod tests {
                 for relu in [false, true] {
                     let mut fast = vec![9.0; cout * stride];
                     let mut portable = fast.clone();
-                    pointwise(span, &layer, range.clone(), &mut fast, stride, relu);
-                    pointwise_any(span, &layer, range.clone(), &mut portable, stride, relu);
+                    pointwise(span, &layer, range.clone(), OutPlanes { data: &mut fast, stride }, relu);
+                    pointwise_any(
+                        span,
+                        &layer,
+                        range.clone(),
+                        OutPlanes { data: &mut portable, stride },
+                        relu,
+                    );
                     for (i, (a, b)) in fast.iter().zip(&portable).enumerate() {
                         assert!((a - b).abs() < 1e-4, "{cin}->{cout} {range:?} relu {relu}: {i}: {a} vs {b}");
                     }
@@ -762,7 +734,8 @@ mod tests {
             };
             for relu in [false, true] {
                 let mut dst = vec![0.0; w * h];
-                DepthwiseScratch::new(w, h).convolve(&src, (w, h), &layer, 1, relu, &mut dst);
+                let job = ChannelJob { src: &src, size: (w, h), layer: &layer, channel: 1, relu };
+                DepthwiseScratch::new(w, h).convolve(job, &mut dst);
                 for y in 0..h as i64 {
                     for x in 0..w as i64 {
                         let k = &layer.weights[1];
