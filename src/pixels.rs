@@ -6,7 +6,10 @@
 //! - [`Overlay`] holds straight-alpha BGRA pixels (logos, watermarks).
 //! - [`Mask`] holds 8-bit coverage (0 = none, 255 = full), e.g. rasterised glyphs.
 //! - OpenCV only ever borrows our buffers (`Mat::new_rows_cols_with_bytes*`), so there is exactly
-//!   one owner of pixel memory and no `unsafe` here.
+//!   one owner of pixel memory and no `unsafe` for OpenCV here. The only `unsafe` outside `av`
+//!   is in two small `avx2` modules (here and in `yunet`): calling code built for an
+//!   instruction set after checking the CPU has it, and the face detector's vector loads and
+//!   stores inside bounds asserted before them.
 
 use crate::color::Rgba;
 use crate::model::Rect;
@@ -470,9 +473,10 @@ impl Image {
             };
             let mut faces = Vec::new();
             for (score, [x, y, fw, fh]) in found {
-                let (x0, y0) = (x.max(0.0) as f64, y.max(0.0) as f64);
-                let x1 = ((x + fw) as f64).min(w as f64);
-                let y1 = ((y + fh) as f64).min(h as f64);
+                let [x, y, fw, fh] = [x, y, fw, fh].map(f64::from);
+                let (x0, y0) = (x.max(0.0), y.max(0.0));
+                let x1 = (x + fw).min(w as f64);
+                let y1 = (y + fh).min(h as f64);
                 if x1 > x0 && y1 > y0 {
                     let r = Rect::new(
                         x0.round() as i32,
@@ -943,8 +947,8 @@ fn blend_row_const(span: &mut [u8], src: [u8; 3], a: u8) {
     blend_row_const_any(span, src, a);
 }
 
-/// The scrim blend built a second time with AVX2 enabled, used when the CPU has it: the only
-/// `unsafe` outside `av` (calling code built for an instruction set, after checking for it).
+/// The scrim blend built a second time with AVX2 enabled, used when the CPU has it (calling code
+/// built for an instruction set, after checking for it, is the `unsafe` here).
 /// The text-mask blend gained nothing from it (its per-pixel alpha spread does not vectorise).
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]
