@@ -56,6 +56,7 @@ test: deps
 
 bench: deps
 	$(CARGO) bench --bench cover_vs_ffmpeg
+	$(CARGO) bench --bench face_detector
 
 clean:
 	rm -rf out

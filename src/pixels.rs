@@ -150,7 +150,17 @@ fn load_face_detector(model: &Path, size: (u32, u32)) -> Result<FaceDetector, Pi
     if let Ok(net) = yunet::YuNet::load(model) {
         return Ok(FaceDetector::Own(net));
     }
-    let detector = opencv::objdetect::FaceDetectorYN::create(
+    let detector = opencv_face_detector(path, size)
+        .map_err(|e| error(format!("{} is not a YuNet face model: {}", model.display(), e.message)))?;
+    Ok(FaceDetector::OpenCv(detector))
+}
+
+/// OpenCV's `FaceDetectorYN` for the model at `path`, with our thresholds, set up for `size`.
+fn opencv_face_detector(
+    path: &str,
+    size: (u32, u32),
+) -> opencv::Result<cv::Ptr<opencv::objdetect::FaceDetectorYN>> {
+    opencv::objdetect::FaceDetectorYN::create(
         path,
         "",
         Size::new(size.0 as i32, size.1 as i32),
@@ -160,8 +170,6 @@ fn load_face_detector(model: &Path, size: (u32, u32)) -> Result<FaceDetector, Pi
         0,
         0,
     )
-    .map_err(|e| error(format!("{} is not a YuNet face model: {}", model.display(), e.message)))?;
-    Ok(FaceDetector::OpenCv(detector))
 }
 
 /// Makes OpenCV run each call on the calling thread. Batch workers are already one per core;
@@ -1921,17 +1929,7 @@ mod tests {
                     FACE_NMS_THRESHOLD,
                     FACE_TOP_K,
                 );
-                let mut opencv = opencv::objdetect::FaceDetectorYN::create(
-                    model.to_str().unwrap(),
-                    "",
-                    Size::new(w as i32, h as i32),
-                    FACE_SCORE_THRESHOLD,
-                    FACE_NMS_THRESHOLD,
-                    FACE_TOP_K as i32,
-                    0,
-                    0,
-                )
-                .unwrap();
+                let mut opencv = opencv_face_detector(model.to_str().unwrap(), (w, h)).unwrap();
                 let mut theirs = image.faces_by_opencv(&mut opencv).unwrap();
                 theirs.sort_by(|a, b| b.0.total_cmp(&a.0));
                 let what = format!("{} ({w}x{h}): ours {ours:?}, OpenCV's {theirs:?}", path.display());

@@ -5,8 +5,8 @@
 //! cost of keeping faces clear. Every layer of YuNet is one of four simple kinds — a 3x3
 //! stride-2 convolution at the stem, then pairs of a 1x1 (pointwise) convolution and a 3x3
 //! per-channel (depthwise) one, 2x2 max pooling, and ReLU — so a direct implementation with
-//! register-blocked pointwise kernels does the same arithmetic in about half the time
-//! (docs/benchmarks.md). The weights still come from the ONNX file through OpenCV's reader;
+//! register-blocked pointwise kernels does the same arithmetic in less than half the time
+//! (`cargo bench --bench face_detector`: 0.44x). The weights still come from the ONNX file through OpenCV's reader;
 //! the wiring is YuNet 2022's, checked layer by layer on load, so any other model is refused
 //! here and runs through OpenCV's `FaceDetectorYN` instead.
 //!
@@ -49,7 +49,7 @@ struct Block {
 enum Step {
     Block(Block),
     Pool,
-    /// The feature map here feeds the next head.
+    /// The feature map here feeds the next head (run there and then).
     Tap,
 }
 
@@ -87,10 +87,6 @@ impl Planes {
 
     fn channel(&self, c: usize) -> &[f32] {
         &self.data[c * self.plane..c * self.plane + self.width * self.height]
-    }
-
-    fn clone_planes(&self) -> Planes {
-        Planes { data: self.data.clone(), ..*self }
     }
 }
 
@@ -218,18 +214,17 @@ impl YuNet {
             "{width}x{height}"
         );
         let mut x = self.stem(bgr, width, height);
-        let mut taps = Vec::with_capacity(4);
+        let mut heads = self.heads.iter();
+        let mut candidates = Vec::new();
         for step in &self.backbone {
             match step {
                 Step::Block(b) => x = b.run(&x),
                 Step::Pool => x = max_pool(&x),
-                Step::Tap => taps.push(x.clone_planes()),
+                Step::Tap => {
+                    let head = heads.next().expect("a head for each tap");
+                    head.decode(&head.blocks[1].run(&head.blocks[0].run(&x)), threshold, &mut candidates);
+                }
             }
-        }
-        let mut candidates = Vec::new();
-        for (head, tap) in self.heads.iter().zip(&taps) {
-            let out = head.blocks[1].run(&head.blocks[0].run(tap));
-            head.decode(&out, threshold, &mut candidates);
         }
         suppress(candidates, nms, top_k)
     }
@@ -251,10 +246,9 @@ impl YuNet {
         }
         // The 27 taps of a band of output rows at a time (a whole frame's would be 400 KB).
         let mut out = Planes::new(16, ow, oh);
-        let band_rows = STEM_BAND_ROWS;
-        let band = band_rows * ow;
+        let band = STEM_BAND_ROWS * ow;
         let mut taps = vec![0.0f32; 27 * band];
-        for y0 in (0..oh).step_by(band_rows) {
+        for y0 in (0..oh).step_by(STEM_BAND_ROWS) {
             for (c, colour) in padded.chunks_exact(pw * (height + 2)).enumerate() {
                 for dy in 0..3 {
                     for dx in 0..3 {
