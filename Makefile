@@ -57,6 +57,7 @@ test: deps
 bench: deps
 	$(CARGO) bench --bench cover_vs_ffmpeg
 	$(CARGO) bench --bench face_detector
+	$(CARGO) bench --bench fit
 
 clean:
 	rm -rf out

@@ -9,7 +9,8 @@ use coverforge::pixels::{face_detection_size, faces_in_sample, opencv_single_thr
 use opencv::core::{Mat, MatTraitConst, Size};
 use opencv::objdetect::{FaceDetectorYN, FaceDetectorYNTrait};
 use std::path::PathBuf;
-use std::time::Instant;
+
+mod common;
 
 fn main() {
     // `cargo test --all-targets` runs bench binaries without `--bench`: do nothing there.
@@ -24,7 +25,7 @@ fn main() {
     let (w, h) = (frame.width(), frame.height());
     let (dw, dh) = face_detection_size(w, h);
     let small = frame.crop_resized(frame.bounds(), dw, dh).expect("small copy");
-    let runs: usize = std::env::var("BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
+    let runs = common::runs(1000);
 
     let mut opencv = FaceDetectorYN::create(
         model.to_str().expect("UTF-8 path"),
@@ -51,24 +52,15 @@ fn main() {
     );
     assert_eq!(ours_once.len() as i32, found.rows(), "both detectors find the same faces");
 
-    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
-    for _ in 0..3 {
-        let t = Instant::now();
-        for _ in 0..runs {
+    let (o, c) = common::alternate(
+        runs,
+        || {
             faces_in_sample(small.clone(), (w, h), &model).expect("our detector");
-        }
-        ours.push(t.elapsed().as_secs_f64() * 1e3 / runs as f64);
-        let t = Instant::now();
-        for _ in 0..runs {
+        },
+        || {
             opencv.detect(&input, &mut found).expect("OpenCV's detector");
-        }
-        theirs.push(t.elapsed().as_secs_f64() * 1e3 / runs as f64);
-    }
-    let median = |v: &mut Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[1]
-    };
-    let (o, c) = (median(&mut ours), median(&mut theirs));
+        },
+    );
     println!(
         "ours {o:.3} ms a frame, OpenCV's FaceDetectorYN {c:.3} ms a frame: ours / OpenCV = {:.2}",
         o / c

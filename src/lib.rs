@@ -71,5 +71,7 @@ pub mod serve;
 pub mod stats;
 pub mod template;
 
+#[doc(hidden)]
+pub use av::FitBench;
 pub use env::Env;
 pub use error::{Error, ErrorKind};
