@@ -154,7 +154,8 @@ struct Interpolated<'a> {
     crop: Rect,
     taps: RowTaps,
     rows: Vec<(usize, usize, i16)>,
-    /// The source row being read, copied with 16 bytes of room after it for the shuffles' loads.
+    /// A source row near the plane's end, copied with 16 bytes of room after it for the
+    /// shuffles' loads.
     copy: Vec<u8>,
     kept: [(Option<usize>, Vec<i16>); 2],
 }
@@ -182,8 +183,16 @@ impl<'a> Interpolated<'a> {
             // Replace the kept row this output does not use.
             let slot = usize::from(self.kept[0].0 == Some(first) || self.kept[0].0 == Some(second));
             let start = (self.crop.y as usize + want) * self.plane.stride + self.crop.x as usize;
-            self.copy[..self.taps.inputs].copy_from_slice(&self.plane.data[start..start + self.taps.inputs]);
-            interpolate_row(&self.copy, &self.taps, &mut self.kept[slot].1, simd);
+            let (inputs, data) = (self.taps.inputs, self.plane.data);
+            // The shuffles' loads may read 16 bytes past the crop's row (bytes they weigh 0):
+            // read the plane in place where it has them, else a copy of the row.
+            let row = if start + inputs + 16 <= data.len() {
+                &data[start..]
+            } else {
+                self.copy[..inputs].copy_from_slice(&data[start..start + inputs]);
+                &self.copy[..]
+            };
+            interpolate_row(row, &self.taps, &mut self.kept[slot].1, simd);
             self.kept[slot].0 = Some(want);
         }
         let find = |want| usize::from(self.kept[0].0 != Some(want));
@@ -326,20 +335,14 @@ fn convert_row(luma: Rows<'_>, terms: &ChromaTerms, m: Matrix, out: &mut [MaybeU
         return avx2::convert_row(luma, terms, m, out);
     }
     let _ = simd;
-    convert_row_any(luma, terms, m, out, 0)
+    convert_row_any(luma, terms, m, out)
 }
 
-/// Canvas pixels `from..` of one row: the luma blended down, converted with the chroma terms of
-/// its 2x2 block, written as BGR (every byte of `out` from pixel `from`).
-fn convert_row_any(
-    (y0, y1, yw): Rows<'_>,
-    t: &ChromaTerms,
-    m: Matrix,
-    out: &mut [MaybeUninit<u8>],
-    from: usize,
-) {
+/// One canvas row: the luma blended down, converted with the chroma terms of its 2x2 blocks,
+/// written as BGR (every byte of `out`).
+fn convert_row_any((y0, y1, yw): Rows<'_>, t: &ChromaTerms, m: Matrix, out: &mut [MaybeUninit<u8>]) {
     let level = |sum: i16| (sum >> TERM_BITS).clamp(0, 255) as u8;
-    for (x, px) in out.chunks_exact_mut(3).enumerate().skip(from) {
+    for (x, px) in out.chunks_exact_mut(3).enumerate() {
         let luma = mulhrs(blend(y0[x], y1[x], yw) - m.luma_black, m.luma_gain);
         let c = x / 2;
         px[0].write(level(luma.saturating_add(t.b[c])));
@@ -439,13 +442,20 @@ mod avx2 {
     pub(super) fn convert_row(luma: Rows<'_>, terms: &ChromaTerms, m: Matrix, out: &mut [MaybeUninit<u8>]) {
         let width = out.len() / 3;
         let (y0, y1, _) = luma;
-        // Whole registers of 16 pixels; the rest through the portable code.
+        // Whole registers of 16 pixels, then the last part-register through a scratch row (the
+        // rows and terms are padded to whole registers).
         let whole = width / 16 * 16;
-        assert!(y0.len() >= whole && y1.len() >= whole && terms.r.len() >= whole / 2);
-        assert!(terms.g.len() >= whole / 2 && terms.b.len() >= whole / 2);
+        let padded = width.div_ceil(16) * 16;
+        assert!(y0.len() >= padded && y1.len() >= padded && terms.r.len() >= padded / 2);
+        assert!(terms.g.len() >= padded / 2 && terms.b.len() >= padded / 2);
         // SAFETY: AVX2 checked by the caller's dispatch; every access is inside the bounds above.
-        unsafe { convert_row_avx2(luma, terms, m, out, whole) };
-        convert_row_any(luma, terms, m, out, whole);
+        unsafe { convert_row_avx2(luma, terms, m, out, 0, whole) };
+        if whole < width {
+            let mut last = [MaybeUninit::<u8>::uninit(); 48];
+            // SAFETY: as above; the 16 pixels from `whole` land in `last`'s 48 bytes.
+            unsafe { convert_row_avx2(luma, terms, m, &mut last, whole, 16) };
+            out[3 * whole..].copy_from_slice(&last[..3 * (width - whole)]);
+        }
     }
 
     #[target_feature(enable = "avx2")]
@@ -454,7 +464,8 @@ mod avx2 {
         t: &ChromaTerms,
         m: Matrix,
         out: &mut [MaybeUninit<u8>],
-        whole: usize,
+        from: usize,
+        pixels: usize,
     ) {
         let (share, black, gain) =
             (_mm256_set1_epi16(yw), _mm256_set1_epi16(m.luma_black), _mm256_set1_epi16(m.luma_gain));
@@ -468,7 +479,8 @@ mod avx2 {
             let sum = _mm256_srai_epi16::<TERM_BITS>(_mm256_adds_epi16(luma, term));
             _mm_packus_epi16(_mm256_castsi256_si128(sum), _mm256_extracti128_si256::<1>(sum))
         };
-        for x in (0..whole).step_by(16) {
+        for done in (0..pixels).step_by(16) {
+            let x = from + done;
             let a = _mm256_loadu_si256(y0.as_ptr().add(x).cast());
             let b = _mm256_loadu_si256(y1.as_ptr().add(x).cast());
             let blended = _mm256_add_epi16(a, _mm256_mulhrs_epi16(_mm256_sub_epi16(b, a), share));
@@ -476,7 +488,7 @@ mod avx2 {
             let c = x / 2;
             let channels =
                 [level(luma, doubled(&t.b, c)), level(luma, doubled(&t.g, c)), level(luma, doubled(&t.r, c))];
-            let dst = out.as_mut_ptr().add(3 * x).cast::<u8>();
+            let dst = out.as_mut_ptr().add(3 * done).cast::<u8>();
             for (o, per_channel) in masks.iter().enumerate() {
                 let mut v = _mm_setzero_si128();
                 for (ch, mask) in per_channel.iter().enumerate() {
