@@ -567,6 +567,45 @@ mod tests {
         }
     }
 
+    /// Odd frames, crops at every edge, 1-pixel crops and large enlargements: either a picture
+    /// of the right size, the same from both codes, or `None` — never a panic or a read outside
+    /// the planes (the planes here are exactly as long as their rows need).
+    #[test]
+    fn any_geometry_gives_a_whole_canvas_or_none() {
+        let mut seed = 7u32;
+        let mut next = |below: u32| {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            (seed >> 8) % below
+        };
+        for case in 0..300 {
+            let (fw, fh) = (1 + next(70) as usize, 1 + next(50) as usize);
+            let (cx, cy) = (next(fw as u32) as i32, next(fh as u32) as i32);
+            let (cw, ch) = (1 + next(fw as u32 - cx as u32), 1 + next(fh as u32 - cy as u32));
+            let size = (cw + next(3 * cw + 40), ch + next(3 * ch + 40));
+            let crop = Rect::new(cx, cy, cw, ch);
+            let tight = |w: usize, h: usize, s: u32| -> Vec<u8> {
+                let f = noise(s);
+                (0..w * h).map(|i| f(i % w, i / w)).collect()
+            };
+            let (cwid, chei) = (fw.div_ceil(2), fh.div_ceil(2));
+            let (y, u, v) = (tight(fw, fh, case), tight(cwid, chei, case + 1), tight(cwid, chei, case + 2));
+            let planes = [
+                Plane { data: &y, stride: fw },
+                Plane { data: &u, stride: cwid },
+                Plane { data: &v, stride: cwid },
+            ];
+            let matrix = Matrix::from_swscale(BT709, case % 2 == 0);
+            let portable = fit_to_bgr_with(planes, crop, size, matrix, false);
+            if let Some(bgr) = &portable {
+                assert_eq!(bgr.len(), size.0 as usize * size.1 as usize * 3);
+            }
+            if simd_available() {
+                let vector = fit_to_bgr_with(planes, crop, size, matrix, true);
+                assert!(vector == portable, "{fw}x{fh} {crop:?} → {size:?}");
+            }
+        }
+    }
+
     #[test]
     fn a_shrinking_fit_or_a_crop_outside_the_frame_is_left_to_the_two_step_path() {
         assert!(fit((1920, 1080), Rect::new(0, 0, 1920, 1080), (1280, 720), false, false, 0).is_none());
