@@ -670,11 +670,11 @@ impl Source {
     }
 }
 
-/// For 8-bit 4:2:0 frames (what cameras and phones record): a whole frame of the canvas's size
-/// is converted by swscale's unscaled path; a crop the canvas enlarges is interpolated and
-/// converted in one pass of our own ([`yuv_fit`]); a shrinking one (or a crop of the canvas's
-/// size) is resized plane by plane (OpenCV, areas averaged) into a 4:2:0 frame of the canvas
-/// size and converted by swscale's unscaled path. `None` for other pixel formats.
+/// For 8-bit 4:2:0 frames (what cameras and phones record): a crop of the canvas's size is
+/// converted by swscale's unscaled path (widths in multiples of 8); a crop the canvas enlarges
+/// (or other widths) is interpolated and converted in one pass of our own ([`yuv_fit`]); a
+/// shrinking one is resized plane by plane (OpenCV, areas averaged) into a 4:2:0 frame of the
+/// canvas size and converted by swscale. `None` for other pixel formats.
 /// `matrix_height`: the whole frame's height (see [`scale_to_bgr`]).
 fn fit_planes(
     path: &Path,
@@ -687,10 +687,13 @@ fn fit_planes(
     if !matches!(frame.format(), P::YUV420P | P::YUVJ420P) {
         return Ok(None);
     }
-    if (crop.width, crop.height) == size {
+    // A crop already the canvas's size (a portrait phone clip for a portrait cover) takes
+    // swscale's unscaled conversion (0.69 ms at 1080x1920 against our pass's 1.1), straight from
+    // a whole frame, through a copy of the planes from a part (as the keyframe cache's planes,
+    // whole, must fit alike). Widths not a multiple of 8 miss swscale's vector shortcut
+    // ([`scale_to_bgr`]) and come to our pass.
+    if (crop.width, crop.height) == size && size.0.is_multiple_of(8) {
         if crop == Rect::new(0, 0, frame.width(), frame.height()) {
-            // Already the canvas's size (a portrait phone clip for a portrait cover): swscale's
-            // unscaled conversion alone (0.69 ms at 1080x1920 against our pass's 1.1).
             return scale_to_bgr(path, frame, size, scaling::Flags::BILINEAR, matrix_height).map(Some);
         }
     } else if let Some(image) = fit_in_one_pass(frame, crop, size, matrix_height) {
@@ -699,8 +702,8 @@ fn fit_planes(
     fit_in_two_steps(path, frame, crop, size, matrix_height).map(Some)
 }
 
-/// The fit for a shrinking crop: each plane resized by OpenCV (areas averaged), then one
-/// swscale conversion.
+/// The fit for a shrinking crop (or a part of the frame of the canvas's size): each plane
+/// resized by OpenCV (areas averaged; a copy at the same size), then one swscale conversion.
 fn fit_in_two_steps(
     path: &Path,
     frame: &ff::frame::Video,
@@ -794,6 +797,12 @@ fn scale_to_bgr(
     flags: scaling::Flags,
     matrix_height: u32,
 ) -> Result<Image, error::DecodeError> {
+    // swscale's vector YUV→RGB shortcut (same size, 4:2:0 or 4:2:2, even height) converts
+    // whole groups of 8 pixels and, when a row's 8-pixel round-up would pass the packed row's
+    // stride, leaves the last `width % 8` pixels of every row unwritten (FFmpeg 5.1: a
+    // 180-wide canvas came out with a 4-pixel black edge, an 854x480 frame with garbage). Its
+    // accurate-rounding mode skips the shortcut.
+    let flags = if size.0.is_multiple_of(8) { flags } else { flags | scaling::Flags::ACCURATE_RND };
     let key = ScalerKey {
         format: frame.format(),
         from: (frame.width(), frame.height()),
@@ -1220,6 +1229,7 @@ mod tests {
                 (Rect::new(0, 0, 201, 113), (201, 113)),
                 (Rect::new(37, 5, 64, 107), (90, 160)),
                 (Rect::new(36, 4, 63, 99), (63, 99)),
+                (Rect::new(36, 4, 64, 99), (64, 99)),
                 (Rect::new(11, 3, 150, 100), (60, 40)),
             ] {
                 let fresh = fit_planes(path, &frame, crop, size, frame.height()).unwrap().unwrap();
@@ -1291,6 +1301,32 @@ mod tests {
                 // under the exact matrix where ours is within half a level: see yuv_fit's
                 // tests), so ours reads ~1 level brighter on average.
                 assert!(max <= 6 && mean < 1.5, "{range:?} {crop:?} -> {size:?}: max {max}, mean {mean:.3}");
+            }
+        }
+    }
+
+    /// Every pixel of a flat frame comes out, whatever the width: swscale's vector shortcut
+    /// used to leave the last `width % 8` pixels of a row unwritten for many widths (854, the
+    /// common 480p width, among them).
+    #[test]
+    fn a_frame_of_any_width_converts_to_every_pixel() {
+        init();
+        for format in [ff::format::Pixel::YUV420P, ff::format::Pixel::YUV422P] {
+            for w in (1u32..=130).chain([180, 270, 854, 1090]) {
+                let mut frame = ff::frame::Video::new(format, w, 32);
+                for (plane, value) in [(0, 150u8), (1, 90), (2, 170)] {
+                    frame.data_mut(plane).fill(value);
+                }
+                let image =
+                    scale_to_bgr(Path::new("x"), &frame, (w, 32), scaling::Flags::BILINEAR, 32).unwrap();
+                // The accurate path's last row may drift a level or two (its chroma filter at
+                // the edge); an unwritten pixel is far off (black or garbage).
+                let first = image.pixel(0, 5);
+                let near = |p: crate::color::Rgba| {
+                    [(p.r, first.r), (p.g, first.g), (p.b, first.b)].iter().all(|(a, b)| a.abs_diff(*b) <= 2)
+                };
+                let wrong = (0..w).filter(|&x| (0..32).any(|y| !near(image.pixel(x, y)))).count();
+                assert_eq!(wrong, 0, "{format:?} {w}x32: {wrong} columns differ from the first");
             }
         }
     }
