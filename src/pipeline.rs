@@ -595,17 +595,20 @@ fn still_on_cpu(
     })
 }
 
-/// The keyframe for a cover composited on the GPU: on the device where it can stay there (no
-/// cache wants it in system memory), with its faces found on a small copy of the surface.
-fn decode_for_gpu(
+/// A still cover composited on the GPU: a fixed frame decoded on NVDEC stays there (unless a
+/// cache wants it in system memory, or face detection needs it on the CPU); the JPEG is encoded
+/// there by nvJPEG (unless `--jpeg-encoder cpu`); PNG and WebP from a downloaded canvas.
+fn still_on_gpu(
     job: &Job,
     prepared: &Prepared,
+    (format, quality): (Format, u8),
     opts: &RenderOptions,
     env: &Env,
     delivery: &Delivery<'_>,
-) -> Result<(Extracted<keyframe::Pixels>, FrameSource), Error> {
+) -> Result<JobResult, Error> {
     let doc = &prepared.doc;
-    Ok(match delivery.cache {
+    let t1 = Mark::now();
+    let (extracted, frame_source) = match delivery.cache {
         // The cache stores frames in system memory: a frame decoded for it is downloaded anyway.
         Some(_) => {
             let (e, source) =
@@ -629,33 +632,7 @@ fn decode_for_gpu(
             )?;
             (e, FrameSource::Decode)
         }
-    })
-}
-
-/// A still cover composited on the GPU: a fixed frame decoded on NVDEC stays there (unless a
-/// cache wants it in system memory, or face detection needs it on the CPU); the JPEG is encoded
-/// there by nvJPEG (unless `--jpeg-encoder cpu`); PNG and WebP from a downloaded canvas.
-fn still_on_gpu(
-    job: &Job,
-    prepared: &Prepared,
-    (format, quality): (Format, u8),
-    opts: &RenderOptions,
-    env: &Env,
-    delivery: &Delivery<'_>,
-) -> Result<JobResult, Error> {
-    let doc = &prepared.doc;
-    let t1 = Mark::now();
-    // The text masks are drawn on another thread while the keyframe decodes: a GPU worker
-    // mostly waits on the decoder, and the masks were ~1.5 ms of a douyin cover's CPU time
-    // after it (on 16 threads only 4–6 cores are busy: docs/gpu.md). A failure there is
-    // reported by the compositor, which asks for the masks again.
-    let decoded = std::thread::scope(|scope| {
-        let masks = scope.spawn(|| composite::prepare_text_masks(doc, env));
-        let decoded = decode_for_gpu(job, prepared, opts, env, delivery);
-        let _ = masks.join();
-        decoded
-    });
-    let (extracted, frame_source) = decoded?;
+    };
     check_deadline(&job.video)?;
     let t2 = Mark::now();
     let (canvas, report) =

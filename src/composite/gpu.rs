@@ -122,7 +122,13 @@ pub(crate) fn composite_on_gpu<'f>(
     // The frame is being scaled on the GPU (queued, not waited for): draw the text masks on
     // the CPU meanwhile, so the first region read back waits less. They are kept for the
     // drawing below (and for other covers whose text is set the same way).
-    super::prepare_text_masks(doc, env)?;
+    for layer in &doc.layers {
+        if let Layer::Text(t) = layer {
+            if !t.lines.is_empty() {
+                super::text::masks_for(t, env)?;
+            }
+        }
+    }
     let faces = fit.map_faces(&faces_in_frame);
     let report = draw_layers_in_regions(&mut canvas, &doc.layers, &faces, env)?;
     Ok((canvas, report))

@@ -128,24 +128,6 @@ pub fn composite_frame(
 ///
 /// # Errors
 /// [`CompositeError::Asset`] naming the face model when it cannot be loaded.
-/// Draws the masks of every text layer of `doc` into the environment's memo, where drawing the
-/// layers finds them (masks do not depend on the frame, the position or `auto` colours). The GPU
-/// path calls it on a thread of its own while the keyframe decodes, and again while the GPU
-/// scales the frame (a memo hit then).
-///
-/// # Errors
-/// When a font cannot be loaded or a mask cannot be drawn.
-pub(crate) fn prepare_text_masks(doc: &LayoutDoc, env: &Env) -> Result<(), CompositeError> {
-    for layer in &doc.layers {
-        if let Layer::Text(t) = layer {
-            if !t.lines.is_empty() {
-                text::masks_for(t, env)?;
-            }
-        }
-    }
-    Ok(())
-}
-
 pub(crate) fn faces_in(
     frame: &Image,
     known: Option<&[Rect]>,
