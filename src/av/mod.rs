@@ -742,12 +742,19 @@ fn fit_in_one_pass(
     matrix_height: u32,
 ) -> Option<Image> {
     let plane = |i: usize| yuv_fit::Plane { data: frame.data(i), stride: frame.stride(i) };
-    let full_range =
-        frame.color_range() == ff::color::Range::JPEG || frame.format() == ff::format::Pixel::YUVJ420P;
     let table = swscale_coefficients(YuvMatrix::of(frame.color_space(), matrix_height));
-    let matrix = yuv_fit::Matrix::from_swscale(table, full_range);
+    let matrix = yuv_fit::Matrix::from_swscale(table, full_range(frame));
     let bgr = yuv_fit::fit_to_bgr([plane(0), plane(1), plane(2)], crop, size, matrix)?;
     Image::from_bgr_bytes(size.0, size.1, bgr)
+}
+
+/// Whether `frame`'s levels are full range: tagged so, or in one of FFmpeg's `yuvj` formats,
+/// which are full range whatever the tag says (swscale would otherwise be told limited range for
+/// an untagged one).
+fn full_range(frame: &ff::frame::Video) -> bool {
+    use ff::format::Pixel as P;
+    frame.color_range() == ff::color::Range::JPEG
+        || matches!(frame.format(), P::YUVJ420P | P::YUVJ422P | P::YUVJ444P)
 }
 
 /// A synthetic 1080p-like 4:2:0 frame and the two ways of fitting it, for `benches/fit.rs`
@@ -809,7 +816,7 @@ fn scale_to_bgr(
         to: size,
         flags,
         space: frame.color_space(),
-        range: frame.color_range(),
+        range: if full_range(frame) { ff::color::Range::JPEG } else { frame.color_range() },
         matrix_height,
     };
     SCALERS.with(|cached| {
@@ -1328,6 +1335,25 @@ mod tests {
                 let wrong = (0..w).filter(|&x| (0..32).any(|y| !near(image.pixel(x, y)))).count();
                 assert_eq!(wrong, 0, "{format:?} {w}x32: {wrong} columns differ from the first");
             }
+        }
+    }
+
+    /// A `yuvj` frame without a range tag is full range on every path: converted as it is
+    /// (swscale), enlarged (our pass) and shrunk (OpenCV, then swscale).
+    #[test]
+    fn an_untagged_yuvj_frame_is_full_range_on_every_path() {
+        init();
+        let mut frame = ff::frame::Video::new(ff::format::Pixel::YUVJ420P, 64, 32);
+        frame.set_color_range(ff::color::Range::Unspecified);
+        for (plane, value) in [(0, 200u8), (1, 128), (2, 128)] {
+            frame.data_mut(plane).fill(value);
+        }
+        let whole = Rect::new(0, 0, 64, 32);
+        for size in [(64, 32), (128, 64), (32, 16)] {
+            let image = fit_planes(Path::new("x"), &frame, whole, size, 32).unwrap().unwrap();
+            let p = image.pixel(size.0 / 2, size.1 / 2);
+            // Full range keeps Y 200 at 200; limited range would stretch it to 214.
+            assert!([p.r, p.g, p.b].iter().all(|v| v.abs_diff(200) <= 1), "{size:?}: {p:?}");
         }
     }
 
