@@ -20,6 +20,7 @@
 //! (`INTER_AREA`) and keeps the two-step path.
 
 use crate::model::Rect;
+use crate::pixels::resample::linear_taps;
 use std::mem::MaybeUninit;
 
 /// Weight units of the horizontal taps: one source pixel is 64 (so a tap pair fits `pmaddubsw`).
@@ -74,33 +75,6 @@ impl Matrix {
 /// `pmulhrsw`: the product's high half, rounded.
 fn mulhrs(a: i16, b: i16) -> i16 {
     ((i32::from(a) * i32::from(b) + 0x4000) >> 15) as i16
-}
-
-/// Where one output row or column reads: two source indices and the second's weight.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Tap {
-    first: usize,
-    second: usize,
-    /// The second's share, 0–1.
-    share: f64,
-}
-
-/// OpenCV's `INTER_LINEAR` positions for `outputs` samples over `inputs`: pixel centres
-/// mapped, clamped at both edges.
-fn linear_taps(inputs: usize, outputs: usize) -> Vec<Tap> {
-    let scale = inputs as f64 / outputs as f64;
-    (0..outputs)
-        .map(|o| {
-            let s = (o as f64 + 0.5) * scale - 0.5;
-            let floor = s.floor();
-            let (first, share) = if floor < 0.0 { (0, 0.0) } else { (floor as usize, s - floor) };
-            if first + 1 >= inputs {
-                Tap { first: inputs - 1, second: inputs - 1, share: 0.0 }
-            } else {
-                Tap { first, second: first + 1, share }
-            }
-        })
-        .collect()
 }
 
 /// The horizontal taps of one plane as byte shuffles: for each group of 8 outputs, where its
@@ -612,26 +586,6 @@ mod tests {
         assert!(fit((1920, 1080), Rect::new(0, 0, 1080, 1080), (1080, 1000), false, false, 0).is_none());
         assert!(fit((64, 64), Rect::new(40, 0, 40, 64), (80, 128), false, false, 0).is_none());
         assert!(fit((64, 64), Rect::new(0, 0, 64, 64), (0, 128), false, false, 0).is_none());
-    }
-
-    #[test]
-    fn horizontal_taps_follow_opencvs_linear_positions() {
-        // 2x enlargement: outputs at source positions -0.25, 0.25, 0.75, …, clamped at the ends.
-        let taps = linear_taps(4, 8);
-        let got: Vec<_> = taps.iter().map(|t| (t.first, t.second, t.share)).collect();
-        assert_eq!(
-            got,
-            [
-                (0, 1, 0.0),
-                (0, 1, 0.25),
-                (0, 1, 0.75),
-                (1, 2, 0.25),
-                (1, 2, 0.75),
-                (2, 3, 0.25),
-                (2, 3, 0.75),
-                (3, 3, 0.0)
-            ]
-        );
     }
 
     /// A flat 32x16 BT.709 limited-range frame of one colour, enlarged to 64x32.
