@@ -1051,15 +1051,19 @@ fn is_square(frame: &ff::frame::Video) -> bool {
 /// QuickTime file starts with, else null (FFmpeg then probes). Probing offers the first bytes to
 /// every demuxer FFmpeg has, ~0.2 ms a cover in a batch profile; for these files it always picks
 /// this one (an `ftyp`/`moov`/`mdat` box at byte 4 scores the maximum), so naming it gives the
-/// same demuxer. Only regular files are peeked at: reading a FIFO would take its bytes.
+/// same demuxer — except for JPEG 2000 and JPEG XL images, whose `ftyp` brands FFmpeg's MP4
+/// probe scores low so that their own demuxers win: those are probed. Only regular files are
+/// peeked at: reading a FIFO would take its bytes.
 #[allow(unsafe_code)]
 fn known_container(path: &Path) -> *const ff::ffi::AVInputFormat {
     use std::io::Read;
     const FIRST_BOXES: [&[u8; 4]; 7] = [b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip", b"pnot"];
-    let mut head = [0u8; 8];
+    const IMAGE_BRANDS: [&[u8; 4]; 3] = [b"jp2 ", b"jpx ", b"jxl "];
+    let mut head = [0u8; 12];
     let is_mp4 = std::fs::metadata(path).is_ok_and(|m| m.is_file())
         && std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut head)).is_ok()
-        && FIRST_BOXES.iter().any(|b| &head[4..8] == *b);
+        && FIRST_BOXES.iter().any(|b| &head[4..8] == *b)
+        && !(&head[4..8] == b"ftyp" && IMAGE_BRANDS.iter().any(|b| &head[8..12] == *b));
     if !is_mp4 {
         return std::ptr::null();
     }
@@ -1355,6 +1359,30 @@ mod tests {
             // Full range keeps Y 200 at 200; limited range would stretch it to 214.
             assert!([p.r, p.g, p.b].iter().all(|v| v.abs_diff(200) <= 1), "{size:?}: {p:?}");
         }
+    }
+
+    /// MP4s are opened with their demuxer named; JPEG 2000 images in an `ftyp` box, other
+    /// files and non-files are left to FFmpeg's probe.
+    #[test]
+    fn only_mp4_and_quicktime_files_skip_the_probe() {
+        init();
+        let dir = std::env::temp_dir().join(format!("cf-known-container-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let write = |name: &str, bytes: &[u8]| {
+            let p = dir.join(name);
+            std::fs::write(&p, bytes).unwrap();
+            p
+        };
+        let mp4 = write("a.mp4", b"\0\0\0\x18ftypisom\0\0\x02\0isomiso2");
+        let mov = write("b.mov", b"\0\0\0\x08wide\0\0\0\x10mdat");
+        let jp2 = write("c.mp4", b"\0\0\0\x14ftypjp2 \0\0\0\0jp2 ");
+        let mkv = write("d.mp4", b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01\x42\xf7\x81");
+        let short = write("e.mp4", b"\0\0\0");
+        assert!(!known_container(&mp4).is_null() && !known_container(&mov).is_null());
+        for other in [&jp2, &mkv, &short, &dir] {
+            assert!(known_container(other).is_null(), "{}", other.display());
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
