@@ -20,7 +20,7 @@
 //! (`INTER_AREA`) and keeps the two-step path.
 
 use crate::model::Rect;
-use crate::pixels::resample::linear_taps;
+use crate::pixels::resample::{linear_taps, KeptRows};
 use std::mem::MaybeUninit;
 
 /// Weight units of the horizontal taps: one source pixel is 64 (so a tap pair fits `pmaddubsw`).
@@ -131,7 +131,7 @@ struct Interpolated<'a> {
     /// A source row near the plane's end, copied with 16 bytes of room after it for the
     /// shuffles' loads.
     copy: Vec<u8>,
-    kept: [(Option<usize>, Vec<i16>); 2],
+    kept: KeptRows<i16>,
 }
 
 impl<'a> Interpolated<'a> {
@@ -139,39 +139,31 @@ impl<'a> Interpolated<'a> {
         let (w, h) = (crop.width as usize, crop.height as usize);
         let rows_in_plane = plane.data.len().checked_div(plane.stride)?;
         let fits = crop.x >= 0 && crop.y >= 0 && crop.right() as usize <= plane.stride;
-        if !fits || crop.bottom() as usize > rows_in_plane || w == 0 || h == 0 || outputs.1 < h {
+        if !fits || crop.bottom() as usize > rows_in_plane || w == 0 || h == 0 {
             return None;
         }
         let taps = RowTaps::new(w, outputs.0)?;
-        let kept = [(None, vec![0; taps.padded]), (None, vec![0; taps.padded])];
+        let kept = KeptRows::new(taps.padded);
         Some(Interpolated { plane, crop, rows: column_taps(h, outputs.1), copy: vec![0; w + 16], taps, kept })
     }
 
     /// The two source rows output row `y` blends, interpolated across, and the second's weight.
     fn rows_for(&mut self, y: usize, simd: bool) -> (&[i16], &[i16], i16) {
         let (first, second, share) = self.rows[y];
-        for want in [first, second] {
-            if self.kept.iter().any(|(row, _)| *row == Some(want)) {
-                continue;
-            }
-            // Replace the kept row this output does not use.
-            let slot = usize::from(self.kept[0].0 == Some(first) || self.kept[0].0 == Some(second));
-            let start = (self.crop.y as usize + want) * self.plane.stride + self.crop.x as usize;
-            let (inputs, data) = (self.taps.inputs, self.plane.data);
+        let (plane, crop, taps, copy) = (self.plane, self.crop, &self.taps, &mut self.copy);
+        let (a, b) = self.kept.get(first, second, |index, row| {
+            let start = (crop.y as usize + index) * plane.stride + crop.x as usize;
             // The shuffles' loads may read 16 bytes past the crop's row (bytes they weigh 0):
             // read the plane in place where it has them, else a copy of the row.
-            let row = if start + inputs + 16 <= data.len() {
-                &data[start..]
+            let source = if start + taps.inputs + 16 <= plane.data.len() {
+                &plane.data[start..]
             } else {
-                self.copy[..inputs].copy_from_slice(&data[start..start + inputs]);
-                &self.copy[..]
+                copy[..taps.inputs].copy_from_slice(&plane.data[start..start + taps.inputs]);
+                &copy[..]
             };
-            interpolate_row(row, &self.taps, &mut self.kept[slot].1, simd);
-            self.kept[slot].0 = Some(want);
-        }
-        let find = |want| usize::from(self.kept[0].0 != Some(want));
-        let (a, b) = (find(first), find(second));
-        (&self.kept[a].1, &self.kept[b].1, share)
+            interpolate_row(source, taps, row, simd);
+        });
+        (a, b, share)
     }
 }
 
@@ -209,7 +201,7 @@ fn fit_to_bgr_with(
     let (w, h) = (size.0 as usize, size.1 as usize);
     let (cw, ch) = (half(size.0) as usize, half(size.1) as usize);
     let chroma_crop = Rect::new(crop.x / 2, crop.y / 2, half(crop.width), half(crop.height));
-    if w == 0 || h == 0 || size.0 < crop.width {
+    if w == 0 || h == 0 || size.0 < crop.width || size.1 < crop.height {
         return None;
     }
     let mut luma = Interpolated::new(y_plane, crop, (w, h))?;

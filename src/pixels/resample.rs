@@ -32,6 +32,40 @@ pub(crate) fn linear_taps(inputs: usize, outputs: usize) -> Vec<Tap> {
         .collect()
 }
 
+/// The last two source rows interpolated across, by index: an enlargement reads each source
+/// row for one to several output rows in a row, so each is interpolated once.
+pub(crate) struct KeptRows<T> {
+    rows: [(Option<usize>, Vec<T>); 2],
+}
+
+impl<T: Copy + Default> KeptRows<T> {
+    /// Room for two rows of `len` values.
+    pub(crate) fn new(len: usize) -> Self {
+        KeptRows { rows: [(None, vec![T::default(); len]), (None, vec![T::default(); len])] }
+    }
+
+    /// Rows `first` and `second`, each made by `make(index, row)` unless it is kept.
+    #[inline(always)]
+    pub(crate) fn get(
+        &mut self,
+        first: usize,
+        second: usize,
+        mut make: impl FnMut(usize, &mut [T]),
+    ) -> (&[T], &[T]) {
+        for want in [first, second] {
+            if self.rows.iter().any(|(row, _)| *row == Some(want)) {
+                continue;
+            }
+            // Replace the kept row this output does not use.
+            let slot = usize::from(self.rows[0].0 == Some(first) || self.rows[0].0 == Some(second));
+            make(want, &mut self.rows[slot].1);
+            self.rows[slot].0 = Some(want);
+        }
+        let find = |want| usize::from(self.rows[0].0 != Some(want));
+        (&self.rows[find(first)].1, &self.rows[find(second)].1)
+    }
+}
+
 /// The mean of each `factor` x `factor` block of a `width` x `height` mask, rounded, as if the
 /// mask were padded with zeros to whole blocks: `(width / factor` rounded up`) x (`… height).
 pub(crate) fn shrink_mask(
@@ -94,26 +128,19 @@ fn grow_mask_any(
         .map(|t| (t.first, t.second, weight(t.share)))
         .collect();
     let down = linear_taps(sh, sh * factor);
-    // Each small row interpolated across once, in 1/256 levels; the last two kept.
-    let mut rows: [(Option<usize>, Vec<u32>); 2] = [(None, vec![0; width]), (None, vec![0; width])];
+    // Each small row interpolated across once, in 1/256 levels.
+    let mut rows = KeptRows::<u32>::new(width);
     let mut out = vec![0u8; width * height];
     for (t, out_row) in down.iter().zip(out.chunks_exact_mut(width)) {
-        for want in [t.first, t.second] {
-            if rows.iter().any(|(r, _)| *r == Some(want)) {
-                continue;
-            }
-            let slot = usize::from(rows[0].0 == Some(t.first) || rows[0].0 == Some(t.second));
-            let src = &small[want * sw..(want + 1) * sw];
+        let (top, bottom) = rows.get(t.first, t.second, |index, row| {
+            let src = &small[index * sw..(index + 1) * sw];
             match factor {
-                2 => across_by::<2>(src, &across, &mut rows[slot].1),
-                3 => across_by::<3>(src, &across, &mut rows[slot].1),
-                4 => across_by::<4>(src, &across, &mut rows[slot].1),
-                _ => across_with(src, &across, &mut rows[slot].1, 0..width),
+                2 => across_by::<2>(src, &across, row),
+                3 => across_by::<3>(src, &across, row),
+                4 => across_by::<4>(src, &across, row),
+                _ => across_with(src, &across, row, 0..width),
             }
-            rows[slot].0 = Some(want);
-        }
-        let find = |want| usize::from(rows[0].0 != Some(want));
-        let (top, bottom) = (&rows[find(t.first)].1, &rows[find(t.second)].1);
+        });
         let w = weight(t.share);
         for ((o, &a), &b) in out_row.iter_mut().zip(top).zip(bottom) {
             *o = ((a * (256 - w) + b * w + (1 << 15)) >> 16) as u8;
