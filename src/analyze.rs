@@ -31,6 +31,9 @@ pub struct Measures {
     pub faces: usize,
     /// Share of the cover the faces cover.
     pub face_area: f64,
+    /// Where the faces are, in the cover's pixels, most confident first (JSON only).
+    #[serde(default)]
+    pub face_boxes: Vec<crate::model::Rect>,
     /// Share of the cover under text boxes (union), from the layout.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub text_coverage: Option<f64>,
@@ -106,6 +109,7 @@ pub fn measure_image(
         dominant_colours: dominant_colours(img, 3),
         faces: faces.len(),
         face_area,
+        face_boxes: faces,
         text_coverage: None,
         title_contrast: None,
         qr_side: None,

@@ -115,8 +115,8 @@ fn contains(r: &Rect, (x, y): (i32, i32)) -> bool {
 
 /// Real photographs and film frames (OpenCV's samples, scikit-image's photographs, and those
 /// pasted at several sizes and as a close-up): at least 90 % of the marked faces from 1/16 of
-/// the frame's long side up found (smaller ones are counted and printed, not required), and
-/// no face in frames without one (a baboon, a cat, gravel, a colour wheel among them).
+/// the frame's long side up found, and of all marked faces, and no face in frames without one
+/// (a baboon, a cat, gravel, a colour wheel among them).
 #[test]
 fn faces_are_found_in_real_frames_and_nowhere_else() {
     let (mut marked, mut found, mut misses, mut false_alarms) = ([0; 2], [0; 2], Vec::new(), Vec::new());
@@ -142,7 +142,30 @@ fn faces_are_found_in_real_frames_and_nowhere_else() {
         found[0], marked[0], found[1], marked[1], found[0] + found[1], marked[0] + marked[1]
     );
     assert!(recall >= 0.9, "recall {recall:.3}: missed {misses:#?}");
+    let all = (found[0] + found[1]) as f64 / (marked[0] + marked[1]) as f64;
+    assert!(all >= 0.9, "recall of faces of every size {all:.3}: missed {misses:#?}");
     assert!(false_alarms.is_empty(), "faces where there are none: {false_alarms:#?}");
+}
+
+/// Faces too small for the detector's first look at the whole frame (~1/21 of its long side,
+/// and the basketball player's) come back from it as weak candidates; the closer look at each
+/// finds them, and nothing else.
+#[test]
+fn a_closer_look_finds_faces_the_first_look_only_half_saw() {
+    use coverforge::pixels::{face_sample_size, faces_in_sample, FrameSampler};
+    for (file, centre) in [
+        ("astronaut-480-in-1920-at-1100-500.jpg", (1311, 614)),
+        ("astronaut-480-in-1920-at-200-150.jpg", (411, 264)),
+        ("basketball.jpg", (88, 114)),
+    ] {
+        let image = Image::load(&repo(&format!("tests/faces/recall/{file}"))).unwrap();
+        let (w, h) = (image.width(), image.height());
+        let sampled = image.sample(image.bounds(), face_sample_size(w, h)).unwrap();
+        let first = faces_in_sample(sampled, (w, h), &model()).unwrap();
+        assert!(!first.iter().any(|f| contains(f, centre)), "{file}: the first look alone found {first:?}");
+        let faces = image.detect_faces(&model()).unwrap();
+        assert!(faces.len() == 1 && contains(&faces[0], centre), "{file}: {faces:?}");
+    }
 }
 
 /// The shipped portrait and landscape templates (faces on by default) never leave a title or

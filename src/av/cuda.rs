@@ -401,19 +401,27 @@ impl DeviceFrame {
         self.frame.height()
     }
 
-    /// A rough `width` x `height` BGR copy of the surface for the face detector, without
-    /// downloading the frame: evenly spaced rows of each plane come down in one strided copy
-    /// each (~1/12 of the surface for a 1080p frame), and are point-sampled across and converted
-    /// on the CPU. `width` and `height` must be even.
+    /// A rough `width` x `height` BGR copy of `region` of the surface for the face detector,
+    /// without downloading the frame: evenly spaced rows of the region on each plane come down
+    /// in one strided copy each (~1/12 of the surface for a whole 1080p frame), and are
+    /// point-sampled across and converted on the CPU. `width` and `height` must be even;
+    /// `region` inside the frame.
     ///
     /// # Errors
     /// The driver's reason.
-    pub(crate) fn sampled_bgr(&self, (width, height): (u32, u32)) -> Result<Image, GpuError> {
+    pub(crate) fn sampled_bgr(&self, region: Rect, (width, height): (u32, u32)) -> Result<Image, GpuError> {
         let (w, h) = (self.width() as usize, self.height() as usize);
-        let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
-        // Rows fetched from each plane: evenly spaced over all of it.
-        let (luma_start, luma_step, luma_rows) = crate::pixels::sampled_rows(h, height as usize);
-        let (chroma_start, chroma_step, chroma_rows) = crate::pixels::sampled_rows(ch, height as usize / 2);
+        let cw = w.div_ceil(2);
+        if region.x < 0 || region.y < 0 || region.right() > w as i64 || region.bottom() > h as i64 {
+            return Err(GpuError(format!("{region:?} is not inside the {w}x{h} frame")));
+        }
+        // Rows fetched from each plane: evenly spaced over the region's.
+        let (y, rows) = (region.y as usize, region.height as usize);
+        let (cy, crows) = (y / 2, ((y + rows).div_ceil(2) - y / 2).max(1));
+        let (luma_start, luma_step, luma_rows) = crate::pixels::sampled_rows(rows, height as usize);
+        let (chroma_start, chroma_step, chroma_rows) =
+            crate::pixels::sampled_rows(crows, height as usize / 2);
+        let (luma_start, chroma_start) = (y + luma_start, cy + chroma_start);
         let mut luma = vec![0u8; luma_rows * w];
         let mut chroma = vec![0u8; chroma_rows * cw * 2];
         with_lane(|gpu, lane| {
@@ -489,9 +497,21 @@ impl DeviceFrame {
         crate::pixels::bgr_sampled_from_nv12(
             (&luma, w, luma_rows),
             (&chroma, cw * 2, chroma_rows),
+            (region.x as usize, region.width as usize),
             (width, height),
         )
         .map_err(|e| GpuError(e.to_string()))
+    }
+}
+
+impl crate::pixels::FrameSampler for DeviceFrame {
+    fn frame_size(&self) -> (u32, u32) {
+        (self.width(), self.height())
+    }
+
+    fn sample(&self, region: Rect, size: (u32, u32)) -> Result<Image, crate::pixels::PixelError> {
+        self.sampled_bgr(region, size)
+            .map_err(|e| crate::pixels::PixelError { op: "GPU sample", message: e.0 })
     }
 }
 

@@ -642,26 +642,17 @@ impl Source {
         Ok((Frame { pixels: image, time_s: raw.time_s, decoded_by: raw.decoded_by }, None))
     }
 
-    /// The faces in a keyframe that [`RawKeyframe::fits_directly`], in its pixels, found on a
-    /// small BGR copy made straight from its planes (point-sampled to twice the detector's
+    /// The faces in a keyframe that [`RawKeyframe::fits_directly`], in its pixels, found on
+    /// small BGR copies made straight from its planes (point-sampled to twice the detector's
     /// size, then averaged 2x2): no full-size colour frame is made for detection.
     pub(crate) fn faces_in_raw(
         &mut self,
         raw: &RawKeyframe,
         model: &std::path::Path,
     ) -> Result<Vec<Rect>, error::DecodeError> {
-        use ff::format::Pixel as P;
-        let (w, h) = raw.size();
-        let sample = crate::pixels::face_sample_size(w, h);
-        let sampled = if matches!(raw.frame.format(), P::YUV420P | P::YUVJ420P) {
-            let f = &raw.frame;
-            let planes = [(f.data(0), f.stride(0)), (f.data(1), f.stride(1)), (f.data(2), f.stride(2))];
-            crate::pixels::bgr_sampled_from_i420(planes, (w, h), sample).map_err(|e| self.convert_error(e))?
-        } else {
-            // Other formats (10-bit, NV12 downloads) through swscale.
-            scale_to_bgr(&self.path, &raw.frame, sample, scaling::Flags::POINT, h)?
-        };
-        crate::pixels::faces_in_sample(sampled, (w, h), model).map_err(|e| self.convert_error(e))
+        let sampler = RawSampler { path: &self.path, raw };
+        let faces = crate::pixels::find_faces(&sampler, model).map_err(|e| self.convert_error(e))?;
+        Ok(faces.into_iter().map(|(_, r)| r).collect())
     }
 
     /// A pixel operation's failure on this video's frame, as a decode error naming the file.
@@ -963,6 +954,49 @@ fn crop_in_place(frame: &mut ff::frame::Video, crop: Rect) -> Result<(), ff::Err
         return Err(ff::Error::from(r));
     }
     Ok(())
+}
+
+/// The face detector's copies of a decoded keyframe still in the decoder's pixel format.
+struct RawSampler<'a> {
+    path: &'a Path,
+    raw: &'a RawKeyframe,
+}
+
+impl crate::pixels::FrameSampler for RawSampler<'_> {
+    fn frame_size(&self) -> (u32, u32) {
+        self.raw.size()
+    }
+
+    fn sample(&self, region: Rect, size: (u32, u32)) -> Result<Image, crate::pixels::PixelError> {
+        use ff::format::Pixel as P;
+        let f = &self.raw.frame;
+        if matches!(f.format(), P::YUV420P | P::YUVJ420P) {
+            let planes = [(f.data(0), f.stride(0)), (f.data(1), f.stride(1)), (f.data(2), f.stride(2))];
+            return crate::pixels::bgr_sampled_from_i420(planes, self.raw.size(), region, size);
+        }
+        // Other formats (10-bit, NV12 downloads) through swscale, from a second reference to
+        // the frame's buffers cropped to the region.
+        let failed = |message: String| crate::pixels::PixelError { op: "sample frame", message };
+        let mut cropped = second_reference(f).map_err(|e| failed(describe(&e)))?;
+        crop_in_place(&mut cropped, region).map_err(|e| failed(describe(&e)))?;
+        scale_to_bgr(self.path, &cropped, size, scaling::Flags::POINT, f.height())
+            .map_err(|e| failed(e.to_string()))
+    }
+}
+
+/// A second frame referencing `frame`'s buffers (counted, not copied), to crop without
+/// touching the original.
+#[allow(unsafe_code)]
+fn second_reference(frame: &ff::frame::Video) -> Result<ff::frame::Video, ff::Error> {
+    let mut second = ff::frame::Video::empty();
+    // SAFETY: both are valid AVFrames and `second` holds no buffers yet; av_frame_ref adds a
+    // reference to each of `frame`'s buffers and copies its fields, so either frame can be
+    // cropped or freed on its own.
+    let r = unsafe { ff::ffi::av_frame_ref(second.as_mut_ptr(), frame.as_ptr()) };
+    if r < 0 {
+        return Err(ff::Error::from(r));
+    }
+    Ok(second)
 }
 
 /// What [`Source::decode_raw`] gives: an NVDEC surface kept on the GPU, or a frame in system

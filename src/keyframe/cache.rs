@@ -20,7 +20,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Bumped whenever the entry format or what a frame means changes.
-const FORMAT: u32 = 4;
+const FORMAT: u32 = 5;
 const SUFFIX: &str = ".cfk";
 
 /// A bounded keyframe cache: in one folder (losslessly, across runs), in memory (for long runs

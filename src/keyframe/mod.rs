@@ -412,14 +412,8 @@ pub(crate) fn extract_kept(
             Some(image.detect_faces(model).map_err(|e| source.convert_error(e))?)
         }
         (Some(model), Pixels::Device(surface)) => {
-            let (w, h) = (surface.width(), surface.height());
-            let sampled = surface
-                .sampled_bgr(crate::pixels::face_sample_size(w, h))
-                .map_err(|e| DecodeError::Convert { path: path.to_owned(), reason: e.0 })?;
-            Some(
-                crate::pixels::faces_in_sample(sampled, (w, h), model)
-                    .map_err(|e| source.convert_error(e))?,
-            )
+            let faces = crate::pixels::find_faces(surface, model).map_err(|e| source.convert_error(e))?;
+            Some(faces.into_iter().map(|(_, r)| r).collect())
         }
     };
     Ok(Extracted { info: source.info().clone(), frame, score: None, warnings, faces, planes: None })
