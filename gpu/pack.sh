@@ -34,6 +34,10 @@ mkdir -p "$OUT/faces"
 ffmpeg -nostdin -loglevel error -y -loop 1 -i tests/faces/recall/astronaut-720-in-1280.jpg -t 1 -r 25 \
   -pix_fmt yuv420p -c:v libx264 -g 25 "$OUT/faces/clip.mp4"
 printf 'template: douyin-9x16\ntitle: 宇航员的封面很长很长的标题\nsubtitle: 副标题也在这里\n' > "$OUT/faces/clip.yaml"
+# A small face (~1/21 of 1920 px) only the detector's closer look finds.
+ffmpeg -nostdin -loglevel error -y -loop 1 -i tests/faces/recall/astronaut-480-in-1920-at-1100-500.jpg -t 1 -r 25 \
+  -pix_fmt yuv420p -c:v libx264 -g 25 "$OUT/faces/small.mp4"
+cp "$OUT/faces/clip.yaml" "$OUT/faces/small.yaml"
 # The reference the GPU machine's software render must match byte for byte.
 gpu/run-there.sh --hwaccel none render gpu/carry/clips/clip0001.mp4 --meta gpu/carry/clips/clip0001.yaml \
   -o gpu/carry/ref-clip0001.jpg
