@@ -517,14 +517,10 @@ fn auto_color(canvas: &mut Image, t: &TextLayer) -> Result<(Rgba, Option<TextCon
     let light = light_ratio >= dark_ratio;
     let (text, scrim) = if light { (Rgba::WHITE, Rgba::BLACK) } else { (DARK, Rgba::WHITE) };
     let text_lum = color::luminance(text);
-    let measure = |img: &Image| {
-        let (lo, hi) = img.luminance_percentiles(img.bounds(), 0.10, 0.90);
-        color::contrast(text_lum, if light { hi } else { lo })
-    };
     // When the better colour falls short, add a scrim, raised in steps on a copy of the area
     // until it reaches SCRIM_CONTRAST (not just the 4.5:1 minimum: see there).
     let mut alpha = 0u8;
-    let mut ratio = measure(&region);
+    let mut ratio = if light { light_ratio } else { dark_ratio };
     if ratio < TARGET_CONTRAST {
         // The lightest of the scrims 24, 48 … 240 that reaches SCRIM_CONTRAST (else 240). The
         // contrast only grows with the scrim's opacity (every pixel moves towards the scrim
