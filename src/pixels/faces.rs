@@ -22,9 +22,9 @@ pub trait FrameSampler {
     /// The frame's width and height.
     fn frame_size(&self) -> (u32, u32);
 
-    /// A BGR copy of `region` (inside the frame, at least 1x1) at `size` (even sides): each
-    /// pixel sampled at the centre of its footprint, or a proper resize where `size` is not at
-    /// least half the region's.
+    /// A BGR copy of `region` (inside the frame, at least 1x1) at `size` (even sides), each
+    /// pixel sampled at the centre of its footprint (a BGR image resizes properly instead when
+    /// the copy is not at most half the region's size).
     ///
     /// # Errors
     /// When the pixels cannot be read.
@@ -87,7 +87,8 @@ fn closer_look_window(candidate: Rect, (w, h): (u32, u32)) -> Rect {
 
 /// The detector's faces on `sampled`, a copy of `region` of the frame, scaled back to the
 /// frame's pixels: all scoring above [`FACE_CANDIDATE_THRESHOLD`], most confident first. The
-/// copy is averaged 2x2 to `detect` size when it was sampled at twice that.
+/// copy is averaged 2x2 to the detector's input size `(dw, dh)` when it was sampled at twice
+/// that.
 fn look(
     sampled: Image,
     region: Rect,
@@ -126,13 +127,8 @@ fn look(
 
 /// Intersection over union of two boxes.
 fn overlap(a: &Rect, b: &Rect) -> f32 {
-    let ix = (a.x + a.width as i32).min(b.x + b.width as i32) - a.x.max(b.x);
-    let iy = (a.y + a.height as i32).min(b.y + b.height as i32) - a.y.max(b.y);
-    if ix <= 0 || iy <= 0 {
-        return 0.0;
-    }
-    let inter = ix as f64 * iy as f64;
-    (inter / (a.area() as f64 + b.area() as f64 - inter)) as f32
+    let inter = a.intersection(b).map_or(0.0, |i| i.area() as f64);
+    (inter / (a.area() as f64 + b.area() as f64 - inter).max(1.0)) as f32
 }
 
 /// The faces of both looks as one list: most confident first, each dropped that overlaps a
