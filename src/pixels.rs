@@ -466,16 +466,8 @@ impl Image {
         let weights = [0.0722, 0.7152, 0.2126];
         let tables: [[f64; 256]; 3] =
             std::array::from_fn(|c| std::array::from_fn(|v| weights[c] * lut[bytes[c][v] as usize]));
-        // 1024 luminance bins are finer than any contrast decision needs. Four histograms,
-        // one per pixel of each group of four, summed after: neighbouring pixels mostly fall
-        // in the same bin, and one histogram would make each count wait for the last.
-        let mut hists = [[0u32; 1024]; 4];
-        let bin = |p: &[u8]| {
-            let l = tables[0][p[0] as usize] + tables[1][p[1] as usize] + tables[2][p[2] as usize];
-            // `+ 0.5` then truncation rounds as `round()` does for these non-negative values,
-            // without a libm call per pixel.
-            ((l * 1023.0 + 0.5) as usize).min(1023)
-        };
+        // 1024 luminance bins are finer than any contrast decision needs.
+        let mut hist = [0u32; 1024];
         let mut n = 0u64;
         let x0 = rect.x.clamp(0, self.width as i32) as usize;
         let x1 = rect.right().clamp(0, self.width as i64) as usize;
@@ -484,18 +476,14 @@ impl Image {
         let row_bytes = self.width as usize * 3;
         for y in y0..y1.max(y0) {
             let row = &self.bgr[y * row_bytes..][x0 * 3..x1.max(x0) * 3];
-            let mut fours = row.chunks_exact(12);
-            for four in &mut fours {
-                for (hist, p) in hists.iter_mut().zip(four.chunks_exact(3)) {
-                    hist[bin(p)] += 1;
-                }
+            for p in row.chunks_exact(3) {
+                let l = tables[0][p[0] as usize] + tables[1][p[1] as usize] + tables[2][p[2] as usize];
+                // `+ 0.5` then truncation rounds as `round()` does for these non-negative
+                // values, without a libm call per pixel.
+                hist[((l * 1023.0 + 0.5) as usize).min(1023)] += 1;
+                n += 1;
             }
-            for p in fours.remainder().chunks_exact(3) {
-                hists[0][bin(p)] += 1;
-            }
-            n += (row.len() / 3) as u64;
         }
-        let hist: [u32; 1024] = std::array::from_fn(|i| hists.iter().map(|h| h[i]).sum());
         if n == 0 {
             return (0.18, 0.18);
         }

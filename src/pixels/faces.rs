@@ -32,7 +32,7 @@ pub trait FrameSampler {
 }
 
 /// Faces in the frame `frame` gives copies of, in its pixels, with their confidence (0–1), most
-/// confident first: one look at the whole frame, and a closer look at up to [`CLOSER_LOOKS`]
+/// confident first: one look at the whole frame, and a closer look at up to four
 /// weak candidates (see the module's comment).
 ///
 /// # Errors
@@ -62,11 +62,11 @@ pub fn find_faces(frame: &dyn FrameSampler, model: &Path) -> Result<Vec<(f32, Re
 }
 
 /// The most candidates given a closer look in a frame (each ~0.2 ms on one core).
-pub const CLOSER_LOOKS: usize = 4;
+const CLOSER_LOOKS: usize = 4;
 /// The side of a closer look's window, in candidate sizes: the face then spans ~20 of the
 /// detector's 64 pixels, where YuNet is surest (1.0 on the test frames; at 4 sizes it dropped to
 /// 0.6–0.7, at 2.5 no window of a frame without faces scored above 0.5).
-pub const CLOSER_LOOK_SPAN: f32 = 2.5;
+const CLOSER_LOOK_SPAN: f32 = 2.5;
 /// The detector's input side for a closer look: its smallest.
 const CLOSER_LOOK_SIDE: u32 = 64;
 /// The score from which a detection is a candidate for a closer look.
@@ -208,7 +208,7 @@ pub fn transposed_face_model(model: &Path) -> Option<std::path::PathBuf> {
 /// YuNet's confidence below which a detection is not a face. Set on tests/faces/recall: small
 /// true faces there score 0.86-0.92 at this input size, the one false face (a dark wall in a
 /// film frame) 0.82; OpenCV's example uses 0.9.
-pub const FACE_SCORE_THRESHOLD: f32 = 0.85;
+const FACE_SCORE_THRESHOLD: f32 = 0.85;
 /// Detections overlapping a better one by more than this (intersection over union) are the
 /// same face.
 const FACE_NMS_THRESHOLD: f32 = 0.3;
