@@ -8,7 +8,8 @@
 #                                                 # (BASE defaults to the build then)
 #
 # Prints each run's CPU ms per cover (user + system of the batch / covers, -j 2 --no-cache)
-# and the medians' ratio B / A.
+# and its rate (covers / wall seconds of the whole process, start-up included), then the
+# medians' ratios B / A: CPU for "costs at most X % more", rate for start-up and thread layout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-200}
@@ -20,7 +21,6 @@ ROOT=$(pwd)
 [ -n "${BIN:-}" ] || { cargo build --release --quiet; BIN=$TARGET/release/coverforge; }
 [ -n "${BASE:-}" ] || [ -n "${TEMPLATE_A:-}" ] || { echo "BASE=path/to/an/earlier/coverforge or TEMPLATE_A/TEMPLATE_B are needed"; exit 2; }
 BASE=${BASE:-$BIN}
-[ -x /usr/bin/time ] || apt-get install -y -qq time >/dev/null
 source bench/clips.sh
 select_corpus "$CORPUS"
 make_clips
@@ -29,18 +29,21 @@ cpu_per_cover() {
   rm -rf "$W/out-ab"
   local template=()
   [ -n "${2:-}" ] && template=(--template "$(realpath "$2")" --allow-path "$(dirname "$(realpath "$2")")")
-  /usr/bin/time -f "%U %S" -o "$W/ab-time.txt" "$1" --allow-path "$W/tpl" batch "$W/clips" -o "$W/out-ab" \
+  bench/timed.py "$W/ab-time.txt" "$1" --allow-path "$W/tpl" batch "$W/clips" -o "$W/out-ab" \
     -j "$J" -q --no-cache "${template[@]}" >/dev/null 2>"$W/ab-stderr.txt" || { echo "failed: $1 ($(tail -2 "$W/ab-stderr.txt"))"; exit 1; }
-  awk -v n="$N" '{print ($1 + $2) * 1000 / n}' "$W/ab-time.txt"
+  awk -v n="$N" '{print $1 * 1000 / n, n / $2}' "$W/ab-time.txt"
 }
-A=(); B=()
+A=(); B=(); RA=(); RB=()
 for r in $(seq 1 "$R"); do
-  A+=("$(cpu_per_cover "$BASE" "${TEMPLATE_A:-}")"); B+=("$(cpu_per_cover "$BIN" "${TEMPLATE_B:-}")")
-  echo "run $r: A $(printf %.2f "${A[-1]}") ms/cover, B $(printf %.2f "${B[-1]}") ms/cover"
+  read -r cpu rate < <(cpu_per_cover "$BASE" "${TEMPLATE_A:-}"); A+=("$cpu"); RA+=("$rate")
+  read -r cpu rate < <(cpu_per_cover "$BIN" "${TEMPLATE_B:-}"); B+=("$cpu"); RB+=("$rate")
+  echo "run $r: A $(printf %.2f "${A[-1]}") ms/cover $(printf %.1f "${RA[-1]}") covers/s, B $(printf %.2f "${B[-1]}") ms/cover $(printf %.1f "${RB[-1]}") covers/s"
 done
-python3 - "${A[*]}" "${B[*]}" <<'PY'
+python3 - "${A[*]}" "${B[*]}" "${RA[*]}" "${RB[*]}" <<'PY'
 import statistics, sys
-a = [float(x) for x in sys.argv[1].split()]; b = [float(x) for x in sys.argv[2].split()]
+a, b, ra, rb = ([float(x) for x in arg.split()] for arg in sys.argv[1:5])
 ma, mb = statistics.median(a), statistics.median(b)
 print(f"median CPU per cover: A {ma:.2f} ms, B {mb:.2f} ms, B/A = {mb / ma:.3f}")
+ma, mb = statistics.median(ra), statistics.median(rb)
+print(f"median rate (wall):   A {ma:.1f} covers/s, B {mb:.1f} covers/s, B/A = {mb / ma:.3f}")
 PY

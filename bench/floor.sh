@@ -35,7 +35,6 @@ CORPUS=${CORPUS:-phone}
 ROOT=$(pwd)
 TARGET=${CARGO_TARGET_DIR:-target}
 command -v ffmpeg >/dev/null || { echo "ffmpeg is needed (make deps)"; exit 1; }
-[ -x /usr/bin/time ] || apt-get install -y -qq time >/dev/null
 # BIN=path/to/coverforge measures another build (e.g. a copy of an earlier commit's).
 [ -n "${BIN:-}" ] || { cargo build --release --quiet; BIN=$TARGET/release/coverforge; }
 
@@ -61,8 +60,8 @@ for v in "$WA"/clips/*.mp4; do ln -sf "$(realpath "$v")" "$WA/auto/$(basename "$
 median() { python3 -c "import statistics,sys; print(statistics.median(float(x) for x in sys.argv[1:]))" "$@"; }
 # CPU seconds (user + system) and wall seconds of a command: "cpu wall".
 timed() {
-  /usr/bin/time -f "%U %S %e" -o "$W/time.txt" "$@" >/dev/null 2>"$W/stderr.txt" || { echo "failed: $* ($(tail -2 "$W/stderr.txt"))" >&2; exit 1; }
-  tail -1 "$W/time.txt" | awk '{print $1 + $2, $3}'
+  bench/timed.py "$W/time.txt" "$@" >/dev/null 2>"$W/stderr.txt" || { echo "failed: $* ($(tail -2 "$W/stderr.txt"))" >&2; exit 1; }
+  cat "$W/time.txt"
 }
 
 # The keyframes coverforge decodes, as one Annex B stream (parameter sets before each).

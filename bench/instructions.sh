@@ -12,7 +12,8 @@
 # Each build renders N covers, then 2N in another process (-j 1, --no-cache: the N clips, then
 # with the same clips again under other names and titles), so that start-up (the word
 # segmenter's dictionary, font hashing, the detector's model) cancels out: per cover = (run of
-# 2N - run of N) / N. Prints both builds' instructions per cover, the ratio, and the functions that
+# 2N - run of N) / N, and what a batch costs besides its covers = run of N - N x per cover.
+# Prints both builds' instructions per cover and per batch, the ratio, and the functions that
 # differ most (inclusive, per cover).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -70,7 +71,7 @@ for side in A B; do
   one=$(instructions "$bin" "$S/one" "$tpl"); functions "$S/last.out" > "$S/$side-one.txt"
   two=$(instructions "$bin" "$S/two" "$tpl"); functions "$S/last.out" > "$S/$side-two.txt"
   PER[$side]=$(( (two - one) / N ))
-  echo "$side: $(( PER[$side] / 1000 )) k instructions a cover (runs of $N and $((2 * N)) covers: $one, $two)"
+  echo "$side: $(( PER[$side] / 1000 )) k instructions a cover, $(( (one - N * PER[$side]) / 1000000 )) M a batch besides (start-up and exit; runs of $N and $((2 * N)) covers: $one, $two)"
 done
 python3 - "${PER[A]}" "${PER[B]}" "$S" "$N" "$TOP" <<'PY'
 import sys

@@ -194,7 +194,7 @@ impl Env {
     pub fn file_hash(&self, path: &Path) -> std::io::Result<[u8; 32]> {
         let meta = std::fs::metadata(path)?;
         let key = (path.to_owned(), meta.len(), meta.modified().unwrap_or(std::time::UNIX_EPOCH));
-        // Streamed: a font is tens of megabytes. Workers starting together wait for one read.
+        // Streamed, however large the image. Workers starting together wait for one read.
         self.file_hashes.get_or_try_make(key, || {
             Ok(*blake3::Hasher::new().update_reader(std::fs::File::open(path)?)?.finalize().as_bytes())
         })

@@ -202,6 +202,19 @@ pub fn read_bounded(path: &Path, limit: u64, what: &'static str) -> Result<Vec<u
     Ok(bytes)
 }
 
+/// Identifies a file without reading it: canonical path, size, modification time. What a
+/// cover's hash records of its video and fonts (a 20 MB font's bytes took ~3 ms to hash, at
+/// the start of every batch); rewriting a file moves its modification time.
+///
+/// # Errors
+/// When the file cannot be found or its metadata read.
+pub fn identity(path: &Path) -> std::io::Result<String> {
+    let canonical = std::fs::canonicalize(path)?;
+    let meta = std::fs::metadata(&canonical)?;
+    let mtime = meta.modified()?.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    Ok(format!("{}\u{0}{}\u{0}{mtime}", canonical.display(), meta.len()))
+}
+
 /// As [`read_bounded`], as UTF-8 text; a leading byte-order mark is dropped.
 ///
 /// # Errors
@@ -388,6 +401,16 @@ impl<K: std::hash::Hash + Eq, V: Clone> ReadOnce<K, V> {
     {
         let slot = self.slots.lock().unwrap_or_else(|e| e.into_inner()).get(key).cloned();
         slot.is_some_and(|s| s.lock().unwrap_or_else(|e| e.into_inner()).is_some())
+    }
+
+    /// Whether a caller has started making the value for `key` (made, being made, or failed),
+    /// without waiting for one that is making it.
+    pub fn started<Q>(&self, key: &Q) -> bool
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: std::hash::Hash + Eq + ?Sized,
+    {
+        self.slots.lock().unwrap_or_else(|e| e.into_inner()).contains_key(key)
     }
 
     /// Forgets every value (each is made again on next use).

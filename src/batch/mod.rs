@@ -3,8 +3,9 @@
 //! Invariants:
 //! - One job's failure never stops the others; it is reported with its input and error.
 //! - A cover is skipped when the hash of everything it depends on (video identity, metadata
-//!   after defaults, the resolved layout — which captures the template —, the bytes of every
-//!   font and image it uses, the output options and the coverforge version) matches the one
+//!   after defaults, the resolved layout — which captures the template —, the identity of
+//!   every font it uses (file, size, modification time, face: as videos are identified), the
+//!   bytes of every image, the output options and the coverforge version) matches the one
 //!   recorded when it was last written, and the file is still there.
 //! - Covers are written atomically, and their hash only after the cover: killing the process at
 //!   any moment loses no finished cover and leaves no partial one; the next run does the rest.
@@ -717,9 +718,8 @@ pub(crate) fn job_hash(
         match layer {
             Layer::Image(l) => field("image", &env.file_hash(&l.src).map_err(asset_error(&l.src))?),
             Layer::Text(t) => {
-                let font = PathBuf::from(&t.font);
-                let path = env.fonts.path(&t.font).map_err(asset_error(&font))?;
-                field("font", &env.file_hash(&path).map_err(asset_error(&path))?)
+                let font = env.fonts.get(&t.font).map_err(asset_error(Path::new(&t.font)))?;
+                field("font", font.identity().as_bytes())
             }
             _ => {}
         }

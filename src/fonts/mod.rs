@@ -26,6 +26,8 @@ pub struct FontHandle {
     /// The shaper's parse of the face, made once: parsing a CJK font's layout tables took
     /// ~0.15 ms, which every line shaped paid again (three or four lines a cover).
     shaping: Arc<ShapingFace>,
+    /// The file it was read from, as [`crate::files::identity`] names it, and the face.
+    identity: String,
 }
 
 /// The face as the shaper (rustybuzz) parses it; `None` when it cannot.
@@ -47,13 +49,19 @@ impl std::fmt::Debug for FontHandle {
 }
 
 impl FontHandle {
-    /// A handle over a parsed font file.
-    pub fn new(name: &str, font: FontVec, index: u32) -> Self {
+    /// A handle over a parsed font file; `identity` says which file and face it is (what the
+    /// hash of a cover that uses it records).
+    pub fn new(name: &str, font: FontVec, index: u32, identity: String) -> Self {
         let bytes = Arc::new(font);
         let font = FontArc::from(bytes.clone() as Arc<dyn ab_glyph::Font + Send + Sync>);
         let shaping =
             Arc::new(ShapingFace::new(bytes.clone(), |b| rustybuzz::Face::from_slice(b.as_slice(), index)));
-        FontHandle { name: name.to_owned(), font, bytes, index, shaping }
+        FontHandle { name: name.to_owned(), font, bytes, index, shaping, identity }
+    }
+
+    /// Which file and face this is: the file's [`crate::files::identity`] and the face index.
+    pub fn identity(&self) -> &str {
+        &self.identity
     }
 
     /// The face as the shaper parses it (`None` when it cannot).
@@ -170,7 +178,7 @@ impl FontBook {
                     .then(|| p.file_stem()?.to_str().map(str::to_owned))?
             })
             .collect();
-        names.extend(SYSTEM.iter().filter(|f| self.locate(f.name).is_ok()).map(|f| f.name.to_owned()));
+        names.extend(SYSTEM.iter().filter(|f| self.find(f.name).is_some()).map(|f| f.name.to_owned()));
         names.sort();
         names.dedup();
         names
@@ -194,10 +202,22 @@ impl FontBook {
         if name.is_empty() || name.contains(['/', '\\', '\0']) || name.starts_with('.') {
             return Err(FontError::NotAName { name: name.to_owned(), dir: self.dir.clone() });
         }
+        self.find(name).ok_or_else(|| FontError::NotFound {
+            name: name.to_owned(),
+            dir: self.dir.clone(),
+            available: self.names(),
+        })
+    }
+
+    /// The file and face of the font called `name` (a plain name), if there is one. Unlike
+    /// [`FontBook::locate`] it builds no error: that error lists the folder's fonts, and the
+    /// list asks here for each system font (asking `locate` recursed without end where a
+    /// system font had neither its file nor its stand-in).
+    fn find(&self, name: &str) -> Option<(PathBuf, u32)> {
         let system = SYSTEM.iter().find(|f| f.name == name);
         if let Some(f) = system.filter(|_| self.system) {
             if Path::new(f.path).is_file() {
-                return Ok((PathBuf::from(f.path), f.index));
+                return Some((PathBuf::from(f.path), f.index));
             }
         }
         let stem = system.map_or(name, |f| f.stand_in);
@@ -206,11 +226,24 @@ impl FontBook {
             .map(|ext| self.dir.join(format!("{stem}.{ext}")))
             .find(|p| p.is_file())
             .map(|p| (p, 0))
-            .ok_or_else(|| FontError::NotFound {
-                name: name.to_owned(),
-                dir: self.dir.clone(),
-                available: self.names(),
-            })
+    }
+
+    /// Loads the fonts called `names` that no one has loaded yet, side by side: a layout's
+    /// first render read its 20 MB CJK title font and then its 5 MB body font one after the
+    /// other while every worker waited. Errors are left to [`FontBook::get`] to report where
+    /// the font is used.
+    pub fn preload<'a>(&self, names: impl IntoIterator<Item = &'a str>) {
+        let mut missing: Vec<&str> = names.into_iter().filter(|n| !self.is_loaded(n)).collect();
+        missing.sort_unstable();
+        missing.dedup();
+        let Some((first, rest)) = missing.split_first() else { return };
+        std::thread::scope(|s| {
+            for &name in rest {
+                // A failed spawn only means that font loads where it is first used.
+                let _ = std::thread::Builder::new().spawn_scoped(s, move || self.get(name).is_ok());
+            }
+            let _ = self.get(first);
+        });
     }
 
     /// Loads (once) and returns the font called `name`.
@@ -222,11 +255,13 @@ impl FontBook {
             let (path, index) = self.locate(name)?;
             let data = crate::files::read_bounded(&path, self.max_bytes, "font file")
                 .map_err(|e| FontError::Unreadable { message: e.to_string() })?;
+            let file = crate::files::identity(&path)
+                .map_err(|e| FontError::Unreadable { message: format!("{}: {e}", path.display()) })?;
             // Collections (.ttc): the first face unless [`SYSTEM`] says otherwise; for WenQuanYi
             // that is Micro Hei.
             let font = FontVec::try_from_vec_and_index(data, index)
                 .map_err(|e| FontError::NotAFont { path: path.clone(), reason: e.to_string() })?;
-            Ok(Arc::new(FontHandle::new(name, font, index)))
+            Ok(Arc::new(FontHandle::new(name, font, index, format!("{file}\u{0}{index}"))))
         })
     }
 }
@@ -266,4 +301,43 @@ pub enum FontError {
         /// Why.
         reason: String,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A book over a folder holding a copy of the shipped WenQuanYi font, without system fonts.
+    fn book_with_copy() -> (tempfile::TempDir, FontBook) {
+        let dir = tempfile::tempdir().unwrap();
+        let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("fonts/wqy-microhei.ttc");
+        std::fs::copy(&shipped, dir.path().join("wqy-microhei.ttc")).unwrap();
+        std::fs::copy(&shipped, dir.path().join("second.ttc")).unwrap();
+        let mut book = FontBook::new(dir.path(), 64 << 20);
+        book.use_system_fonts(false);
+        (dir, book)
+    }
+
+    #[test]
+    fn preloading_loads_each_font_named_once_and_leaves_errors_to_get() {
+        let (_dir, book) = book_with_copy();
+        book.preload(["wqy-microhei", "second", "wqy-microhei", "missing"]);
+        assert!(book.is_loaded("wqy-microhei") && book.is_loaded("second"));
+        assert!(!book.is_loaded("missing"));
+        assert!(matches!(book.get("missing"), Err(FontError::NotFound { .. })));
+    }
+
+    #[test]
+    fn a_rewritten_font_file_has_another_identity() {
+        let (dir, book) = book_with_copy();
+        let first = book.get("wqy-microhei").unwrap().identity().to_owned();
+        assert_eq!(book.get("wqy-microhei").unwrap().identity(), first, "the same file, the same identity");
+        assert_ne!(book.get("second").unwrap().identity(), first, "another file");
+        // The same bytes written again: a new modification time.
+        let path = dir.path().join("wqy-microhei.ttc");
+        let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        file.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(5)).unwrap();
+        book.forget();
+        assert_ne!(book.get("wqy-microhei").unwrap().identity(), first);
+    }
 }

@@ -98,12 +98,9 @@ struct Header {
     planes: Option<crate::av::fitted::PlanesInfo>,
 }
 
-/// Identifies a video file without reading it: canonical path, size, modification time.
+/// Identifies a video file without reading it (see [`crate::files::identity`]).
 pub fn video_identity(video: &Path) -> std::io::Result<String> {
-    let canonical = std::fs::canonicalize(video)?;
-    let meta = std::fs::metadata(&canonical)?;
-    let mtime = meta.modified()?.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    Ok(format!("{}\u{0}{}\u{0}{mtime}", canonical.display(), meta.len()))
+    crate::files::identity(video)
 }
 
 impl FrameCache {

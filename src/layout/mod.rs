@@ -144,6 +144,12 @@ fn resolve_rendered(
         limits::check(what, v.round() as u64, lim.max_canvas_side as u64).map_err(limit_err)?;
     }
     limits::check("number of layers", spec.layers.len(), lim.max_layers).map_err(limit_err)?;
+    env.fonts.preload(
+        spec.layers
+            .iter()
+            .filter(|l| l.kind == spec::Kind::Text)
+            .map(|l| l.font.as_deref().unwrap_or(DEFAULT_FONT)),
+    );
     let canvas = CanvasDef {
         width: width.round() as u32,
         height: height.round() as u32,

@@ -147,13 +147,19 @@ fn suppress(mut faces: Vec<(f32, Rect)>) -> Vec<(f32, Rect)> {
 /// A loaded face model: YuNet 2022 (the one we ship) runs in our own implementation, any
 /// other model through OpenCV's `FaceDetectorYN`.
 enum FaceDetector {
-    Own(yunet::YuNet),
+    Own(std::sync::Arc<yunet::YuNet>),
     OpenCv(cv::Ptr<opencv::objdetect::FaceDetectorYN>),
 }
 
+/// Our YuNet networks by model path, shared by every thread: reading one through OpenCV's ONNX
+/// reader took ~2 ms, which each worker paid on its first cover.
+static OWN_NETWORKS: std::sync::LazyLock<
+    crate::files::ReadOnce<std::path::PathBuf, Option<std::sync::Arc<yunet::YuNet>>>,
+> = std::sync::LazyLock::new(Default::default);
+
 thread_local! {
-    /// Face detectors by model path: loading one takes milliseconds, and an OpenCV network is
-    /// not shared across threads.
+    /// Face detectors by model path: OpenCV's networks are not shared across threads (ours
+    /// are, see [`OWN_NETWORKS`]).
     static DETECTORS: std::cell::RefCell<std::collections::HashMap<std::path::PathBuf, FaceDetector>> =
         Default::default();
 }
@@ -215,6 +221,26 @@ const FACE_NMS_THRESHOLD: f32 = 0.3;
 /// At most this many faces a frame.
 const FACE_TOP_K: usize = 50;
 
+/// Our YuNet network for `model`, read once for every thread; `None` when it is not YuNet 2022.
+fn own_network(model: &Path) -> Option<std::sync::Arc<yunet::YuNet>> {
+    let made = OWN_NETWORKS.get_or_try_make(model.to_owned(), || {
+        Ok::<_, std::convert::Infallible>(yunet::YuNet::load(model).ok().map(std::sync::Arc::new))
+    });
+    made.ok().flatten()
+}
+
+/// Starts reading the face model at `model` on a thread of its own, unless some caller has:
+/// a job calls this before decoding its keyframe, so that the ~2 ms read is done beside the
+/// decode instead of after it (on a batch's first covers, with the other workers waiting).
+pub fn start_loading_face_model(model: &Path) {
+    if OWN_NETWORKS.started(model) {
+        return;
+    }
+    let model = model.to_owned();
+    // A failed spawn only means the model is read where it is first used.
+    let _ = std::thread::Builder::new().name("face-model".into()).spawn(move || own_network(&model));
+}
+
 /// Loads the face model at `model`: our own YuNet 2022 when it is that network, otherwise
 /// OpenCV's `FaceDetectorYN` (set up for `size`).
 fn load_face_detector(model: &Path, size: (u32, u32)) -> Result<FaceDetector, PixelError> {
@@ -223,7 +249,7 @@ fn load_face_detector(model: &Path, size: (u32, u32)) -> Result<FaceDetector, Pi
     if !model.is_file() {
         return Err(error(format!("{} not found", model.display())));
     }
-    if let Ok(net) = yunet::YuNet::load(model) {
+    if let Some(net) = own_network(model) {
         return Ok(FaceDetector::Own(net));
     }
     let detector = opencv_face_detector(path, size)
