@@ -2,7 +2,7 @@
 //! caches shared by every job of a process. Nothing here is per-job state, and no option: device
 //! choices travel in [`crate::pipeline::RenderOptions`].
 
-use crate::files::Roots;
+use crate::files::{Memo, Roots};
 use crate::fonts::FontBook;
 use crate::limits::Limits;
 use crate::model::Diagnostics;
@@ -38,54 +38,6 @@ pub struct Env {
 const TEXT_MASK_BUDGET: usize = 64 << 20;
 /// Bytes of resized images kept.
 const SIZED_IMAGE_BUDGET: usize = 64 << 20;
-
-/// Results computed once and shared by every job of a process, by a key that names all of
-/// their inputs, within a byte budget: when an insert would exceed it, the cache starts over
-/// (a batch's shared layers are back after one job each).
-pub struct Memo<V, K = [u8; 32]> {
-    entries: Mutex<MemoEntries<K, V>>,
-    budget: usize,
-}
-
-/// A [`Memo`]'s values and the bytes they hold.
-type MemoEntries<K, V> = (HashMap<K, Arc<V>>, usize);
-
-impl<V, K: std::hash::Hash + Eq> Memo<V, K> {
-    /// An empty memo keeping at most `budget` bytes.
-    pub fn new(budget: usize) -> Self {
-        Memo { entries: Mutex::new((HashMap::new(), 0)), budget }
-    }
-
-    /// The value for `key`, made by `make` (with its size in bytes) when missing. `make` runs
-    /// outside the lock: two jobs may make the same value once each, never wait on each other.
-    ///
-    /// # Errors
-    /// `make`'s error (nothing is kept).
-    pub fn get_or_make<E>(&self, key: K, make: impl FnOnce() -> Result<(V, usize), E>) -> Result<Arc<V>, E> {
-        if let Some(hit) = self.entries.lock().unwrap_or_else(|e| e.into_inner()).0.get(&key) {
-            return Ok(hit.clone());
-        }
-        let (value, bytes) = make()?;
-        let value = Arc::new(value);
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if entries.1 + bytes > self.budget {
-            entries.0.clear();
-            entries.1 = 0;
-        }
-        if bytes <= self.budget {
-            entries.0.insert(key, value.clone());
-            entries.1 += bytes;
-        }
-        Ok(value)
-    }
-
-    /// Drops every entry.
-    pub fn clear(&self) {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries.0.clear();
-        entries.1 = 0;
-    }
-}
 
 /// Where Debian and most Linux systems keep fonts.
 const SYSTEM_FONT_DIRS: &[&str] = &["/usr/share/fonts", "/usr/local/share/fonts"];
@@ -266,34 +218,5 @@ pub struct ImageError {
 impl ImageError {
     fn other(message: String) -> Self {
         ImageError { message, limit: false }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Memo;
-
-    #[test]
-    fn a_memo_starts_over_rather_than_grow_past_its_budget() {
-        let memo: Memo<String, (u32, u8)> = Memo::new(10);
-        let make = |made: &std::cell::Cell<u32>, s: &str| {
-            made.set(made.get() + 1);
-            Ok::<_, ()>((s.to_owned(), s.len()))
-        };
-        let made = std::cell::Cell::new(0);
-        assert_eq!(*memo.get_or_make((1, 0), || make(&made, "four")).unwrap(), "four");
-        assert_eq!(*memo.get_or_make((1, 0), || make(&made, "four")).unwrap(), "four");
-        assert_eq!(made.get(), 1, "a kept value is not made again");
-        memo.get_or_make((2, 0), || make(&made, "five!")).unwrap();
-        // 4 + 5 + 3 bytes would exceed 10: the memo starts over with the newcomer alone.
-        memo.get_or_make((3, 0), || make(&made, "six")).unwrap();
-        memo.get_or_make((3, 0), || make(&made, "six")).unwrap();
-        assert_eq!(made.get(), 3);
-        memo.get_or_make((1, 0), || make(&made, "four")).unwrap();
-        assert_eq!(made.get(), 4, "dropped when the memo started over");
-        // A value larger than the whole budget is returned but never kept.
-        memo.get_or_make((4, 0), || make(&made, "eleven byte")).unwrap();
-        memo.get_or_make((4, 0), || make(&made, "eleven byte")).unwrap();
-        assert_eq!(made.get(), 6);
     }
 }

@@ -202,6 +202,58 @@ pub fn read_bounded(path: &Path, limit: u64, what: &'static str) -> Result<Vec<u
     Ok(bytes)
 }
 
+/// Results computed once and shared by every job of a process, by a key that names all of
+/// their inputs, within a byte budget: when an insert would exceed it, the cache starts over
+/// (a batch's shared layers are back after one job each).
+pub struct Memo<V, K = [u8; 32]> {
+    entries: std::sync::Mutex<MemoEntries<K, V>>,
+    budget: usize,
+}
+
+/// A [`Memo`]'s values and the bytes they hold.
+type MemoEntries<K, V> = (std::collections::HashMap<K, std::sync::Arc<V>>, usize);
+
+impl<V, K: std::hash::Hash + Eq> Memo<V, K> {
+    /// An empty memo keeping at most `budget` bytes.
+    pub fn new(budget: usize) -> Self {
+        Memo { entries: std::sync::Mutex::new((std::collections::HashMap::new(), 0)), budget }
+    }
+
+    /// The value for `key`, made by `make` (with its size in bytes) when missing. `make` runs
+    /// outside the lock: two jobs may make the same value once each, never wait on each other.
+    ///
+    /// # Errors
+    /// `make`'s error (nothing is kept).
+    pub fn get_or_make<E>(
+        &self,
+        key: K,
+        make: impl FnOnce() -> Result<(V, usize), E>,
+    ) -> Result<std::sync::Arc<V>, E> {
+        if let Some(hit) = self.entries.lock().unwrap_or_else(|e| e.into_inner()).0.get(&key) {
+            return Ok(hit.clone());
+        }
+        let (value, bytes) = make()?;
+        let value = std::sync::Arc::new(value);
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.1 + bytes > self.budget {
+            entries.0.clear();
+            entries.1 = 0;
+        }
+        if bytes <= self.budget {
+            entries.0.insert(key, value.clone());
+            entries.1 += bytes;
+        }
+        Ok(value)
+    }
+
+    /// Drops every entry.
+    pub fn clear(&self) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.0.clear();
+        entries.1 = 0;
+    }
+}
+
 /// Identifies a file without reading it: canonical path, size, modification time. What a
 /// cover's hash records of its video and fonts (a 20 MB font's bytes took ~3 ms to hash, at
 /// the start of every batch); rewriting a file moves its modification time.
@@ -403,16 +455,6 @@ impl<K: std::hash::Hash + Eq, V: Clone> ReadOnce<K, V> {
         slot.is_some_and(|s| s.lock().unwrap_or_else(|e| e.into_inner()).is_some())
     }
 
-    /// Whether a caller has started making the value for `key` (made, being made, or failed),
-    /// without waiting for one that is making it.
-    pub fn started<Q>(&self, key: &Q) -> bool
-    where
-        K: std::borrow::Borrow<Q>,
-        Q: std::hash::Hash + Eq + ?Sized,
-    {
-        self.slots.lock().unwrap_or_else(|e| e.into_inner()).contains_key(key)
-    }
-
     /// Forgets every value (each is made again on next use).
     pub fn clear(&self) {
         self.slots.lock().unwrap_or_else(|e| e.into_inner()).clear();
@@ -486,7 +528,7 @@ mod tests {
 
 #[cfg(test)]
 mod read_once_tests {
-    use super::ReadOnce;
+    use super::{Memo, ReadOnce};
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     #[test]
@@ -509,5 +551,29 @@ mod read_once_tests {
         assert_eq!(cache.get_or_try_make("bad", || Err::<usize, _>("unreadable")), Err("unreadable"));
         assert_eq!(cache.get_or_try_make("bad", || Ok::<_, &str>(7)), Ok(7), "a failure is not kept");
         assert_eq!(cache.get_or_try_make("bad", || Ok::<_, &str>(8)), Ok(7));
+    }
+
+    #[test]
+    fn a_memo_starts_over_rather_than_grow_past_its_budget() {
+        let memo: Memo<String, (u32, u8)> = Memo::new(10);
+        let make = |made: &std::cell::Cell<u32>, s: &str| {
+            made.set(made.get() + 1);
+            Ok::<_, ()>((s.to_owned(), s.len()))
+        };
+        let made = std::cell::Cell::new(0);
+        assert_eq!(*memo.get_or_make((1, 0), || make(&made, "four")).unwrap(), "four");
+        assert_eq!(*memo.get_or_make((1, 0), || make(&made, "four")).unwrap(), "four");
+        assert_eq!(made.get(), 1, "a kept value is not made again");
+        memo.get_or_make((2, 0), || make(&made, "five!")).unwrap();
+        // 4 + 5 + 3 bytes would exceed 10: the memo starts over with the newcomer alone.
+        memo.get_or_make((3, 0), || make(&made, "six")).unwrap();
+        memo.get_or_make((3, 0), || make(&made, "six")).unwrap();
+        assert_eq!(made.get(), 3);
+        memo.get_or_make((1, 0), || make(&made, "four")).unwrap();
+        assert_eq!(made.get(), 4, "dropped when the memo started over");
+        // A value larger than the whole budget is returned but never kept.
+        memo.get_or_make((4, 0), || make(&made, "eleven byte")).unwrap();
+        memo.get_or_make((4, 0), || make(&made, "eleven byte")).unwrap();
+        assert_eq!(made.get(), 6);
     }
 }

@@ -533,9 +533,6 @@ fn frame(
     shape: FrameShape,
 ) -> Result<(Extracted, FrameSource), Error> {
     let regions = keyframe::TextRegions::of_layout(&prepared.doc, &env.face_model());
-    if let Some(model) = regions.as_ref().and_then(|r| r.face_model.as_deref()) {
-        crate::pixels::start_loading_face_model(model);
-    }
     let fit = match shape {
         FrameShape::Whole => None,
         FrameShape::FittedWhereItCan => keyframe::FitTo::of_layout(&prepared.doc),
@@ -620,9 +617,6 @@ fn still_on_gpu(
         }
         None => {
             let regions = keyframe::TextRegions::of_layout(doc, &env.face_model());
-            if let Some(model) = regions.as_ref().and_then(|r| r.face_model.as_deref()) {
-                crate::pixels::start_loading_face_model(model);
-            }
             let spec = prepared.meta.frame;
             // Faces are found with the keyframe (on a small copy of the surface) when the
             // layout has text regions to carry the face model; otherwise the compositor would

@@ -37,8 +37,7 @@ mod yunet;
 
 pub use faces::{
     bgr_sampled_from_i420, bgr_sampled_from_nv12, face_detection_size, face_sample_size, faces_in_sample,
-    find_faces, sampled_rows, start_loading_face_model, transposed_face_model, FrameSampler,
-    FACE_DETECTION_SIDE,
+    find_faces, sampled_rows, transposed_face_model, FrameSampler, FACE_DETECTION_SIDE,
 };
 /// Makes OpenCV run each call on the calling thread. Batch workers are already one per core;
 /// OpenCV's own pool on top would only oversubscribe the CPU.

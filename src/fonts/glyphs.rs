@@ -6,7 +6,7 @@
 //! baselines are whole pixels. The error (< 1/8 px) is invisible; the cache hit rate is not.
 
 use super::FontHandle;
-use crate::env::Memo;
+use crate::files::Memo;
 use crate::pixels::{Overlay, PixelError};
 use ab_glyph::{point, Font, GlyphId};
 use std::sync::Arc;

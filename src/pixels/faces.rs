@@ -229,18 +229,6 @@ fn own_network(model: &Path) -> Option<std::sync::Arc<yunet::YuNet>> {
     made.ok().flatten()
 }
 
-/// Starts reading the face model at `model` on a thread of its own, unless some caller has:
-/// a job calls this before decoding its keyframe, so that the ~2 ms read is done beside the
-/// decode instead of after it (on a batch's first covers, with the other workers waiting).
-pub fn start_loading_face_model(model: &Path) {
-    if OWN_NETWORKS.started(model) {
-        return;
-    }
-    let model = model.to_owned();
-    // A failed spawn only means the model is read where it is first used.
-    let _ = std::thread::Builder::new().name("face-model".into()).spawn(move || own_network(&model));
-}
-
 /// Loads the face model at `model`: our own YuNet 2022 when it is that network, otherwise
 /// OpenCV's `FaceDetectorYN` (set up for `size`).
 fn load_face_detector(model: &Path, size: (u32, u32)) -> Result<FaceDetector, PixelError> {
