@@ -253,10 +253,13 @@ impl FontBook {
     pub fn get(&self, name: &str) -> Result<Arc<FontHandle>, FontError> {
         self.loaded.get_or_try_make(name.to_owned(), || {
             let (path, index) = self.locate(name)?;
+            // The identity before the bytes: a file replaced in between is rendered again next
+            // time rather than skipped. (The read's error names the file and problem best.)
+            let file = crate::files::identity(&path);
             let data = crate::files::read_bounded(&path, self.max_bytes, "font file")
                 .map_err(|e| FontError::Unreadable { message: e.to_string() })?;
-            let file = crate::files::identity(&path)
-                .map_err(|e| FontError::Unreadable { message: format!("{}: {e}", path.display()) })?;
+            let file =
+                file.map_err(|e| FontError::Unreadable { message: format!("{}: {e}", path.display()) })?;
             // Collections (.ttc): the first face unless [`SYSTEM`] says otherwise; for WenQuanYi
             // that is Micro Hei.
             let font = FontVec::try_from_vec_and_index(data, index)
