@@ -4,9 +4,9 @@
 //! - One job's failure never stops the others; it is reported with its input and error.
 //! - A cover is skipped when the hash of everything it depends on (video identity, metadata
 //!   after defaults, the resolved layout — which captures the template —, the identity of
-//!   every font it uses (file, size, modification time, face: as videos are identified), the
-//!   bytes of every image, the output options and the coverforge version) matches the one
-//!   recorded when it was last written, and the file is still there.
+//!   every font it uses, fallbacks included (file, size, modification time, face: as videos
+//!   are identified), the bytes of every image, the output options and the coverforge version)
+//!   matches the one recorded when it was last written, and the file is still there.
 //! - Covers are written atomically, and their hash only after the cover: killing the process at
 //!   any moment loses no finished cover and leaves no partial one; the next run does the rest.
 //! - Memory does not grow with the number of jobs: a job holds its own frame and canvas only
@@ -717,9 +717,13 @@ pub(crate) fn job_hash(
     for layer in &doc.layers {
         match layer {
             Layer::Image(l) => field("image", &env.file_hash(&l.src).map_err(asset_error(&l.src))?),
+            // The layer's font and the fallbacks its text uses (an emoji font updated by the
+            // system renders those covers again): identities, cheap to take.
             Layer::Text(t) => {
-                let font = env.fonts.get(&t.font).map_err(asset_error(Path::new(&t.font)))?;
-                field("font", font.identity().as_bytes())
+                for name in std::iter::once(&t.font).chain(&t.fallback) {
+                    let font = env.fonts.get(name).map_err(asset_error(Path::new(name)))?;
+                    field("font", font.identity().as_bytes());
+                }
             }
             _ => {}
         }
