@@ -135,6 +135,9 @@ pub const SYSTEM: &[SystemFont] = &[
     },
 ];
 
+/// Fonts [`FontBook::preload`] reads side by side.
+const PRELOAD_AT_ONCE: usize = 4;
+
 impl FontBook {
     /// A book over `dir` (nothing is read yet), reading font files of at most `max_bytes`.
     pub fn new(dir: impl Into<PathBuf>, max_bytes: u64) -> Self {
@@ -236,14 +239,17 @@ impl FontBook {
         let mut missing: Vec<&str> = names.into_iter().filter(|n| !self.is_loaded(n)).collect();
         missing.sort_unstable();
         missing.dedup();
-        let Some((first, rest)) = missing.split_first() else { return };
-        std::thread::scope(|s| {
-            for &name in rest {
-                // A failed spawn only means that font loads where it is first used.
-                let _ = std::thread::Builder::new().spawn_scoped(s, move || self.get(name).is_ok());
-            }
-            let _ = self.get(first);
-        });
+        // A few at a time: a template naming many fonts does not start a thread for each.
+        for batch in missing.chunks(PRELOAD_AT_ONCE) {
+            let Some((first, rest)) = batch.split_first() else { return };
+            std::thread::scope(|s| {
+                for &name in rest {
+                    // A failed spawn only means that font loads where it is first used.
+                    let _ = std::thread::Builder::new().spawn_scoped(s, move || self.get(name).is_ok());
+                }
+                let _ = self.get(first);
+            });
+        }
     }
 
     /// Loads (once) and returns the font called `name`.
