@@ -581,8 +581,7 @@ pub fn resize_plane(
 /// The row is processed in blocks of 16 pixels against a 48-byte pattern of the colour, which
 /// lets the compiler vectorise what would otherwise be a stride-3 loop. The arithmetic is
 /// [`blend_px`]'s, in 16-bit lanes (twice as many per vector as 32-bit ones): `d·(255−a) + s·a +
-/// 127` is at most 65152, and [`div255`] is exact for every 16-bit value, so results are
-/// identical.
+/// 127` is at most 65152, and [`div255`] is exact up to 65279, so results are identical.
 #[inline(always)]
 fn blend_row_const_any(span: &mut [u8], src: [u8; 3], a: u8) {
     if a == 0 {
@@ -744,9 +743,9 @@ mod avx2 {
 }
 
 /// `x / 255` rounded down, exact for every `x` up to 65279 (where the sum stays within 16 bits;
-/// all 16-bit blends stay below 65153).
-/// (The AVX2 code takes the high half of `x · 0x8081` shifted right by 7, also exact, one
-/// instruction fewer; written so here the compiler widens it to 32-bit lanes.)
+/// all 16-bit blends stay below 65153). The AVX2 code takes the high half of `x · 0x8081`
+/// shifted right by 7 instead (exact for every 16-bit `x`, one instruction fewer); written in
+/// portable code, that product is widened to 32-bit lanes by the compiler, so this form stays.
 #[inline]
 fn div255(x: u16) -> u16 {
     (x + 1 + (x >> 8)) >> 8
