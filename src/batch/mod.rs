@@ -399,11 +399,11 @@ const GROUP_MAX: usize = 64;
 /// was half of the committer's disk work.
 ///
 /// Covers are flushed in groups: those that arrive within [`GROUP_WINDOW`] of the first are
-/// each `fdatasync`ed, then their hashes written. On a journalling filesystem the first flush
-/// commits the journal for the whole group and the others find little left to do; one commit
-/// per cover kept the kernel's journal thread busy enough to cost the batch ~2 % of its rate
-/// on two cores (`bench/ab.sh` against a build without the flush). A kill loses at most the
-/// hashes of one group (rendered again next time).
+/// each `fdatasync`ed, then their hashes written. On a journalling filesystem a commit made for
+/// one flush carries the others' metadata too, so the rest of the group has less to do: the
+/// per-cover flush cost the batch ~2 % of its rate on two cores (`bench/ab.sh` against a build
+/// without it), and grouping gave 2–4 % of the rate back (two sittings). A kill loses at most
+/// the hashes of one group (rendered again next time).
 struct Committer {
     sender: Mutex<Option<std::sync::mpsc::Sender<(PathBuf, PathBuf, String)>>>,
     thread: Mutex<Option<std::thread::JoinHandle<Vec<String>>>>,
