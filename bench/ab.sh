@@ -24,8 +24,8 @@ BASE=${BASE:-$BIN}
 source bench/clips.sh
 select_corpus "$CORPUS"
 make_clips
-# cpu_per_cover BINARY [TEMPLATE]
-cpu_per_cover() {
+# measure BINARY [TEMPLATE] -> "CPU ms a cover, covers/s"
+measure() {
   rm -rf "$W/out-ab"
   local template=()
   [ -n "${2:-}" ] && template=(--template "$(realpath "$2")" --allow-path "$(dirname "$(realpath "$2")")")
@@ -35,8 +35,8 @@ cpu_per_cover() {
 }
 A=(); B=(); RA=(); RB=()
 for r in $(seq 1 "$R"); do
-  read -r cpu rate < <(cpu_per_cover "$BASE" "${TEMPLATE_A:-}"); A+=("$cpu"); RA+=("$rate")
-  read -r cpu rate < <(cpu_per_cover "$BIN" "${TEMPLATE_B:-}"); B+=("$cpu"); RB+=("$rate")
+  read -r cpu rate < <(measure "$BASE" "${TEMPLATE_A:-}"); A+=("$cpu"); RA+=("$rate")
+  read -r cpu rate < <(measure "$BIN" "${TEMPLATE_B:-}"); B+=("$cpu"); RB+=("$rate")
   echo "run $r: A $(printf %.2f "${A[-1]}") ms/cover $(printf %.1f "${RA[-1]}") covers/s, B $(printf %.2f "${B[-1]}") ms/cover $(printf %.1f "${RB[-1]}") covers/s"
 done
 python3 - "${A[*]}" "${B[*]}" "${RA[*]}" "${RB[*]}" <<'PY'

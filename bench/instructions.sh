@@ -11,7 +11,7 @@
 #
 # Each build renders N covers, then 2N in another process (-j 1, --no-cache: the N clips, then
 # with the same clips again under other names and titles), so that start-up (the word
-# segmenter's dictionary, font hashing, the detector's model) cancels out: per cover = (run of
+# segmenter's dictionary, reading fonts, the detector's model) cancels out: per cover = (run of
 # 2N - run of N) / N, and what a batch costs besides its covers = run of N - N x per cover.
 # Prints both builds' instructions per cover and per batch, the ratio, and the functions that
 # differ most (inclusive, per cover).

@@ -415,9 +415,9 @@ pub fn remove_stale_temporaries(folder: &Path) {
 }
 
 /// Values read once per key, a caller that asks while another is making the same one waiting
-/// for it: for large deterministic reads (a font file, a file's hash) that every worker of a
-/// batch asks for as it starts, and would otherwise all do at once (a 20 MB font read and hashed
-/// by each of 16 workers). A failed read keeps nothing; the next caller tries again.
+/// for it: for large deterministic reads (a font file, an image's hash, the face model) that
+/// every worker of a batch asks for as it starts, and would otherwise all do at once (a 20 MB
+/// font read by each of 16 workers). A failed read keeps nothing; the next caller tries again.
 pub struct ReadOnce<K, V> {
     slots: std::sync::Mutex<std::collections::HashMap<K, std::sync::Arc<std::sync::Mutex<Option<V>>>>>,
 }

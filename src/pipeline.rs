@@ -240,7 +240,7 @@ pub struct JobResult {
 #[derive(Debug, Clone, Copy)]
 pub struct Delivery<'a> {
     /// A keyframe cache to read the frame from and store a decoded one in, with the video's
-    /// identity ([`keyframe::cache::video_identity`]).
+    /// identity ([`crate::files::identity`]).
     pub cache: Option<(&'a FrameCache, &'a str)>,
     /// Whether the cover is flushed to disk before it is renamed into place.
     pub durability: Durability,

@@ -21,7 +21,7 @@ use crate::encode::Format;
 use crate::env::Env;
 use crate::error::{Error, ErrorKind, ErrorReport};
 use crate::files::Durability;
-use crate::keyframe::cache::{self as frame_cache, FrameCache};
+use crate::keyframe::cache::FrameCache;
 use crate::layout::doc::{Layer, LayoutDoc};
 use crate::metadata::Metadata;
 use crate::pipeline::{
@@ -423,22 +423,19 @@ impl Committer {
                         Err(_) => break, // the window closed, or the batch finished
                     }
                 }
-                let flushed: Vec<_> = group
-                    .into_iter()
-                    .map(|(cover, state, hash)| {
-                        let synced = std::fs::File::open(&cover).and_then(|f| f.sync_data());
-                        (
-                            synced.map_err(|e| format!("{}: cannot flush to disk: {e}", cover.display())),
-                            state,
-                            hash,
-                        )
-                    })
+                // Every flush first, then the hashes: a hash file written between two flushes
+                // would give the next one a journal commit of its own again.
+                let synced: Vec<_> = group
+                    .iter()
+                    .map(|(cover, ..)| std::fs::File::open(cover).and_then(|f| f.sync_data()))
                     .collect();
-                for (synced, state, hash) in flushed {
-                    let result = synced.and_then(|()| {
-                        crate::files::write_atomic(&state, hash.as_bytes(), Durability::Unsynced)
-                            .map_err(|e| e.to_string())
-                    });
+                for ((cover, state, hash), synced) in group.iter().zip(synced) {
+                    let result = synced
+                        .map_err(|e| format!("{}: cannot flush to disk: {e}", cover.display()))
+                        .and_then(|()| {
+                            crate::files::write_atomic(state, hash.as_bytes(), Durability::Unsynced)
+                                .map_err(|e| e.to_string())
+                        });
                     if let Err(e) = result {
                         errors.push(e);
                     }
@@ -565,7 +562,7 @@ fn render_job(job: &BatchJob, ctx: &JobContext<'_>, report: &mut JobReport) -> R
         }
         OutputPlan::Clip(settings) => format!("animated {settings:?} {}", file_name(&job.output)),
     };
-    let identity = frame_cache::video_identity(&job.video)
+    let identity = crate::files::identity(&job.video)
         .map_err(|e| crate::probe::ProbeError::Io { path: job.video.clone(), message: e.to_string() })?;
     let hash = job_hash(&identity, &prepared.meta, &prepared.doc, &output_options, &opts.render, env)?;
     report.input_hash = Some(hash.clone());

@@ -98,11 +98,6 @@ struct Header {
     planes: Option<crate::av::fitted::PlanesInfo>,
 }
 
-/// Identifies a video file without reading it (see [`crate::files::identity`]).
-pub fn video_identity(video: &Path) -> std::io::Result<String> {
-    crate::files::identity(video)
-}
-
 impl FrameCache {
     /// The default location: `$XDG_CACHE_HOME/coverforge/keyframes`, else
     /// `~/.cache/coverforge/keyframes`.

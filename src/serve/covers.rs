@@ -267,7 +267,7 @@ impl Covers {
             Ok(p) => p,
             Err(e) => return fail(e),
         };
-        let identity = crate::keyframe::cache::video_identity(&job.video).unwrap_or_default();
+        let identity = crate::files::identity(&job.video).unwrap_or_default();
         let fingerprint = match crate::batch::job_hash(
             &identity,
             &prepared.meta,
